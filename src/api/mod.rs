@@ -1,0 +1,127 @@
+//! The REST API under `/api/v1`: one module per resource. Every route is
+//! listed here.
+
+mod characters;
+mod chatlogs;
+mod openapi;
+mod users;
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::middleware::from_fn;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::auth::require_api_key;
+use crate::error::ApiError;
+
+/// Mounts `/api`: the public OpenAPI document, then everything else behind
+/// an API key.
+pub fn mount(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .service(
+                web::scope("/v1")
+                    .service(resource("/openapi.json").get(openapi::document))
+                    .service(
+                        web::scope("")
+                            .wrap(from_fn(require_api_key))
+                            .service(resource("/users").get(users::list).post(users::create))
+                            .service(
+                                resource("/users/{id}")
+                                    .get(users::show)
+                                    .patch(users::update)
+                                    .delete(users::delete),
+                            )
+                            .service(
+                                resource("/ai-characters")
+                                    .get(characters::list)
+                                    .post(characters::create),
+                            )
+                            .service(
+                                resource("/ai-characters/{id}")
+                                    .get(characters::show)
+                                    .patch(characters::update)
+                                    .delete(characters::delete),
+                            )
+                            .service(resource("/chatlogs").get(chatlogs::list))
+                            .default_service(web::to(not_found)),
+                    ),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// A list response, `{"data": [...]}`.
+#[derive(Serialize)]
+struct DataList<T> {
+    data: Vec<T>,
+}
+
+fn data_list<T: Serialize>(data: Vec<T>) -> HttpResponse {
+    HttpResponse::Ok().json(DataList { data })
+}
+
+/// A resource whose unsupported methods get a JSON 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}; the API is documented at /api/v1/openapi.json",
+        req.method(),
+        req.path()
+    )))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed(
+        req.method().as_str(),
+        req.path(),
+    ))
+}
+
+/// The query string's parameters, decoded; the last of a repeated name wins.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl FromRequest for QueryParams {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+                .map(|q| QueryParams(q.into_inner()))
+                .map_err(|e| ApiError::invalid(format!("the query string is malformed: {e}"))),
+        )
+    }
+}
+
+/// Parses an optional integer query parameter within `min..=max`.
+fn bounded_param(
+    name: &str,
+    raw: Option<&str>,
+    min: u32,
+    max: u32,
+) -> Result<Option<u32>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    match raw.trim().parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ApiError::invalid_field(
+            name,
+            format!("`{name}` must be an integer from {min} to {max}, got {raw:?}"),
+        )),
+    }
+}

@@ -1,0 +1,126 @@
+//! API keys: their format, their hashes, and the middleware that demands
+//! one on every protected route.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+use sha2::{Digest, Sha256};
+
+use crate::db::{self, Db};
+use crate::domain::{random_base62, ApiKeyId, Timestamp};
+use crate::error::ApiError;
+
+const KEY_PREFIX: &str = "mg_";
+const KEY_RANDOM_LEN: usize = 40;
+/// How much of a key is kept in clear, to tell keys apart in listings.
+const SHOWN_PREFIX_LEN: usize = KEY_PREFIX.len() + 6;
+const MAX_NAME_LEN: usize = 100;
+
+/// A freshly generated key: `mg_` plus 40 random base62 characters.
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn generate() -> ApiKey {
+        ApiKey(format!("{KEY_PREFIX}{}", random_base62(KEY_RANDOM_LEN)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.0[..SHOWN_PREFIX_LEN]
+    }
+
+    pub fn hash(&self) -> KeyHash {
+        KeyHash::of(&self.0)
+    }
+}
+
+/// The SHA-256 of a key: all that the store keeps of it.
+pub struct KeyHash([u8; 32]);
+
+impl KeyHash {
+    pub fn of(key: &str) -> KeyHash {
+        KeyHash(Sha256::digest(key.as_bytes()).into())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Checks a key's name: trimmed, 1 to 100 characters.
+pub fn parse_key_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if len == 0 || len > MAX_NAME_LEN {
+        return Err(ApiError::invalid_field(
+            "name",
+            format!("the key name must be 1 to {MAX_NAME_LEN} characters, got {len}"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// The key that authenticated the request, left in the request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthenticatedKey(pub ApiKeyId);
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim());
+    }
+    let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<AuthenticatedKey, ApiError> {
+    let key = presented_key(headers)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+            "missing API key: send it in the X-API-KEY header (or as Authorization: Bearer KEY)",
+        )
+        })?;
+    let invalid = || ApiError::unauthorized("invalid API key");
+    if !key.starts_with(KEY_PREFIX) {
+        return Err(invalid());
+    }
+    let hash = KeyHash::of(key);
+    let record = db
+        .read(move |conn| db::api_keys::find_by_hash(conn, &hash))
+        .await?
+        .ok_or_else(invalid)?;
+    if record.revoked {
+        return Err(ApiError::unauthorized("this API key has been revoked"));
+    }
+    let now = Timestamp::now();
+    let stale = record
+        .last_used_at
+        .is_none_or(|t| now.millis() - t.millis() >= db::api_keys::LAST_USED_RESOLUTION_MS);
+    if stale {
+        db.write(move |tx| db::api_keys::touch(tx, record.id, now))
+            .await?;
+    }
+    Ok(AuthenticatedKey(record.id))
+}
+
+/// Middleware: lets a request through only with a valid, unrevoked key.
+pub async fn require_api_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let db = req
+        .app_data::<web::Data<Db>>()
+        .ok_or_else(|| ApiError::internal("database missing from app data"))?
+        .clone();
+    let key = authenticate(&db, req.headers()).await?;
+    req.extensions_mut().insert(key);
+    next.call(req).await
+}

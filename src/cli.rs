@@ -1,0 +1,193 @@
+//! The command line: `serve` (the default), `keys`, `backup`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::{parse_key_name, ApiKey};
+use crate::config::{DbConfig, ServeConfig};
+use crate::db::api_keys::{self, Revoked};
+use crate::db::Db;
+use crate::domain::{ApiKeyId, Timestamp};
+use crate::startup::Application;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mindgate",
+    version,
+    about = "A self-hosted TypingMind custom-instance server",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no subcommand, mindgate serves.
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default)
+    Serve(ServeConfig),
+    /// Create, list and revoke API keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Write a consistent copy of the database, safe while the server runs
+    Backup {
+        /// The file to write; it must not exist yet
+        dest: PathBuf,
+        #[command(flatten)]
+        db: DbConfig,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (alone, on stdout): it is shown only once
+    Create {
+        /// A name to tell the key apart, e.g. the script that uses it
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DbConfig,
+    },
+    /// List keys: id, name, prefix, created, last used, revoked
+    List {
+        #[command(flatten)]
+        db: DbConfig,
+    },
+    /// Revoke a key by its id; it stops working at once
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        db: DbConfig,
+    },
+}
+
+type CommandResult = Result<(), Box<dyn std::error::Error>>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, None | Some(Command::Serve(_)));
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(if serving {
+        "info"
+    } else {
+        "warn"
+    }))
+    .init();
+    let result = match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(config)) => serve(config),
+        Some(Command::Keys(KeysCommand::Create { name, db })) => create_key(&name, &db),
+        Some(Command::Keys(KeysCommand::List { db })) => list_keys(&db),
+        Some(Command::Keys(KeysCommand::Revoke { id, db })) => revoke_key(ApiKeyId(id), &db),
+        Some(Command::Backup { dest, db }) => backup(&dest, &db),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mindgate: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: ServeConfig) -> CommandResult {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(&config)?;
+        let host = config
+            .listen
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(h, _)| h);
+        log::info!(
+            "mindgate listening on http://{host}:{} (database {})",
+            app.port(),
+            config.db.path.display()
+        );
+        app.run_until_stopped().await?;
+        log::info!("mindgate stopped");
+        Ok(())
+    })
+}
+
+fn create_key(name: &str, db: &DbConfig) -> CommandResult {
+    let name = parse_key_name(name)?;
+    let db = Db::open(&db.path)?;
+    let key = ApiKey::generate();
+    let info = db.write_blocking(|tx| api_keys::insert(tx, &name, &key))?;
+    println!("{}", key.as_str());
+    eprintln!(
+        "created API key {} ({:?}); it is shown only this once",
+        info.id, info.name
+    );
+    Ok(())
+}
+
+fn list_keys(db: &DbConfig) -> CommandResult {
+    let db = Db::open_existing(&db.path)?;
+    let keys = db.read_blocking(api_keys::list)?;
+    let when = |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), Timestamp::to_iso);
+    let rows: Vec<[String; 6]> = keys
+        .iter()
+        .map(|k| {
+            [
+                k.id.to_string(),
+                k.name.clone(),
+                format!("{}…", k.prefix),
+                k.created_at.to_iso(),
+                when(k.last_used_at),
+                when(k.revoked_at),
+            ]
+        })
+        .collect();
+    let header = ["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED"].map(String::from);
+    let widths: Vec<usize> = (0..6)
+        .map(|i| {
+            std::iter::once(&header)
+                .chain(&rows)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    if rows.is_empty() {
+        writeln!(
+            out,
+            "(no keys yet: create one with `mindgate keys create --name NAME`)"
+        )?;
+    }
+    Ok(())
+}
+
+fn revoke_key(id: ApiKeyId, db: &DbConfig) -> CommandResult {
+    let db = Db::open_existing(&db.path)?;
+    match db.write_blocking(|tx| api_keys::revoke(tx, id))? {
+        Revoked::Now => println!("revoked key {id}"),
+        Revoked::Already => println!("key {id} was already revoked"),
+        Revoked::NoSuchKey => return Err(format!("no API key with id {id}").into()),
+    }
+    Ok(())
+}
+
+fn backup(dest: &std::path::Path, db: &DbConfig) -> CommandResult {
+    let source = Db::open_existing(&db.path)?;
+    source.backup_to(dest)?;
+    println!(
+        "backed up {} to {}",
+        source.path().display(),
+        dest.display()
+    );
+    Ok(())
+}

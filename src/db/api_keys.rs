@@ -1,0 +1,119 @@
+//! The `api_keys` table. Only a SHA-256 hash of each key is stored; a key
+//! is looked up by that hash.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::auth::{ApiKey, KeyHash};
+use crate::domain::{ApiKeyId, Timestamp};
+use crate::error::ApiError;
+
+/// `last_used_at` is written at most this often per key, so authenticated
+/// reads do not each turn into a write.
+pub const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub prefix: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: Timestamp,
+    #[serde(rename = "lastUsedAt")]
+    pub last_used_at: Option<Timestamp>,
+    #[serde(rename = "revokedAt")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// What a lookup by hash found.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRecord {
+    pub id: ApiKeyId,
+    pub revoked: bool,
+    pub last_used_at: Option<Timestamp>,
+}
+
+pub fn insert(tx: &Transaction, name: &str, key: &ApiKey) -> Result<ApiKeyInfo, ApiError> {
+    let created_at = Timestamp::now();
+    tx.execute(
+        "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![name, key.prefix(), key.hash().as_bytes(), created_at],
+    )?;
+    Ok(ApiKeyInfo {
+        id: ApiKeyId(tx.last_insert_rowid()),
+        name: name.to_owned(),
+        prefix: key.prefix().to_owned(),
+        created_at,
+        last_used_at: None,
+        revoked_at: None,
+    })
+}
+
+pub fn find_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecord>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, revoked_at IS NOT NULL, last_used_at FROM api_keys WHERE key_hash = ?1",
+    )?;
+    Ok(stmt
+        .query_row([hash.as_bytes()], |row| {
+            Ok(KeyRecord {
+                id: ApiKeyId(row.get(0)?),
+                revoked: row.get(1)?,
+                last_used_at: row.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn touch(tx: &Transaction, id: ApiKeyId, now: Timestamp) -> Result<(), ApiError> {
+    tx.execute(
+        "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+        params![id.0, now],
+    )?;
+    Ok(())
+}
+
+/// All keys, oldest first.
+pub fn list(conn: &Connection) -> Result<Vec<ApiKeyInfo>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok(ApiKeyInfo {
+            id: ApiKeyId(row.get(0)?),
+            name: row.get(1)?,
+            prefix: row.get(2)?,
+            created_at: row.get(3)?,
+            last_used_at: row.get(4)?,
+            revoked_at: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    Now,
+    Already,
+    NoSuchKey,
+}
+
+pub fn revoke(tx: &Transaction, id: ApiKeyId) -> Result<Revoked, ApiError> {
+    let state: Option<bool> = tx
+        .query_row(
+            "SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = ?1",
+            [id.0],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(match state {
+        None => Revoked::NoSuchKey,
+        Some(true) => Revoked::Already,
+        Some(false) => {
+            tx.execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1",
+                params![id.0, Timestamp::now()],
+            )?;
+            Revoked::Now
+        }
+    })
+}

@@ -1,0 +1,139 @@
+//! The `users` and `user_tags` tables.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::domain::{Email, Tags, Timestamp, UserId};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub tags: Tags,
+    #[serde(rename = "createdAt")]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Matched exactly against the stored, lower-cased address.
+    pub email: Option<String>,
+    pub tag: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: u32,
+}
+
+pub fn insert(tx: &Transaction, email: &Email, tags: &Tags) -> Result<User, ApiError> {
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM users WHERE email = ?1",
+            [email.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        return Err(ApiError::conflict(format!(
+            "a user with email {email} already exists (id {id})"
+        )));
+    }
+    let created_at = Timestamp::now();
+    tx.execute(
+        "INSERT INTO users (email, created_at) VALUES (?1, ?2)",
+        params![email.as_str(), created_at],
+    )?;
+    let id = UserId(tx.last_insert_rowid());
+    write_tags(tx, id, tags)?;
+    Ok(User {
+        id,
+        email: email.to_string(),
+        tags: tags.clone(),
+        created_at,
+    })
+}
+
+fn write_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<(), ApiError> {
+    tx.execute("DELETE FROM user_tags WHERE user_id = ?1", [id.0])?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO user_tags (user_id, position, tag) VALUES (?1, ?2, ?3)")?;
+    for (position, tag) in tags.as_slice().iter().enumerate() {
+        insert.execute(params![id.0, position as i64, tag])?;
+    }
+    Ok(())
+}
+
+/// Users matching `filter`, in id order, each with its tags.
+pub fn list(conn: &Connection, filter: &UserFilter) -> Result<Vec<User>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.email, u.created_at, t.tag
+         FROM (SELECT id, email, created_at FROM users
+               WHERE (?1 IS NULL OR email = ?1)
+                 AND (?2 IS NULL OR id IN (SELECT user_id FROM user_tags WHERE tag = ?2))
+               ORDER BY id LIMIT ?3 OFFSET ?4) AS u
+         LEFT JOIN user_tags AS t ON t.user_id = u.id
+         ORDER BY u.id, t.position",
+    )?;
+    let limit = filter.limit.map_or(-1, i64::from);
+    let mut rows = stmt.query(params![filter.email, filter.tag, limit, filter.offset])?;
+    let mut users: Vec<User> = Vec::new();
+    let mut tags: Vec<String> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id = UserId(row.get(0)?);
+        if users.last().is_none_or(|u| u.id != id) {
+            if let Some(last) = users.last_mut() {
+                last.tags = Tags::from_stored(std::mem::take(&mut tags));
+            }
+            users.push(User {
+                id,
+                email: row.get(1)?,
+                tags: Tags::default(),
+                created_at: row.get(2)?,
+            });
+        }
+        if let Some(tag) = row.get::<_, Option<String>>(3)? {
+            tags.push(tag);
+        }
+    }
+    if let Some(last) = users.last_mut() {
+        last.tags = Tags::from_stored(tags);
+    }
+    Ok(users)
+}
+
+pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, ApiError> {
+    let user = conn
+        .query_row(
+            "SELECT email, created_at FROM users WHERE id = ?1",
+            [id.0],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, Timestamp>(1)?)),
+        )
+        .optional()?;
+    let Some((email, created_at)) = user else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT tag FROM user_tags WHERE user_id = ?1 ORDER BY position")?;
+    let tags = stmt
+        .query_map([id.0], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(Some(User {
+        id,
+        email,
+        tags: Tags::from_stored(tags),
+        created_at,
+    }))
+}
+
+/// Replaces the user's tags; `None` when there is no such user.
+pub fn set_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<Option<User>, ApiError> {
+    if get(tx, id)?.is_none() {
+        return Ok(None);
+    }
+    write_tags(tx, id, tags)?;
+    get(tx, id)
+}
+
+/// Deletes the user; false when there was no such user.
+pub fn delete(tx: &Transaction, id: UserId) -> Result<bool, ApiError> {
+    Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id.0])? > 0)
+}

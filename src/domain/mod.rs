@@ -1,0 +1,16 @@
+//! Types that parse and check input, so handlers and queries only ever see
+//! valid values.
+
+mod character;
+mod email;
+mod ids;
+mod json;
+mod tags;
+mod timestamp;
+
+pub use character::{CharacterPatch, NewCharacter};
+pub use email::Email;
+pub use ids::{random_base62, ApiKeyId, CharacterId, UserId};
+pub use json::JsonObject;
+pub use tags::Tags;
+pub use timestamp::Timestamp;

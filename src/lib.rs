@@ -1,0 +1,10 @@
+//! mindgate: a self-hosted, single-binary TypingMind custom-instance server.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod startup;

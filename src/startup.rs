@@ -1,0 +1,94 @@
+//! Builds the HTTP server on a `TcpListener`, so tests can bind port 0.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::json;
+
+use crate::config::ServeConfig;
+use crate::db::{Db, OpenError};
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A server bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(config: &ServeConfig) -> Result<Application, StartupError> {
+        let db = Db::open(&config.db.path)?;
+        let listen_err = |source| StartupError::Listen {
+            addr: config.listen.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&config.listen).map_err(listen_err)?;
+        Application::on_listener(listener, db).map_err(listen_err)
+    }
+
+    pub fn on_listener(listener: TcpListener, db: Db) -> std::io::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let server = run(listener, db)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (gracefully, when asked) from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until a signal or the handle stops the server; in-flight
+    /// requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, db: Db) -> std::io::Result<Server> {
+    let db = web::Data::new(db);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+            .app_data(db.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/", web::get().to(index))
+            .configure(crate::api::mount)
+            .default_service(web::to(crate::api::not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// 200 once the server is up and its database answers.
+async fn healthz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    db.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": "ok" })))
+}
+
+async fn index() -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "name": "mindgate",
+        "version": env!("CARGO_PKG_VERSION"),
+        "api": "/api/v1",
+        "openapi": "/api/v1/openapi.json",
+    }))
+}
