@@ -48,13 +48,17 @@ impl ErrorKind {
     }
 }
 
+/// Displays as the detail of a server fault (for logs and the CLI), else
+/// as the message the client sees.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[error("{}", self.detail.as_deref().unwrap_or(&self.message))]
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
     /// The request field the error is about, when there is one.
     pub param: Option<String>,
+    /// What went wrong inside; logged, never sent to the client.
+    detail: Option<String>,
 }
 
 impl ApiError {
@@ -63,6 +67,7 @@ impl ApiError {
             kind,
             message: message.into(),
             param: None,
+            detail: None,
         }
     }
 
@@ -72,6 +77,7 @@ impl ApiError {
             kind: ErrorKind::InvalidRequest,
             message: message.into(),
             param: Some(param.into()),
+            detail: None,
         }
     }
 
@@ -107,11 +113,13 @@ impl ApiError {
 
     /// A server fault. The detail goes to the log, never to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        log::error!("internal error: {detail}");
-        Self::new(
-            ErrorKind::Internal,
-            "internal server error; the details are in the server log",
-        )
+        ApiError {
+            detail: Some(detail.to_string()),
+            ..Self::new(
+                ErrorKind::Internal,
+                "internal server error; the details are in the server log",
+            )
+        }
     }
 }
 
@@ -135,6 +143,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Some(detail) = &self.detail {
+            log::error!("internal error: {detail}");
+        }
         let mut response = HttpResponse::build(self.status_code());
         if self.kind == ErrorKind::Authentication {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

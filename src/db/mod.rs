@@ -179,7 +179,8 @@ impl Db {
             .to_str()
             .ok_or_else(|| ApiError::invalid("the backup path must be valid UTF-8"))?
             .to_owned();
-        let conn = self.readers.get()?;
+        // Not a reader: those are query_only, which VACUUM INTO refuses.
+        let conn = self.writer.get()?;
         conn.execute("VACUUM INTO ?1", [dest])?;
         Ok(())
     }

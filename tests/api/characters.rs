@@ -1,0 +1,162 @@
+use actix_web::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{error_message, is_iso_millis, spawn_app};
+
+#[actix_web::test]
+async fn characters_can_be_created_listed_read_updated_and_deleted() {
+    let app = spawn_app().await;
+    let (status, list) = app.get("/api/v1/ai-characters").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list, json!({"data": []}));
+
+    let (status, pirate) = app
+        .post(
+            "/api/v1/ai-characters",
+            &json!({
+                "title": "  Pirate ",
+                "description": "Talks like a pirate",
+                "instruction": "You are a pirate. Answer in pirate speak.",
+                "defaultModel": "gpt-4"
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pirate}");
+    let id = pirate["id"].as_str().expect("string id").to_owned();
+    assert!(
+        id.len() >= 8 && id.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{id}"
+    );
+    assert_eq!(pirate["title"], "Pirate");
+    assert_eq!(pirate["description"], "Talks like a pirate");
+    assert_eq!(
+        pirate["instruction"],
+        "You are a pirate. Answer in pirate speak."
+    );
+    assert_eq!(pirate["defaultModel"], "gpt-4");
+    assert!(is_iso_millis(&pirate["createdAt"]));
+
+    let (_, poet) = app
+        .post(
+            "/api/v1/ai-characters",
+            &json!({"title": "Poet", "instruction": "Answer in verse."}),
+        )
+        .await;
+    assert_eq!(poet["description"], "");
+    assert_eq!(poet["defaultModel"], json!(null));
+    assert_ne!(poet["id"], pirate["id"]);
+
+    let (_, list) = app.get("/api/v1/ai-characters").await;
+    assert_eq!(list["data"], json!([pirate, poet]));
+    let (status, got) = app.get(&format!("/api/v1/ai-characters/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, pirate);
+
+    let (status, updated) = app
+        .patch(
+            &format!("/api/v1/ai-characters/{id}"),
+            &json!({"title": "Captain", "defaultModel": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["title"], "Captain");
+    assert_eq!(updated["defaultModel"], json!(null));
+    assert_eq!(updated["instruction"], pirate["instruction"]);
+    assert_eq!(updated["description"], pirate["description"]);
+    assert_eq!(updated["createdAt"], pirate["createdAt"]);
+
+    let (status, body) = app.delete(&format!("/api/v1/ai-characters/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"success": true}));
+    let (_, list) = app.get("/api/v1/ai-characters").await;
+    assert_eq!(list["data"], json!([poet]));
+}
+
+#[actix_web::test]
+async fn invalid_characters_are_rejected_naming_the_field() {
+    let app = spawn_app().await;
+    let ok = "Be helpful.";
+    let cases = [
+        (json!({"instruction": ok}), "title"),
+        (json!({"title": "   ", "instruction": ok}), "title"),
+        (
+            json!({"title": "t".repeat(201), "instruction": ok}),
+            "title",
+        ),
+        (json!({"title": 5, "instruction": ok}), "title"),
+        (json!({"title": "T"}), "instruction"),
+        (json!({"title": "T", "instruction": " "}), "instruction"),
+        (
+            json!({"title": "T", "instruction": "i".repeat(100_001)}),
+            "instruction",
+        ),
+        (
+            json!({"title": "T", "instruction": ok, "description": []}),
+            "description",
+        ),
+        (
+            json!({"title": "T", "instruction": ok, "defaultModel": 4}),
+            "defaultModel",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, error) = app.post("/api/v1/ai-characters", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {error}");
+        assert_eq!(error["error"]["param"], field);
+        assert!(error_message(&error, "invalid_request_error").contains(field));
+    }
+    let (_, list) = app.get("/api/v1/ai-characters").await;
+    assert_eq!(list, json!({"data": []}));
+
+    // The limits themselves are allowed.
+    let (status, _) = app
+        .post(
+            "/api/v1/ai-characters",
+            &json!({"title": "t".repeat(200), "instruction": "i".repeat(100_000)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_bad_patch_changes_nothing() {
+    let app = spawn_app().await;
+    let (_, original) = app
+        .post(
+            "/api/v1/ai-characters",
+            &json!({"title": "Keeper", "instruction": "Keep things."}),
+        )
+        .await;
+    let path = format!("/api/v1/ai-characters/{}", original["id"].as_str().unwrap());
+    for (body, param) in [
+        (
+            json!({"title": "New", "instruction": ""}),
+            Some("instruction"),
+        ),
+        (json!({}), None),
+        (json!({"unknown": 1}), None),
+    ] {
+        let (status, error) = app.patch(&path, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        error_message(&error, "invalid_request_error");
+        if let Some(param) = param {
+            assert_eq!(error["error"]["param"], param);
+        }
+    }
+    let (_, now) = app.get(&path).await;
+    assert_eq!(now, original);
+}
+
+#[actix_web::test]
+async fn unknown_characters_are_404() {
+    let app = spawn_app().await;
+    let path = "/api/v1/ai-characters/doesNotExist";
+    for (status, error) in [
+        app.get(path).await,
+        app.patch(path, &json!({"title": "x"})).await,
+        app.delete(path).await,
+    ] {
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(error_message(&error, "not_found_error").contains("doesNotExist"));
+    }
+}

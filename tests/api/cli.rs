@@ -1,0 +1,275 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use mindgate::db::Db;
+
+use crate::helpers::{error_message, mindgate, mindgate_blocking, send, spawn_app, stderr, stdout};
+
+#[actix_web::test]
+async fn a_key_from_the_cli_works_until_it_is_revoked() {
+    let app = spawn_app().await;
+    let db = app.db_path.to_str().unwrap();
+    let created = mindgate(&["keys", "create", "--name", "nightly script", "--db", db]).await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let out = stdout(&created);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout must hold the key alone: {out:?}");
+    let key = lines[0];
+    assert!(key.starts_with("mg_") && key.len() >= 35, "{key}");
+    assert!(key[3..].chars().all(|c| c.is_ascii_alphanumeric()), "{key}");
+
+    let use_key = || {
+        send(
+            app.client
+                .get(app.url("/api/v1/users"))
+                .insert_header(("X-API-KEY", key)),
+        )
+    };
+    let (status, body) = use_key().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let listed = mindgate(&["keys", "list", "--db", db]).await;
+    assert!(listed.status.success());
+    let table = stdout(&listed);
+    let row = table
+        .lines()
+        .find(|l| l.contains("nightly script"))
+        .unwrap_or_else(|| panic!("key missing from list:\n{table}"));
+    assert!(row.contains(&key[..9]), "prefix shown: {row}");
+    assert!(
+        !row.contains(&key[10..]),
+        "the key itself is never shown: {row}"
+    );
+    let id = row.split_whitespace().next().unwrap().to_owned();
+    let dates = row.matches("Z").count();
+    assert_eq!(
+        dates, 2,
+        "created and last used are set, revoked is not: {row}"
+    );
+    assert!(table.lines().next().unwrap().contains("LAST USED"));
+
+    let revoked = mindgate(&["keys", "revoke", &id, "--db", db]).await;
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let (status, error) = use_key().await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(error_message(&error, "authentication_error").contains("revoked"));
+
+    let listed = stdout(&mindgate(&["keys", "list", "--db", db]).await);
+    let row = listed
+        .lines()
+        .find(|l| l.contains("nightly script"))
+        .unwrap();
+    assert_eq!(row.matches("Z").count(), 3, "revoked time shown: {row}");
+
+    let unknown = mindgate(&["keys", "revoke", "999", "--db", db]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("no API key with id 999"));
+}
+
+#[test]
+fn bad_flags_are_usage_errors_with_exit_code_2() {
+    for args in [
+        vec!["--bogus"],
+        vec!["keys", "create"],
+        vec!["keys", "revoke", "abc"],
+        vec!["serve", "--listen"],
+        vec!["backup"],
+        vec!["frobnicate"],
+    ] {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let output = mindgate_blocking(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let err = stderr(&output);
+        assert!(
+            err.starts_with("error:") && err.contains("--help"),
+            "{args:?}: {err}"
+        );
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+#[test]
+fn a_blank_key_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let args: Vec<String> = [
+        "keys",
+        "create",
+        "--name",
+        "  ",
+        "--db",
+        db.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let output = mindgate_blocking(&args);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).is_empty());
+    assert!(stderr(&output).contains("name"));
+}
+
+#[test]
+fn a_database_newer_than_the_binary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    drop(Db::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 999").unwrap();
+    drop(conn);
+    let args: Vec<String> = ["keys", "list", "--db", path.to_str().unwrap()]
+        .map(String::from)
+        .to_vec();
+    let output = mindgate_blocking(&args);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("999") && err.contains("newer"), "{err}");
+}
+
+/// A `mindgate` server process and the URL it logged.
+struct ServerProcess {
+    child: Child,
+    url: String,
+    log: mpsc::Receiver<String>,
+}
+
+fn start_server(args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mindgate"))
+        .args(args)
+        .env_remove("MINDGATE_DB")
+        .env_remove("MINDGATE_LISTEN")
+        .envs(envs.iter().copied())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mindgate");
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its URL");
+        if let Some(at) = line.find("listening on http://") {
+            let rest = &line[at + "listening on ".len()..];
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    ServerProcess {
+        child,
+        url,
+        log: rx,
+    }
+}
+
+impl ServerProcess {
+    /// SIGTERM, then the exit status and the rest of the log.
+    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log.try_iter().collect());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill().unwrap();
+        panic!("mindgate did not stop within 10 s of SIGTERM");
+    }
+}
+
+#[actix_web::test]
+async fn serve_logs_its_url_answers_health_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.db");
+    let server = start_server(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+        // Flags win over the environment.
+        &[
+            ("MINDGATE_LISTEN", "127.0.0.1:1"),
+            ("MINDGATE_DB", "/nonexistent/x.db"),
+        ],
+    );
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let client = awc::Client::default();
+    let (status, body) = send(client.get(format!("{}/healthz", server.url))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    let (status, _) = send(client.get(format!("{}/api/v1/users", server.url))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (exit, log) = actix_web::rt::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}: {log:?}");
+    assert!(
+        log.iter().any(|l| l.contains("mindgate stopped")),
+        "{log:?}"
+    );
+    assert!(db.exists());
+    // Closed cleanly: the last connection checkpointed and removed the WAL.
+    assert!(!db.with_extension("db-wal").exists(), "WAL left behind");
+}
+
+#[actix_web::test]
+async fn with_no_subcommand_mindgate_serves_configured_by_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("env.db");
+    let server = start_server(
+        &[],
+        &[
+            ("MINDGATE_LISTEN", "127.0.0.1:0"),
+            ("MINDGATE_DB", db.to_str().unwrap()),
+        ],
+    );
+    let (status, _) = send(awc::Client::default().get(format!("{}/healthz", server.url))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (exit, _) = actix_web::rt::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(exit.success());
+    assert!(
+        db.exists(),
+        "the database was created where MINDGATE_DB said"
+    );
+}
+
+#[test]
+fn a_busy_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("busy.db");
+    let args: Vec<String> = ["serve", "--listen", &addr, "--db", db.to_str().unwrap()]
+        .map(String::from)
+        .to_vec();
+    let output = mindgate_blocking(&args);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,90 @@
+use actix_web::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{error_message, send, send_body, spawn_app};
+
+#[actix_web::test]
+async fn unknown_routes_under_api_are_json_404s() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/nope",
+        "/api/v1/users/1/extra",
+        "/api/v2/users",
+        "/api",
+        "/nothing",
+    ] {
+        let (status, error) = app.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(error_message(&error, "not_found_error").contains(path));
+    }
+}
+
+#[actix_web::test]
+async fn wrong_methods_are_json_405s() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (Method::PUT, "/api/v1/users"),
+        (Method::DELETE, "/api/v1/users"),
+        (Method::POST, "/api/v1/users/1"),
+        (Method::PUT, "/api/v1/ai-characters/x"),
+        (Method::POST, "/api/v1/chatlogs"),
+    ] {
+        let (status, error) = send(app.request(method.clone(), path)).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let message = error_message(&error, "invalid_request_error");
+        assert!(
+            message.contains(method.as_str()) && message.contains(path),
+            "{message}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn bodies_over_one_mebibyte_are_413_and_change_nothing() {
+    let app = spawn_app().await;
+    let big = json!({"email": "big@example.com", "tags": ["x".repeat(1 << 20)]}).to_string();
+    let (status, error) = send_body(app.request(Method::POST, "/api/v1/users"), big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    error_message(&error, "request_too_large");
+    let (status, error) = send_body(
+        app.request(Method::POST, "/api/v1/ai-characters"),
+        json!({"title": "t", "instruction": "i".repeat(1 << 20)}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    error_message(&error, "request_too_large");
+    let (_, list) = app.get("/api/v1/users").await;
+    assert_eq!(list, json!({"data": []}));
+}
+
+#[actix_web::test]
+async fn malformed_bodies_are_400s() {
+    let app = spawn_app().await;
+    for body in [
+        "",
+        "   ",
+        "{",
+        "not json",
+        "[1,2]",
+        "\"str\"",
+        "null",
+        "{\"email\": \"a@b.co\",}",
+    ] {
+        let (status, error) =
+            send_body(app.request(Method::POST, "/api/v1/users"), body.to_owned()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}: {error}");
+        assert!(error_message(&error, "invalid_request_error").contains("body"));
+    }
+}
+
+#[actix_web::test]
+async fn any_content_type_is_read_as_json() {
+    let app = spawn_app().await;
+    // What `curl -d` sends when no Content-Type is given.
+    let request = app
+        .request(Method::POST, "/api/v1/users")
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"));
+    let (status, user) = send_body(request, r#"{"email":"curl@example.com"}"#.to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["email"], "curl@example.com");
+}

@@ -1,0 +1,168 @@
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::{Method, StatusCode};
+use mindgate::auth::ApiKey;
+use mindgate::db::{api_keys, Db};
+use mindgate::startup::Application;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub address: String,
+    pub api_key: String,
+    pub db_path: PathBuf,
+    pub db: Db,
+    pub client: awc::Client,
+    handle: ServerHandle,
+    // Dropped last: the database lives here.
+    _dir: Option<TempDir>,
+}
+
+/// A server on a fresh database, with one API key ready in `api_key`.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("mindgate.db");
+    let mut app = spawn_app_on(&path).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// A server on the database at `path` (kept by the caller).
+pub async fn spawn_app_on(path: &Path) -> TestApp {
+    let db = Db::open(path).expect("open database");
+    let key = ApiKey::generate();
+    db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
+        .expect("create key");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let app = Application::on_listener(listener, db.clone()).expect("build server");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        api_key: key.as_str().to_owned(),
+        db_path: path.to_owned(),
+        db,
+        client: awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish(),
+        handle,
+        _dir: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request carrying the test key in X-API-KEY.
+    pub fn request(&self, method: Method, path: &str) -> awc::ClientRequest {
+        self.client
+            .request(method, self.url(path))
+            .insert_header(("X-API-KEY", self.api_key.as_str()))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        send(self.request(Method::DELETE, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        send_body(self.request(Method::POST, path), body.to_string()).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        send_body(self.request(Method::PATCH, path), body.to_string()).await
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+pub async fn send(request: awc::ClientRequest) -> (StatusCode, Value) {
+    read(request.send().await.expect("request failed")).await
+}
+
+pub async fn send_body(request: awc::ClientRequest, body: String) -> (StatusCode, Value) {
+    let request = request.insert_header_if_none(("Content-Type", "application/json"));
+    read(request.send_body(body).await.expect("request failed")).await
+}
+
+async fn read<S>(mut response: awc::ClientResponse<S>) -> (StatusCode, Value)
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let status = response.status();
+    let body = response.body().limit(64 << 20).await.expect("read body");
+    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "{status}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    (status, json)
+}
+
+/// Asserts the error body shape and returns its message.
+pub fn error_message(body: &Value, expected_type: &str) -> String {
+    assert_eq!(body["error"]["type"], expected_type, "body: {body}");
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {body}"));
+    assert!(!message.is_empty());
+    message.to_owned()
+}
+
+/// Runs the mindgate binary, off the async runtime.
+pub fn mindgate(args: &[&str]) -> impl std::future::Future<Output = Output> + 'static {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    async move {
+        actix_web::rt::task::spawn_blocking(move || mindgate_blocking(&args))
+            .await
+            .expect("join")
+    }
+}
+
+pub fn mindgate_blocking(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mindgate"))
+        .args(args)
+        .env_remove("MINDGATE_DB")
+        .env_remove("MINDGATE_LISTEN")
+        .output()
+        .expect("run mindgate")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Matches `2024-08-14T04:18:53.000Z`.
+pub fn is_iso_millis(value: &Value) -> bool {
+    let Some(s) = value.as_str() else {
+        return false;
+    };
+    let b = s.as_bytes();
+    b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+        && s.chars()
+            .enumerate()
+            .all(|(i, c)| [4, 7, 10, 13, 16, 19, 23].contains(&i) || c.is_ascii_digit())
+}

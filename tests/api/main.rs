@@ -1,0 +1,12 @@
+//! Integration tests: each starts the real server on 127.0.0.1:0 with a
+//! fresh temporary database and talks to it over HTTP.
+
+mod auth;
+mod characters;
+mod chatlogs;
+mod cli;
+mod errors;
+mod helpers;
+mod openapi;
+mod storage;
+mod users;

@@ -1,0 +1,133 @@
+use actix_web::http::StatusCode;
+use mindgate::db::LATEST_VERSION;
+use serde_json::json;
+
+use crate::helpers::{mindgate, spawn_app, spawn_app_on, stderr};
+
+#[actix_web::test]
+async fn data_survives_a_restart_on_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keep.db");
+    let app = spawn_app_on(&path).await;
+    let (_, user) = app
+        .post(
+            "/api/v1/users",
+            &json!({"email": "stay@example.com", "tags": ["x"]}),
+        )
+        .await;
+    let (_, character) = app
+        .post(
+            "/api/v1/ai-characters",
+            &json!({"title": "Stay", "instruction": "Stay."}),
+        )
+        .await;
+    app.stop().await;
+    drop(app);
+
+    let again = spawn_app_on(&path).await;
+    let (status, users) = again.get("/api/v1/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(users["data"], json!([user]));
+    let (_, characters) = again.get("/api/v1/ai-characters").await;
+    assert_eq!(characters["data"], json!([character]));
+}
+
+#[actix_web::test]
+async fn a_backup_taken_during_writes_opens_with_the_data() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        let (status, _) = app
+            .post(
+                "/api/v1/users",
+                &json!({"email": format!("before{i}@example.com")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let dest = app.db_path.with_file_name("backup.db");
+    let db = app.db_path.to_str().unwrap().to_owned();
+    let dest_arg = dest.to_str().unwrap().to_owned();
+
+    let writes = async {
+        let mut ok = 0;
+        for i in 0..150 {
+            let (status, _) = app
+                .post(
+                    "/api/v1/users",
+                    &json!({"email": format!("during{i}@example.com"), "tags": ["w"]}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            ok += 1;
+        }
+        ok
+    };
+    let backup = mindgate(&["backup", &dest_arg, "--db", &db]);
+    let (written, output) = futures_util::future::join(writes, backup).await;
+    assert_eq!(written, 150);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let copy = rusqlite::Connection::open(&dest).unwrap();
+    let check: String = copy
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let users: i64 = copy
+        .query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
+        .unwrap();
+    assert!((5..=155).contains(&users), "{users} users in the backup");
+    let before: i64 = copy
+        .query_row(
+            "SELECT COUNT(*) FROM users WHERE email LIKE 'before%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(before, 5);
+    // Tags were copied in the same transaction as their users.
+    let orphans: i64 = copy
+        .query_row(
+            "SELECT COUNT(*) FROM users u WHERE u.email LIKE 'during%'
+             AND NOT EXISTS (SELECT 1 FROM user_tags t WHERE t.user_id = u.id)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+
+    // The copy is a database mindgate itself serves.
+    drop(copy);
+    let restored = spawn_app_on(&dest).await;
+    let (_, list) = restored.get("/api/v1/users?tag=w&limit=1").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), (users > 5) as usize);
+
+    let again = mindgate(&["backup", &dest_arg, "--db", &db]).await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already exists"));
+    let missing = mindgate(&["backup", "/tmp/never.db", "--db", "/nonexistent/dir/x.db"]).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("does not exist"));
+}
+
+#[actix_web::test]
+async fn connections_use_wal_foreign_keys_and_a_busy_timeout() {
+    let app = spawn_app().await;
+    let pragmas = |conn: &rusqlite::Connection| -> rusqlite::Result<(String, i64, i64, i64, i64)> {
+        Ok((
+            conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+            conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+            conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?,
+            conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+        ))
+    };
+    let read = app.db.read_blocking(|c| Ok(pragmas(c)?)).unwrap();
+    let write = app.db.write_blocking(|tx| Ok(pragmas(tx)?)).unwrap();
+    for (journal, fk, busy, sync, version) in [read, write] {
+        assert_eq!(journal, "wal");
+        assert_eq!(fk, 1);
+        assert!(busy >= 1000, "busy_timeout {busy}");
+        assert_eq!(sync, 1, "synchronous = NORMAL");
+        assert_eq!(version, LATEST_VERSION);
+    }
+}
