@@ -174,8 +174,9 @@ fn start_server(args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
 impl ServerProcess {
     /// SIGTERM, then the exit status and the rest of the log.
     fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        // The shell's builtin kill: no procps needed.
+        let killed = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status()
             .unwrap();
         assert!(killed.success());
