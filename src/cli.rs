@@ -98,13 +98,9 @@ pub fn main() -> ExitCode {
 fn serve(config: ServeConfig) -> CommandResult {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&config)?;
-        let host = config
-            .listen
-            .rsplit_once(':')
-            .map_or("127.0.0.1", |(h, _)| h);
         log::info!(
-            "mindgate listening on http://{host}:{} (database {})",
-            app.port(),
+            "mindgate listening on http://{} (database {})",
+            app.address(),
             config.db.path.display()
         );
         app.run_until_stopped().await?;

@@ -9,12 +9,10 @@ use serde::Serialize;
 pub enum ErrorKind {
     InvalidRequest,
     Authentication,
-    Permission,
     NotFound,
     MethodNotAllowed,
     Conflict,
     TooLarge,
-    RateLimit,
     Internal,
 }
 
@@ -23,12 +21,10 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::Authentication => StatusCode::UNAUTHORIZED,
-            ErrorKind::Permission => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::RateLimit => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,12 +33,10 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidRequest => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
-            ErrorKind::Permission => "permission_error",
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::MethodNotAllowed => "invalid_request_error",
             ErrorKind::Conflict => "conflict_error",
             ErrorKind::TooLarge => "request_too_large",
-            ErrorKind::RateLimit => "rate_limit_error",
             ErrorKind::Internal => "api_error",
         }
     }

@@ -1,6 +1,6 @@
 //! Builds the HTTP server on a `TcpListener`, so tests can bind port 0.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::Logger;
@@ -22,9 +22,9 @@ pub enum StartupError {
     },
 }
 
-/// A server bound to its port, not yet running.
+/// A server bound to its address, not yet running.
 pub struct Application {
-    port: u16,
+    address: SocketAddr,
     server: Server,
 }
 
@@ -40,13 +40,14 @@ impl Application {
     }
 
     pub fn on_listener(listener: TcpListener, db: Db) -> std::io::Result<Application> {
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
         let server = run(listener, db)?;
-        Ok(Application { port, server })
+        Ok(Application { address, server })
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    /// The address actually bound (with port 0 resolved).
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Stops the server (gracefully, when asked) from elsewhere.

@@ -16,6 +16,10 @@ async fn unknown_routes_under_api_are_json_404s() {
         let (status, error) = app.get(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(error_message(&error, "not_found_error").contains(path));
+        // A missing route is a 404 with or without a key.
+        let (status, error) = send(app.client.get(app.url(path))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path} without a key");
+        error_message(&error, "not_found_error");
     }
 }
 

@@ -38,7 +38,7 @@ pub async fn spawn_app_on(path: &Path) -> TestApp {
         .expect("create key");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let app = Application::on_listener(listener, db.clone()).expect("build server");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let address = format!("http://{}", app.address());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
