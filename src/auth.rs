@@ -9,7 +9,7 @@ use actix_web::{web, HttpMessage};
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, Db};
-use crate::domain::{random_base62, ApiKeyId, Timestamp};
+use crate::domain::{random_base62, trimmed, ApiKeyId, Timestamp};
 use crate::error::ApiError;
 
 const KEY_PREFIX: &str = "mg_";
@@ -54,15 +54,7 @@ impl KeyHash {
 
 /// Checks a key's name: trimmed, 1 to 100 characters.
 pub fn parse_key_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
-    let len = name.chars().count();
-    if len == 0 || len > MAX_NAME_LEN {
-        return Err(ApiError::invalid_field(
-            "name",
-            format!("the key name must be 1 to {MAX_NAME_LEN} characters, got {len}"),
-        ));
-    }
-    Ok(name.to_owned())
+    trimmed("name", raw, 1, MAX_NAME_LEN)
 }
 
 /// The key that authenticated the request, left in the request's extensions.

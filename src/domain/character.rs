@@ -1,5 +1,6 @@
 use crate::error::ApiError;
 
+use super::text::{check_length, trimmed};
 use super::JsonObject;
 
 const MAX_TITLE: usize = 200;
@@ -27,53 +28,28 @@ pub struct CharacterPatch {
 }
 
 fn title(raw: &str) -> Result<String, ApiError> {
-    let title = raw.trim();
-    let len = title.chars().count();
-    if len == 0 || len > MAX_TITLE {
-        return Err(ApiError::invalid_field(
-            "title",
-            format!("`title` must be 1 to {MAX_TITLE} characters after trimming, got {len}"),
-        ));
-    }
-    Ok(title.to_owned())
+    trimmed("title", raw, 1, MAX_TITLE)
 }
 
 fn description(raw: &str) -> Result<String, ApiError> {
-    let len = raw.chars().count();
-    if len > MAX_DESCRIPTION {
-        return Err(ApiError::invalid_field(
-            "description",
-            format!("`description` must be at most {MAX_DESCRIPTION} characters, got {len}"),
-        ));
-    }
+    check_length("description", raw, 0, MAX_DESCRIPTION)?;
     Ok(raw.to_owned())
 }
 
+/// Kept verbatim (leading and trailing space may matter to a model), but
+/// never blank.
 fn instruction(raw: &str) -> Result<String, ApiError> {
-    let len = raw.chars().count();
-    if raw.trim().is_empty() || len > MAX_INSTRUCTION {
-        return Err(ApiError::invalid_field(
-            "instruction",
-            format!(
-                "`instruction` must be 1 to {MAX_INSTRUCTION} characters and not blank, got {len}"
-            ),
-        ));
-    }
+    let counted = if raw.trim().is_empty() { "" } else { raw };
+    check_length("instruction", counted, 1, MAX_INSTRUCTION)?;
     Ok(raw.to_owned())
 }
 
 /// An empty or blank model means "no default".
 fn default_model(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(model) = raw.map(str::trim).filter(|m| !m.is_empty()) else {
-        return Ok(None);
-    };
-    if model.chars().count() > MAX_MODEL {
-        return Err(ApiError::invalid_field(
-            "defaultModel",
-            format!("`defaultModel` must be at most {MAX_MODEL} characters"),
-        ));
+    match raw.map(str::trim).filter(|m| !m.is_empty()) {
+        None => Ok(None),
+        Some(model) => trimmed("defaultModel", model, 1, MAX_MODEL).map(Some),
     }
-    Ok(Some(model.to_owned()))
 }
 
 impl NewCharacter {

@@ -6,6 +6,7 @@ mod email;
 mod ids;
 mod json;
 mod tags;
+mod text;
 mod timestamp;
 
 pub use character::{CharacterPatch, NewCharacter};
@@ -13,4 +14,5 @@ pub use email::Email;
 pub use ids::{random_base62, ApiKeyId, CharacterId, UserId};
 pub use json::JsonObject;
 pub use tags::Tags;
+pub use text::trimmed;
 pub use timestamp::Timestamp;

@@ -1,5 +1,6 @@
 use serde::Serialize;
 
+use super::text::trimmed;
 use crate::error::ApiError;
 
 const MAX_TAGS: usize = 100;
@@ -15,18 +16,9 @@ impl Tags {
     pub fn parse(raw: &[&str]) -> Result<Tags, ApiError> {
         let mut tags: Vec<String> = Vec::with_capacity(raw.len());
         for (i, item) in raw.iter().enumerate() {
-            let tag = item.trim();
-            let len = tag.chars().count();
-            if len == 0 || len > MAX_TAG_LEN {
-                return Err(ApiError::invalid_field(
-                    format!("tags[{i}]"),
-                    format!(
-                        "`tags[{i}]` must be 1 to {MAX_TAG_LEN} characters after trimming, got {len}"
-                    ),
-                ));
-            }
-            if !tags.iter().any(|t| t == tag) {
-                tags.push(tag.to_owned());
+            let tag = trimmed(&format!("tags[{i}]"), item, 1, MAX_TAG_LEN)?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
             }
         }
         if tags.len() > MAX_TAGS {
