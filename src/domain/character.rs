@@ -1,6 +1,6 @@
 use crate::error::ApiError;
 
-use super::text::{check_length, trimmed};
+use super::text::{check_length, not_blank, trimmed};
 use super::JsonObject;
 
 const MAX_TITLE: usize = 200;
@@ -39,8 +39,8 @@ fn description(raw: &str) -> Result<String, ApiError> {
 /// Kept verbatim (leading and trailing space may matter to a model), but
 /// never blank.
 fn instruction(raw: &str) -> Result<String, ApiError> {
-    let counted = if raw.trim().is_empty() { "" } else { raw };
-    check_length("instruction", counted, 1, MAX_INSTRUCTION)?;
+    not_blank("instruction", raw)?;
+    check_length("instruction", raw, 1, MAX_INSTRUCTION)?;
     Ok(raw.to_owned())
 }
 

@@ -12,19 +12,28 @@ pub fn check_length(param: &str, value: &str, min: usize, max: usize) -> Result<
     } else {
         format!("{min} to {max}")
     };
-    let blank = if len > 0 && value.trim().is_empty() {
-        " (it is blank)"
-    } else {
-        ""
-    };
     Err(ApiError::invalid_field(
         param,
-        format!("`{param}` must be {range} characters, got {len}{blank}"),
+        format!("`{param}` must be {range} characters, got {len}"),
     ))
 }
 
-/// Trims `raw` and checks its length.
+/// Refuses text that is empty or only white space.
+pub fn not_blank(param: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid_field(
+            param,
+            format!("`{param}` must not be empty or blank"),
+        ));
+    }
+    Ok(())
+}
+
+/// Trims `raw` and checks the rest is not blank and `min..=max` characters.
 pub fn trimmed(param: &str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    if min > 0 {
+        not_blank(param, raw)?;
+    }
     let value = raw.trim();
     check_length(param, value, min, max)?;
     Ok(value.to_owned())
