@@ -95,13 +95,17 @@ impl Db {
                 .map_err(sqlite_err)?;
             migrations::run(&mut conn, path)?;
         }
+        // Local SQLite connections do not go stale: skip r2d2's per-checkout
+        // validity query on the hot path.
         let writer = r2d2::Pool::builder()
+            .test_on_check_out(false)
             .max_size(1)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .build(manager(path, false))
             .map_err(pool_err)?;
         let readers = r2d2::Pool::builder()
+            .test_on_check_out(false)
             .max_size(8)
             .min_idle(Some(1))
             .build(manager(path, true))
