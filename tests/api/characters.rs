@@ -36,11 +36,8 @@ async fn characters_can_be_created_listed_read_updated_and_deleted() {
     assert_eq!(pirate["defaultModel"], "gpt-4");
     assert!(is_iso_millis(&pirate["createdAt"]));
 
-    let (_, poet) = app
-        .post(
-            "/api/v1/ai-characters",
-            &json!({"title": "Poet", "instruction": "Answer in verse."}),
-        )
+    let poet = app
+        .create_character(&json!({"title": "Poet", "instruction": "Answer in verse."}))
         .await;
     assert_eq!(poet["description"], "");
     assert_eq!(poet["defaultModel"], json!(null));
@@ -121,11 +118,8 @@ async fn invalid_characters_are_rejected_naming_the_field() {
 #[actix_web::test]
 async fn a_bad_patch_changes_nothing() {
     let app = spawn_app().await;
-    let (_, original) = app
-        .post(
-            "/api/v1/ai-characters",
-            &json!({"title": "Keeper", "instruction": "Keep things."}),
-        )
+    let original = app
+        .create_character(&json!({"title": "Keeper", "instruction": "Keep things."}))
         .await;
     let path = format!("/api/v1/ai-characters/{}", original["id"].as_str().unwrap());
     for (body, param) in [

@@ -1,9 +1,9 @@
 use actix_web::http::StatusCode;
 use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
 use mindgate::domain::Timestamp;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{error_message, spawn_app, TestApp};
+use crate::helpers::{data_field, error_message, spawn_app, TestApp};
 
 fn log_at(chat_id: &str, recorded_ms: i64, text: &str) -> NewChatLog {
     NewChatLog {
@@ -31,15 +31,6 @@ fn seed(app: &TestApp, logs: Vec<NewChatLog>) {
         .expect("seed chat logs");
 }
 
-fn chat_ids(body: &Value) -> Vec<String> {
-    body["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no data in {body}"))
-        .iter()
-        .map(|l| l["chatID"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 const T0: i64 = 1_640_995_200_000; // 2022-01-01T00:00:00Z
 
 #[actix_web::test]
@@ -59,7 +50,7 @@ async fn chatlogs_have_the_spec_shape_newest_first() {
     );
     let (status, body) = app.get("/api/v1/chatlogs").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(chat_ids(&body), ["newest", "middle", "oldest"]);
+    assert_eq!(data_field(&body, "chatID"), ["newest", "middle", "oldest"]);
     assert_eq!(body["nextCursor"], json!(null));
     assert_eq!(
         body["data"][2],
@@ -112,7 +103,7 @@ async fn the_window_is_inclusive_and_takes_fractional_seconds() {
     for (query, expected) in cases {
         let (status, body) = app.get(&format!("/api/v1/chatlogs?{query}")).await;
         assert_eq!(status, StatusCode::OK, "{query}: {body}");
-        assert_eq!(chat_ids(&body), expected, "{query}");
+        assert_eq!(data_field(&body, "chatID"), expected, "{query}");
     }
 }
 
@@ -157,7 +148,7 @@ async fn at_most_100_by_default_and_cursors_page_through_everything() {
     loop {
         let (status, page) = app.get(&path).await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        seen.extend(chat_ids(&page));
+        seen.extend(data_field(&page, "chatID"));
         match page["nextCursor"].as_str() {
             Some(cursor) => {
                 path = format!("/api/v1/chatlogs?limit=60&startUnixTime=1640995210&cursor={cursor}")

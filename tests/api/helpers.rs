@@ -82,6 +82,22 @@ impl TestApp {
         send_body(self.request(Method::PATCH, path), body.to_string()).await
     }
 
+    /// Creates a user through the API, asserting it succeeded.
+    pub async fn create_user(&self, body: &Value) -> Value {
+        self.create("/api/v1/users", body).await
+    }
+
+    /// Creates an AI character through the API, asserting it succeeded.
+    pub async fn create_character(&self, body: &Value) -> Value {
+        self.create("/api/v1/ai-characters", body).await
+    }
+
+    async fn create(&self, path: &str, body: &Value) -> Value {
+        let (status, created) = self.post(path, body).await;
+        assert_eq!(status, StatusCode::OK, "POST {path} {body}: {created}");
+        created
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(true).await;
     }
@@ -109,6 +125,21 @@ where
         )
     });
     (status, json)
+}
+
+/// One string field of each item of a `{"data": [...]}` body.
+pub fn data_field(body: &Value, field: &str) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data array in {body}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {item}"))
+                .to_owned()
+        })
+        .collect()
 }
 
 /// Asserts the error body shape and returns its message.

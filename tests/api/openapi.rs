@@ -63,17 +63,11 @@ async fn the_document_covers_the_spec_and_every_documented_route_is_served() {
 async fn documented_schemas_match_real_responses() {
     let app = spawn_app().await;
     let (_, doc) = send(app.client.get(app.url("/api/v1/openapi.json"))).await;
-    let (_, user) = app
-        .post(
-            "/api/v1/users",
-            &json!({"email": "s@example.com", "tags": ["t"]}),
-        )
+    let user = app
+        .create_user(&json!({"email": "s@example.com", "tags": ["t"]}))
         .await;
-    let (_, character) = app
-        .post(
-            "/api/v1/ai-characters",
-            &json!({"title": "T", "instruction": "I"}),
-        )
+    let character = app
+        .create_character(&json!({"title": "T", "instruction": "I"}))
         .await;
     let (_, error) = app.get("/api/v1/users/abc").await;
     for (schema, value) in [("User", user), ("Character", character), ("Error", error)] {

@@ -9,17 +9,11 @@ async fn data_survives_a_restart_on_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keep.db");
     let app = spawn_app_on(&path).await;
-    let (_, user) = app
-        .post(
-            "/api/v1/users",
-            &json!({"email": "stay@example.com", "tags": ["x"]}),
-        )
+    let user = app
+        .create_user(&json!({"email": "stay@example.com", "tags": ["x"]}))
         .await;
-    let (_, character) = app
-        .post(
-            "/api/v1/ai-characters",
-            &json!({"title": "Stay", "instruction": "Stay."}),
-        )
+    let character = app
+        .create_character(&json!({"title": "Stay", "instruction": "Stay."}))
         .await;
     app.stop().await;
     drop(app);

@@ -1,16 +1,7 @@
 use actix_web::http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{error_message, is_iso_millis, spawn_app};
-
-fn emails(body: &Value) -> Vec<String> {
-    body["data"]
-        .as_array()
-        .expect("data array")
-        .iter()
-        .map(|u| u["email"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::helpers::{data_field, error_message, is_iso_millis, spawn_app};
 
 #[actix_web::test]
 async fn create_user_returns_the_spec_shape_normalised() {
@@ -114,11 +105,8 @@ async fn limits_are_inclusive() {
 #[actix_web::test]
 async fn an_existing_email_is_a_conflict_carrying_the_existing_id() {
     let app = spawn_app().await;
-    let (_, first) = app
-        .post(
-            "/api/v1/users",
-            &json!({"email": "dup@example.com", "tags": ["a"]}),
-        )
+    let first = app
+        .create_user(&json!({"email": "dup@example.com", "tags": ["a"]}))
         .await;
     let id = first["id"].as_str().unwrap();
     let (status, error) = app
@@ -152,7 +140,7 @@ async fn list_filters_by_email_tag_limit_and_offset() {
     let (status, all) = app.get("/api/v1/users").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        emails(&all),
+        data_field(&all, "email"),
         [
             "one@example.com",
             "two@example.com",
@@ -176,17 +164,23 @@ async fn list_filters_by_email_tag_limit_and_offset() {
     ] {
         let (status, found) = app.get(&format!("/api/v1/users?{query}")).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(emails(&found), ["two@example.com"], "{query}");
+        assert_eq!(data_field(&found, "email"), ["two@example.com"], "{query}");
     }
     let (_, none) = app.get("/api/v1/users?email=tw@example.com").await;
     assert_eq!(none, json!({"data": []}));
 
     let (_, vip) = app.get("/api/v1/users?tag=vip").await;
-    assert_eq!(emails(&vip), ["two@example.com", "three@example.com"]);
+    assert_eq!(
+        data_field(&vip, "email"),
+        ["two@example.com", "three@example.com"]
+    );
     let (_, page) = app.get("/api/v1/users?limit=2&offset=1").await;
-    assert_eq!(emails(&page), ["two@example.com", "three@example.com"]);
+    assert_eq!(
+        data_field(&page, "email"),
+        ["two@example.com", "three@example.com"]
+    );
     let (_, page) = app.get("/api/v1/users?tag=team-a&limit=1&offset=1").await;
-    assert_eq!(emails(&page), ["three@example.com"]);
+    assert_eq!(data_field(&page, "email"), ["three@example.com"]);
     assert_eq!(page["data"][0]["tags"], json!(["team-a", "vip"]));
 
     for bad in ["limit=0", "limit=1001", "limit=ten", "offset=-1"] {
@@ -200,11 +194,8 @@ async fn list_filters_by_email_tag_limit_and_offset() {
 #[actix_web::test]
 async fn patch_replaces_tags() {
     let app = spawn_app().await;
-    let (_, user) = app
-        .post(
-            "/api/v1/users",
-            &json!({"email": "p@example.com", "tags": ["old"]}),
-        )
+    let user = app
+        .create_user(&json!({"email": "p@example.com", "tags": ["old"]}))
         .await;
     let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
     let (status, updated) = app
@@ -241,14 +232,9 @@ async fn patch_replaces_tags() {
 #[actix_web::test]
 async fn delete_removes_the_user() {
     let app = spawn_app().await;
-    let (_, keep) = app
-        .post("/api/v1/users", &json!({"email": "keep@example.com"}))
-        .await;
-    let (_, gone) = app
-        .post(
-            "/api/v1/users",
-            &json!({"email": "gone@example.com", "tags": ["t"]}),
-        )
+    let keep = app.create_user(&json!({"email": "keep@example.com"})).await;
+    let gone = app
+        .create_user(&json!({"email": "gone@example.com", "tags": ["t"]}))
         .await;
     let path = format!("/api/v1/users/{}", gone["id"].as_str().unwrap());
     let (status, body) = app.delete(&path).await;
@@ -334,7 +320,7 @@ async fn fifty_concurrent_creations_all_succeed_and_all_are_kept() {
     ids.dedup();
     assert_eq!(ids.len(), 50);
     let (_, list) = app.get("/api/v1/users").await;
-    let mut stored = emails(&list);
+    let mut stored = data_field(&list, "email");
     stored.sort();
     let mut expected: Vec<String> = (0..50).map(|i| format!("user{i}@example.com")).collect();
     expected.sort();
