@@ -1,5 +1,6 @@
 -- mindgate's schema. Applied as a whole to a new database; later changes
--- go in as ordered migrations in src/db/migrations.rs, tracked with
+-- go in as ordered migrations in src/db/migrations/ (providers and the model
+-- catalog are there), tracked with
 -- PRAGMA user_version. Times are milliseconds since the Unix epoch (UTC).
 
 CREATE TABLE users (

@@ -1,8 +1,12 @@
 //! Server configuration: flags win over environment, which wins over defaults.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::Args;
+
+use crate::db::providers::ProviderSeed;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DB: &str = "mindgate.db";
@@ -22,4 +26,103 @@ pub struct ServeConfig {
     pub listen: String,
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub gateway: GatewayConfig,
+}
+
+/// How the chat completions gateway talks to upstreams.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayConfig {
+    /// Time allowed to connect to an upstream (e.g. 10s, 500ms)
+    #[arg(long, env = "MINDGATE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Time allowed for an upstream's response to begin
+    #[arg(long, env = "MINDGATE_FIRST_BYTE_TIMEOUT", default_value = "300s", value_parser = parse_duration, value_name = "DURATION")]
+    pub first_byte_timeout: Duration,
+    /// Longest silence allowed between two chunks of an upstream's response
+    #[arg(long, env = "MINDGATE_IDLE_TIMEOUT", default_value = "120s", value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// Retries of a failed upstream request before its first byte (0 to 2)
+    #[arg(long, env = "MINDGATE_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=2), value_name = "N")]
+    pub retries: u32,
+    /// Largest chat completion request body, in bytes
+    #[arg(long, env = "MINDGATE_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// Record completions in the chat logs (on/off); unset keeps the admin's setting
+    #[arg(long, env = "MINDGATE_RECORD_CHATS", value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub record_chats: Option<bool>,
+    /// From OPENAI_API_KEY and OPENAI_BASE_URL.
+    #[arg(skip = ProviderSeed::from_env("OPENAI_BASE_URL", "OPENAI_API_KEY"))]
+    pub openai: ProviderSeed,
+    /// From ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL.
+    #[arg(skip = ProviderSeed::from_env("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"))]
+    pub anthropic: ProviderSeed,
+}
+
+impl Default for GatewayConfig {
+    /// The defaults, without reading the environment.
+    fn default() -> Self {
+        GatewayConfig {
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(120),
+            retries: 2,
+            max_body_bytes: 32 * 1024 * 1024,
+            record_chats: None,
+            openai: ProviderSeed::default(),
+            anthropic: ProviderSeed::default(),
+        }
+    }
+}
+
+impl ProviderSeed {
+    /// Reads a provider's base URL and key from the environment; empty
+    /// values count as unset.
+    pub fn from_env(base_url_var: &str, key_var: &str) -> ProviderSeed {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        ProviderSeed {
+            base_url: var(base_url_var).map(|u| u.trim().trim_end_matches('/').to_owned()),
+            api_key: var(key_var).map(|k| k.trim().to_owned()),
+        }
+    }
+}
+
+/// `10s`, `500ms`, `2m`, or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration like 10s, 500ms or 2m"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        _ => return Err(format!("{raw:?} has an unknown unit; use ms, s or m")),
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(format!("{raw:?} must be more than zero"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
 }

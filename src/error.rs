@@ -13,6 +13,13 @@ pub enum ErrorKind {
     MethodNotAllowed,
     Conflict,
     TooLarge,
+    Permission,
+    RateLimited,
+    /// An upstream refused the request with this 4xx status.
+    UpstreamRejected(StatusCode),
+    /// An upstream failed or could not be reached.
+    Upstream,
+    UpstreamTimeout,
     Internal,
 }
 
@@ -25,6 +32,11 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Permission => StatusCode::FORBIDDEN,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::UpstreamRejected(status) => status,
+            ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+            ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,6 +49,12 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "invalid_request_error",
             ErrorKind::Conflict => "conflict_error",
             ErrorKind::TooLarge => "request_too_large",
+            ErrorKind::Permission => "permission_error",
+            ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::UpstreamRejected(StatusCode::NOT_FOUND) => "not_found_error",
+            ErrorKind::UpstreamRejected(_) => "invalid_request_error",
+            ErrorKind::Upstream => "upstream_error",
+            ErrorKind::UpstreamTimeout => "timeout_error",
             ErrorKind::Internal => "api_error",
         }
     }
@@ -51,6 +69,8 @@ pub struct ApiError {
     pub message: String,
     /// The request field the error is about, when there is one.
     pub param: Option<String>,
+    /// Seconds a rate-limited client should wait (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
     /// What went wrong inside; logged, never sent to the client.
     detail: Option<String>,
 }
@@ -61,6 +81,7 @@ impl ApiError {
             kind,
             message: message.into(),
             param: None,
+            retry_after: None,
             detail: None,
         }
     }
@@ -71,6 +92,7 @@ impl ApiError {
             kind: ErrorKind::InvalidRequest,
             message: message.into(),
             param: Some(param.into()),
+            retry_after: None,
             detail: None,
         }
     }
@@ -89,6 +111,18 @@ impl ApiError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Permission, message)
+    }
+
+    /// A 429; `retry_after` seconds, when known, go out as `Retry-After`.
+    pub fn rate_limited(message: impl Into<String>, retry_after: Option<u64>) -> Self {
+        ApiError {
+            retry_after,
+            ..Self::new(ErrorKind::RateLimited, message)
+        }
     }
 
     pub fn too_large(limit: usize) -> Self {
@@ -143,6 +177,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if self.kind == ErrorKind::Authentication {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(ErrorBody {
             error: ErrorDetail {

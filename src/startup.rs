@@ -7,14 +7,17 @@ use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
-use crate::config::ServeConfig;
+use crate::config::{GatewayConfig, ServeConfig};
 use crate::db::{Db, OpenError};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
+    #[error("cannot start the gateway: {0}")]
+    Gateway(ApiError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -26,6 +29,7 @@ pub enum StartupError {
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    gateway: web::Data<Gateway>,
 }
 
 impl Application {
@@ -36,13 +40,30 @@ impl Application {
             source,
         };
         let listener = TcpListener::bind(&config.listen).map_err(listen_err)?;
-        Application::on_listener(listener, db).map_err(listen_err)
+        Application::on_listener(listener, db, config.gateway.clone())
     }
 
-    pub fn on_listener(listener: TcpListener, db: Db) -> std::io::Result<Application> {
-        let address = listener.local_addr()?;
-        let server = run(listener, db)?;
-        Ok(Application { address, server })
+    pub fn on_listener(
+        listener: TcpListener,
+        db: Db,
+        gateway: GatewayConfig,
+    ) -> Result<Application, StartupError> {
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                addr: "the given socket".to_owned(),
+                source,
+            })?;
+        let gateway = web::Data::new(Gateway::start(&db, gateway).map_err(StartupError::Gateway)?);
+        let server = run(listener, db, gateway.clone()).map_err(|source| StartupError::Listen {
+            addr: address.to_string(),
+            source,
+        })?;
+        Ok(Application {
+            address,
+            server,
+            gateway,
+        })
     }
 
     /// The address actually bound (with port 0 resolved).
@@ -57,17 +78,25 @@ impl Application {
 
     /// Serves until a signal or the handle stops the server; in-flight
     /// requests finish first.
+    /// Chat logs still queued are written before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let gateway = self.gateway.clone();
+        web::block(move || gateway.recorder.close())
+            .await
+            .map_err(std::io::Error::other)?;
+        served
     }
 }
 
-fn run(listener: TcpListener, db: Db) -> std::io::Result<Server> {
+fn run(listener: TcpListener, db: Db, gateway: web::Data<Gateway>) -> std::io::Result<Server> {
     let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
             .app_data(db.clone())
+            .app_data(gateway.clone())
+            .app_data(web::Data::from(gateway.catalog.clone()))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
             .configure(crate::api::mount)

@@ -1,6 +1,6 @@
 //! Schema versions, tracked with `PRAGMA user_version`: version 1 is
-//! `schema.sql`; each later version is one entry of `MIGRATIONS`, applied in
-//! order, each in its own transaction.
+//! `schema.sql`; each later version is one file in `migrations/`, listed in
+//! `MIGRATIONS` and applied in order, each in its own transaction.
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use super::OpenError;
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// `MIGRATIONS[i]` takes the database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0002_providers_and_models.sql")];
 
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 

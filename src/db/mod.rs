@@ -6,6 +6,9 @@ pub mod api_keys;
 pub mod characters;
 pub mod chat_logs;
 mod migrations;
+pub mod models;
+pub mod providers;
+pub mod settings;
 pub mod users;
 
 use std::path::{Path, PathBuf};

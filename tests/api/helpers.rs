@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
 use mindgate::auth::ApiKey;
+use mindgate::config::GatewayConfig;
 use mindgate::db::{api_keys, Db};
 use mindgate::startup::Application;
 use serde_json::Value;
@@ -37,7 +38,8 @@ pub async fn spawn_app_on(path: &Path) -> TestApp {
     db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
         .expect("create key");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let app = Application::on_listener(listener, db.clone()).expect("build server");
+    let app = Application::on_listener(listener, db.clone(), GatewayConfig::default())
+        .expect("build server");
     let address = format!("http://{}", app.address());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());

@@ -1,0 +1,80 @@
+//! The `models` table: the model catalog. A name a client sends maps to a
+//! provider and the model id sent upstream.
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+use crate::domain::Timestamp;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogModel {
+    pub name: String,
+    pub provider_id: String,
+    pub upstream: String,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str = "name, provider_id, upstream, enabled, created_at";
+
+fn from_row(row: &Row) -> rusqlite::Result<CatalogModel> {
+    Ok(CatalogModel {
+        name: row.get(0)?,
+        provider_id: row.get(1)?,
+        upstream: row.get(2)?,
+        enabled: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+/// The whole catalog, by provider then name.
+pub fn list(conn: &Connection) -> Result<Vec<CatalogModel>, ApiError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM models ORDER BY provider_id, name"
+    ))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<Option<CatalogModel>, ApiError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM models WHERE name = ?1"))?;
+    Ok(stmt.query_row([name], from_row).optional()?)
+}
+
+/// Adds a catalog entry, or changes the one of that name.
+pub fn upsert(
+    tx: &Transaction,
+    name: &str,
+    provider_id: &str,
+    upstream: &str,
+    enabled: bool,
+) -> Result<(), ApiError> {
+    if crate::db::providers::get(tx, provider_id)?.is_none() {
+        return Err(ApiError::invalid_field(
+            "provider",
+            format!("no provider has the id {provider_id:?}"),
+        ));
+    }
+    tx.execute(
+        "INSERT INTO models (name, provider_id, upstream, enabled, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (name) DO UPDATE SET
+             provider_id = excluded.provider_id,
+             upstream = excluded.upstream,
+             enabled = excluded.enabled",
+        params![name, provider_id, upstream, enabled, Timestamp::now()],
+    )?;
+    Ok(())
+}
+
+/// Enables or disables an entry; returns whether it exists.
+pub fn set_enabled(tx: &Transaction, name: &str, enabled: bool) -> Result<bool, ApiError> {
+    Ok(tx.execute(
+        "UPDATE models SET enabled = ?2 WHERE name = ?1",
+        params![name, enabled],
+    )? == 1)
+}
+
+pub fn delete(tx: &Transaction, name: &str) -> Result<bool, ApiError> {
+    Ok(tx.execute("DELETE FROM models WHERE name = ?1", [name])? == 1)
+}

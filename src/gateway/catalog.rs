@@ -1,0 +1,206 @@
+//! The gateway's in-memory view of providers, the model catalog and the
+//! recording switch: read on every completion, so it is held in memory and
+//! reloaded whenever an admin changes the tables behind it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use crate::db::providers::{Provider, ProviderKind};
+use crate::db::{self, Db};
+use crate::error::ApiError;
+
+/// The built-in model that answers with the last user message.
+pub const ECHO_MODEL: &str = "echo";
+
+/// Where a model name leads.
+#[derive(Debug, Clone)]
+pub enum Route {
+    Echo,
+    Upstream {
+        provider: Arc<Provider>,
+        /// The model id sent upstream.
+        upstream_model: String,
+    },
+}
+
+/// One consistent view of providers and models.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    providers: HashMap<String, Arc<Provider>>,
+    /// name -> (provider id, upstream id, enabled)
+    models: HashMap<String, (String, String, bool)>,
+    /// Enabled names, sorted, for listings and error messages.
+    available: Vec<String>,
+}
+
+impl Snapshot {
+    fn load(conn: &rusqlite::Connection) -> Result<Snapshot, ApiError> {
+        let providers: HashMap<_, _> = db::providers::list(conn)?
+            .into_iter()
+            .map(|p| (p.id.clone(), Arc::new(p)))
+            .collect();
+        let mut models = HashMap::new();
+        let mut available = vec![ECHO_MODEL.to_owned()];
+        for m in db::models::list(conn)? {
+            if m.enabled {
+                available.push(m.name.clone());
+            }
+            models.insert(m.name, (m.provider_id, m.upstream, m.enabled));
+        }
+        available.sort();
+        Ok(Snapshot {
+            providers,
+            models,
+            available,
+        })
+    }
+
+    /// Resolves a model name: the catalog first, then the model's family.
+    pub fn resolve(&self, name: &str) -> Result<Route, ApiError> {
+        if name == ECHO_MODEL {
+            return Ok(Route::Echo);
+        }
+        let (provider_id, upstream_model) = match self.models.get(name) {
+            Some((_, _, false)) => {
+                return Err(self.unknown(name, "is disabled on this instance"));
+            }
+            Some((provider, upstream, true)) => (provider.as_str(), upstream.clone()),
+            None => match family(name) {
+                Some(kind) => (kind.as_str(), name.to_owned()),
+                None => return Err(self.unknown(name, "is not available on this instance")),
+            },
+        };
+        let provider = self
+            .providers
+            .get(provider_id)
+            .cloned()
+            .ok_or_else(|| self.unknown(name, "has no provider"))?;
+        Ok(Route::Upstream {
+            provider,
+            upstream_model,
+        })
+    }
+
+    fn unknown(&self, name: &str, why: &str) -> ApiError {
+        ApiError::invalid_field(
+            "model",
+            format!(
+                "model {name:?} {why}; available models: {}",
+                self.available.join(", ")
+            ),
+        )
+    }
+
+    /// Enabled models in OpenAI's `/models` shape.
+    pub fn listing(&self) -> Vec<ModelEntry> {
+        self.available
+            .iter()
+            .map(|name| ModelEntry {
+                id: name.clone(),
+                object: "model",
+                created: 0,
+                owned_by: match self.models.get(name) {
+                    Some((provider, _, _)) => provider.clone(),
+                    None => "mindgate".to_owned(),
+                },
+            })
+            .collect()
+    }
+
+    pub fn provider(&self, id: &str) -> Option<Arc<Provider>> {
+        self.providers.get(id).cloned()
+    }
+}
+
+/// Model families that need no catalog entry.
+fn family(name: &str) -> Option<ProviderKind> {
+    let starts_o_digit =
+        name.len() > 1 && name.starts_with('o') && name.as_bytes()[1].is_ascii_digit();
+    if name.starts_with("gpt-") || name.starts_with("chatgpt-") || starts_o_digit {
+        Some(ProviderKind::OpenAi)
+    } else if name.starts_with("claude-") {
+        Some(ProviderKind::Anthropic)
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelEntry {
+    pub id: String,
+    pub object: &'static str,
+    pub created: i64,
+    pub owned_by: String,
+}
+
+/// Shared by every worker; `reload` after changing providers, models or
+/// settings.
+pub struct Catalog {
+    db: Db,
+    snapshot: RwLock<Arc<Snapshot>>,
+    record_chats: AtomicBool,
+}
+
+impl Catalog {
+    pub fn load(db: Db) -> Result<Catalog, ApiError> {
+        let catalog = Catalog {
+            db,
+            snapshot: RwLock::default(),
+            record_chats: AtomicBool::new(true),
+        };
+        catalog.reload_blocking()?;
+        Ok(catalog)
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn record_chats(&self) -> bool {
+        self.record_chats.load(Ordering::Relaxed)
+    }
+
+    pub fn reload_blocking(&self) -> Result<(), ApiError> {
+        let (snapshot, record) = self.db.read_blocking(|conn| {
+            Ok((
+                Snapshot::load(conn)?,
+                db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
+            ))
+        })?;
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
+        self.record_chats.store(record, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Re-reads providers, models and settings from the database.
+    pub async fn reload(self: &Arc<Self>) -> Result<(), ApiError> {
+        let catalog = self.clone();
+        actix_web::web::block(move || catalog.reload_blocking()).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::family;
+    use crate::db::providers::ProviderKind;
+
+    #[test]
+    fn families_route_by_prefix() {
+        assert_eq!(family("gpt-4o"), Some(ProviderKind::OpenAi));
+        assert_eq!(family("chatgpt-4o-latest"), Some(ProviderKind::OpenAi));
+        assert_eq!(family("o3-mini"), Some(ProviderKind::OpenAi));
+        assert_eq!(family("claude-3-opus"), Some(ProviderKind::Anthropic));
+        assert_eq!(family("ollama"), None);
+        assert_eq!(family("o"), None);
+        assert_eq!(family("llama3"), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! Writes chat logs off the request path: completions hand their row to a
+//! background thread, which writes whatever has queued up in one
+//! transaction. Closing it writes everything still queued.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use crate::db::{self, chat_logs::NewChatLog, Db};
+
+/// Rows written per transaction at most.
+const BATCH: usize = 512;
+
+enum Message {
+    Row(Box<NewChatLog>),
+    Close,
+}
+
+pub struct Recorder {
+    sender: Sender<Message>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Recorder {
+    pub fn start(db: Db) -> std::io::Result<Recorder> {
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("chat-log-writer".into())
+            .spawn(move || write_loop(&db, &receiver))?;
+        Ok(Recorder {
+            sender,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues a row; never blocks.
+    pub fn record(&self, row: NewChatLog) {
+        if self.sender.send(Message::Row(Box::new(row))).is_err() {
+            log::error!("chat log writer has stopped; a chat log was not recorded");
+        }
+    }
+
+    /// Writes everything queued so far, then stops the writer.
+    pub fn close(&self) {
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let _ = self.sender.send(Message::Close);
+            if thread.join().is_err() {
+                log::error!("chat log writer panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn write_loop(db: &Db, receiver: &Receiver<Message>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut closing = false;
+    while !closing {
+        match receiver.recv() {
+            Ok(Message::Row(row)) => batch.push(row),
+            Ok(Message::Close) | Err(_) => closing = true,
+        }
+        while batch.len() < BATCH {
+            match receiver.try_recv() {
+                Ok(Message::Row(row)) => batch.push(row),
+                Ok(Message::Close) => closing = true,
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let rows = std::mem::take(&mut batch);
+        let count = rows.len();
+        let written = db.write_blocking(move |tx| {
+            for row in &rows {
+                db::chat_logs::upsert(tx, row)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            log::error!("could not write {count} chat log(s): {e}");
+        }
+    }
+}
