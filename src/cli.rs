@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `keys`, `backup`.
+//! The command line: `serve` (the default), `keys`, `admin`, `backup`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::admin;
 use crate::auth::{parse_key_name, ApiKey};
 use crate::config::{DbConfig, ServeConfig};
+use crate::db::admins;
 use crate::db::api_keys::{self, Revoked};
 use crate::db::Db;
-use crate::domain::{ApiKeyId, Timestamp};
+use crate::domain::{ApiKeyId, Email, Timestamp};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -35,6 +37,9 @@ enum Command {
     /// Create, list and revoke API keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the web admin's accounts
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Write a consistent copy of the database, safe while the server runs
     Backup {
         /// The file to write; it must not exist yet
@@ -67,6 +72,17 @@ enum KeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create the admin EMAIL, or set their password; reads the password
+    /// from the first line of stdin (e.g. `echo "$PW" | mindgate admin set-password ann@example.com`)
+    SetPassword {
+        email: String,
+        #[command(flatten)]
+        db: DbConfig,
+    },
+}
+
 type CommandResult = Result<(), Box<dyn std::error::Error>>;
 
 pub fn main() -> ExitCode {
@@ -84,6 +100,9 @@ pub fn main() -> ExitCode {
         Some(Command::Keys(KeysCommand::Create { name, db })) => create_key(&name, &db),
         Some(Command::Keys(KeysCommand::List { db })) => list_keys(&db),
         Some(Command::Keys(KeysCommand::Revoke { id, db })) => revoke_key(ApiKeyId(id), &db),
+        Some(Command::Admin(AdminCommand::SetPassword { email, db })) => {
+            set_admin_password(&email, &db)
+        }
         Some(Command::Backup { dest, db }) => backup(&dest, &db),
     };
     match result {
@@ -173,6 +192,23 @@ fn revoke_key(id: ApiKeyId, db: &DbConfig) -> CommandResult {
         Revoked::Now => println!("revoked key {id}"),
         Revoked::Already => println!("key {id} was already revoked"),
         Revoked::NoSuchKey => return Err(format!("no API key with id {id}").into()),
+    }
+    Ok(())
+}
+
+fn set_admin_password(email: &str, db: &DbConfig) -> CommandResult {
+    let email = Email::parse(email)?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    admin::password::check_new("password", password)?;
+    let hash = admin::password::hash(password)?;
+    let db = Db::open(&db.path)?;
+    let created = db.write_blocking(|tx| admins::upsert_password(tx, &email, &hash))?;
+    if created {
+        println!("created admin {email}");
+    } else {
+        println!("changed the password of admin {email}");
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! mindgate: a self-hosted, single-binary TypingMind custom-instance server.
 
+pub mod admin;
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod config;

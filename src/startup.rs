@@ -7,6 +7,7 @@ use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
+use crate::admin::AdminState;
 use crate::config::{GatewayConfig, ServeConfig};
 use crate::db::{Db, OpenError};
 use crate::error::ApiError;
@@ -18,6 +19,8 @@ pub enum StartupError {
     Database(#[from] OpenError),
     #[error("cannot start the gateway: {0}")]
     Gateway(ApiError),
+    #[error("cannot start the admin: {0}")]
+    Admin(ApiError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -30,6 +33,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     gateway: web::Data<Gateway>,
+    admin: web::Data<AdminState>,
 }
 
 impl Application {
@@ -55,20 +59,35 @@ impl Application {
                 source,
             })?;
         let gateway = web::Data::new(Gateway::start(&db, gateway).map_err(StartupError::Gateway)?);
-        let server = run(listener, db, gateway.clone()).map_err(|source| StartupError::Listen {
-            addr: address.to_string(),
-            source,
+        let admin = web::Data::new(AdminState::start(&db).map_err(StartupError::Admin)?);
+        if let Some(path) = admin.setup_path() {
+            log::warn!(
+                "no admin yet: create the first one within {} minutes at http://{address}{path}",
+                crate::admin::SETUP_TOKEN_LIFETIME.as_secs() / 60
+            );
+        }
+        let server = run(listener, db, gateway.clone(), admin.clone()).map_err(|source| {
+            StartupError::Listen {
+                addr: address.to_string(),
+                source,
+            }
         })?;
         Ok(Application {
             address,
             server,
             gateway,
+            admin,
         })
     }
 
     /// The address actually bound (with port 0 resolved).
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The one-time link that creates the first admin, while there is none.
+    pub fn setup_path(&self) -> Option<String> {
+        self.admin.setup_path()
     }
 
     /// Stops the server (gracefully, when asked) from elsewhere.
@@ -89,7 +108,12 @@ impl Application {
     }
 }
 
-fn run(listener: TcpListener, db: Db, gateway: web::Data<Gateway>) -> std::io::Result<Server> {
+fn run(
+    listener: TcpListener,
+    db: Db,
+    gateway: web::Data<Gateway>,
+    admin: web::Data<AdminState>,
+) -> std::io::Result<Server> {
     let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
@@ -97,9 +121,12 @@ fn run(listener: TcpListener, db: Db, gateway: web::Data<Gateway>) -> std::io::R
             .app_data(db.clone())
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
+            .app_data(admin.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
             .configure(crate::api::mount)
+            .configure(crate::admin::mount)
+            .configure(crate::assets::mount)
             .default_service(web::to(crate::api::not_found))
     })
     .listen(listener)?

@@ -61,6 +61,10 @@ pub fn list(conn: &Connection) -> Result<Vec<Character>, ApiError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+pub fn count(conn: &Connection) -> Result<i64, ApiError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM characters", [], |row| row.get(0))?)
+}
+
 pub fn get(conn: &Connection, id: &str) -> Result<Option<Character>, ApiError> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM characters WHERE id = ?1"))?;

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use crate::domain::{ApiKeyId, Timestamp, UserId};
@@ -191,6 +191,173 @@ pub fn list(
         logs.push(log);
     }
     Ok((logs, None))
+}
+
+/// The admin's filter over chat logs; every part is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AdminFilter {
+    /// Inclusive bounds on `recorded_at`, in milliseconds.
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    /// The chat's user, by email (as stored: lower case).
+    pub user_email: Option<String>,
+    pub model: Option<String>,
+    /// Found in the title or the conversation, case-insensitively (ASCII).
+    pub text: Option<String>,
+}
+
+/// Everything stored about one chat, with its user's email, for the admin.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRecord {
+    #[serde(rename = "chatID")]
+    pub chat_id: String,
+    pub chat_title: String,
+    pub created_at: Timestamp,
+    pub recorded_at: Timestamp,
+    /// Cut to a preview in listings.
+    pub conversation_text: String,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub character_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub user_email: Option<String>,
+    pub api_key_id: Option<i64>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub status: String,
+    pub error_message: Option<String>,
+    pub latency_ms: Option<i64>,
+    pub ttft_ms: Option<i64>,
+}
+
+impl ChatRecord {
+    /// Prompt plus completion tokens, when either was recorded.
+    pub fn total_tokens(&self) -> Option<i64> {
+        match (self.prompt_tokens, self.completion_tokens) {
+            (None, None) => None,
+            (p, c) => Some(p.unwrap_or(0) + c.unwrap_or(0)),
+        }
+    }
+}
+
+const RECORD_SELECT: &str = "SELECT c.chat_id, c.chat_title, c.created_at, c.recorded_at,
+        CASE WHEN ?1 IS NULL THEN c.conversation_text ELSE substr(c.conversation_text, 1, ?1) END,
+        c.model, c.provider, c.character_id, c.user_id, u.email, c.api_key_id,
+        c.prompt_tokens, c.completion_tokens, c.status, c.error_message, c.latency_ms, c.ttft_ms
+     FROM chat_logs AS c LEFT JOIN users AS u ON u.id = c.user_id";
+
+fn record_from_row(row: &rusqlite::Row) -> rusqlite::Result<ChatRecord> {
+    Ok(ChatRecord {
+        chat_id: row.get(0)?,
+        chat_title: row.get(1)?,
+        created_at: row.get(2)?,
+        recorded_at: row.get(3)?,
+        conversation_text: row.get(4)?,
+        model: row.get(5)?,
+        provider: row.get(6)?,
+        character_id: row.get(7)?,
+        user_id: row.get(8)?,
+        user_email: row.get(9)?,
+        api_key_id: row.get(10)?,
+        prompt_tokens: row.get(11)?,
+        completion_tokens: row.get(12)?,
+        status: row.get(13)?,
+        error_message: row.get(14)?,
+        latency_ms: row.get(15)?,
+        ttft_ms: row.get(16)?,
+    })
+}
+
+/// Chats matching `filter`, newest first; `preview` cuts each conversation
+/// to that many characters, `limit` `None` means all.
+pub fn search(
+    conn: &Connection,
+    filter: &AdminFilter,
+    preview: Option<u32>,
+    limit: Option<u32>,
+    offset: u32,
+) -> Result<Vec<ChatRecord>, ApiError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        r"{RECORD_SELECT}
+         WHERE c.recorded_at >= ?2 AND c.recorded_at <= ?3
+           AND (?4 IS NULL OR u.email = ?4)
+           AND (?5 IS NULL OR c.model = ?5)
+           AND (?6 IS NULL OR c.chat_title LIKE ?6 ESCAPE '\'
+                OR c.conversation_text LIKE ?6 ESCAPE '\')
+         ORDER BY c.recorded_at DESC, c.id DESC
+         LIMIT ?7 OFFSET ?8"
+    ))?;
+    let pattern = filter.text.as_deref().map(super::contains_pattern);
+    let rows = stmt.query_map(
+        params![
+            preview,
+            filter.start_ms.unwrap_or(i64::MIN),
+            filter.end_ms.unwrap_or(i64::MAX),
+            filter.user_email,
+            filter.model,
+            pattern,
+            limit.map_or(-1, i64::from),
+            offset,
+        ],
+        record_from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get_record(conn: &Connection, chat_id: &str) -> Result<Option<ChatRecord>, ApiError> {
+    let mut stmt = conn.prepare_cached(&format!("{RECORD_SELECT} WHERE c.chat_id = ?2"))?;
+    Ok(stmt
+        .query_row(params![Option::<u32>::None, chat_id], record_from_row)
+        .optional()?)
+}
+
+/// The distinct models the logs mention, sorted.
+pub fn models_used(conn: &Connection) -> Result<Vec<String>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT model FROM chat_logs WHERE model IS NOT NULL ORDER BY model",
+    )?;
+    let rows = stmt.query_map([], |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Chats and tokens (prompt plus completion) recorded since `since_ms`.
+pub fn totals_since(conn: &Connection, since_ms: i64) -> Result<(i64, i64), ApiError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0)
+         FROM chat_logs WHERE recorded_at >= ?1",
+        [since_ms],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?)
+}
+
+/// One day's usage of one model (`None`: not recorded).
+#[derive(Debug, Clone)]
+pub struct DailyUsage {
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    pub model: Option<String>,
+    pub chats: i64,
+    pub tokens: i64,
+}
+
+/// Chats and tokens per UTC day and model, since `since_ms`.
+pub fn daily_usage(conn: &Connection, since_ms: i64) -> Result<Vec<DailyUsage>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT recorded_at / 86400000 AS day, model, COUNT(*),
+                COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0)
+         FROM chat_logs WHERE recorded_at >= ?1
+         GROUP BY day, model ORDER BY day, model",
+    )?;
+    let rows = stmt.query_map([since_ms], |row| {
+        Ok(DailyUsage {
+            day: row.get(0)?,
+            model: row.get(1)?,
+            chats: row.get(2)?,
+            tokens: row.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 #[cfg(test)]

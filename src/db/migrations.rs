@@ -11,7 +11,10 @@ use super::OpenError;
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// `MIGRATIONS[i]` takes the database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0002_providers_and_models.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0002_providers_and_models.sql"),
+    include_str!("migrations/0003_admin.sql"),
+];
 
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 

@@ -2,12 +2,14 @@
 //! configured in the pool's init hook. All access runs off the async
 //! workers, on actix's blocking thread pool.
 
+pub mod admins;
 pub mod api_keys;
 pub mod characters;
 pub mod chat_logs;
 mod migrations;
 pub mod models;
 pub mod providers;
+pub mod sessions;
 pub mod settings;
 pub mod users;
 
@@ -20,6 +22,15 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::ApiError;
 
 pub use migrations::LATEST_VERSION;
+
+/// A `LIKE ... ESCAPE '\'` pattern matching text that contains `needle`.
+fn contains_pattern(needle: &str) -> String {
+    let escaped = needle
+        .replace('\\', r"\\")
+        .replace('%', r"\%")
+        .replace('_', r"\_");
+    format!("%{escaped}%")
+}
 
 type Pool = r2d2::Pool<SqliteConnectionManager>;
 

@@ -74,7 +74,12 @@ pub fn list(conn: &Connection, filter: &UserFilter) -> Result<Vec<User>, ApiErro
          ORDER BY u.id, t.position",
     )?;
     let limit = filter.limit.map_or(-1, i64::from);
-    let mut rows = stmt.query(params![filter.email, filter.tag, limit, filter.offset])?;
+    let rows = stmt.query(params![filter.email, filter.tag, limit, filter.offset])?;
+    collect(rows)
+}
+
+/// Groups `(id, email, created_at, tag)` rows, ordered by user, into users.
+fn collect(mut rows: rusqlite::Rows) -> Result<Vec<User>, ApiError> {
     let mut users: Vec<User> = Vec::new();
     let mut tags: Vec<String> = Vec::new();
     while let Some(row) = rows.next()? {
@@ -98,6 +103,33 @@ pub fn list(conn: &Connection, filter: &UserFilter) -> Result<Vec<User>, ApiErro
         last.tags = Tags::from_stored(tags);
     }
     Ok(users)
+}
+
+/// For the admin: users whose email contains `query` or who carry it as a
+/// tag (all users when `None`), newest first.
+pub fn search(
+    conn: &Connection,
+    query: Option<&str>,
+    limit: u32,
+    offset: u32,
+) -> Result<Vec<User>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        r"SELECT u.id, u.email, u.created_at, t.tag
+         FROM (SELECT id, email, created_at FROM users
+               WHERE ?1 IS NULL
+                  OR email LIKE ?2 ESCAPE '\'
+                  OR id IN (SELECT user_id FROM user_tags WHERE tag = ?1)
+               ORDER BY id DESC LIMIT ?3 OFFSET ?4) AS u
+         LEFT JOIN user_tags AS t ON t.user_id = u.id
+         ORDER BY u.id DESC, t.position",
+    )?;
+    let pattern = query.map(|q| super::contains_pattern(&q.to_lowercase()));
+    let rows = stmt.query(params![query, pattern, limit, offset])?;
+    collect(rows)
+}
+
+pub fn count(conn: &Connection) -> Result<i64, ApiError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?)
 }
 
 pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, ApiError> {

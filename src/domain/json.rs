@@ -21,6 +21,12 @@ pub struct BodyLimit(pub usize);
 #[derive(Debug)]
 pub struct JsonObject(Map<String, Value>);
 
+impl From<Map<String, Value>> for JsonObject {
+    fn from(map: Map<String, Value>) -> JsonObject {
+        JsonObject(map)
+    }
+}
+
 impl JsonObject {
     pub fn parse(bytes: &[u8]) -> Result<JsonObject, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -1,0 +1,262 @@
+//! `/admin/chatlogs`: the recorded chats, filtered and paged, one page per
+//! chat, and the filtered set as JSON or CSV.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+use time::macros::format_description;
+use time::Date;
+
+use super::fmt::DAY_MS;
+use super::render::Ctx;
+use crate::db::chat_logs::{self, AdminFilter, ChatRecord};
+use crate::db::Db;
+use crate::error::ApiError;
+
+const PAGE_SIZE: u32 = 25;
+const PREVIEW_CHARS: u32 = 160;
+
+/// The filter as the form sends it; every field may be empty.
+#[derive(Deserialize, Default, Clone)]
+pub struct FilterQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<u32>,
+}
+
+/// `YYYY-MM-DD` to the first millisecond of that UTC day.
+fn day_start(param: &str, raw: &str) -> Result<Option<i64>, ApiError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    let format = format_description!("[year]-[month]-[day]");
+    let date = Date::parse(raw.trim(), &format).map_err(|_| {
+        ApiError::invalid_field(
+            param,
+            format!("`{param}` must be a date like 2024-08-14, got {raw:?}"),
+        )
+    })?;
+    Ok(Some(date.midnight().assume_utc().unix_timestamp() * 1000))
+}
+
+fn non_empty(raw: &str) -> Option<String> {
+    Some(raw.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl FilterQuery {
+    fn filter(&self) -> Result<AdminFilter, ApiError> {
+        let start_ms = day_start("from", &self.from)?;
+        // `to` is inclusive: up to the end of that day.
+        let end_ms = day_start("to", &self.to)?.map(|t| t + DAY_MS - 1);
+        if let (Some(start), Some(end)) = (start_ms, end_ms) {
+            if start > end {
+                return Err(ApiError::invalid_field(
+                    "to",
+                    "`to` must not be before `from`",
+                ));
+            }
+        }
+        Ok(AdminFilter {
+            start_ms,
+            end_ms,
+            user_email: non_empty(&self.user).map(|e| e.to_lowercase()),
+            model: non_empty(&self.model),
+            text: non_empty(&self.q),
+        })
+    }
+
+    /// The filter as a query string, without the page.
+    fn query_string(&self) -> String {
+        let pairs = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("user", &self.user),
+            ("model", &self.model),
+            ("q", &self.q),
+        ];
+        serde_urlencoded::to_string(
+            pairs
+                .iter()
+                .filter(|(_, v)| !v.trim().is_empty())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "chatlogs.html")]
+struct ChatlogsPage {
+    f: FilterQuery,
+    query: String,
+    chats: Vec<ChatRecord>,
+    models: Vec<String>,
+    page: u32,
+    has_next: bool,
+}
+
+impl ChatlogsPage {
+    fn page_url(&self, page: u32) -> String {
+        match self.query.as_str() {
+            "" => format!("/admin/chatlogs?page={page}"),
+            q => format!("/admin/chatlogs?{q}&page={page}"),
+        }
+    }
+
+    fn export_url(&self, ext: &str) -> String {
+        match self.query.as_str() {
+            "" => format!("/admin/chatlogs.{ext}"),
+            q => format!("/admin/chatlogs.{ext}?{q}"),
+        }
+    }
+}
+
+pub async fn list(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    query: web::Query<FilterQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let f = query.into_inner();
+    let filter = f.filter()?;
+    let page = f.page.unwrap_or(1).max(1);
+    let (mut chats, models) = db
+        .read(move |conn| {
+            let chats = chat_logs::search(
+                conn,
+                &filter,
+                Some(PREVIEW_CHARS),
+                Some(PAGE_SIZE + 1),
+                (page - 1).saturating_mul(PAGE_SIZE),
+            )?;
+            Ok((chats, chat_logs::models_used(conn)?))
+        })
+        .await?;
+    let has_next = chats.len() > PAGE_SIZE as usize;
+    chats.truncate(PAGE_SIZE as usize);
+    ctx.page(
+        "Chat logs",
+        &ChatlogsPage {
+            query: f.query_string(),
+            f,
+            chats,
+            models,
+            page,
+            has_next,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "chatlog.html")]
+struct ChatPage {
+    chat: ChatRecord,
+}
+
+pub async fn show(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    chat_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let chat_id = chat_id.into_inner();
+    let missing = ApiError::not_found(format!("no chat with id {chat_id:?}"));
+    let chat = db
+        .read(move |conn| chat_logs::get_record(conn, &chat_id))
+        .await?
+        .ok_or(missing)?;
+    ctx.page("Chat", &ChatPage { chat })
+}
+
+async fn export(db: &Db, query: &FilterQuery) -> Result<Vec<ChatRecord>, ApiError> {
+    let filter = query.filter()?;
+    db.read(move |conn| chat_logs::search(conn, &filter, None, None, 0))
+        .await
+}
+
+fn download(content_type: &str, ext: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"mindgate-chatlogs.{ext}\""),
+        ))
+        .body(body)
+}
+
+pub async fn export_json(
+    db: web::Data<Db>,
+    query: web::Query<FilterQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let chats = export(&db, &query).await?;
+    let body = serde_json::to_vec_pretty(&serde_json::json!({ "data": chats }))
+        .map_err(ApiError::internal)?;
+    Ok(download("application/json", "json", body))
+}
+
+/// A spreadsheet would run a cell starting with one of these as a formula.
+fn defuse(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+pub async fn export_csv(
+    db: web::Data<Db>,
+    query: web::Query<FilterQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let chats = export(&db, &query).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::internal(format!("csv: {e}"));
+    out.write_record([
+        "chatID",
+        "chatTitle",
+        "createdAt",
+        "recordedAt",
+        "userEmail",
+        "model",
+        "provider",
+        "characterID",
+        "promptTokens",
+        "completionTokens",
+        "status",
+        "errorMessage",
+        "latencyMs",
+        "conversationText",
+    ])
+    .map_err(csv_err)?;
+    let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    for c in chats {
+        out.write_record([
+            defuse(&c.chat_id),
+            defuse(&c.chat_title),
+            c.created_at.to_iso(),
+            c.recorded_at.to_iso(),
+            defuse(c.user_email.as_deref().unwrap_or("")),
+            defuse(c.model.as_deref().unwrap_or("")),
+            defuse(c.provider.as_deref().unwrap_or("")),
+            defuse(c.character_id.as_deref().unwrap_or("")),
+            num(c.prompt_tokens),
+            num(c.completion_tokens),
+            c.status.clone(),
+            defuse(c.error_message.as_deref().unwrap_or("")),
+            num(c.latency_ms),
+            defuse(&c.conversation_text),
+        ])
+        .map_err(csv_err)?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| ApiError::internal(format!("csv: {e}")))?;
+    Ok(download("text/csv; charset=utf-8", "csv", body))
+}

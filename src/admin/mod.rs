@@ -1,0 +1,158 @@
+//! The web admin under `/admin`: server-rendered askama pages that htmx
+//! swaps in place. One module per page; every admin route is listed here.
+//!
+//! Every page and action also works as a plain form or link: a request
+//! with `HX-Request` gets the page's fragment, one without the whole page.
+//! Mutations are POSTs carrying the session's CSRF token (see `guard`).
+
+mod api_keys;
+mod characters;
+mod chatlogs;
+mod dashboard;
+pub(crate) mod fmt;
+mod guard;
+mod limiter;
+mod login;
+pub mod password;
+mod render;
+mod settings;
+mod setup;
+mod users;
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::web;
+
+use crate::db::{self, Db};
+use crate::error::ApiError;
+
+pub use setup::SETUP_TOKEN_LIFETIME;
+
+/// The largest form an admin may post (a CSV import is the big one).
+const FORM_LIMIT: usize = 8 << 20;
+
+/// The Content-Security-Policy of every admin page: only our own scripts
+/// and styles, no inline code, never framed.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Mounts `/admin`.
+pub fn mount(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .app_data(
+                web::FormConfig::default()
+                    .limit(FORM_LIMIT)
+                    .error_handler(|e, _| {
+                        ApiError::invalid(format!("the form could not be read: {e}")).into()
+                    }),
+            )
+            .app_data(web::PayloadConfig::new(FORM_LIMIT))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::invalid(format!("the query string could not be read: {e}")).into()
+            }))
+            .wrap(from_fn(guard::guard))
+            .wrap(security_headers())
+            .route("", web::get().to(dashboard::show))
+            .route("/login", web::get().to(login::form))
+            .route("/login", web::post().to(login::submit))
+            .route("/logout", web::post().to(login::logout))
+            .route("/setup", web::get().to(setup::form))
+            .route("/setup", web::post().to(setup::submit))
+            .route("/users", web::get().to(users::list))
+            .route("/users", web::post().to(users::create))
+            .route("/users/import", web::post().to(users::import))
+            .route("/users/{id}/row", web::get().to(users::row))
+            .route("/users/{id}/edit", web::get().to(users::edit))
+            .route("/users/{id}/tags", web::post().to(users::set_tags))
+            .route("/users/{id}/delete", web::get().to(users::confirm_delete))
+            .route("/users/{id}/delete", web::post().to(users::delete))
+            .route("/characters", web::get().to(characters::list))
+            .route("/characters", web::post().to(characters::create))
+            .route("/characters/new", web::get().to(characters::new))
+            .route("/characters/{id}/edit", web::get().to(characters::edit))
+            .route("/characters/{id}", web::post().to(characters::update))
+            .route(
+                "/characters/{id}/delete",
+                web::get().to(characters::confirm_delete),
+            )
+            .route(
+                "/characters/{id}/delete",
+                web::post().to(characters::delete),
+            )
+            .route("/chatlogs", web::get().to(chatlogs::list))
+            .route("/chatlogs.json", web::get().to(chatlogs::export_json))
+            .route("/chatlogs.csv", web::get().to(chatlogs::export_csv))
+            .route("/chatlogs/{chat_id}", web::get().to(chatlogs::show))
+            .route("/api-keys", web::get().to(api_keys::list))
+            .route("/api-keys", web::post().to(api_keys::create))
+            .route(
+                "/api-keys/{id}/revoke",
+                web::get().to(api_keys::confirm_revoke),
+            )
+            .route("/api-keys/{id}/revoke", web::post().to(api_keys::revoke))
+            .route("/settings", web::get().to(settings::show))
+            .route(
+                "/settings/recording",
+                web::post().to(settings::set_recording),
+            )
+            .route(
+                "/settings/password",
+                web::post().to(settings::change_password),
+            )
+            .route("/settings/admins", web::post().to(settings::add_admin))
+            .route(
+                "/settings/admins/{id}/delete",
+                web::get().to(settings::confirm_remove_admin),
+            )
+            .route(
+                "/settings/admins/{id}/delete",
+                web::post().to(settings::remove_admin),
+            )
+            .default_service(web::to(render::not_found)),
+    );
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// What the admin pages share across workers: the one-time setup token,
+/// the login rate limiter and whether cookies must be `Secure`.
+pub struct AdminState {
+    setup: setup::SetupToken,
+    limiter: limiter::Limiter,
+    /// Mark cookies `Secure` even on plain HTTP (behind a TLS proxy that
+    /// does not say so): env `MINDGATE_SECURE_COOKIES=1`.
+    secure_cookies: bool,
+}
+
+impl AdminState {
+    /// Issues a setup token when the instance has no admin yet.
+    pub fn start(db: &Db) -> Result<AdminState, ApiError> {
+        let admins = db.read_blocking(db::admins::count)?;
+        let secure_cookies = std::env::var("MINDGATE_SECURE_COOKIES")
+            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "on" | "yes"));
+        Ok(AdminState {
+            setup: if admins == 0 {
+                setup::SetupToken::issue()
+            } else {
+                setup::SetupToken::none()
+            },
+            limiter: limiter::Limiter::new(5, Duration::from_secs(5 * 60)),
+            secure_cookies,
+        })
+    }
+
+    /// `/admin/setup?token=…` while the first admin is still to be created.
+    pub fn setup_path(&self) -> Option<String> {
+        self.setup.path()
+    }
+}

@@ -1,0 +1,170 @@
+//! `/admin/setup`: creating the first admin with the one-time link that the
+//! log shows at start when there is none.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::login::start_session;
+use super::password;
+use super::render::Ctx;
+use super::AdminState;
+use crate::db::{self, Db};
+use crate::domain::{random_base62, Email};
+use crate::error::ApiError;
+
+pub const SETUP_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// The one-time setup token: valid 30 minutes, gone once used.
+pub struct SetupToken(Mutex<Option<(String, Instant)>>);
+
+impl SetupToken {
+    pub fn issue() -> SetupToken {
+        SetupToken(Mutex::new(Some((random_base62(32), Instant::now()))))
+    }
+
+    pub fn none() -> SetupToken {
+        SetupToken(Mutex::new(None))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(String, Instant)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn path(&self) -> Option<String> {
+        self.lock()
+            .as_ref()
+            .map(|(token, _)| format!("/admin/setup?token={token}"))
+    }
+
+    fn is_valid(&self, presented: &str) -> bool {
+        self.lock().as_ref().is_some_and(|(token, issued)| {
+            issued.elapsed() < SETUP_TOKEN_LIFETIME
+                && bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
+        })
+    }
+
+    /// Uses the token up, if it is the valid one.
+    fn redeem(&self, presented: &str) -> bool {
+        let valid = self.is_valid(presented);
+        if valid {
+            *self.lock() = None;
+        }
+        valid
+    }
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage<'a> {
+    csrf: &'a str,
+    token: &'a str,
+    email: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn dead_link() -> ApiError {
+    ApiError::forbidden(
+        "this setup link is invalid, expired or already used; \
+         restart mindgate for a new one, or run `mindgate admin set-password EMAIL`",
+    )
+}
+
+pub async fn form(
+    ctx: Ctx,
+    state: web::Data<AdminState>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.setup.is_valid(&query.token) {
+        return Err(dead_link());
+    }
+    ctx.page(
+        "Create the first admin",
+        &SetupPage {
+            csrf: &ctx.csrf,
+            token: &query.token,
+            email: "",
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    token: String,
+    email: String,
+    password: String,
+    confirm: String,
+}
+
+pub async fn submit(
+    ctx: Ctx,
+    state: web::Data<AdminState>,
+    db: web::Data<Db>,
+    form: web::Form<SetupForm>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.setup.is_valid(&form.token) {
+        return Err(dead_link());
+    }
+    let checked = Email::parse(&form.email).and_then(|email| {
+        password::check_new("password", &form.password)?;
+        if form.password != form.confirm {
+            return Err(ApiError::invalid_field(
+                "confirm",
+                "the two passwords differ",
+            ));
+        }
+        Ok(email)
+    });
+    let email = match checked {
+        Ok(email) => email,
+        Err(e) => {
+            return ctx.page_with_status(
+                e.kind.status(),
+                "Create the first admin",
+                &SetupPage {
+                    csrf: &ctx.csrf,
+                    token: &form.token,
+                    email: &form.email,
+                    error: Some(e.message),
+                },
+            )
+        }
+    };
+    let pw = form.password.clone();
+    let hash = web::block(move || password::hash(&pw)).await??;
+    // Redeem only now: a typo above must not burn the link.
+    if !state.setup.redeem(&form.token) {
+        return Err(dead_link());
+    }
+    let admin_id = db
+        .write(move |tx| {
+            if db::admins::count(tx)? > 0 {
+                return Err(dead_link());
+            }
+            db::admins::insert(tx, &email, &hash)
+        })
+        .await?;
+    log::info!("admin setup: created the first admin");
+    start_session(
+        &ctx,
+        &db,
+        admin_id,
+        "/admin",
+        "Welcome! Your admin account is ready.",
+    )
+    .await
+}

@@ -1,0 +1,341 @@
+//! `/admin/users`: search, add, edit tags inline, delete, import a CSV.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::fmt::url_encode;
+use super::render::{Confirm, Ctx, Flash};
+use crate::db::{self, users::User, Db};
+use crate::domain::{Email, Tags, UserId};
+use crate::error::{ApiError, ErrorKind};
+
+const PAGE_SIZE: u32 = 25;
+const MAX_IMPORT_ROWS: usize = 10_000;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<u32>,
+}
+
+/// One line of a CSV import and what became of it.
+pub struct ImportRow {
+    line: u64,
+    email: String,
+    outcome: &'static str,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage<'a> {
+    csrf: &'a str,
+    q: &'a str,
+    users: Vec<User>,
+    page: u32,
+    has_next: bool,
+    total: i64,
+    import: Option<Vec<ImportRow>>,
+}
+
+impl UsersPage<'_> {
+    fn page_url(&self, page: u32) -> String {
+        format!("/admin/users?q={}&page={page}", url_encode(self.q))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "_user_row.html")]
+struct UserRow<'a> {
+    user: &'a User,
+}
+
+#[derive(Template)]
+#[template(path = "_user_edit_row.html")]
+struct UserEditRow<'a> {
+    user: &'a User,
+    csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "user_edit.html")]
+struct UserEditPage<'a> {
+    user: &'a User,
+    csrf: &'a str,
+}
+
+async fn users_page(
+    ctx: &Ctx,
+    db: &Db,
+    query: ListQuery,
+    import: Option<Vec<ImportRow>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.q.trim().to_owned();
+    let page = query.page.unwrap_or(1).max(1);
+    let search = (!q.is_empty()).then(|| q.clone());
+    let (mut users, total) = db
+        .read(move |conn| {
+            let users = db::users::search(
+                conn,
+                search.as_deref(),
+                PAGE_SIZE + 1,
+                (page - 1).saturating_mul(PAGE_SIZE),
+            )?;
+            Ok((users, db::users::count(conn)?))
+        })
+        .await?;
+    let has_next = users.len() > PAGE_SIZE as usize;
+    users.truncate(PAGE_SIZE as usize);
+    ctx.page(
+        "Users",
+        &UsersPage {
+            csrf: &ctx.csrf,
+            q: &q,
+            users,
+            page,
+            has_next,
+            total,
+            import,
+        },
+    )
+}
+
+pub async fn list(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    users_page(&ctx, &db, query.into_inner(), None).await
+}
+
+/// Tags as typed in a form: separated by commas (or semicolons).
+fn parse_tags(raw: &str) -> Result<Tags, ApiError> {
+    let items: Vec<&str> = raw
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    Tags::parse(&items)
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    email: String,
+    #[serde(default)]
+    tags: String,
+}
+
+pub async fn create(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    form: web::Form<NewUserForm>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&form.email)?;
+    let tags = parse_tags(&form.tags)?;
+    let user = db
+        .write(move |tx| db::users::insert(tx, &email, &tags))
+        .await?;
+    Ok(ctx.done("/admin/users", Flash::ok(format!("Added {}.", user.email))))
+}
+
+async fn find(db: &Db, raw_id: &str) -> Result<User, ApiError> {
+    let id = UserId::parse(raw_id)?;
+    db.read(move |conn| db::users::get(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))
+}
+
+/// The row as shown, to cancel an inline edit.
+pub async fn row(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = find(&db, &id).await?;
+    if !ctx.hx {
+        return Ok(ctx.done("/admin/users", Flash::ok("Nothing changed.")));
+    }
+    render_row(&UserRow { user: &user })
+}
+
+fn render_row(row: &impl Template) -> Result<HttpResponse, ApiError> {
+    let html = row
+        .render()
+        .map_err(|e| ApiError::internal(format!("template: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+pub async fn edit(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = find(&db, &id).await?;
+    if ctx.hx {
+        return render_row(&UserEditRow {
+            user: &user,
+            csrf: &ctx.csrf,
+        });
+    }
+    ctx.page(
+        "Edit tags",
+        &UserEditPage {
+            user: &user,
+            csrf: &ctx.csrf,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TagsForm {
+    #[serde(default)]
+    tags: String,
+}
+
+pub async fn set_tags(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+    form: web::Form<TagsForm>,
+) -> Result<HttpResponse, ApiError> {
+    let id = UserId::parse(&id)?;
+    let tags = parse_tags(&form.tags)?;
+    let user = db
+        .write(move |tx| db::users::set_tags(tx, id, &tags))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))?;
+    let flash = Flash::ok(format!("Saved the tags of {}.", user.email));
+    if ctx.hx {
+        return ctx.fragment(&UserRow { user: &user }, flash);
+    }
+    Ok(ctx.done("/admin/users", flash))
+}
+
+pub async fn confirm_delete(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = find(&db, &id).await?;
+    let question = format!(
+        "Delete the user {}? Their chat logs stay, without the user.",
+        user.email
+    );
+    let action = format!("/admin/users/{}/delete", user.id);
+    ctx.page(
+        "Delete user",
+        &Confirm {
+            heading: "Delete user",
+            question: &question,
+            action: &action,
+            button: "Delete user",
+            back: "/admin/users",
+            csrf: &ctx.csrf,
+        },
+    )
+}
+
+pub async fn delete(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = find(&db, &id).await?;
+    let uid = user.id;
+    db.write(move |tx| db::users::delete(tx, uid)).await?;
+    Ok(ctx.done(
+        "/admin/users",
+        Flash::ok(format!("Deleted {}.", user.email)),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ImportForm {
+    #[serde(default)]
+    csv: String,
+}
+
+/// One CSV record: the email, then tags (in one column separated by `;`,
+/// or in further columns).
+fn import_record(tx: &rusqlite::Transaction, record: &csv::StringRecord) -> Result<(), ApiError> {
+    let email = Email::parse(record.get(0).unwrap_or(""))?;
+    let rest: Vec<&str> = record.iter().skip(1).collect();
+    let tags = parse_tags(&rest.join(";"))?;
+    db::users::insert(tx, &email, &tags).map(|_| ())
+}
+
+fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for result in reader.records() {
+        let line = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(rows.len() as u64 + 1, |p| p.line());
+        let record = match result {
+            Ok(record) => record,
+            Err(e) => {
+                rows.push(ImportRow {
+                    line,
+                    email: String::new(),
+                    outcome: "invalid",
+                    ok: false,
+                    detail: format!("not valid CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let first = record.get(0).unwrap_or("");
+        let blank = record.iter().all(str::is_empty);
+        if blank || (line == 1 && first.eq_ignore_ascii_case("email")) {
+            continue;
+        }
+        if rows.len() == MAX_IMPORT_ROWS {
+            return Err(ApiError::invalid_field(
+                "csv",
+                format!("import at most {MAX_IMPORT_ROWS} rows at a time"),
+            ));
+        }
+        let (outcome, ok, detail) = match import_record(tx, &record) {
+            Ok(()) => ("added", true, String::new()),
+            Err(e) if e.kind == ErrorKind::Conflict => ("already there", true, String::new()),
+            Err(e) if e.kind == ErrorKind::InvalidRequest => ("invalid", false, e.message),
+            Err(e) => return Err(e),
+        };
+        rows.push(ImportRow {
+            line,
+            email: first.to_owned(),
+            outcome,
+            ok,
+            detail,
+        });
+    }
+    Ok(rows)
+}
+
+pub async fn import(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    form: web::Form<ImportForm>,
+) -> Result<HttpResponse, ApiError> {
+    let text = form.into_inner().csv;
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid_field(
+            "csv",
+            "paste CSV lines (email,tags) or choose a .csv file to import",
+        ));
+    }
+    let rows = db.write(move |tx| import_all(tx, &text)).await?;
+    users_page(&ctx, &db, ListQuery::default(), Some(rows)).await
+}
