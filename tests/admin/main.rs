@@ -1,0 +1,10 @@
+//! Integration tests of the web admin: each starts the real server on
+//! 127.0.0.1:0 with a fresh temporary database and talks to it over HTTP,
+//! like a browser (cookies kept, redirects not followed). `browser` drives
+//! a real headless Chromium.
+
+mod access;
+mod browser;
+mod helpers;
+mod pages;
+mod setup;

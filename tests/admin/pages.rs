@@ -1,0 +1,641 @@
+//! Each admin page with data: what it shows, what its forms change, and
+//! that everything stored through the API comes back escaped.
+
+use actix_web::http::{Method, StatusCode};
+
+use crate::helpers::{signed_in, ADMIN_EMAIL};
+
+const XSS: &str = "<script>alert(1)</script>";
+const XSS_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
+
+#[actix_web::test]
+async fn users_are_added_searched_retagged_and_deleted() {
+    let (app, browser) = signed_in().await;
+    browser
+        .get("/admin/users")
+        .await
+        .assert_ok()
+        .assert_contains("No users yet");
+    let added = browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", " Ann@Example.com "), ("tags", "team-a, beta")],
+        )
+        .await;
+    added.assert_redirect("/admin/users");
+    let list = browser.get("/admin/users").await;
+    list.assert_ok()
+        .assert_contains("Added ann@example.com.")
+        .assert_contains("<span class=\"tag\">team-a</span><span class=\"tag\">beta</span>");
+    // The flash is shown once.
+    assert!(!browser.get("/admin/users").await.body.contains("Added ann"));
+
+    // A bad address is refused, naming the field, and changes nothing.
+    let bad = browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "not-an-email"), ("tags", "")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    bad.assert_contains("`email` must contain an @");
+    let dup = browser
+        .hx_post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "ann@example.com")],
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    dup.assert_contains("already exists");
+    assert!(dup.body.contains("id=\"flash\"") && !dup.body.contains("<html"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
+
+    let id = app.count("SELECT id FROM users").to_string();
+    browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "bob@example.com")],
+        )
+        .await;
+    // Search by a piece of the email, or by a tag.
+    let by_email = browser.get("/admin/users?q=bob").await;
+    assert!(listed(&by_email.body, "bob@example.com"));
+    assert!(!listed(&by_email.body, "ann@example.com"));
+    let by_tag = browser.get("/admin/users?q=beta").await;
+    assert!(listed(&by_tag.body, "ann@example.com"));
+    assert!(!listed(&by_tag.body, "bob@example.com"));
+    browser
+        .get("/admin/users?q=nobody")
+        .await
+        .assert_contains("No user matches");
+
+    // Inline edit: htmx gets the editing row, then the saved row.
+    let editing = browser.hx_get(&format!("/admin/users/{id}/edit")).await;
+    editing
+        .assert_ok()
+        .assert_contains("value=\"team-a, beta\"");
+    assert!(editing.body.trim_start().starts_with("<tr"));
+    let saved = browser
+        .hx_post(
+            "/admin/users",
+            &format!("/admin/users/{id}/tags"),
+            &[("tags", "gold; team-a")],
+        )
+        .await;
+    saved
+        .assert_ok()
+        .assert_contains("<span class=\"tag\">gold</span><span class=\"tag\">team-a</span>")
+        .assert_contains("hx-swap-oob=\"true\"")
+        .assert_contains("Saved the tags of ann@example.com.");
+    let too_long = "x".repeat(65);
+    let bad_tag = browser
+        .post(
+            "/admin/users",
+            &format!("/admin/users/{id}/tags"),
+            &[("tags", too_long.as_str())],
+        )
+        .await;
+    assert_eq!(bad_tag.status, StatusCode::BAD_REQUEST);
+    bad_tag.assert_contains("tags[0]");
+
+    // Without JavaScript, delete asks first; the POST deletes.
+    browser
+        .get(&format!("/admin/users/{id}/delete"))
+        .await
+        .assert_ok()
+        .assert_contains("Delete the user ann@example.com?");
+    browser
+        .post("/admin/users", &format!("/admin/users/{id}/delete"), &[])
+        .await
+        .assert_redirect("/admin/users");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
+    let gone = browser.get(&format!("/admin/users/{id}/edit")).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let junk = browser.get("/admin/users/abc/edit").await;
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST);
+}
+
+fn listed(html: &str, email: &str) -> bool {
+    html.contains(&format!("<td class=\"strong\">{email}</td>"))
+}
+
+#[actix_web::test]
+async fn htmx_gets_the_fragment_and_a_plain_request_the_page() {
+    let (_app, browser) = signed_in().await;
+    let page = browser.get("/admin/users").await;
+    page.assert_contains("<html").assert_contains("<nav");
+    let fragment = browser.hx_get("/admin/users?q=x").await;
+    fragment.assert_ok().assert_contains("id=\"users-table\"");
+    assert!(!fragment.body.contains("<html") && !fragment.body.contains("<nav"));
+    // A change answered to htmx reloads the page it came from.
+    let csrf = page.csrf();
+    let response = browser
+        .send(
+            browser
+                .request(Method::POST, "/admin/users")
+                .insert_header(("HX-Request", "true"))
+                .insert_header((
+                    "HX-Current-URL",
+                    format!("{}/admin/users?q=ann", browser.address),
+                ))
+                .insert_header(("X-CSRF-Token", csrf)),
+            Some("email=ann%40example.com".to_owned()),
+        )
+        .await;
+    response.assert_ok();
+    let location: serde_json::Value = serde_json::from_str(response.header("hx-location")).unwrap();
+    assert_eq!(location["path"], "/admin/users?q=ann");
+    assert_eq!(location["target"], "#main");
+}
+
+#[actix_web::test]
+async fn a_csv_import_reports_each_row() {
+    let (app, browser) = signed_in().await;
+    browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "old@example.com")],
+        )
+        .await;
+    let csv = "email,tags\nnew@example.com,vip;beta\nold@example.com,\nbroken-address,x\n\"quoted@example.com\",\"a;b\",c\n";
+    let report = browser
+        .post("/admin/users", "/admin/users/import", &[("csv", csv)])
+        .await;
+    report.assert_ok().assert_contains("Import result");
+    let rows: Vec<&str> = report.body.split("<td class=\"num\">").skip(1).collect();
+    assert_eq!(rows.len(), 4, "{}", report.body);
+    assert!(rows[0].starts_with("2</td><td>new@example.com</td>") && rows[0].contains(">added<"));
+    assert!(rows[1].contains("old@example.com") && rows[1].contains(">already there<"));
+    assert!(rows[2].contains("broken-address") && rows[2].contains(">invalid<"));
+    assert!(rows[2].contains("must contain an @"));
+    assert!(rows[3].contains("quoted@example.com") && rows[3].contains(">added<"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 3);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM user_tags t JOIN users u ON u.id = t.user_id WHERE u.email = 'quoted@example.com'"),
+        3
+    );
+    let empty = browser
+        .post("/admin/users", "/admin/users/import", &[("csv", "  ")])
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn characters_are_created_edited_and_deleted() {
+    let (app, browser) = signed_in().await;
+    let form = browser.get("/admin/characters/new").await;
+    form.assert_ok()
+        .assert_contains("<option value=\"gpt-4o\">gpt-4o</option>");
+    let missing = browser
+        .post(
+            "/admin/characters/new",
+            "/admin/characters",
+            &[("title", "  "), ("instruction", "Be kind.")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    missing.assert_contains("`title` must not be empty or blank");
+    browser
+        .post(
+            "/admin/characters/new",
+            "/admin/characters",
+            &[
+                ("title", "Tutor"),
+                ("description", "Explains things"),
+                ("instruction", "You are a patient tutor."),
+                ("default_model", "gpt-4o"),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/characters");
+    let list = browser.get("/admin/characters").await;
+    list.assert_contains("Created “Tutor”.")
+        .assert_contains("<code>gpt-4o</code>");
+    let id = field_after(&list.body, "<tr id=\"character-", "\"");
+    let edit = browser.get(&format!("/admin/characters/{id}/edit")).await;
+    edit.assert_contains("You are a patient tutor.")
+        .assert_contains("<option value=\"gpt-4o\" selected>");
+    browser
+        .post(
+            "/admin/characters",
+            &format!("/admin/characters/{id}"),
+            &[
+                ("title", "Math tutor"),
+                ("description", ""),
+                ("instruction", "Teach maths."),
+                ("default_model", ""),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/characters");
+    let stored: String = app
+        .db
+        .read_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT title || '|' || instruction || '|' || IFNULL(default_model, '-') FROM characters",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(stored, "Math tutor|Teach maths.|-");
+    browser
+        .post(
+            "/admin/characters",
+            &format!("/admin/characters/{id}/delete"),
+            &[],
+        )
+        .await
+        .assert_redirect("/admin/characters");
+    assert_eq!(app.count("SELECT COUNT(*) FROM characters"), 0);
+    let gone = browser.get(&format!("/admin/characters/{id}/edit")).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+/// The text between `before` and the next `after`.
+fn field_after<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
+    let start = html.find(before).unwrap() + before.len();
+    let end = html[start..].find(after).unwrap() + start;
+    &html[start..end]
+}
+
+#[actix_web::test]
+async fn an_api_key_made_in_the_admin_works_until_revoked() {
+    let (app, browser) = signed_in().await;
+    browser
+        .get("/admin/api-keys")
+        .await
+        .assert_contains("No API keys yet");
+    let blank = browser
+        .post("/admin/api-keys", "/admin/api-keys", &[("name", " ")])
+        .await;
+    assert_eq!(blank.status, StatusCode::BAD_REQUEST);
+    let created = browser
+        .post("/admin/api-keys", "/admin/api-keys", &[("name", "HR sync")])
+        .await;
+    created
+        .assert_ok()
+        .assert_contains("shown only this once")
+        .assert_contains("data-copy=\"new-key-value\"");
+    let key = field_after(
+        &created.body,
+        "id=\"new-key-value\" class=\"mono\" readonly value=\"",
+        "\"",
+    );
+    assert!(key.starts_with("mg_") && key.len() == 43, "{key}");
+    let api = awc::Client::default();
+    let mut ok = api
+        .get(app.url("/api/v1/users"))
+        .insert_header(("X-API-KEY", key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.body().await.unwrap().starts_with(b"{\"data\":"));
+    // Listed by name and prefix, never in full again.
+    let list = browser.get("/admin/api-keys").await;
+    list.assert_contains("HR sync")
+        .assert_contains(&format!("{}…", &key[..9]));
+    assert!(!list.body.contains(key));
+    let id = app.count("SELECT id FROM api_keys");
+    browser
+        .get(&format!("/admin/api-keys/{id}/revoke"))
+        .await
+        .assert_contains("Revoke API key");
+    browser
+        .post(
+            "/admin/api-keys",
+            &format!("/admin/api-keys/{id}/revoke"),
+            &[],
+        )
+        .await
+        .assert_redirect("/admin/api-keys");
+    browser
+        .get("/admin/api-keys")
+        .await
+        .assert_contains("Revoked key")
+        .assert_contains("badge-error\">revoked");
+    let refused = api
+        .get(app.url("/api/v1/users"))
+        .insert_header(("X-API-KEY", key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn settings_switch_recording_and_manage_admins() {
+    let (app, browser) = signed_in().await;
+    let page = browser.get("/admin/settings").await;
+    page.assert_contains("currently on")
+        .assert_contains("the last admin stays");
+    browser
+        .post("/admin/settings", "/admin/settings/recording", &[])
+        .await
+        .assert_redirect("/admin/settings");
+    browser
+        .get("/admin/settings")
+        .await
+        .assert_contains("Chats are no longer recorded.")
+        .assert_contains("currently off");
+    let value: String = app
+        .db
+        .read_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM settings WHERE key = 'record_chats'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(value, "off");
+    browser
+        .post(
+            "/admin/settings",
+            "/admin/settings/recording",
+            &[("record", "on")],
+        )
+        .await;
+    browser
+        .get("/admin/settings")
+        .await
+        .assert_contains("currently on");
+
+    // The last admin cannot be removed.
+    let me = app.count("SELECT id FROM admins");
+    let last = browser
+        .post(
+            "/admin/settings",
+            &format!("/admin/settings/admins/{me}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::CONFLICT);
+    last.assert_contains("last admin");
+    let weak = browser
+        .post(
+            "/admin/settings",
+            "/admin/settings/admins",
+            &[
+                ("email", "two@example.com"),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    weak.assert_contains("`password` must be 12 to 256 characters");
+    let pw = "second admin passphrase";
+    browser
+        .post(
+            "/admin/settings",
+            "/admin/settings/admins",
+            &[
+                ("email", "two@example.com"),
+                ("password", pw),
+                ("confirm", pw),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/settings");
+    assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 2);
+    let second = app.browser();
+    second.sign_in("two@example.com", pw).await;
+    let two = app.count("SELECT id FROM admins WHERE email = 'two@example.com'");
+    browser
+        .post(
+            "/admin/settings",
+            &format!("/admin/settings/admins/{two}/delete"),
+            &[],
+        )
+        .await
+        .assert_redirect("/admin/settings");
+    // Removing an admin signs them out at once.
+    second.get("/admin").await.assert_redirect("/admin/login");
+}
+
+#[actix_web::test]
+async fn changing_the_password_signs_out_the_other_sessions() {
+    let (app, browser) = signed_in().await;
+    let other = app.browser();
+    other
+        .sign_in(ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let new = "a completely new passphrase";
+    let wrong = browser
+        .post(
+            "/admin/settings",
+            "/admin/settings/password",
+            &[
+                ("current", "not it at all"),
+                ("password", new),
+                ("confirm", new),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    wrong.assert_contains("the current password is wrong");
+    let differ = browser
+        .post(
+            "/admin/settings",
+            "/admin/settings/password",
+            &[
+                ("current", crate::helpers::ADMIN_PASSWORD),
+                ("password", new),
+                ("confirm", "another one here"),
+            ],
+        )
+        .await;
+    assert_eq!(differ.status, StatusCode::BAD_REQUEST);
+    browser
+        .post(
+            "/admin/settings",
+            "/admin/settings/password",
+            &[
+                ("current", crate::helpers::ADMIN_PASSWORD),
+                ("password", new),
+                ("confirm", new),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/settings");
+    browser.get("/admin/settings").await.assert_ok();
+    other.get("/admin").await.assert_redirect("/admin/login");
+    app.browser().sign_in(ADMIN_EMAIL, new).await;
+}
+
+#[actix_web::test]
+async fn chat_logs_filter_page_and_export() {
+    let (app, browser) = signed_in().await;
+    browser
+        .get("/admin/chatlogs")
+        .await
+        .assert_contains("No chats recorded yet");
+    const DAY: i64 = 86_400_000;
+    app.record_chat(
+        "c-new",
+        "Holiday plans",
+        "user: where to go in May?",
+        "gpt-4o",
+        1_000,
+    );
+    app.record_chat(
+        "c-old",
+        "Tax question",
+        "user: how do I file?",
+        "claude-2",
+        40 * DAY,
+    );
+    for i in 0..26 {
+        app.record_chat(
+            &format!("bulk-{i}"),
+            "Bulk",
+            "user: hi",
+            "gpt-4o-mini",
+            2 * DAY + i,
+        );
+    }
+    let page = browser.get("/admin/chatlogs").await;
+    page.assert_ok()
+        .assert_contains("Holiday plans")
+        .assert_contains("Older →");
+    let newest = page.body.find("Holiday plans").unwrap();
+    assert!(newest < page.body.find("Bulk").unwrap(), "newest first");
+    assert!(!page.body.contains("Tax question"), "on page 2");
+    browser
+        .get("/admin/chatlogs?page=2")
+        .await
+        .assert_contains("Tax question")
+        .assert_contains("← Newer");
+    let by_model = browser.get("/admin/chatlogs?model=claude-2").await;
+    by_model.assert_contains("Tax question");
+    assert!(!by_model.body.contains("Holiday plans"));
+    let by_text = browser.get("/admin/chatlogs?q=MAY").await;
+    by_text.assert_contains("Holiday plans");
+    assert!(!by_text.body.contains("Bulk"));
+    let today = mindgate::domain::Timestamp::now().to_iso()[..10].to_owned();
+    let by_date = browser
+        .get(&format!("/admin/chatlogs?from={today}&to={today}"))
+        .await;
+    by_date.assert_contains("Holiday plans");
+    assert!(!by_date.body.contains("Bulk"));
+    browser
+        .get("/admin/chatlogs?user=nobody%40example.com")
+        .await
+        .assert_contains("No chat matches these filters");
+    let bad = browser.get("/admin/chatlogs?from=yesterday").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    bad.assert_contains("`from` must be a date like 2024-08-14");
+
+    let chat = browser.get("/admin/chatlogs/c-new").await;
+    chat.assert_ok()
+        .assert_contains("user: where to go in May?")
+        .assert_contains("812 ms");
+    assert_eq!(
+        browser.get("/admin/chatlogs/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let json = browser.get("/admin/chatlogs.json?model=gpt-4o").await;
+    assert!(json
+        .header("content-disposition")
+        .contains("mindgate-chatlogs.json"));
+    let body: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["chatID"], "c-new");
+    assert_eq!(data[0]["conversationText"], "user: where to go in May?");
+    assert_eq!(data[0]["promptTokens"], 100);
+    let csv = browser.get("/admin/chatlogs.csv").await;
+    assert!(csv.header("content-type").starts_with("text/csv"));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 29, "a header and 28 chats");
+    assert!(lines[0].starts_with("chatID,chatTitle,createdAt"));
+    assert!(lines[1].starts_with("c-new,Holiday plans,"));
+}
+
+#[actix_web::test]
+async fn the_dashboard_counts_and_charts_usage() {
+    let (app, browser) = signed_in().await;
+    let empty = browser.get("/admin").await;
+    empty.assert_contains("No chats in the last 30 days yet");
+    app.record_chat("a", "A", "x", "gpt-4o", 1_000);
+    app.record_chat("b", "B", "x", "gpt-4o", 3 * 86_400_000);
+    app.record_chat("c", "C", "x", "claude-2", 10 * 86_400_000);
+    app.record_chat("d", "D", "x", "claude-2", 45 * 86_400_000);
+    let page = browser.get("/admin").await;
+    page.assert_ok();
+    let stat = |label: &str| {
+        let end = page
+            .body
+            .find(&format!("<span class=\"stat-label\">{label}"))
+            .unwrap();
+        let start = page.body[..end].rfind("stat-value\">").unwrap() + 12;
+        page.body[start..end].trim_end_matches("</span>").to_owned()
+    };
+    assert_eq!(stat("Users"), "0");
+    assert_eq!(stat("Chats today"), "1");
+    assert_eq!(stat("Tokens, last 7 days"), "246");
+    // Three chats within 30 days, drawn once per chart.
+    assert_eq!(page.body.matches("<rect class=\"bar").count(), 6);
+    page.assert_contains("gpt-4o: 1 chats")
+        .assert_contains("claude-2: 123 tokens")
+        .assert_contains("<span class=\"swatch s0\"");
+}
+
+#[actix_web::test]
+async fn what_the_api_stored_comes_back_escaped() {
+    let (app, browser) = signed_in().await;
+    let key = app.api_key();
+    let api = awc::Client::default();
+    for (path, body) in [
+        (
+            "/api/v1/users",
+            serde_json::json!({"email": "x@example.com", "tags": [XSS]}),
+        ),
+        (
+            "/api/v1/ai-characters",
+            serde_json::json!({"title": XSS, "instruction": XSS, "description": XSS}),
+        ),
+    ] {
+        let response = api
+            .post(app.url(path))
+            .insert_header(("X-API-KEY", key.as_str()))
+            .send_json(&body)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    app.record_chat("<b>id</b>", XSS, XSS, XSS, 1_000);
+    let id = app
+        .db
+        .read_blocking(|c| {
+            Ok(c.query_row("SELECT id FROM characters", [], |r| r.get::<_, String>(0))?)
+        })
+        .unwrap();
+    for path in [
+        "/admin/users".to_owned(),
+        "/admin/characters".to_owned(),
+        format!("/admin/characters/{id}/edit"),
+        "/admin/chatlogs".to_owned(),
+        "/admin/chatlogs/%3Cb%3Eid%3C%2Fb%3E".to_owned(),
+        "/admin".to_owned(),
+    ] {
+        let page = browser.get(&path).await;
+        page.assert_ok().assert_contains(XSS_ESCAPED);
+        assert!(!page.body.contains(XSS), "{path} has the raw payload");
+        assert!(!page.body.contains("<b>id</b>"), "{path}");
+    }
+    // A search term is escaped too.
+    let search = browser
+        .get("/admin/users?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await;
+    search.assert_contains(XSS_ESCAPED);
+    assert!(!search.body.contains(XSS));
+}

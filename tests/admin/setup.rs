@@ -1,0 +1,108 @@
+//! The first admin: the one-time setup link and `mindgate admin set-password`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use actix_web::http::StatusCode;
+
+use crate::helpers::{spawn_app, spawn_app_on, ADMIN_PASSWORD};
+
+#[actix_web::test]
+async fn the_setup_link_creates_the_first_admin_once() {
+    let app = spawn_app().await;
+    let link = app.setup_path.clone().expect("a setup link with no admin");
+    let token = link.split("token=").nth(1).unwrap();
+    let browser = app.browser();
+    let bad = browser.get("/admin/setup?token=guessed").await;
+    assert_eq!(bad.status, StatusCode::FORBIDDEN);
+    bad.assert_contains("setup link is invalid");
+    browser
+        .get(&link)
+        .await
+        .assert_ok()
+        .assert_contains("Create the first admin");
+    // A mistake shows the form again and keeps the link alive.
+    let typo = browser
+        .post(
+            &link,
+            "/admin/setup",
+            &[
+                ("token", token),
+                ("email", "boss@example.com"),
+                ("password", ADMIN_PASSWORD),
+                ("confirm", "something else entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(typo.status, StatusCode::BAD_REQUEST);
+    typo.assert_contains("the two passwords differ")
+        .assert_contains("boss@example.com");
+    let fields = [
+        ("token", token),
+        ("email", "Boss@Example.com"),
+        ("password", ADMIN_PASSWORD),
+        ("confirm", ADMIN_PASSWORD),
+    ];
+    browser
+        .post(&link, "/admin/setup", &fields)
+        .await
+        .assert_redirect("/admin");
+    browser
+        .get("/admin")
+        .await
+        .assert_ok()
+        .assert_contains("boss@example.com")
+        .assert_contains("Your admin account is ready");
+    assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 1);
+    // Dead after use, for anyone.
+    let stranger = app.browser();
+    assert_eq!(stranger.get(&link).await.status, StatusCode::FORBIDDEN);
+    let reuse = stranger.post("/admin/login", "/admin/setup", &fields).await;
+    assert_eq!(reuse.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 1);
+    // With an admin in place, a restart prints no link.
+    app.stop().await;
+    assert!(spawn_app_on(&app.db_path).await.setup_path.is_none());
+}
+
+fn set_password(db: &std::path::Path, email: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mindgate"))
+        .args(["admin", "set-password", email, "--db"])
+        .arg(db)
+        .env_remove("MINDGATE_DB")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mindgate");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[actix_web::test]
+async fn the_cli_creates_an_admin_and_changes_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mindgate.db");
+    let short = set_password(&db, "ops@example.com", "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("`password` must be 12 to 256"));
+    let created = set_password(&db, "Ops@Example.com", ADMIN_PASSWORD);
+    assert!(created.status.success(), "{created:?}");
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created admin ops@example.com"));
+    let changed = set_password(&db, "ops@example.com", "a brand new passphrase");
+    assert!(String::from_utf8_lossy(&changed.stdout).contains("changed the password"));
+    let app = spawn_app_on(&db).await;
+    assert!(app.setup_path.is_none(), "an admin exists: no setup link");
+    let browser = app.browser();
+    let old = browser
+        .post(
+            "/admin/login",
+            "/admin/login",
+            &[("email", "ops@example.com"), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    browser
+        .sign_in("ops@example.com", "a brand new passphrase")
+        .await;
+}
