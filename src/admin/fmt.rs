@@ -1,5 +1,6 @@
 //! How the admin shows times and numbers (UTC, no locale).
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
@@ -50,9 +51,16 @@ pub fn compact(n: i64) -> String {
     }
 }
 
+/// What stays as is in a URL: RFC 3986's unreserved characters.
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// `s` percent-encoded, to put in a URL path or query.
 pub fn url_encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    utf8_percent_encode(s, ESCAPED).to_string()
 }
 
 #[cfg(test)]

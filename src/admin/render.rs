@@ -155,6 +155,13 @@ fn render(template: &impl Template) -> Result<String, ApiError> {
         .map_err(|e| ApiError::internal(format!("template: {e}")))
 }
 
+/// The flash, swapped out of band beside a fragment. Inside a `<template>`
+/// so that it parses next to anything, even a lone table row.
+fn oob_flash(flash: Option<&Flash>) -> Result<String, ApiError> {
+    let flash = render(&FlashBox { flash, oob: true })?;
+    Ok(format!("<template>{flash}</template>"))
+}
+
 pub fn cookie<'c>(name: &'c str, value: String, secure: bool) -> Cookie<'c> {
     Cookie::build(name, value)
         .path("/admin")
@@ -199,8 +206,7 @@ impl Ctx {
 
     fn wrap(&self, title: &str, content: &str, flash: Option<&Flash>) -> Result<String, ApiError> {
         if self.hx {
-            let flash = render(&FlashBox { flash, oob: true })?;
-            return Ok(format!("{flash}\n{content}"));
+            return Ok(format!("{}\n{content}", oob_flash(flash)?));
         }
         let signed_in = self.admin.is_some();
         let nav = NAV
@@ -233,14 +239,7 @@ impl Ctx {
         content: &impl Template,
         flash: Flash,
     ) -> Result<HttpResponse, ApiError> {
-        let html = format!(
-            "{}\n{}",
-            render(&FlashBox {
-                flash: Some(&flash),
-                oob: true
-            })?,
-            render(content)?
-        );
+        let html = format!("{}\n{}", oob_flash(Some(&flash))?, render(content)?);
         Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(html))
