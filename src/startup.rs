@@ -97,9 +97,12 @@ fn run(listener: TcpListener, db: Db, gateway: web::Data<Gateway>) -> std::io::R
             .app_data(db.clone())
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
+            .app_data(web::Data::new(crate::gateway::client(
+                gateway.config.connect_timeout,
+            )))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
-            .configure(crate::api::mount)
+            .configure(|cfg| crate::api::mount(cfg, gateway.config.max_body_bytes))
             .default_service(web::to(crate::api::not_found))
     })
     .listen(listener)?
