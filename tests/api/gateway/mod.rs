@@ -4,6 +4,7 @@ mod characters;
 mod echo;
 mod faults;
 mod logging;
+mod python_sdk;
 mod requests;
 mod streaming;
 mod styles;
