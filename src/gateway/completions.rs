@@ -211,7 +211,7 @@ async fn lookups(
     if email.is_none() && character_id.is_none() {
         return Ok((None, None));
     }
-    db.read(move |conn| {
+    db.read_quick(move |conn| {
         let user = match &email {
             None => None,
             Some(email) => Some(db::users::id_by_email(conn, email)?.ok_or_else(|| {
