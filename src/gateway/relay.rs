@@ -3,6 +3,10 @@
 //! protocol, translated otherwise. An upstream that fails mid-stream (an
 //! error, a cut, a silence past the idle timeout) ends the stream with an
 //! error event; a client that goes away drops the upstream request.
+//!
+//! While the upstream is silent, a comment line goes out every
+//! `HEARTBEAT`: writing is how a server learns that the client is gone
+//! (a closed socket fails the next write), and SSE clients ignore comments.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,6 +40,9 @@ pub enum Mode {
     },
 }
 
+const HEARTBEAT: Duration = Duration::from_millis(250);
+const HEARTBEAT_EVENT: &[u8] = b": keep-alive\n\n";
+
 pub struct Relay {
     upstream: Response,
     mode: Mode,
@@ -44,6 +51,7 @@ pub struct Relay {
     transcript: Transcript,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
+    heartbeat: Pin<Box<Sleep>>,
     record: Option<ChatRecord>,
     /// The upstream said it is done (`[DONE]`, `message_stop`).
     complete: bool,
@@ -66,6 +74,7 @@ impl Relay {
             transcript: Transcript::default(),
             idle,
             deadline: Box::pin(sleep(idle)),
+            heartbeat: Box::pin(sleep(HEARTBEAT)),
             record: Some(record),
             complete: false,
             ended: false,
@@ -199,8 +208,9 @@ impl Stream for Relay {
             let mut out = BytesMut::new();
             match Pin::new(&mut this.upstream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    let next = Instant::now() + this.idle;
-                    this.deadline.as_mut().reset(next);
+                    let now = Instant::now();
+                    this.deadline.as_mut().reset(now + this.idle);
+                    this.heartbeat.as_mut().reset(now + HEARTBEAT);
                     this.splitter.push(&chunk);
                     this.drain(&mut out);
                 }
@@ -215,7 +225,12 @@ impl Stream for Relay {
                 Poll::Ready(None) => this.upstream_ended(&mut out),
                 Poll::Pending => {
                     if this.deadline.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
+                        if this.heartbeat.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        let next = Instant::now() + HEARTBEAT;
+                        this.heartbeat.as_mut().reset(next);
+                        return Poll::Ready(Some(Ok(Bytes::from_static(HEARTBEAT_EVENT))));
                     }
                     let message =
                         format!("the provider sent nothing for {} ms", this.idle.as_millis());

@@ -85,3 +85,51 @@ async fn a_client_that_goes_away_drops_the_upstream_within_a_second() {
         chat.conversation
     );
 }
+
+/// A silent upstream gives the server nothing to write, and a server learns
+/// that its client left only when a write fails: mindgate's keep-alive
+/// comments make that happen, so the upstream request is dropped (and the
+/// chat recorded as cancelled) while the upstream is still silent.
+#[actix_web::test]
+async fn a_client_that_leaves_during_a_silence_is_noticed_within_a_second() {
+    let gw = spawn_gateway().await;
+    gw.mock.fail_with([Fault::SilentAfter(3)]);
+    let mut response = gw.open_stream(&streamed(hello("gpt-4o-mini"))).await;
+    let mut received = String::new();
+    while !received.contains("Hello") {
+        let chunk = response.next().await.expect("chunk").expect("read");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(response);
+    let left = Instant::now();
+    loop {
+        if let Some(chat) = stored_chats(&gw.app).pop() {
+            assert_eq!(chat.status, "cancelled");
+            assert!(
+                chat.conversation
+                    .starts_with("User: Hi there\n\nAssistant: Hello"),
+                "{}",
+                chat.conversation
+            );
+            break;
+        }
+        assert!(
+            left.elapsed() < Duration::from_secs(1),
+            "the upstream request is still open a second after the client left"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_web::test]
+async fn silences_are_filled_with_comments_that_clients_ignore() {
+    let gw = spawn_gateway().await;
+    gw.mock.fail_with([Fault::DelayEvent {
+        index: 3,
+        delay: Duration::from_millis(700),
+    }]);
+    let (status, stream) = gw.stream(&streamed(hello("gpt-4o-mini"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(stream.contains("\n\n: keep-alive\n\n"), "{stream}");
+    assert_eq!(streamed_text(&stream), crate::mock_upstream::REPLY);
+}
