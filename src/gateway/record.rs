@@ -1,5 +1,6 @@
 //! One completion's chat log row, filled in as the completion goes and
-//! handed to the background writer when it ends, however it ends.
+//! handed to the background writer when it ends, however it ends: a record
+//! dropped unfinished (its request was dropped) is written as cancelled.
 
 use std::time::{Duration, Instant};
 
@@ -12,17 +13,18 @@ use crate::domain::{ApiKeyId, Timestamp, UserId};
 
 pub struct ChatRecord {
     gateway: web::Data<Gateway>,
-    pub chat_id: String,
+    chat_id: String,
     title: String,
     /// The conversation before the reply.
     prefix: String,
-    pub model: String,
-    pub provider: Option<String>,
+    model: String,
+    provider: Option<String>,
     character_id: Option<String>,
     user_id: Option<UserId>,
     api_key_id: Option<ApiKeyId>,
     started: Instant,
     first_byte: Option<Duration>,
+    written: bool,
 }
 
 /// Who asked what, known before anything goes upstream.
@@ -60,6 +62,7 @@ impl ChatRecord {
             api_key_id: meta.api_key_id,
             started: meta.started,
             first_byte: None,
+            written: false,
         }
     }
 
@@ -70,11 +73,16 @@ impl ChatRecord {
         }
     }
 
-    pub fn finish(self, outcome: Outcome) {
+    pub fn finish(mut self, outcome: Outcome) {
+        self.write(outcome);
+    }
+
+    fn write(&mut self, outcome: Outcome) {
+        self.written = true;
         if !self.gateway.catalog.record_chats() {
             return;
         }
-        let mut conversation = self.prefix;
+        let mut conversation = std::mem::take(&mut self.prefix);
         if !outcome.reply.is_empty() {
             if !conversation.is_empty() {
                 conversation.push_str("\n\n");
@@ -84,13 +92,13 @@ impl ChatRecord {
         }
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         self.gateway.recorder.record(NewChatLog {
-            chat_id: self.chat_id,
-            chat_title: self.title,
+            chat_id: std::mem::take(&mut self.chat_id),
+            chat_title: std::mem::take(&mut self.title),
             recorded_at: Timestamp::now(),
             conversation_text: conversation,
-            model: Some(self.model),
-            provider: self.provider,
-            character_id: self.character_id,
+            model: Some(std::mem::take(&mut self.model)),
+            provider: self.provider.take(),
+            character_id: self.character_id.take(),
             user_id: self.user_id,
             api_key_id: self.api_key_id,
             prompt_tokens: outcome.usage.prompt_tokens,
@@ -100,5 +108,18 @@ impl ChatRecord {
             latency_ms: Some(millis(self.started.elapsed())),
             ttft_ms: self.first_byte.map(millis),
         });
+    }
+}
+
+impl Drop for ChatRecord {
+    fn drop(&mut self) {
+        if !self.written {
+            self.write(Outcome {
+                reply: "",
+                usage: Usage::default(),
+                status: ChatStatus::Cancelled,
+                error: Some("the request ended before the answer".to_owned()),
+            });
+        }
     }
 }
