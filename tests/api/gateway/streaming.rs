@@ -76,11 +76,15 @@ async fn a_client_that_goes_away_drops_the_upstream_within_a_second() {
         "upstream closed {:?} after the client left",
         closed.duration_since(left)
     );
-    let chat = the_chat(&gw.app).await;
+    assert_cancelled(&the_chat(&gw.app).await, "Hello more");
+}
+
+/// A chat the client left: cancelled, with what it had received.
+fn assert_cancelled(chat: &StoredChat, reply_start: &str) {
     assert_eq!(chat.status, "cancelled");
+    let start = format!("User: Hi there\n\nAssistant: {reply_start}");
     assert!(
-        chat.conversation
-            .starts_with("User: Hi there\n\nAssistant: Hello more"),
+        chat.conversation.starts_with(&start),
         "{}",
         chat.conversation
     );
@@ -104,13 +108,7 @@ async fn a_client_that_leaves_during_a_silence_is_noticed_within_a_second() {
     let left = Instant::now();
     loop {
         if let Some(chat) = stored_chats(&gw.app).pop() {
-            assert_eq!(chat.status, "cancelled");
-            assert!(
-                chat.conversation
-                    .starts_with("User: Hi there\n\nAssistant: Hello"),
-                "{}",
-                chat.conversation
-            );
+            assert_cancelled(&chat, "Hello");
             break;
         }
         assert!(
