@@ -97,6 +97,17 @@ impl ApiError {
         }
     }
 
+    /// Names the request field the error is about.
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after = seconds;
+        self
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidRequest, message)
     }
@@ -119,10 +130,7 @@ impl ApiError {
 
     /// A 429; `retry_after` seconds, when known, go out as `Retry-After`.
     pub fn rate_limited(message: impl Into<String>, retry_after: Option<u64>) -> Self {
-        ApiError {
-            retry_after,
-            ..Self::new(ErrorKind::RateLimited, message)
-        }
+        Self::new(ErrorKind::RateLimited, message).with_retry_after(retry_after)
     }
 
     pub fn too_large(limit: usize) -> Self {

@@ -122,9 +122,12 @@ fn run(
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
             .app_data(admin.clone())
+            .app_data(web::Data::new(crate::gateway::client(
+                gateway.config.connect_timeout,
+            )))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
-            .configure(crate::api::mount)
+            .configure(|cfg| crate::api::mount(cfg, gateway.config.max_body_bytes))
             .configure(crate::admin::mount)
             .configure(crate::assets::mount)
             .default_service(web::to(crate::api::not_found))

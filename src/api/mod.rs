@@ -2,6 +2,7 @@
 //! listed here.
 
 mod characters;
+mod chat;
 mod chatlogs;
 mod openapi;
 mod users;
@@ -14,11 +15,12 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::auth::require_api_key;
+use crate::domain::BodyLimit;
 use crate::error::ApiError;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
-/// an API key.
-pub fn mount(cfg: &mut web::ServiceConfig) {
+/// an API key. Chat completions take bodies up to `completion_body_limit`.
+pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize) {
     cfg.service(
         web::scope("/api")
             .service(
@@ -46,6 +48,12 @@ pub fn mount(cfg: &mut web::ServiceConfig) {
                                     .delete(characters::delete),
                             )
                             .service(resource("/chatlogs").get(chatlogs::list))
+                            .service(
+                                resource("/chat/completions")
+                                    .app_data(BodyLimit(completion_body_limit))
+                                    .post(chat::create),
+                            )
+                            .service(resource("/models").get(chat::models))
                             .default_service(web::to(not_found)),
                     ),
             )

@@ -153,6 +153,20 @@ impl Db {
         actix_web::web::block(move || db.read_blocking(f)).await?
     }
 
+    /// Runs a quick indexed lookup on the calling thread when a reader is
+    /// free right away (a hop to the blocking pool costs more than such a
+    /// query), else like `read`.
+    pub async fn read_quick<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        match self.readers.try_get() {
+            Some(conn) => f(&conn),
+            None => self.read(f).await,
+        }
+    }
+
     /// Runs `f` in an immediate transaction on the single writer
     /// connection, off the async workers; commits when `f` succeeds.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>

@@ -132,6 +132,14 @@ pub fn count(conn: &Connection) -> Result<i64, ApiError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?)
 }
 
+/// The id of the user with this (already normalised) address.
+pub fn id_by_email(conn: &Connection, email: &Email) -> Result<Option<UserId>, ApiError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?;
+    Ok(stmt
+        .query_row([email.as_str()], |row| row.get(0).map(UserId))
+        .optional()?)
+}
+
 pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, ApiError> {
     let user = conn
         .query_row(

@@ -46,6 +46,10 @@ impl JsonObject {
         }
     }
 
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
     /// Whether the field was sent at all, even as null.
     pub fn has_key(&self, name: &str) -> bool {
         self.0.contains_key(name)
@@ -98,7 +102,7 @@ impl JsonObject {
     }
 }
 
-fn json_type(value: &Value) -> &'static str {
+pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -12,7 +12,7 @@ mod timestamp;
 pub use character::{CharacterPatch, NewCharacter};
 pub use email::Email;
 pub use ids::{random_base62, ApiKeyId, CharacterId, UserId};
-pub use json::JsonObject;
+pub use json::{json_type, BodyLimit, JsonObject};
 pub use tags::Tags;
 pub use text::{check_length, trimmed};
 pub use timestamp::Timestamp;

@@ -3,8 +3,19 @@
 //! Anthropic shapes as needed), streams the answer back as it arrives and
 //! records the conversation.
 
+mod anthropic;
 pub mod catalog;
+mod completion;
+pub mod completions;
+mod echo;
+mod openai;
+mod record;
 mod recorder;
+mod relay;
+mod render;
+pub mod request;
+mod sse;
+mod upstream;
 
 use std::sync::Arc;
 
@@ -14,6 +25,7 @@ use crate::error::ApiError;
 
 pub use catalog::Catalog;
 pub use recorder::Recorder;
+pub use upstream::{client, test_connection};
 
 /// What every worker shares.
 pub struct Gateway {

@@ -6,7 +6,11 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use mindgate::db::Db;
 
-use crate::helpers::{error_message, mindgate, mindgate_blocking, send, spawn_app, stderr, stdout};
+use serde_json::Value;
+
+use crate::helpers::{
+    error_message, is_iso_millis, mindgate, mindgate_blocking, send, spawn_app, stderr, stdout,
+};
 
 #[actix_web::test]
 async fn a_key_from_the_cli_works_until_it_is_revoked() {
@@ -44,7 +48,10 @@ async fn a_key_from_the_cli_works_until_it_is_revoked() {
         "the key itself is never shown: {row}"
     );
     let id = row.split_whitespace().next().unwrap().to_owned();
-    let dates = row.matches("Z").count();
+    let dates = row
+        .split_whitespace()
+        .filter(|t| is_iso_millis(&Value::from(*t)))
+        .count();
     assert_eq!(
         dates, 2,
         "created and last used are set, revoked is not: {row}"

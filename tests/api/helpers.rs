@@ -18,31 +18,40 @@ pub struct TestApp {
     pub db: Db,
     pub client: awc::Client,
     handle: ServerHandle,
+    server: std::sync::Mutex<Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>>,
     // Dropped last: the database lives here.
     _dir: Option<TempDir>,
 }
 
 /// A server on a fresh database, with one API key ready in `api_key`.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(GatewayConfig::default()).await
+}
+
+/// A server on a fresh database whose gateway is configured by `config`.
+pub async fn spawn_app_with(config: GatewayConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("mindgate.db");
-    let mut app = spawn_app_on(&path).await;
+    let mut app = spawn_app_on_with(&path, config).await;
     app._dir = Some(dir);
     app
 }
 
 /// A server on the database at `path` (kept by the caller).
 pub async fn spawn_app_on(path: &Path) -> TestApp {
+    spawn_app_on_with(path, GatewayConfig::default()).await
+}
+
+pub async fn spawn_app_on_with(path: &Path, config: GatewayConfig) -> TestApp {
     let db = Db::open(path).expect("open database");
     let key = ApiKey::generate();
     db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
         .expect("create key");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let app = Application::on_listener(listener, db.clone(), GatewayConfig::default())
-        .expect("build server");
+    let app = Application::on_listener(listener, db.clone(), config).expect("build server");
     let address = format!("http://{}", app.address());
     let handle = app.handle();
-    actix_web::rt::spawn(app.run_until_stopped());
+    let server = actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         api_key: key.as_str().to_owned(),
@@ -52,6 +61,7 @@ pub async fn spawn_app_on(path: &Path) -> TestApp {
             .timeout(std::time::Duration::from_secs(30))
             .finish(),
         handle,
+        server: std::sync::Mutex::new(Some(server)),
         _dir: None,
     }
 }
@@ -100,8 +110,17 @@ impl TestApp {
         created
     }
 
+    /// Stops the server gracefully and waits until it has shut down,
+    /// queued chat logs written.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+        let server = self.server.lock().unwrap().take();
+        if let Some(server) = server {
+            server
+                .await
+                .expect("server task")
+                .expect("server shut down cleanly");
+        }
     }
 }
 
@@ -169,6 +188,11 @@ pub fn mindgate_blocking(args: &[String]) -> Output {
         .args(args)
         .env_remove("MINDGATE_DB")
         .env_remove("MINDGATE_LISTEN")
+        .env_remove("MINDGATE_RECORD_CHATS")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("ANTHROPIC_BASE_URL")
         .output()
         .expect("run mindgate")
 }

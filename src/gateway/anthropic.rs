@@ -1,0 +1,319 @@
+//! Anthropic's Messages API as an upstream: OpenAI-shaped messages and
+//! parameters translated into its request, and its answer (whole or
+//! streamed) into a `Completion` or `Piece`s.
+
+use serde_json::{json, Map, Value};
+
+use super::completion::{Completion, Finish, Piece, Usage};
+use super::request::content_text;
+
+pub const VERSION: &str = "2023-06-01";
+/// Anthropic requires `max_tokens`; this is used when the client set none.
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+pub fn request_body(
+    messages: &[Value],
+    params: &Map<String, Value>,
+    upstream_model: &str,
+    stream: bool,
+) -> Value {
+    let mut system = Vec::new();
+    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
+    for message in messages {
+        let role = message["role"].as_str().unwrap_or("user");
+        let (role, blocks) = match role {
+            "system" | "developer" => {
+                system.push(content_text(&message["content"]));
+                continue;
+            }
+            "assistant" => ("assistant", assistant_blocks(message)),
+            "tool" | "function" => ("user", vec![tool_result(message)]),
+            _ => ("user", content_blocks(&message["content"])),
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        // Anthropic wants turns to alternate: same-role neighbours merge.
+        match turns.last_mut() {
+            Some((last, existing)) if last == role => existing.extend(blocks),
+            _ => turns.push((role.to_owned(), blocks)),
+        }
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), upstream_model.into());
+    let max_tokens = params
+        .get("max_tokens")
+        .or_else(|| params.get("max_completion_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    body.insert("max_tokens".into(), max_tokens.into());
+    if !system.is_empty() {
+        body.insert("system".into(), system.join("\n\n").into());
+    }
+    let messages = turns
+        .into_iter()
+        .map(|(role, content)| json!({ "role": role, "content": content }))
+        .collect();
+    body.insert("messages".into(), Value::Array(messages));
+    for name in [
+        "temperature",
+        "top_p",
+        "top_k",
+        "metadata",
+        "thinking",
+        "service_tier",
+    ] {
+        if let Some(value) = params.get(name) {
+            body.insert(name.into(), value.clone());
+        }
+    }
+    match params.get("stop") {
+        Some(Value::String(stop)) => {
+            body.insert("stop_sequences".into(), json!([stop]));
+        }
+        Some(stops @ Value::Array(_)) => {
+            body.insert("stop_sequences".into(), stops.clone());
+        }
+        _ => {}
+    }
+    if let Some(user) = params.get("user").and_then(Value::as_str) {
+        body.insert("metadata".into(), json!({ "user_id": user }));
+    }
+    if let Some(Value::Array(tools)) = params.get("tools") {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|tool| {
+                let function = &tool["function"];
+                json!({
+                    "name": function["name"],
+                    "description": function["description"].as_str().unwrap_or_default(),
+                    "input_schema": if function["parameters"].is_object() {
+                        function["parameters"].clone()
+                    } else {
+                        json!({"type": "object", "properties": {}})
+                    },
+                })
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(choice) = params.get("tool_choice") {
+        let mapped = match choice {
+            Value::String(s) if s == "required" => Some(json!({"type": "any"})),
+            Value::String(s) if s == "none" => Some(json!({"type": "none"})),
+            Value::String(_) => Some(json!({"type": "auto"})),
+            Value::Object(_) => choice["function"]["name"]
+                .as_str()
+                .map(|name| json!({"type": "tool", "name": name})),
+            _ => None,
+        };
+        if let Some(mapped) = mapped {
+            body.insert("tool_choice".into(), mapped);
+        }
+    }
+    if stream {
+        body.insert("stream".into(), true.into());
+    }
+    Value::Object(body)
+}
+
+/// OpenAI content (a string or parts) as Anthropic content blocks.
+fn content_blocks(content: &Value) -> Vec<Value> {
+    match content {
+        Value::String(text) if !text.is_empty() => vec![json!({"type": "text", "text": text})],
+        Value::Array(parts) => parts.iter().filter_map(content_block).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn content_block(part: &Value) -> Option<Value> {
+    match part["type"].as_str()? {
+        "text" => Some(json!({"type": "text", "text": part["text"].as_str()?})),
+        "image_url" => {
+            let url = part["image_url"]["url"]
+                .as_str()
+                .or(part["image_url"].as_str())?;
+            Some(json!({"type": "image", "source": image_source(url)}))
+        }
+        // Already Anthropic-shaped (image, document, ...): pass it on.
+        _ => Some(part.clone()),
+    }
+}
+
+/// `data:image/png;base64,...` becomes an inline image; anything else a URL.
+fn image_source(url: &str) -> Value {
+    if let Some(rest) = url.strip_prefix("data:") {
+        if let Some((media_type, data)) = rest.split_once(";base64,") {
+            return json!({"type": "base64", "media_type": media_type, "data": data});
+        }
+    }
+    json!({"type": "url", "url": url})
+}
+
+fn assistant_blocks(message: &Value) -> Vec<Value> {
+    let mut blocks = content_blocks(&message["content"]);
+    for call in message["tool_calls"].as_array().into_iter().flatten() {
+        let arguments = call["function"]["arguments"].as_str().unwrap_or("{}");
+        blocks.push(json!({
+            "type": "tool_use",
+            "id": call["id"],
+            "name": call["function"]["name"],
+            "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
+        }));
+    }
+    blocks
+}
+
+fn tool_result(message: &Value) -> Value {
+    json!({
+        "type": "tool_result",
+        "tool_use_id": message["tool_call_id"].as_str().unwrap_or_default(),
+        "content": content_text(&message["content"]),
+    })
+}
+
+fn usage(value: &Value) -> Usage {
+    Usage {
+        prompt_tokens: value["input_tokens"].as_i64(),
+        completion_tokens: value["output_tokens"].as_i64(),
+    }
+}
+
+/// A Messages API response.
+pub fn completion(body: &Value) -> Completion {
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    for block in body["content"].as_array().into_iter().flatten() {
+        match block["type"].as_str() {
+            Some("text") => text.push_str(block["text"].as_str().unwrap_or_default()),
+            Some("tool_use") => tool_calls.push(json!({
+                "id": block["id"],
+                "type": "function",
+                "function": {"name": block["name"], "arguments": block["input"].to_string()},
+            })),
+            _ => {}
+        }
+    }
+    Completion {
+        id: body["id"].as_str().map(str::to_owned),
+        text,
+        tool_calls,
+        finish: body["stop_reason"].as_str().map(Finish::from_anthropic),
+        usage: usage(&body["usage"]),
+    }
+}
+
+/// One event of a Messages stream.
+pub fn pieces(event: &Value) -> Vec<Piece> {
+    match event["type"].as_str() {
+        Some("message_start") => {
+            let usage = usage(&event["message"]["usage"]);
+            if usage.is_known() {
+                vec![Piece::Usage(usage)]
+            } else {
+                Vec::new()
+            }
+        }
+        Some("content_block_start") if event["content_block"]["type"] == "tool_use" => {
+            vec![Piece::ToolStart {
+                index: event["index"].as_u64().unwrap_or(0),
+                id: event["content_block"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                name: event["content_block"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            }]
+        }
+        Some("content_block_delta") => {
+            let delta = &event["delta"];
+            match delta["type"].as_str() {
+                Some("text_delta") => delta["text"]
+                    .as_str()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| vec![Piece::Text(t.to_owned())])
+                    .unwrap_or_default(),
+                Some("input_json_delta") => vec![Piece::ToolArgs {
+                    index: event["index"].as_u64().unwrap_or(0),
+                    json: delta["partial_json"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                }],
+                _ => Vec::new(),
+            }
+        }
+        Some("message_delta") => {
+            let mut pieces = Vec::new();
+            if let Some(reason) = event["delta"]["stop_reason"].as_str() {
+                pieces.push(Piece::Finish(Finish::from_anthropic(reason)));
+            }
+            let usage = usage(&event["usage"]);
+            if usage.is_known() {
+                pieces.push(Piece::Usage(usage));
+            }
+            pieces
+        }
+        Some("error") => vec![Piece::Error(super::openai::error_message(&event["error"]))],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn messages_become_system_and_alternating_turns() {
+        let messages = vec![
+            json!({"role": "system", "content": "Be kind."}),
+            json!({"role": "user", "content": "Hi"}),
+            json!({"role": "user", "content": [
+                {"type": "text", "text": "Look"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+            ]}),
+            json!({"role": "assistant", "content": "Nice"}),
+        ];
+        let mut params = Map::new();
+        params.insert("stop".into(), json!("END"));
+        params.insert("temperature".into(), json!(0.5));
+        let body = request_body(&messages, &params, "claude-x", false);
+        assert_eq!(body["system"], "Be kind.");
+        assert_eq!(body["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert_eq!(body["stop_sequences"], json!(["END"]));
+        assert_eq!(body["temperature"], 0.5);
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "user", "content": [
+                    {"type": "text", "text": "Hi"},
+                    {"type": "text", "text": "Look"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}
+                ]},
+                {"role": "assistant", "content": [{"type": "text", "text": "Nice"}]}
+            ])
+        );
+    }
+
+    #[test]
+    fn tool_calls_round_trip_into_tool_use() {
+        let messages = vec![
+            json!({"role": "user", "content": "Weather?"}),
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": "t1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Oslo\"}"}}
+            ]}),
+            json!({"role": "tool", "tool_call_id": "t1", "content": "rain"}),
+        ];
+        let body = request_body(&messages, &Map::new(), "claude-x", true);
+        assert_eq!(body["stream"], true);
+        assert_eq!(
+            body["messages"][1]["content"][0],
+            json!({"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Oslo"}})
+        );
+        assert_eq!(body["messages"][2]["content"][0]["type"], "tool_result");
+    }
+}

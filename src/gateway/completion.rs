@@ -1,0 +1,138 @@
+//! What every upstream's answer is turned into before it is rendered in
+//! the client's style: a whole completion, or a stream of pieces.
+
+use serde_json::Value;
+
+/// Why generation stopped, in either vendor's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+}
+
+impl Finish {
+    pub fn from_openai(reason: &str) -> Finish {
+        match reason {
+            "length" => Finish::Length,
+            "tool_calls" | "function_call" => Finish::ToolCalls,
+            "content_filter" => Finish::ContentFilter,
+            _ => Finish::Stop,
+        }
+    }
+
+    pub fn from_anthropic(reason: &str) -> Finish {
+        match reason {
+            "max_tokens" => Finish::Length,
+            "tool_use" => Finish::ToolCalls,
+            "refusal" => Finish::ContentFilter,
+            _ => Finish::Stop,
+        }
+    }
+
+    pub fn openai(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+            Finish::ToolCalls => "tool_calls",
+            Finish::ContentFilter => "content_filter",
+        }
+    }
+
+    /// The legacy text-completion `stop_reason`.
+    pub fn legacy(self) -> &'static str {
+        match self {
+            Finish::Length => "max_tokens",
+            _ => "stop_sequence",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+}
+
+impl Usage {
+    pub fn is_known(&self) -> bool {
+        self.prompt_tokens.is_some() || self.completion_tokens.is_some()
+    }
+
+    /// Takes whatever `other` knows.
+    pub fn merge(&mut self, other: Usage) {
+        self.prompt_tokens = other.prompt_tokens.or(self.prompt_tokens);
+        self.completion_tokens = other.completion_tokens.or(self.completion_tokens);
+    }
+
+    pub fn openai_json(&self) -> Value {
+        let prompt = self.prompt_tokens.unwrap_or(0);
+        let completion = self.completion_tokens.unwrap_or(0);
+        serde_json::json!({
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        })
+    }
+
+    pub fn anthropic_json(&self) -> Value {
+        serde_json::json!({
+            "input_tokens": self.prompt_tokens.unwrap_or(0),
+            "output_tokens": self.completion_tokens.unwrap_or(0),
+        })
+    }
+}
+
+/// A whole (non-streamed) answer.
+#[derive(Debug, Clone, Default)]
+pub struct Completion {
+    pub id: Option<String>,
+    pub text: String,
+    /// OpenAI-shaped `tool_calls`.
+    pub tool_calls: Vec<Value>,
+    pub finish: Option<Finish>,
+    pub usage: Usage,
+}
+
+/// One step of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Text(String),
+    /// A tool call begins: its index among the calls, id and function name.
+    ToolStart {
+        index: u64,
+        id: String,
+        name: String,
+    },
+    /// More of a tool call's JSON arguments.
+    ToolArgs {
+        index: u64,
+        json: String,
+    },
+    Finish(Finish),
+    Usage(Usage),
+    /// The upstream reported an error inside the stream.
+    Error(String),
+}
+
+/// What a stream has delivered so far, for the chat log.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    pub text: String,
+    pub finish: Option<Finish>,
+    pub usage: Usage,
+    pub error: Option<String>,
+}
+
+impl Transcript {
+    pub fn take(&mut self, piece: &Piece) {
+        match piece {
+            Piece::Text(text) => self.text.push_str(text),
+            Piece::Finish(finish) => self.finish = Some(*finish),
+            Piece::Usage(usage) => self.usage.merge(*usage),
+            Piece::Error(message) => self.error = Some(message.clone()),
+            Piece::ToolStart { .. } | Piece::ToolArgs { .. } => {}
+        }
+    }
+}

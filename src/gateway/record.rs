@@ -1,0 +1,125 @@
+//! One completion's chat log row, filled in as the completion goes and
+//! handed to the background writer when it ends, however it ends: a record
+//! dropped unfinished (its request was dropped) is written as cancelled.
+
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+
+use super::completion::Usage;
+use super::Gateway;
+use crate::db::chat_logs::{ChatStatus, NewChatLog};
+use crate::domain::{ApiKeyId, Timestamp, UserId};
+
+pub struct ChatRecord {
+    gateway: web::Data<Gateway>,
+    chat_id: String,
+    title: String,
+    /// The conversation before the reply.
+    prefix: String,
+    model: String,
+    provider: Option<String>,
+    character_id: Option<String>,
+    user_id: Option<UserId>,
+    api_key_id: Option<ApiKeyId>,
+    started: Instant,
+    first_byte: Option<Duration>,
+    written: bool,
+}
+
+/// Who asked what, known before anything goes upstream.
+pub struct ChatMeta {
+    pub chat_id: String,
+    pub title: String,
+    pub prefix: String,
+    pub model: String,
+    pub provider: Option<String>,
+    pub character_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub api_key_id: Option<ApiKeyId>,
+    pub started: Instant,
+}
+
+/// How a completion ended.
+pub struct Outcome<'a> {
+    pub reply: &'a str,
+    pub usage: Usage,
+    pub status: ChatStatus,
+    pub error: Option<String>,
+}
+
+impl ChatRecord {
+    pub fn new(gateway: web::Data<Gateway>, meta: ChatMeta) -> ChatRecord {
+        ChatRecord {
+            gateway,
+            chat_id: meta.chat_id,
+            title: meta.title,
+            prefix: meta.prefix,
+            model: meta.model,
+            provider: meta.provider,
+            character_id: meta.character_id,
+            user_id: meta.user_id,
+            api_key_id: meta.api_key_id,
+            started: meta.started,
+            first_byte: None,
+            written: false,
+        }
+    }
+
+    /// Notes the first byte sent to the client (once).
+    pub fn first_byte(&mut self) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(self.started.elapsed());
+        }
+    }
+
+    pub fn finish(mut self, outcome: Outcome) {
+        self.write(outcome);
+    }
+
+    fn write(&mut self, outcome: Outcome) {
+        self.written = true;
+        if !self.gateway.catalog.record_chats() {
+            return;
+        }
+        let mut conversation = std::mem::take(&mut self.prefix);
+        if !outcome.reply.is_empty() {
+            if !conversation.is_empty() {
+                conversation.push_str("\n\n");
+            }
+            conversation.push_str("Assistant: ");
+            conversation.push_str(outcome.reply);
+        }
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        self.gateway.recorder.record(NewChatLog {
+            chat_id: std::mem::take(&mut self.chat_id),
+            chat_title: std::mem::take(&mut self.title),
+            recorded_at: Timestamp::now(),
+            conversation_text: conversation,
+            model: Some(std::mem::take(&mut self.model)),
+            provider: self.provider.take(),
+            character_id: self.character_id.take(),
+            user_id: self.user_id,
+            api_key_id: self.api_key_id,
+            prompt_tokens: outcome.usage.prompt_tokens,
+            completion_tokens: outcome.usage.completion_tokens,
+            status: outcome.status,
+            error_message: outcome.error,
+            latency_ms: Some(millis(self.started.elapsed())),
+            ttft_ms: self.first_byte.map(millis),
+        });
+    }
+}
+
+impl Drop for ChatRecord {
+    fn drop(&mut self) {
+        if !self.written {
+            self.write(Outcome {
+                reply: "",
+                usage: Usage::default(),
+                status: ChatStatus::Cancelled,
+                error: Some("the request ended before the answer".to_owned()),
+            });
+        }
+    }
+}

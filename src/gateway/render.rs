@@ -1,0 +1,219 @@
+//! Answers in the client's style, whatever the provider: OpenAI
+//! `chat.completion` (and its chunks) for `messages`, Anthropic's legacy
+//! text completion (and its `completion` events) for `prompt`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::{json, Value};
+
+use super::completion::{Completion, Finish, Piece, Transcript};
+use super::request::Style;
+
+/// Names an answer: its id, the model the client asked for, and when.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub id: String,
+    pub model: String,
+    pub created: i64,
+}
+
+impl Header {
+    pub fn new(style: Style, upstream_id: Option<&str>, model: &str) -> Header {
+        let id = match (style, upstream_id) {
+            (_, Some(id)) => id.to_owned(),
+            (Style::Messages, None) => format!("chatcmpl-{}", crate::domain::random_base62(24)),
+            (Style::Prompt, None) => format!("compl_{}", crate::domain::random_base62(24)),
+        };
+        Header {
+            id,
+            model: model.to_owned(),
+            created: crate::domain::Timestamp::now().millis() / 1000,
+        }
+    }
+}
+
+/// A whole answer as the response body.
+pub fn completion(style: Style, header: &Header, c: &Completion) -> Value {
+    let finish = c.finish.unwrap_or(Finish::Stop);
+    match style {
+        Style::Messages => {
+            let mut message = json!({ "role": "assistant", "content": c.text });
+            if !c.tool_calls.is_empty() {
+                message["tool_calls"] = Value::Array(c.tool_calls.clone());
+            }
+            let mut body = json!({
+                "id": header.id,
+                "object": "chat.completion",
+                "created": header.created,
+                "model": header.model,
+                "choices": [{ "index": 0, "message": message, "finish_reason": finish.openai() }],
+            });
+            if c.usage.is_known() {
+                body["usage"] = c.usage.openai_json();
+            }
+            body
+        }
+        Style::Prompt => {
+            let mut body = json!({
+                "type": "completion",
+                "id": header.id,
+                "completion": c.text,
+                "stop_reason": finish.legacy(),
+                "model": header.model,
+            });
+            if c.usage.is_known() {
+                body["usage"] = c.usage.anthropic_json();
+            }
+            body
+        }
+    }
+}
+
+/// Turns stream pieces into the client's events.
+pub struct Encoder {
+    style: Style,
+    header: Header,
+    include_usage: bool,
+    started: bool,
+}
+
+impl Encoder {
+    pub fn new(style: Style, header: Header, include_usage: bool) -> Encoder {
+        Encoder {
+            style,
+            header,
+            include_usage,
+            started: false,
+        }
+    }
+
+    fn chunk(&self, out: &mut BytesMut, delta: Value, finish: Option<Finish>) {
+        let chunk = json!({
+            "id": self.header.id,
+            "object": "chat.completion.chunk",
+            "created": self.header.created,
+            "model": self.header.model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish.map(Finish::openai) }],
+        });
+        data(out, &chunk);
+    }
+
+    fn legacy(&self, out: &mut BytesMut, text: &str, finish: Option<Finish>, usage: Option<Value>) {
+        let mut event = json!({
+            "type": "completion",
+            "id": self.header.id,
+            "completion": text,
+            "stop_reason": finish.map(Finish::legacy),
+            "model": self.header.model,
+        });
+        if let Some(usage) = usage {
+            event["usage"] = usage;
+        }
+        named(out, "completion", &event);
+    }
+
+    /// OpenAI streams open with the assistant's role.
+    fn start(&mut self, out: &mut BytesMut) {
+        if !self.started && self.style == Style::Messages {
+            self.chunk(out, json!({ "role": "assistant", "content": "" }), None);
+        }
+        self.started = true;
+    }
+
+    pub fn piece(&mut self, piece: &Piece, out: &mut BytesMut) {
+        match (self.style, piece) {
+            (_, Piece::Usage(_) | Piece::Error(_)) => {}
+            (Style::Messages, Piece::Text(text)) => {
+                self.start(out);
+                self.chunk(out, json!({ "content": text }), None);
+            }
+            (Style::Messages, Piece::ToolStart { index, id, name }) => {
+                self.start(out);
+                let call = json!({ "index": index, "id": id, "type": "function",
+                                   "function": { "name": name, "arguments": "" } });
+                self.chunk(out, json!({ "tool_calls": [call] }), None);
+            }
+            (Style::Messages, Piece::ToolArgs { index, json }) => {
+                let call = json!({ "index": index, "function": { "arguments": json } });
+                self.chunk(out, json!({ "tool_calls": [call] }), None);
+            }
+            (Style::Messages, Piece::Finish(finish)) => {
+                self.start(out);
+                self.chunk(out, json!({}), Some(*finish));
+            }
+            (Style::Prompt, Piece::Text(text)) => {
+                self.started = true;
+                self.legacy(out, text, None, None);
+            }
+            (Style::Prompt, _) => {}
+        }
+    }
+
+    /// The end of a stream that finished well.
+    pub fn end(&mut self, transcript: &Transcript, out: &mut BytesMut) {
+        match self.style {
+            Style::Messages => {
+                if transcript.finish.is_none() {
+                    self.start(out);
+                    self.chunk(out, json!({}), Some(Finish::Stop));
+                }
+                if self.include_usage && transcript.usage.is_known() {
+                    let chunk = json!({
+                        "id": self.header.id,
+                        "object": "chat.completion.chunk",
+                        "created": self.header.created,
+                        "model": self.header.model,
+                        "choices": [],
+                        "usage": transcript.usage.openai_json(),
+                    });
+                    data(out, &chunk);
+                }
+                done(out);
+            }
+            Style::Prompt => {
+                let usage = transcript
+                    .usage
+                    .is_known()
+                    .then(|| transcript.usage.anthropic_json());
+                let finish = transcript.finish.unwrap_or(Finish::Stop);
+                self.legacy(out, "", Some(finish), usage);
+            }
+        }
+    }
+}
+
+/// The event that ends a stream an upstream broke off, in the client's style.
+pub fn stream_error(style: Style, kind: &str, message: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    match style {
+        Style::Messages => {
+            data(
+                &mut out,
+                &json!({ "error": { "message": message, "type": kind } }),
+            );
+            done(&mut out);
+        }
+        Style::Prompt => named(
+            &mut out,
+            "error",
+            &json!({ "type": "error", "error": { "type": kind, "message": message } }),
+        ),
+    }
+    out.freeze()
+}
+
+fn data(out: &mut BytesMut, value: &Value) {
+    out.put_slice(b"data: ");
+    serde_json::to_writer(out.writer(), value).expect("JSON values serialize");
+    out.put_slice(b"\n\n");
+}
+
+fn named(out: &mut BytesMut, event: &str, value: &Value) {
+    out.put_slice(b"event: ");
+    out.put_slice(event.as_bytes());
+    out.put_slice(b"\n");
+    data(out, value);
+}
+
+pub fn done(out: &mut BytesMut) {
+    out.put_slice(b"data: [DONE]\n\n");
+}

@@ -1,0 +1,412 @@
+//! A chat completion request as the client sent it, checked: either style
+//! of the spec (`messages` or a Claude `prompt`), parsed into one list of
+//! OpenAI-shaped messages plus the parameters to pass on.
+
+use serde_json::{Map, Value};
+
+use crate::domain::{json_type, JsonObject};
+use crate::error::ApiError;
+
+/// The shape the client asked in, and so the shape of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// OpenAI chat completions.
+    Messages,
+    /// Anthropic's legacy text completions.
+    Prompt,
+}
+
+const ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
+
+/// Longest `chatID` and `chatTitle` accepted.
+const MAX_CHAT_ID: usize = 128;
+const MAX_CHAT_TITLE: usize = 500;
+
+#[derive(Debug)]
+pub struct ChatRequest {
+    pub style: Style,
+    pub model: Option<String>,
+    pub stream: bool,
+    pub character_id: Option<String>,
+    pub chat_id: Option<String>,
+    pub chat_title: Option<String>,
+    /// OpenAI-shaped messages: the request's, or its prompt parsed into turns.
+    pub messages: Vec<Value>,
+    /// Every other field, passed on as sent.
+    pub params: Map<String, Value>,
+    /// Whether the client asked for a usage chunk at the end of a stream.
+    pub include_usage: bool,
+}
+
+impl ChatRequest {
+    pub fn parse(body: JsonObject) -> Result<ChatRequest, ApiError> {
+        let mut params = body.into_map();
+        let model = take_string(&mut params, "model")?;
+        let character_id = take_string(&mut params, "activatedCharacterID")?;
+        let chat_id = take_string(&mut params, "chatID")?;
+        let chat_title = take_string(&mut params, "chatTitle")?;
+        if let Some(id) = &chat_id {
+            check_chat_id(id)?;
+        }
+        if let Some(title) = &chat_title {
+            if title.chars().count() > MAX_CHAT_TITLE {
+                return Err(ApiError::invalid_field(
+                    "chatTitle",
+                    format!("`chatTitle` must be at most {MAX_CHAT_TITLE} characters"),
+                ));
+            }
+        }
+        if model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(ApiError::invalid_field(
+                "model",
+                "`model` must not be blank",
+            ));
+        }
+        let stream = match params.remove("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(other) => {
+                return Err(ApiError::invalid_field(
+                    "stream",
+                    format!("`stream` must be a boolean, not {}", json_type(&other)),
+                ))
+            }
+        };
+        let include_usage = match params.remove("stream_options") {
+            None | Some(Value::Null) => false,
+            Some(Value::Object(options)) => options
+                .get("include_usage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            Some(other) => {
+                return Err(ApiError::invalid_field(
+                    "stream_options",
+                    format!(
+                        "`stream_options` must be an object, not {}",
+                        json_type(&other)
+                    ),
+                ))
+            }
+        };
+        let prompt = take_string(&mut params, "prompt")?;
+        let (style, messages) =
+            match (params.remove("messages"), prompt) {
+                (Some(Value::Array(messages)), _) => {
+                    check_messages(&messages)?;
+                    (Style::Messages, messages)
+                }
+                (Some(Value::Null) | None, Some(prompt)) => (Style::Prompt, parse_prompt(&prompt)?),
+                (Some(Value::Null) | None, None) => return Err(ApiError::invalid_field(
+                    "messages",
+                    "send `messages` (a list of chat messages) or `prompt` (a Claude-style prompt)",
+                )),
+                (Some(other), _) => {
+                    return Err(ApiError::invalid_field(
+                        "messages",
+                        format!("`messages` must be an array, not {}", json_type(&other)),
+                    ))
+                }
+            };
+        if style == Style::Prompt {
+            // Legacy names for the same knobs.
+            if let Some(max) = params.remove("max_tokens_to_sample") {
+                params.entry("max_tokens").or_insert(max);
+            }
+            if let Some(stop) = params.remove("stop_sequences") {
+                params.entry("stop").or_insert(stop);
+            }
+        }
+        Ok(ChatRequest {
+            style,
+            model,
+            stream,
+            character_id,
+            chat_id,
+            chat_title,
+            messages,
+            params,
+            include_usage,
+        })
+    }
+}
+
+fn take_string(params: &mut Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match params.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ApiError::invalid_field(
+            name,
+            format!("`{name}` must be a string, not {}", json_type(&other)),
+        )),
+    }
+}
+
+fn check_chat_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_CHAT_ID
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            "chatID",
+            format!(
+                "`chatID` must be 1 to {MAX_CHAT_ID} characters of letters, digits, '-', '_', '.' or ':'"
+            ),
+        ))
+    }
+}
+
+fn check_messages(messages: &[Value]) -> Result<(), ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError::invalid_field(
+            "messages",
+            "`messages` must hold at least one message",
+        ));
+    }
+    for (i, message) in messages.iter().enumerate() {
+        let field = |name: &str| format!("messages[{i}].{name}");
+        let Value::Object(message) = message else {
+            return Err(ApiError::invalid_field(
+                format!("messages[{i}]"),
+                format!(
+                    "`messages[{i}]` must be an object, not {}",
+                    json_type(message)
+                ),
+            ));
+        };
+        match message.get("role") {
+            Some(Value::String(role)) if ROLES.contains(&role.as_str()) => {}
+            Some(Value::String(role)) => {
+                return Err(ApiError::invalid_field(
+                    field("role"),
+                    format!(
+                        "`{}` must be one of {}, not {role:?}",
+                        field("role"),
+                        ROLES.join(", ")
+                    ),
+                ))
+            }
+            _ => {
+                return Err(ApiError::invalid_field(
+                    field("role"),
+                    format!("`{}` is required and must be a string", field("role")),
+                ))
+            }
+        }
+        match message.get("content") {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(Value::Array(parts)) => {
+                for (j, part) in parts.iter().enumerate() {
+                    if !part.get("type").is_some_and(Value::is_string) {
+                        let name = format!("messages[{i}].content[{j}].type");
+                        return Err(ApiError::invalid_field(
+                            &name,
+                            format!("`{name}` is required and must be a string"),
+                        ));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(ApiError::invalid_field(
+                    field("content"),
+                    format!(
+                        "`{}` must be a string or an array of parts, not {}",
+                        field("content"),
+                        json_type(other)
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits `"\n\nHuman: ...\n\nAssistant:"` into messages. Text before the
+/// first turn is the system prompt; an empty last Assistant turn is the
+/// slot for the answer, not a message.
+pub fn parse_prompt(prompt: &str) -> Result<Vec<Value>, ApiError> {
+    let mut messages = Vec::new();
+    let mut rest = prompt;
+    let mut role: Option<&str> = None;
+    loop {
+        let next = [("\n\nHuman:", "user"), ("\n\nAssistant:", "assistant")]
+            .iter()
+            .filter_map(|(marker, r)| rest.find(marker).map(|at| (at, *marker, *r)))
+            .min_by_key(|(at, _, _)| *at);
+        // A prompt may open with a turn, without the blank line before it.
+        let leading = [("Human:", "user"), ("Assistant:", "assistant")]
+            .iter()
+            .find(|(marker, _)| role.is_none() && messages.is_empty() && rest.starts_with(marker));
+        let (text, following) = match (leading, next) {
+            (Some((marker, r)), _) => (None, Some((&rest[marker.len()..], *r))),
+            (None, Some((at, marker, r))) => {
+                (Some(&rest[..at]), Some((&rest[at + marker.len()..], r)))
+            }
+            (None, None) => (Some(rest), None),
+        };
+        if let Some(text) = text {
+            let text = text.trim();
+            match role {
+                None if !text.is_empty() => messages.push(message("system", text)),
+                Some(r) if !text.is_empty() => messages.push(message(r, text)),
+                _ => {}
+            }
+        }
+        match following {
+            Some((after, r)) => {
+                rest = after;
+                role = Some(r);
+            }
+            None => break,
+        }
+    }
+    if !messages.iter().any(|m| m["role"] == "user") {
+        // No Human turn: the whole prompt is what the user says.
+        let text = prompt.trim();
+        if text.is_empty() {
+            return Err(ApiError::invalid_field(
+                "prompt",
+                "`prompt` must not be blank",
+            ));
+        }
+        return Ok(vec![message("user", text)]);
+    }
+    Ok(messages)
+}
+
+fn message(role: &str, text: &str) -> Value {
+    serde_json::json!({ "role": role, "content": text })
+}
+
+/// The plain text of a message's content: its text parts, images as
+/// `[image]`.
+pub fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|part| match part["type"].as_str() {
+                Some("text") => part["text"].as_str().map(str::to_owned),
+                Some("image_url" | "image") => Some("[image]".to_owned()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// `User: Hello\n\nAssistant: Hi there!` for the turns (system messages
+/// left out), without the reply.
+pub fn conversation_prefix(messages: &[Value]) -> String {
+    let mut text = String::new();
+    for message in messages {
+        let label = match message["role"].as_str() {
+            Some("user") => "User",
+            Some("assistant") => "Assistant",
+            Some("tool" | "function") => "Tool",
+            _ => continue,
+        };
+        let content = content_text(&message["content"]);
+        if content.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(label);
+        text.push_str(": ");
+        text.push_str(&content);
+    }
+    text
+}
+
+/// The text of the last user message, if any.
+pub fn last_user_text(messages: &[Value]) -> Option<String> {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| content_text(&m["content"]))
+}
+
+/// The first user message, cut to 60 characters: a chat's default title.
+pub fn default_title(messages: &[Value]) -> String {
+    let first = messages
+        .iter()
+        .find(|m| m["role"] == "user")
+        .map(|m| content_text(&m["content"]))
+        .unwrap_or_default();
+    let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    if first.chars().count() <= 60 {
+        first
+    } else {
+        first.chars().take(60).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_prompt_becomes_system_and_turns() {
+        let messages =
+            parse_prompt("Be brief.\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Bye\n\nAssistant:")
+                .unwrap();
+        assert_eq!(
+            messages,
+            vec![
+                json!({"role": "system", "content": "Be brief."}),
+                json!({"role": "user", "content": "Hi"}),
+                json!({"role": "assistant", "content": "Hello!"}),
+                json!({"role": "user", "content": "Bye"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_prompt_may_open_with_a_turn_or_have_none() {
+        assert_eq!(
+            parse_prompt("Human: Hi\n\nAssistant:").unwrap(),
+            vec![json!({"role": "user", "content": "Hi"})]
+        );
+        assert_eq!(
+            parse_prompt("just text").unwrap(),
+            vec![json!({"role": "user", "content": "just text"})]
+        );
+        assert!(parse_prompt("  ").is_err());
+    }
+
+    #[test]
+    fn conversation_text_leaves_out_system_and_labels_turns() {
+        let messages = vec![
+            json!({"role": "system", "content": "secret"}),
+            json!({"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "image_url", "image_url": {"url": "x"}}]}),
+            json!({"role": "assistant", "content": "Hi"}),
+        ];
+        assert_eq!(
+            conversation_prefix(&messages),
+            "User: Hello\n[image]\n\nAssistant: Hi"
+        );
+    }
+
+    #[test]
+    fn titles_are_cut_to_sixty_characters() {
+        let long = "word ".repeat(30);
+        let title = default_title(&[json!({"role": "user", "content": long})]);
+        assert_eq!(title.chars().count(), 60);
+    }
+}

@@ -1,0 +1,303 @@
+//! Talking to providers: the HTTP client, requests with each vendor's
+//! authentication, timeouts, and retries before the first byte.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use awc::error::{ConnectError, SendRequestError};
+use bytes::Bytes;
+use rand::Rng;
+use serde_json::Value;
+
+use super::anthropic;
+use crate::config::GatewayConfig;
+use crate::db::providers::{Provider, ProviderKind};
+use crate::error::{ApiError, ErrorKind};
+
+pub type Response = awc::ClientResponse;
+
+/// The longest `Retry-After` mindgate waits out itself; a longer one goes
+/// back to the client as a 429.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// Largest upstream error body read.
+const ERROR_BODY_LIMIT: usize = 1 << 20;
+
+fn tls() -> Arc<rustls::ClientConfig> {
+    static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Arc::new(config)
+    })
+    .clone()
+}
+
+/// A client for one worker (awc clients are not `Send`), keeping upstream
+/// connections alive between requests.
+pub fn client(connect_timeout: Duration) -> awc::Client {
+    let connector = awc::Connector::new()
+        .timeout(connect_timeout)
+        .handshake_timeout(connect_timeout)
+        .rustls_0_23(tls())
+        .conn_keep_alive(Duration::from_secs(60));
+    awc::Client::builder()
+        .connector(connector)
+        .disable_timeout()
+        .disable_redirects()
+        .finish()
+}
+
+/// A request ready to go (and to go again on a retry).
+pub struct Prepared {
+    url: String,
+    provider: Arc<Provider>,
+    body: Bytes,
+}
+
+impl Prepared {
+    pub fn new(provider: Arc<Provider>, body: &Value) -> Result<Prepared, ApiError> {
+        let base = provider.base_url.trim_end_matches('/');
+        let url = match provider.kind {
+            ProviderKind::OpenAi => format!("{base}/chat/completions"),
+            ProviderKind::Anthropic => format!("{base}/v1/messages"),
+        };
+        let needs_key =
+            provider.kind == ProviderKind::Anthropic || base.starts_with("https://api.openai.com");
+        if needs_key && provider.api_key.is_none() {
+            let var = match provider.kind {
+                ProviderKind::OpenAi => "OPENAI_API_KEY",
+                ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
+            };
+            return Err(ApiError::new(
+                ErrorKind::Upstream,
+                format!(
+                    "provider {:?} has no API key: set {var} or add the key in the admin UI",
+                    provider.id
+                ),
+            ));
+        }
+        let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
+        Ok(Prepared {
+            url,
+            provider,
+            body: body.into(),
+        })
+    }
+
+    fn request(&self, client: &awc::Client) -> awc::ClientRequest {
+        authorize(client.post(&self.url), &self.provider)
+            .insert_header(("content-type", "application/json"))
+    }
+}
+
+fn authorize(request: awc::ClientRequest, provider: &Provider) -> awc::ClientRequest {
+    match (provider.kind, &provider.api_key) {
+        (ProviderKind::OpenAi, Some(key)) => {
+            request.insert_header(("authorization", format!("Bearer {key}")))
+        }
+        (ProviderKind::OpenAi, None) => request,
+        (ProviderKind::Anthropic, key) => request
+            .insert_header(("x-api-key", key.as_deref().unwrap_or_default()))
+            .insert_header(("anthropic-version", anthropic::VERSION)),
+    }
+}
+
+/// Why one attempt failed, and whether another may follow.
+enum Failure {
+    Retryable {
+        error: ApiError,
+        retry_after: Option<Duration>,
+    },
+    Final(ApiError),
+}
+
+/// Sends the request, retrying connect failures, 429, 5xx and 529 (at most
+/// `config.retries` times, with jittered backoff that honours
+/// `Retry-After`). Only a 2xx response comes back.
+pub async fn send(
+    client: &awc::Client,
+    config: &GatewayConfig,
+    prepared: &Prepared,
+) -> Result<Response, ApiError> {
+    let mut attempt = 0;
+    loop {
+        let failure = match attempt_once(client, config, prepared).await {
+            Ok(response) => return Ok(response),
+            Err(failure) => failure,
+        };
+        match failure {
+            Failure::Final(error) => return Err(error),
+            Failure::Retryable { error, retry_after } => {
+                let too_long = retry_after.is_some_and(|wait| wait > MAX_RETRY_WAIT);
+                if attempt >= config.retries || too_long {
+                    return Err(error);
+                }
+                let backoff = BACKOFF_BASE * 2u32.pow(attempt);
+                let jittered = backoff.mul_f64(rand::rng().random_range(0.5..1.5));
+                let wait = retry_after.map_or(jittered, |after| after.max(jittered / 4));
+                log::warn!(
+                    "upstream {} failed ({}); retry {} in {} ms",
+                    prepared.provider.id,
+                    error.message,
+                    attempt + 1,
+                    wait.as_millis()
+                );
+                actix_web::rt::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn attempt_once(
+    client: &awc::Client,
+    config: &GatewayConfig,
+    prepared: &Prepared,
+) -> Result<Response, Failure> {
+    let provider = &prepared.provider.id;
+    let sent = actix_web::rt::time::timeout(
+        config.first_byte_timeout,
+        prepared.request(client).send_body(prepared.body.clone()),
+    )
+    .await;
+    let mut response = match sent {
+        Err(_) => {
+            return Err(Failure::Final(ApiError::new(
+                ErrorKind::UpstreamTimeout,
+                format!(
+                    "provider {provider:?} did not answer within {} ms",
+                    config.first_byte_timeout.as_millis()
+                ),
+            )))
+        }
+        Ok(Err(SendRequestError::Connect(ConnectError::Timeout))) => {
+            return Err(Failure::Retryable {
+                error: ApiError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!("connecting to provider {provider:?} timed out"),
+                ),
+                retry_after: None,
+            })
+        }
+        Ok(Err(SendRequestError::Connect(e))) => {
+            return Err(Failure::Retryable {
+                error: ApiError::new(
+                    ErrorKind::Upstream,
+                    format!("cannot connect to provider {provider:?}: {e}"),
+                ),
+                retry_after: None,
+            })
+        }
+        Ok(Err(e)) => {
+            return Err(Failure::Final(ApiError::new(
+                ErrorKind::Upstream,
+                format!("request to provider {provider:?} failed: {e}"),
+            )))
+        }
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = retry_after(&response);
+    let body = response
+        .body()
+        .limit(ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let detail = error_detail(&body);
+    let message = format!(
+        "provider {provider:?} answered {}: {detail}",
+        status.as_u16()
+    );
+    let retryable = |error: ApiError| Failure::Retryable { error, retry_after };
+    let seconds = retry_after.map(|d| d.as_secs().max(1));
+    Err(match status.as_u16() {
+        // A 429 always tells the client when to come back.
+        429 => retryable(ApiError::rate_limited(message, Some(seconds.unwrap_or(1)))),
+        500..=599 => retryable(ApiError::new(ErrorKind::Upstream, message)),
+        // The instance's provider key is wrong, not the caller's.
+        401 => Failure::Final(ApiError::new(ErrorKind::Upstream, message)),
+        400..=499 => Failure::Final(ApiError::new(ErrorKind::UpstreamRejected(status), message)),
+        _ => Failure::Final(ApiError::new(ErrorKind::Upstream, message)),
+    })
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    header("retry-after-ms")
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .or_else(|| header("retry-after").map(Duration::from_secs_f64))
+}
+
+/// The message inside an upstream's error body (OpenAI's or Anthropic's
+/// shape), else the body itself, shortened.
+pub fn error_detail(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        let error = &value["error"];
+        if let Some(message) = error["message"].as_str().or(error.as_str()) {
+            return message.to_owned();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return StatusCode::BAD_GATEWAY
+            .canonical_reason()
+            .unwrap_or_default()
+            .to_lowercase();
+    }
+    text.chars().take(500).collect()
+}
+
+/// Checks that a provider answers with its key: lists its models.
+pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<String, String> {
+    let base = provider.base_url.trim_end_matches('/');
+    let url = match provider.kind {
+        ProviderKind::OpenAi => format!("{base}/models"),
+        ProviderKind::Anthropic => format!("{base}/v1/models"),
+    };
+    let client = client(timeout);
+    let request = authorize(client.get(&url), provider);
+    let mut response = actix_web::rt::time::timeout(timeout, request.send())
+        .await
+        .map_err(|_| format!("no answer from {url} within {} s", timeout.as_secs()))?
+        .map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let body = actix_web::rt::time::timeout(timeout, response.body().limit(8 << 20))
+        .await
+        .map_err(|_| format!("{url} stopped answering"))?
+        .map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "{url} answered {}: {}",
+            response.status().as_u16(),
+            error_detail(&body)
+        ));
+    }
+    let count = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["data"].as_array().map(Vec::len));
+    Ok(match count {
+        Some(n) => format!("connected: {n} models available"),
+        None => "connected".to_owned(),
+    })
+}

@@ -1,0 +1,406 @@
+//! A mock model provider on 127.0.0.1:0 that speaks OpenAI chat completions
+//! (`/v1/chat/completions`) and Anthropic Messages (`/v1/messages`), as JSON
+//! and as SSE, and fails on demand: a queue of faults, one per request.
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::Bytes;
+use futures_util::stream;
+use serde_json::{json, Value};
+
+/// The mock's answer: three words, streamed one per event.
+pub const REPLY_WORDS: [&str; 3] = ["Hello", " there,", " friend!"];
+pub const REPLY: &str = "Hello there, friend!";
+pub const PROMPT_TOKENS: i64 = 11;
+pub const COMPLETION_TOKENS: i64 = 3;
+
+/// What the next request gets instead of a normal answer.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// This status, with `Retry-After` when given, and an error body.
+    Status {
+        code: u16,
+        retry_after: Option<&'static str>,
+        message: &'static str,
+    },
+    /// Nothing at all for this long, then a normal answer.
+    StallHead(Duration),
+    /// A stream that breaks its connection after this many events.
+    CutAfter(usize),
+    /// A stream that sends this many events, then an error event.
+    ErrorEventAfter(usize),
+    /// A stream that holds event `index` back for `delay`.
+    DelayEvent { index: usize, delay: Duration },
+    /// A stream that sends a content event every interval, forever.
+    Endless(Duration),
+    /// A stream that sends this many events, then goes silent (open).
+    SilentAfter(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    faults: Mutex<VecDeque<Fault>>,
+    received: Mutex<Vec<Received>>,
+    /// When each event of the latest stream left the mock.
+    sent_at: Mutex<Vec<Instant>>,
+    /// When a stream was dropped before its end (the peer went away).
+    closed_at: Mutex<Option<Instant>>,
+}
+
+pub struct MockUpstream {
+    pub address: String,
+    state: Arc<State>,
+}
+
+impl MockUpstream {
+    pub async fn start() -> MockUpstream {
+        let state = Arc::new(State::default());
+        let data = web::Data::from(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind mock");
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(64 << 20))
+                .route("/v1/chat/completions", web::post().to(openai))
+                .route("/v1/messages", web::post().to(anthropic))
+                .route("/v1/models", web::get().to(models))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        actix_web::rt::spawn(server);
+        MockUpstream { address, state }
+    }
+
+    /// The base URL an OpenAI provider is configured with.
+    pub fn openai_base(&self) -> String {
+        format!("{}/v1", self.address)
+    }
+
+    /// Queues faults for the next requests, in order.
+    pub fn fail_with(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state.faults.lock().unwrap().extend(faults);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Received {
+        self.received().pop().expect("the mock got no request")
+    }
+
+    pub fn sent_at(&self) -> Vec<Instant> {
+        self.state.sent_at.lock().unwrap().clone()
+    }
+
+    pub fn closed_at(&self) -> Option<Instant> {
+        *self.state.closed_at.lock().unwrap()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Protocol {
+    OpenAi,
+    Anthropic,
+}
+
+async fn openai(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    answer(Protocol::OpenAi, req, body, state).await
+}
+
+async fn anthropic(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    answer(Protocol::Anthropic, req, body, state).await
+}
+
+async fn models() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": [{ "id": "mock-1" }, { "id": "mock-2" }] }))
+}
+
+async fn answer(
+    protocol: Protocol,
+    req: HttpRequest,
+    body: Bytes,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.received.lock().unwrap().push(Received {
+        path: req.path().to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body: body.clone(),
+    });
+    let fault = state.faults.lock().unwrap().pop_front();
+    match &fault {
+        Some(Fault::Status {
+            code,
+            retry_after,
+            message,
+        }) => {
+            let mut response =
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(*code).expect("status"));
+            if let Some(after) = retry_after {
+                response.insert_header(("retry-after", *after));
+            }
+            let error = match protocol {
+                Protocol::OpenAi => {
+                    json!({ "error": { "message": message, "type": "mock_error" } })
+                }
+                Protocol::Anthropic => {
+                    json!({ "type": "error", "error": { "type": "mock_error", "message": message } })
+                }
+            };
+            return response.json(error);
+        }
+        Some(Fault::StallHead(delay)) => actix_web::rt::time::sleep(*delay).await,
+        _ => {}
+    }
+    let model = body["model"].as_str().unwrap_or("mock").to_owned();
+    if body["stream"] != true {
+        return HttpResponse::Ok().json(match protocol {
+            Protocol::OpenAi => openai_completion(&model),
+            Protocol::Anthropic => anthropic_message(&model),
+        });
+    }
+    let include_usage = body["stream_options"]["include_usage"] == true;
+    let events = match protocol {
+        Protocol::OpenAi => openai_events(&model, include_usage),
+        Protocol::Anthropic => anthropic_events(&model),
+    };
+    state.sent_at.lock().unwrap().clear();
+    *state.closed_at.lock().unwrap() = None;
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(event_stream(protocol, events, fault, state.into_inner()))
+}
+
+pub fn openai_completion(model: &str) -> Value {
+    json!({
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": REPLY },
+            "finish_reason": "stop"
+        }],
+        "usage": {
+            "prompt_tokens": PROMPT_TOKENS,
+            "completion_tokens": COMPLETION_TOKENS,
+            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS
+        }
+    })
+}
+
+fn anthropic_message(model: &str) -> Value {
+    json!({
+        "id": "msg_mock",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{ "type": "text", "text": REPLY }],
+        "stop_reason": "end_turn",
+        "stop_sequence": null,
+        "usage": { "input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS }
+    })
+}
+
+fn data(value: Value) -> String {
+    format!("data: {value}\n\n")
+}
+
+fn named(name: &str, value: Value) -> String {
+    format!("event: {name}\ndata: {value}\n\n")
+}
+
+fn openai_chunk(model: &str, delta: Value, finish: Value) -> String {
+    data(json!({
+        "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1700000000,
+        "model": model,
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }]
+    }))
+}
+
+/// The events of an OpenAI stream, as OpenAI sends them.
+pub fn openai_events(model: &str, include_usage: bool) -> Vec<String> {
+    let mut events = vec![openai_chunk(
+        model,
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    for word in REPLY_WORDS {
+        events.push(openai_chunk(model, json!({ "content": word }), Value::Null));
+    }
+    events.push(openai_chunk(model, json!({}), json!("stop")));
+    if include_usage {
+        events.push(data(json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1700000000,
+            "model": model, "choices": [],
+            "usage": { "prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
+                       "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS }
+        })));
+    }
+    events.push("data: [DONE]\n\n".to_owned());
+    events
+}
+
+fn anthropic_events(model: &str) -> Vec<String> {
+    let mut events = vec![
+        named(
+            "message_start",
+            json!({
+                "type": "message_start",
+                "message": { "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+                             "content": [], "stop_reason": null,
+                             "usage": { "input_tokens": PROMPT_TOKENS, "output_tokens": 1 } }
+            }),
+        ),
+        named(
+            "content_block_start",
+            json!({
+                "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" }
+            }),
+        ),
+        named("ping", json!({ "type": "ping" })),
+    ];
+    for word in REPLY_WORDS {
+        events.push(named("content_block_delta", json!({
+            "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": word }
+        })));
+    }
+    events.push(named(
+        "content_block_stop",
+        json!({ "type": "content_block_stop", "index": 0 }),
+    ));
+    events.push(named(
+        "message_delta",
+        json!({
+            "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+            "usage": { "output_tokens": COMPLETION_TOKENS }
+        }),
+    ));
+    events.push(named("message_stop", json!({ "type": "message_stop" })));
+    events
+}
+
+fn error_event(protocol: Protocol) -> String {
+    match protocol {
+        Protocol::OpenAi => {
+            data(json!({ "error": { "message": "mock overloaded", "type": "server_error" } }))
+        }
+        Protocol::Anthropic => named(
+            "error",
+            json!({
+                "type": "error", "error": { "type": "overloaded_error", "message": "mock overloaded" }
+            }),
+        ),
+    }
+}
+
+/// Marks the stream closed early when dropped before its end.
+struct Sending {
+    state: Arc<State>,
+    events: VecDeque<String>,
+    index: usize,
+    fault: Option<Fault>,
+    protocol: Protocol,
+    finished: bool,
+}
+
+impl Sending {
+    /// The stream ended as planned: not a close by the peer.
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if !self.finished {
+            *self.state.closed_at.lock().unwrap() = Some(Instant::now());
+        }
+    }
+}
+
+fn event_stream(
+    protocol: Protocol,
+    events: Vec<String>,
+    fault: Option<Fault>,
+    state: Arc<State>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    let sending = Sending {
+        state,
+        events: events.into(),
+        index: 0,
+        fault,
+        protocol,
+        finished: false,
+    };
+    stream::unfold(sending, |mut s| async move {
+        let event = match s.fault.clone() {
+            Some(Fault::CutAfter(n)) if s.index == n => {
+                // Let what was sent leave first, as a real connection would.
+                actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+                return Some((Err(std::io::Error::other("mock cut the stream")), s));
+            }
+            Some(Fault::ErrorEventAfter(n)) if s.index == n => {
+                s.events.clear();
+                Some(error_event(s.protocol))
+            }
+            Some(Fault::SilentAfter(n)) if s.index == n => {
+                actix_web::rt::time::sleep(Duration::from_secs(3600)).await;
+                None
+            }
+            Some(Fault::DelayEvent { index, delay }) if s.index == index => {
+                actix_web::rt::time::sleep(delay).await;
+                s.events.pop_front()
+            }
+            Some(Fault::Endless(interval)) if s.index >= 2 => {
+                actix_web::rt::time::sleep(interval).await;
+                Some(openai_chunk(
+                    "mock",
+                    json!({ "content": " more" }),
+                    Value::Null,
+                ))
+            }
+            _ => s.events.pop_front(),
+        };
+        match event {
+            Some(event) => {
+                s.state.sent_at.lock().unwrap().push(Instant::now());
+                s.index += 1;
+                Some((Ok(Bytes::from(event)), s))
+            }
+            None => {
+                s.finish();
+                None
+            }
+        }
+    })
+}
