@@ -14,6 +14,7 @@ mod guard;
 mod limiter;
 mod login;
 pub mod password;
+mod providers;
 mod render;
 mod settings;
 mod setup;
@@ -82,6 +83,22 @@ pub fn mount(cfg: &mut web::ServiceConfig) {
                 "/characters/{id}/delete",
                 web::post().to(characters::delete),
             )
+            .route("/providers", web::get().to(providers::show))
+            .route("/providers", web::post().to(providers::create))
+            .route("/providers/{id}", web::post().to(providers::update))
+            .route("/providers/{id}/test", web::post().to(providers::test))
+            .route(
+                "/providers/{id}/delete",
+                web::get().to(providers::confirm_delete),
+            )
+            .route("/providers/{id}/delete", web::post().to(providers::delete))
+            .route("/models", web::post().to(providers::save_model))
+            .route("/models/toggle", web::post().to(providers::toggle_model))
+            .route(
+                "/models/delete",
+                web::get().to(providers::confirm_delete_model),
+            )
+            .route("/models/delete", web::post().to(providers::delete_model))
             .route("/chatlogs", web::get().to(chatlogs::list))
             .route("/chatlogs.json", web::get().to(chatlogs::export_json))
             .route("/chatlogs.csv", web::get().to(chatlogs::export_csv))

@@ -4,12 +4,13 @@ use actix_web::http::{Method, StatusCode};
 
 use crate::helpers::{signed_in, spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
 
-const PAGES: [&str; 9] = [
+const PAGES: [&str; 10] = [
     "/admin",
     "/admin/users",
     "/admin/users/1/edit",
     "/admin/characters",
     "/admin/characters/new",
+    "/admin/providers",
     "/admin/chatlogs",
     "/admin/chatlogs.csv",
     "/admin/api-keys",

@@ -299,6 +299,10 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     );
     screenshot(c, "chatlog").await;
 
+    c.goto(&app.url("/admin/providers")).await?;
+    wait_for(c, "#models-table").await;
+    screenshot(c, "providers").await;
+
     c.goto(&app.url("/admin/settings")).await?;
     wait_for(c, "#admins-table").await;
     screenshot(c, "settings").await;

@@ -7,4 +7,5 @@ mod access;
 mod browser;
 mod helpers;
 mod pages;
+mod providers;
 mod setup;

@@ -1,0 +1,388 @@
+//! `/admin/providers`: the upstreams (base URL and key, the key shown
+//! masked and replaced only when a new one is typed), a connection test,
+//! and the model catalog. Every change reloads the gateway's catalog.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::render::{Confirm, Ctx, Flash};
+use crate::db::models::{self, CatalogModel};
+use crate::db::providers::{self, Provider, ProviderKind};
+use crate::db::Db;
+use crate::domain::{check_length, trimmed};
+use crate::error::ApiError;
+use crate::gateway::{test_connection, Catalog};
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_URL: usize = 500;
+const MAX_KEY: usize = 1000;
+
+/// A provider as the page shows it: never its key, only the masked tail.
+struct ProviderView {
+    id: String,
+    kind: &'static str,
+    name: String,
+    base_url: String,
+    masked_key: Option<String>,
+    builtin: bool,
+}
+
+impl From<Provider> for ProviderView {
+    fn from(p: Provider) -> ProviderView {
+        ProviderView {
+            masked_key: p.masked_key(),
+            builtin: providers::is_builtin(&p.id),
+            kind: p.kind.as_str(),
+            id: p.id,
+            name: p.name,
+            base_url: p.base_url,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "providers.html")]
+struct ProvidersPage<'a> {
+    csrf: &'a str,
+    providers: Vec<ProviderView>,
+    models: Vec<CatalogModel>,
+}
+
+#[derive(Template)]
+#[template(path = "_test_result.html")]
+struct TestResult<'a> {
+    id: &'a str,
+    ok: bool,
+    message: &'a str,
+}
+
+pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    let (providers, models) = db
+        .read(|conn| Ok((providers::list(conn)?, models::list(conn)?)))
+        .await?;
+    ctx.page(
+        "Providers & models",
+        &ProvidersPage {
+            csrf: &ctx.csrf,
+            providers: providers.into_iter().map(ProviderView::from).collect(),
+            models,
+        },
+    )
+}
+
+fn base_url(raw: &str) -> Result<String, ApiError> {
+    let url = trimmed("base_url", raw, 1, MAX_URL)?;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/') || r.contains(char::is_whitespace)) {
+        return Err(ApiError::invalid_field(
+            "base_url",
+            format!("`base_url` must be an http:// or https:// URL, got {raw:?}"),
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// A typed key, or `None` when the field was left empty.
+fn typed_key(raw: &str) -> Result<Option<String>, ApiError> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    check_length("api_key", key, 1, MAX_KEY)?;
+    Ok(Some(key.to_owned()))
+}
+
+fn provider_id(raw: &str) -> Result<String, ApiError> {
+    let id = raw.trim();
+    let valid = (1..=40).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(ApiError::invalid_field(
+            "id",
+            format!("`id` must be 1 to 40 lower-case letters, digits, - or _, got {raw:?}"),
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+#[derive(Deserialize)]
+pub struct NewProviderForm {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    api_key: String,
+}
+
+pub async fn create(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    form: web::Form<NewProviderForm>,
+) -> Result<HttpResponse, ApiError> {
+    let id = provider_id(&form.id)?;
+    let kind = ProviderKind::parse(&form.kind)
+        .ok_or_else(|| ApiError::invalid_field("kind", "`kind` must be openai or anthropic"))?;
+    let name = trimmed("name", &form.name, 1, 100)?;
+    let url = base_url(&form.base_url)?;
+    let key = typed_key(&form.api_key)?;
+    let shown = name.clone();
+    db.write(move |tx| providers::insert(tx, &id, kind, &name, &url, key.as_deref()))
+        .await?;
+    catalog.reload().await?;
+    Ok(ctx.done(
+        "/admin/providers",
+        Flash::ok(format!("Added the provider {shown}.")),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ProviderForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    api_key: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    remove_key: Option<String>,
+}
+
+pub async fn update(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    id: web::Path<String>,
+    form: web::Form<ProviderForm>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let name = trimmed("name", &form.name, 1, 100)?;
+    let url = base_url(&form.base_url)?;
+    // An empty key field keeps the key; only "remove" clears it.
+    let key = match (typed_key(&form.api_key)?, form.remove_key.is_some()) {
+        (Some(key), _) => Some(Some(key)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    };
+    let shown = name.clone();
+    let missing = ApiError::not_found(format!("no provider with id {id:?}"));
+    let found = db
+        .write(move |tx| {
+            providers::update(tx, &id, &name, &url, key.as_ref().map(|k| k.as_deref()))
+        })
+        .await?;
+    if !found {
+        return Err(missing);
+    }
+    catalog.reload().await?;
+    Ok(ctx.done(
+        "/admin/providers",
+        Flash::ok(format!("Saved the provider {shown}.")),
+    ))
+}
+
+async fn find(db: &Db, id: String) -> Result<Provider, ApiError> {
+    let missing = ApiError::not_found(format!("no provider with id {id:?}"));
+    db.read(move |conn| providers::get(conn, &id))
+        .await?
+        .ok_or(missing)
+}
+
+/// Asks the provider for its models with the stored key; reports what it
+/// answered.
+pub async fn test(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = find(&db, id.into_inner()).await?;
+    let outcome = test_connection(&provider, TEST_TIMEOUT).await;
+    let (ok, message) = match &outcome {
+        Ok(message) => (true, message.as_str()),
+        Err(message) => (false, message.as_str()),
+    };
+    if ctx.hx {
+        let html = TestResult {
+            id: &provider.id,
+            ok,
+            message,
+        }
+        .render()
+        .map_err(|e| ApiError::internal(format!("template: {e}")))?;
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(html));
+    }
+    let text = format!("{}: {message}", provider.name);
+    let flash = if ok {
+        Flash::ok(text)
+    } else {
+        Flash::error(text)
+    };
+    Ok(ctx.done("/admin/providers", flash))
+}
+
+pub async fn confirm_delete(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = find(&db, id.into_inner()).await?;
+    let question = format!(
+        "Delete the provider {} and its entries in the model catalog?",
+        provider.name
+    );
+    let action = format!("/admin/providers/{}/delete", provider.id);
+    ctx.page(
+        "Delete provider",
+        &Confirm {
+            heading: "Delete provider",
+            question: &question,
+            action: &action,
+            button: "Delete provider",
+            back: "/admin/providers",
+            csrf: &ctx.csrf,
+        },
+    )
+}
+
+pub async fn delete(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = find(&db, id.into_inner()).await?;
+    let pid = provider.id.clone();
+    db.write(move |tx| providers::delete(tx, &pid)).await?;
+    catalog.reload().await?;
+    Ok(ctx.done(
+        "/admin/providers",
+        Flash::ok(format!("Deleted the provider {}.", provider.name)),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ModelForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    upstream: String,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+/// Adds a catalog entry, or changes the one with that name.
+pub async fn save_model(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    form: web::Form<ModelForm>,
+) -> Result<HttpResponse, ApiError> {
+    let name = trimmed("name", &form.name, 1, 200)?;
+    let upstream = match trimmed("upstream", &form.upstream, 0, 200)? {
+        u if u.is_empty() => name.clone(),
+        u => u,
+    };
+    let provider = form.provider.trim().to_owned();
+    let enabled = form.enabled.is_some();
+    let shown = name.clone();
+    db.write(move |tx| models::upsert(tx, &name, &provider, &upstream, enabled))
+        .await?;
+    catalog.reload().await?;
+    Ok(ctx.done(
+        "/admin/providers",
+        Flash::ok(format!("Saved the model {shown}.")),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ModelName {
+    #[serde(default)]
+    name: String,
+}
+
+async fn find_model(db: &Db, name: String) -> Result<CatalogModel, ApiError> {
+    let missing = ApiError::not_found(format!("no model {name:?} in the catalog"));
+    db.read(move |conn| models::get(conn, &name))
+        .await?
+        .ok_or(missing)
+}
+
+pub async fn toggle_model(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    form: web::Form<ModelName>,
+) -> Result<HttpResponse, ApiError> {
+    let model = find_model(&db, form.into_inner().name).await?;
+    let enabled = !model.enabled;
+    let name = model.name.clone();
+    db.write(move |tx| models::set_enabled(tx, &name, enabled))
+        .await?;
+    catalog.reload().await?;
+    let state = if enabled { "enabled" } else { "disabled" };
+    Ok(ctx.done(
+        "/admin/providers",
+        Flash::ok(format!("The model {} is {state}.", model.name)),
+    ))
+}
+
+pub async fn confirm_delete_model(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    query: web::Query<ModelName>,
+) -> Result<HttpResponse, ApiError> {
+    let model = find_model(&db, query.into_inner().name).await?;
+    let question = format!("Remove the model {} from the catalog?", model.name);
+    let action = format!(
+        "/admin/models/delete?name={}",
+        super::fmt::url_encode(&model.name)
+    );
+    ctx.page(
+        "Remove model",
+        &Confirm {
+            heading: "Remove model",
+            question: &question,
+            action: &action,
+            button: "Remove model",
+            back: "/admin/providers",
+            csrf: &ctx.csrf,
+        },
+    )
+}
+
+pub async fn delete_model(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    query: web::Query<ModelName>,
+) -> Result<HttpResponse, ApiError> {
+    let model = find_model(&db, query.into_inner().name).await?;
+    let name = model.name.clone();
+    db.write(move |tx| models::delete(tx, &name)).await?;
+    catalog.reload().await?;
+    Ok(ctx.done(
+        "/admin/providers",
+        Flash::ok(format!(
+            "Removed the model {} from the catalog.",
+            model.name
+        )),
+    ))
+}
