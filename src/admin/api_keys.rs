@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::render::{Confirm, Ctx, Flash};
+use super::render::{Ctx, Flash};
 use crate::auth::{parse_key_name, ApiKey};
 use crate::db::api_keys::{self, ApiKeyInfo, Revoked};
 use crate::db::Db;
@@ -83,16 +83,12 @@ pub async fn confirm_revoke(ctx: Ctx, id: web::Path<String>) -> Result<HttpRespo
         "Revoke API key {id}? Anything using it stops working at once; this cannot be undone."
     );
     let action = format!("/admin/api-keys/{id}/revoke");
-    ctx.page(
+    ctx.confirm(
         "Revoke API key",
-        &Confirm {
-            heading: "Revoke API key",
-            question: &question,
-            action: &action,
-            button: "Revoke key",
-            back: "/admin/api-keys",
-            csrf: &ctx.csrf,
-        },
+        &question,
+        &action,
+        "Revoke key",
+        "/admin/api-keys",
     )
 }
 

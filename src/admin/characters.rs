@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::render::{Confirm, Ctx, Flash};
+use super::render::{Ctx, Flash};
 use crate::db::{self, characters::Character, Db};
 use crate::domain::{CharacterPatch, JsonObject, NewCharacter};
 use crate::error::ApiError;
@@ -123,10 +123,8 @@ pub async fn create(
 }
 
 async fn find(db: &Db, id: String) -> Result<Character, ApiError> {
-    let missing = ApiError::not_found(format!("no AI character with id {id:?}"));
-    db.read(move |conn| db::characters::get(conn, &id))
-        .await?
-        .ok_or(missing)
+    let missing = format!("no AI character with id {id:?}");
+    super::find_or_404(db, id, db::characters::get, missing).await
 }
 
 pub async fn edit(
@@ -178,16 +176,12 @@ pub async fn confirm_delete(
     let c = find(&db, id.into_inner()).await?;
     let question = format!("Delete the AI character “{}”?", c.title);
     let action = format!("/admin/characters/{}/delete", c.id);
-    ctx.page(
+    ctx.confirm(
         "Delete AI character",
-        &Confirm {
-            heading: "Delete AI character",
-            question: &question,
-            action: &action,
-            button: "Delete character",
-            back: "/admin/characters",
-            csrf: &ctx.csrf,
-        },
+        &question,
+        &action,
+        "Delete character",
+        "/admin/characters",
     )
 }
 

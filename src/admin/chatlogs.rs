@@ -10,11 +10,11 @@ use time::Date;
 
 use super::fmt::DAY_MS;
 use super::render::Ctx;
+use super::{one_page, page_window};
 use crate::db::chat_logs::{self, AdminFilter, ChatRecord};
 use crate::db::Db;
 use crate::error::ApiError;
 
-const PAGE_SIZE: u32 = 25;
 const PREVIEW_CHARS: u32 = 160;
 
 /// The filter as the form sends it; every field may be empty.
@@ -129,20 +129,14 @@ pub async fn list(
     let f = query.into_inner();
     let filter = f.filter()?;
     let page = f.page.unwrap_or(1).max(1);
-    let (mut chats, models) = db
+    let (limit, offset) = page_window(page);
+    let (chats, models) = db
         .read(move |conn| {
-            let chats = chat_logs::search(
-                conn,
-                &filter,
-                Some(PREVIEW_CHARS),
-                Some(PAGE_SIZE + 1),
-                (page - 1).saturating_mul(PAGE_SIZE),
-            )?;
+            let chats = chat_logs::search(conn, &filter, Some(PREVIEW_CHARS), Some(limit), offset)?;
             Ok((chats, chat_logs::models_used(conn)?))
         })
         .await?;
-    let has_next = chats.len() > PAGE_SIZE as usize;
-    chats.truncate(PAGE_SIZE as usize);
+    let (chats, has_next) = one_page(chats);
     ctx.page(
         "Chat logs",
         &ChatlogsPage {

@@ -141,6 +141,34 @@ fn security_headers() -> DefaultHeaders {
         .add((header::CACHE_CONTROL, "no-store"))
 }
 
+/// Listings show this many rows a page.
+const PAGE_SIZE: u32 = 25;
+
+/// The first `PAGE_SIZE` of `rows` (fetched with one extra), and whether
+/// there is a next page.
+fn one_page<T>(mut rows: Vec<T>) -> (Vec<T>, bool) {
+    let has_next = rows.len() > PAGE_SIZE as usize;
+    rows.truncate(PAGE_SIZE as usize);
+    (rows, has_next)
+}
+
+/// `(limit, offset)` that fetch page `page` (from 1) and one row beyond.
+fn page_window(page: u32) -> (u32, u32) {
+    (PAGE_SIZE + 1, (page.max(1) - 1).saturating_mul(PAGE_SIZE))
+}
+
+/// The row `get` finds under `key`, or a 404 saying `missing`.
+async fn find_or_404<T: Send + 'static>(
+    db: &Db,
+    key: String,
+    get: fn(&rusqlite::Connection, &str) -> Result<Option<T>, ApiError>,
+    missing: String,
+) -> Result<T, ApiError> {
+    db.read(move |conn| get(conn, &key))
+        .await?
+        .ok_or_else(|| ApiError::not_found(missing))
+}
+
 /// What the admin pages share across workers: the one-time setup token,
 /// the login rate limiter and whether cookies must be `Secure`.
 pub struct AdminState {

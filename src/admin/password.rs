@@ -22,6 +22,18 @@ pub fn check_new(param: &str, password: &str) -> Result<(), ApiError> {
     check_length(param, password, MIN_LEN, MAX_LEN)
 }
 
+/// Checks a new password and its repetition from a form.
+pub fn check_new_pair(password: &str, confirm: &str) -> Result<(), ApiError> {
+    check_new("password", password)?;
+    if password != confirm {
+        return Err(ApiError::invalid_field(
+            "confirm",
+            "the two passwords differ",
+        ));
+    }
+    Ok(())
+}
+
 /// Hashes a password (slow on purpose: call it off the async workers).
 pub fn hash(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())

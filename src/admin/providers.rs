@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::render::{Confirm, Ctx, Flash};
+use super::render::{html, Ctx, Flash};
 use crate::db::models::{self, CatalogModel};
 use crate::db::providers::{self, Provider, ProviderKind};
 use crate::db::Db;
@@ -196,10 +196,8 @@ pub async fn update(
 }
 
 async fn find(db: &Db, id: String) -> Result<Provider, ApiError> {
-    let missing = ApiError::not_found(format!("no provider with id {id:?}"));
-    db.read(move |conn| providers::get(conn, &id))
-        .await?
-        .ok_or(missing)
+    let missing = format!("no provider with id {id:?}");
+    super::find_or_404(db, id, providers::get, missing).await
 }
 
 /// Asks the provider for its models with the stored key; reports what it
@@ -216,16 +214,11 @@ pub async fn test(
         Err(message) => (false, message.as_str()),
     };
     if ctx.hx {
-        let html = TestResult {
+        return html(&TestResult {
             id: &provider.id,
             ok,
             message,
-        }
-        .render()
-        .map_err(|e| ApiError::internal(format!("template: {e}")))?;
-        return Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(html));
+        });
     }
     let text = format!("{}: {message}", provider.name);
     let flash = if ok {
@@ -247,16 +240,12 @@ pub async fn confirm_delete(
         provider.name
     );
     let action = format!("/admin/providers/{}/delete", provider.id);
-    ctx.page(
+    ctx.confirm(
         "Delete provider",
-        &Confirm {
-            heading: "Delete provider",
-            question: &question,
-            action: &action,
-            button: "Delete provider",
-            back: "/admin/providers",
-            csrf: &ctx.csrf,
-        },
+        &question,
+        &action,
+        "Delete provider",
+        "/admin/providers",
     )
 }
 
@@ -319,10 +308,8 @@ pub struct ModelName {
 }
 
 async fn find_model(db: &Db, name: String) -> Result<CatalogModel, ApiError> {
-    let missing = ApiError::not_found(format!("no model {name:?} in the catalog"));
-    db.read(move |conn| models::get(conn, &name))
-        .await?
-        .ok_or(missing)
+    let missing = format!("no model {name:?} in the catalog");
+    super::find_or_404(db, name, models::get, missing).await
 }
 
 pub async fn toggle_model(
@@ -355,16 +342,12 @@ pub async fn confirm_delete_model(
         "/admin/models/delete?name={}",
         super::fmt::url_encode(&model.name)
     );
-    ctx.page(
+    ctx.confirm(
         "Remove model",
-        &Confirm {
-            heading: "Remove model",
-            question: &question,
-            action: &action,
-            button: "Remove model",
-            back: "/admin/providers",
-            csrf: &ctx.csrf,
-        },
+        &question,
+        &action,
+        "Remove model",
+        "/admin/providers",
     )
 }
 

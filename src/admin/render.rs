@@ -140,13 +140,13 @@ struct ErrorPage<'a> {
 /// (with htmx, the link posts at once after the browser's confirm).
 #[derive(Template)]
 #[template(path = "confirm.html")]
-pub struct Confirm<'a> {
-    pub heading: &'a str,
-    pub question: &'a str,
-    pub action: &'a str,
-    pub button: &'a str,
-    pub back: &'a str,
-    pub csrf: &'a str,
+struct Confirm<'a> {
+    heading: &'a str,
+    question: &'a str,
+    action: &'a str,
+    button: &'a str,
+    back: &'a str,
+    csrf: &'a str,
 }
 
 fn render(template: &impl Template) -> Result<String, ApiError> {
@@ -160,6 +160,13 @@ fn render(template: &impl Template) -> Result<String, ApiError> {
 fn oob_flash(flash: Option<&Flash>) -> Result<String, ApiError> {
     let flash = render(&FlashBox { flash, oob: true })?;
     Ok(format!("<template>{flash}</template>"))
+}
+
+/// A bare fragment, for htmx to swap in place.
+pub fn html(template: &impl Template) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(render(template)?))
 }
 
 pub fn cookie<'c>(name: &'c str, value: String, secure: bool) -> Cookie<'c> {
@@ -231,6 +238,28 @@ impl Ctx {
             oob: false,
             content,
         })
+    }
+
+    /// "Are you sure?": a form posting to `action`, or back to `back`.
+    pub fn confirm(
+        &self,
+        heading: &str,
+        question: &str,
+        action: &str,
+        button: &str,
+        back: &str,
+    ) -> Result<HttpResponse, ApiError> {
+        self.page(
+            heading,
+            &Confirm {
+                heading,
+                question,
+                action,
+                button,
+                back,
+                csrf: &self.csrf,
+            },
+        )
     }
 
     /// A fragment swapped in place (a table row), with a flash beside it.

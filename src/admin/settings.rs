@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::password;
-use super::render::{Confirm, Ctx, Flash};
+use super::render::{Ctx, Flash};
 use crate::db::{self, admins::Admin, admins::Removed, Db};
 use crate::domain::Email;
 use crate::error::ApiError;
@@ -69,13 +69,7 @@ pub async fn set_recording(
 
 /// Checks a new password and its repetition, and hashes it off the workers.
 async fn new_password_hash(password: &str, confirm: &str) -> Result<String, ApiError> {
-    password::check_new("password", password)?;
-    if password != confirm {
-        return Err(ApiError::invalid_field(
-            "confirm",
-            "the two new passwords differ",
-        ));
-    }
+    password::check_new_pair(password, confirm)?;
     let password = password.to_owned();
     web::block(move || password::hash(&password)).await?
 }
@@ -118,16 +112,12 @@ pub async fn confirm_remove_admin(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_admin_id(&id)?;
     let action = format!("/admin/settings/admins/{id}/delete");
-    ctx.page(
+    ctx.confirm(
         "Remove admin",
-        &Confirm {
-            heading: "Remove admin",
-            question: "Remove this admin? They are signed out at once.",
-            action: &action,
-            button: "Remove admin",
-            back: "/admin/settings",
-            csrf: &ctx.csrf,
-        },
+        "Remove this admin? They are signed out at once.",
+        &action,
+        "Remove admin",
+        "/admin/settings",
     )
 }
 

@@ -120,13 +120,7 @@ pub async fn submit(
         return Err(dead_link());
     }
     let checked = Email::parse(&form.email).and_then(|email| {
-        password::check_new("password", &form.password)?;
-        if form.password != form.confirm {
-            return Err(ApiError::invalid_field(
-                "confirm",
-                "the two passwords differ",
-            ));
-        }
+        password::check_new_pair(&form.password, &form.confirm)?;
         Ok(email)
     });
     let email = match checked {

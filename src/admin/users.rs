@@ -5,12 +5,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::fmt::url_encode;
-use super::render::{Confirm, Ctx, Flash};
+use super::render::{html, Ctx, Flash};
+use super::{one_page, page_window};
 use crate::db::{self, users::User, Db};
 use crate::domain::{Email, Tags, UserId};
 use crate::error::{ApiError, ErrorKind};
 
-const PAGE_SIZE: u32 = 25;
 const MAX_IMPORT_ROWS: usize = 10_000;
 
 #[derive(Deserialize, Default)]
@@ -77,19 +77,14 @@ async fn users_page(
     let q = query.q.trim().to_owned();
     let page = query.page.unwrap_or(1).max(1);
     let search = (!q.is_empty()).then(|| q.clone());
-    let (mut users, total) = db
+    let (limit, offset) = page_window(page);
+    let (users, total) = db
         .read(move |conn| {
-            let users = db::users::search(
-                conn,
-                search.as_deref(),
-                PAGE_SIZE + 1,
-                (page - 1).saturating_mul(PAGE_SIZE),
-            )?;
+            let users = db::users::search(conn, search.as_deref(), limit, offset)?;
             Ok((users, db::users::count(conn)?))
         })
         .await?;
-    let has_next = users.len() > PAGE_SIZE as usize;
-    users.truncate(PAGE_SIZE as usize);
+    let (users, has_next) = one_page(users);
     ctx.page(
         "Users",
         &UsersPage {
@@ -159,16 +154,7 @@ pub async fn row(
     if !ctx.hx {
         return Ok(ctx.done("/admin/users", Flash::ok("Nothing changed.")));
     }
-    render_row(&UserRow { user: &user })
-}
-
-fn render_row(row: &impl Template) -> Result<HttpResponse, ApiError> {
-    let html = row
-        .render()
-        .map_err(|e| ApiError::internal(format!("template: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    html(&UserRow { user: &user })
 }
 
 pub async fn edit(
@@ -178,7 +164,7 @@ pub async fn edit(
 ) -> Result<HttpResponse, ApiError> {
     let user = find(&db, &id).await?;
     if ctx.hx {
-        return render_row(&UserEditRow {
+        return html(&UserEditRow {
             user: &user,
             csrf: &ctx.csrf,
         });
@@ -228,16 +214,12 @@ pub async fn confirm_delete(
         user.email
     );
     let action = format!("/admin/users/{}/delete", user.id);
-    ctx.page(
+    ctx.confirm(
         "Delete user",
-        &Confirm {
-            heading: "Delete user",
-            question: &question,
-            action: &action,
-            button: "Delete user",
-            back: "/admin/users",
-            csrf: &ctx.csrf,
-        },
+        &question,
+        &action,
+        "Delete user",
+        "/admin/users",
     )
 }
 
