@@ -18,7 +18,7 @@ const SERIES: usize = 5;
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 52.0;
-const RIGHT: f64 = 8.0;
+const RIGHT: f64 = 24.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 26.0;
 
@@ -115,8 +115,11 @@ fn chart(
         });
         *below += h;
     }
-    let y_ticks = [0, max / 2, max]
+    // The middle line only where it falls on a whole number.
+    let middle = (max % 2 == 0).then_some(max / 2);
+    let y_ticks = [Some(0), middle, Some(max)]
         .into_iter()
+        .flatten()
         .map(|v| Tick {
             pos: TOP + plot_h - v as f64 * scale,
             label: fmt::compact(v),

@@ -277,7 +277,12 @@ impl Ctx {
     /// After a change: back to `to` with a flash (303 for a form; for htmx,
     /// `HX-Location`, staying on the filtered page it came from).
     pub fn done(&self, to: &str, flash: Flash) -> HttpResponse {
-        let mut response = if self.hx {
+        let mut response = if self.hx && to == "/admin/login" {
+            // Signed out: reload the whole page, nav bar included.
+            let mut r = HttpResponse::Ok();
+            r.insert_header(("HX-Redirect", to.to_owned()));
+            r
+        } else if self.hx {
             let path = match &self.current {
                 Some(current) if current.split('?').next() == Some(to) => current.as_str(),
                 _ => to,

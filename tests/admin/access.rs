@@ -312,3 +312,34 @@ async fn static_files_are_cached_forever_and_revalidate_with_304() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[actix_web::test]
+async fn cookies_are_secure_when_the_request_came_over_tls() {
+    let app = spawn_app().await;
+    app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
+    let browser = app.browser();
+    let csrf = browser.get("/admin/login").await.csrf();
+    let body = serde_urlencoded::to_string([
+        ("csrf", csrf.as_str()),
+        ("email", ADMIN_EMAIL),
+        ("password", ADMIN_PASSWORD),
+    ])
+    .unwrap();
+    // As a TLS-terminating proxy in front of mindgate says it.
+    let page = browser
+        .send(
+            browser
+                .request(Method::POST, "/admin/login")
+                .insert_header(("X-Forwarded-Proto", "https")),
+            Some(body),
+        )
+        .await;
+    page.assert_redirect("/admin");
+    let session = page
+        .headers
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("mg_session="))
+        .unwrap();
+    assert!(session.contains("Secure"), "{session}");
+}

@@ -225,9 +225,13 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
         click(c, "form[action='/admin/users'] button[type=submit]").await;
         wait_for_text(c, &format!("Added {email}.")).await;
     }
+    // htmx runs under the CSP: the edit row swaps in, the page stays.
+    let htmx = c.execute("return typeof htmx.ajax", vec![]).await?;
+    assert_eq!(htmx, json!("function"));
     let ann = app.count("SELECT id FROM users WHERE email = 'ann@example.com'");
     click(c, &format!("#user-{ann} a[href$='/edit']")).await;
     fill(c, &format!("#tags-{ann}"), "team-a, gold").await;
+    assert!(c.current_url().await?.path() == "/admin/users");
     click(c, &format!("#user-{ann} button[type=submit]")).await;
     wait_for_text(c, "Saved the tags of ann@example.com.").await;
     let row = wait_for(c, &format!("#user-{ann}")).await.text().await?;
