@@ -179,7 +179,9 @@ pub async fn guard(
         .cloned()
         .ok_or_else(|| ApiError::internal("admin state missing from app data"))?;
     let secure = state.secure_cookies || req.connection_info().scheme() == "https";
-    let hx = req.headers().contains_key("hx-request");
+    // htmx restoring history (back button) wants the whole page.
+    let hx = req.headers().contains_key("hx-request")
+        && !req.headers().contains_key("hx-history-restore-request");
     let session = match req.cookie(SESSION_COOKIE) {
         Some(c) => load_session(&db, c.value()).await?,
         None => None,

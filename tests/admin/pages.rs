@@ -131,6 +131,17 @@ async fn htmx_gets_the_fragment_and_a_plain_request_the_page() {
     let fragment = browser.hx_get("/admin/users?q=x").await;
     fragment.assert_ok().assert_contains("id=\"users-table\"");
     assert!(!fragment.body.contains("<html") && !fragment.body.contains("<nav"));
+    // Going back, htmx asks for the whole page again.
+    let restore = browser
+        .send(
+            browser
+                .request(Method::GET, "/admin/users?q=x")
+                .insert_header(("HX-Request", "true"))
+                .insert_header(("HX-History-Restore-Request", "true")),
+            None,
+        )
+        .await;
+    restore.assert_contains("<html").assert_contains("<nav");
     // A change answered to htmx reloads the page it came from.
     let csrf = page.csrf();
     let response = browser
