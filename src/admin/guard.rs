@@ -182,9 +182,12 @@ pub async fn guard(
     // htmx restoring history (back button) wants the whole page.
     let hx = req.headers().contains_key("hx-request")
         && !req.headers().contains_key("hx-history-restore-request");
-    let session = match req.cookie(SESSION_COOKIE) {
-        Some(c) => load_session(&db, c.value()).await?,
-        None => None,
+    let (session, failure) = match req.cookie(SESSION_COOKIE) {
+        Some(c) => match load_session(&db, c.value()).await {
+            Ok(session) => (session, None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
     };
     let mut new_pre_token = None;
     let (admin, csrf) = match session {
@@ -214,6 +217,9 @@ pub async fn guard(
         path: req.path().to_owned(),
         current,
     };
+    if let Some(e) = failure {
+        return Ok(req.into_response(ctx.error_response(&e)));
+    }
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         if let Err(e) = check_mutation(&mut req, &ctx.csrf).await {
             return Ok(req.into_response(ctx.error_response(&e)));

@@ -1,6 +1,7 @@
 //! `/admin/login` and `/admin/logout`: email and password in, a server-side
 //! session out. Failed logins are limited per IP and per email.
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -88,15 +89,11 @@ pub async fn submit(
     let email_key = format!("email:{}", form.email.trim().to_lowercase());
     let keys = [format!("ip:{ip}"), email_key.clone()];
     if let Err(wait) = state.limiter.check(&keys) {
-        let e = ApiError::rate_limited(
-            format!("too many failed sign-ins; wait {wait} seconds and try again"),
-            Some(wait),
-        );
-        let mut response = failed(e.kind.status(), &e.message)?;
-        response.headers_mut().insert(
-            actix_web::http::header::RETRY_AFTER,
-            wait.to_string().parse().map_err(ApiError::internal)?,
-        );
+        let message = format!("too many failed sign-ins; wait {wait} seconds and try again");
+        let mut response = failed(StatusCode::TOO_MANY_REQUESTS, &message)?;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return Ok(response);
     }
     let stored = match Email::parse(&form.email) {
