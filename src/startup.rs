@@ -105,6 +105,8 @@ fn run(listener: TcpListener, db: Db, gateway: web::Data<Gateway>) -> std::io::R
             .configure(|cfg| crate::api::mount(cfg, gateway.config.max_body_bytes))
             .default_service(web::to(crate::api::not_found))
     })
+    // Stream events are small writes: send each at once.
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     Ok(server)
