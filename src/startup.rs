@@ -132,6 +132,8 @@ fn run(
             .configure(crate::assets::mount)
             .default_service(web::to(crate::api::not_found))
     })
+    // Stream events are small writes: send each at once.
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     Ok(server)

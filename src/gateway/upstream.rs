@@ -4,8 +4,13 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
-use awc::error::{ConnectError, SendRequestError};
+use actix_service::{apply_fn, Service};
+use actix_tls::connect::{
+    ConnectError, ConnectInfo, Connection, Connector as TcpConnector, ConnectorService,
+};
+use actix_web::http::{StatusCode, Uri};
+use actix_web::rt::net::TcpStream;
+use awc::error::{ConnectError as ClientConnectError, SendRequestError};
 use bytes::Bytes;
 use rand::Rng;
 use serde_json::Value;
@@ -46,7 +51,22 @@ fn tls() -> Arc<rustls::ClientConfig> {
 /// A client for one worker (awc clients are not `Send`), keeping upstream
 /// connections alive between requests.
 pub fn client(connect_timeout: Duration) -> awc::Client {
+    type Info = ConnectInfo<Uri>;
+    let tcp = apply_fn::<_, _, _, _, Info, Info, _, _>(
+        TcpConnector::default().service(),
+        |request: Info, tcp: &ConnectorService| {
+            let connecting = tcp.call(request);
+            async move {
+                let connection: Connection<Uri, TcpStream> = connecting.await?;
+                // A request head, a small body: out at once, not after
+                // Nagle waits for an ACK the peer delays.
+                let _ = connection.io_ref().set_nodelay(true);
+                Ok::<_, ConnectError>(connection)
+            }
+        },
+    );
     let connector = awc::Connector::new()
+        .connector(tcp)
         .timeout(connect_timeout)
         .handshake_timeout(connect_timeout)
         .rustls_0_23(tls())
@@ -181,7 +201,7 @@ async fn attempt_once(
                 ),
             )))
         }
-        Ok(Err(SendRequestError::Connect(ConnectError::Timeout))) => {
+        Ok(Err(SendRequestError::Connect(ClientConnectError::Timeout))) => {
             return Err(Failure::Retryable {
                 error: ApiError::new(
                     ErrorKind::UpstreamTimeout,
