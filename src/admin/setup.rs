@@ -162,3 +162,35 @@ pub async fn submit(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use super::{SetupToken, SETUP_TOKEN_LIFETIME};
+
+    #[test]
+    fn a_token_redeems_once_and_not_after_30_minutes() {
+        let token = SetupToken::issue();
+        let value = token
+            .path()
+            .unwrap()
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        assert!(!token.redeem("wrong"));
+        assert!(token.redeem(&value));
+        assert!(!token.redeem(&value), "dead after use");
+        assert!(token.path().is_none());
+
+        let Some(issued) =
+            Instant::now().checked_sub(SETUP_TOKEN_LIFETIME + Duration::from_secs(1))
+        else {
+            return; // a machine up for less than 30 minutes cannot date it back
+        };
+        let stale = SetupToken(Mutex::new(Some(("t".repeat(32), issued))));
+        assert!(!stale.redeem(&"t".repeat(32)));
+    }
+}

@@ -232,7 +232,7 @@ async fn failed_logins_are_limited_per_email_and_per_ip() {
 }
 
 #[actix_web::test]
-async fn sessions_expire_when_idle_and_survive_a_restart() {
+async fn sessions_survive_a_restart_and_expire_when_idle_or_old() {
     let (app, browser) = signed_in().await;
     app.stop().await;
     let again = crate::helpers::spawn_app_on(&app.db_path).await;
@@ -251,6 +251,19 @@ async fn sessions_expire_when_idle_and_survive_a_restart() {
         .unwrap();
     moved.get("/admin").await.assert_redirect("/admin/login");
     assert_eq!(again.count("SELECT COUNT(*) FROM admin_sessions"), 0);
+    // In use all along, but signed in 13 hours ago: gone too.
+    moved.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let thirteen_hours_ago = mindgate::domain::Timestamp::now().millis() - 13 * 3_600_000;
+    again
+        .db
+        .write_blocking(|tx| {
+            Ok(tx.execute(
+                "UPDATE admin_sessions SET created_at = ?1",
+                [thirteen_hours_ago],
+            )?)
+        })
+        .unwrap();
+    moved.get("/admin").await.assert_redirect("/admin/login");
 }
 
 #[actix_web::test]
