@@ -1,15 +1,19 @@
 //! Writes chat logs off the request path: completions hand their row to a
-//! background thread, which writes whatever has queued up in one
-//! transaction. Closing it writes everything still queued.
+//! background thread, which gathers rows for up to `LINGER` and writes them
+//! in one transaction (a commit costs far more than a row). Closing it
+//! writes everything still queued.
 
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::db::{self, chat_logs::NewChatLog, Db};
 
 /// Rows written per transaction at most.
-const BATCH: usize = 512;
+const BATCH: usize = 1024;
+/// How long the first row of a batch waits for company.
+const LINGER: Duration = Duration::from_millis(20);
 
 enum Message {
     Row(Box<NewChatLog>),
@@ -63,27 +67,28 @@ impl Drop for Recorder {
 }
 
 fn write_loop(db: &Db, receiver: &Receiver<Message>) {
-    let mut batch = Vec::with_capacity(BATCH);
     let mut closing = false;
     while !closing {
+        let mut batch = Vec::with_capacity(BATCH);
         match receiver.recv() {
             Ok(Message::Row(row)) => batch.push(row),
             Ok(Message::Close) | Err(_) => closing = true,
         }
-        while batch.len() < BATCH {
-            match receiver.try_recv() {
+        let deadline = Instant::now() + LINGER;
+        while !closing && !batch.is_empty() && batch.len() < BATCH {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match receiver.recv_timeout(wait) {
                 Ok(Message::Row(row)) => batch.push(row),
-                Ok(Message::Close) => closing = true,
-                Err(_) => break,
+                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => closing = true,
+                Err(RecvTimeoutError::Timeout) => break,
             }
         }
         if batch.is_empty() {
             continue;
         }
-        let rows = std::mem::take(&mut batch);
-        let count = rows.len();
+        let count = batch.len();
         let written = db.write_blocking(move |tx| {
-            for row in &rows {
+            for row in &batch {
                 db::chat_logs::upsert(tx, row)?;
             }
             Ok(())

@@ -136,3 +136,31 @@ async fn queued_chat_logs_are_written_before_shutdown_completes() {
     gw.app.stop().await;
     assert_eq!(stored_chats(&gw.app).len(), 20);
 }
+
+#[actix_web::test]
+async fn a_chat_of_a_user_deleted_meanwhile_is_still_recorded() {
+    let gw = spawn_gateway().await;
+    let user = gw
+        .app
+        .create_user(&json!({ "email": "gone@example.com" }))
+        .await;
+    gw.mock.fail_with([crate::mock_upstream::Fault::StallHead(
+        std::time::Duration::from_millis(300),
+    )]);
+    let request = gw
+        .app
+        .request(Method::POST, "/api/v1/chat/completions")
+        .insert_header(("X-User-Email", "gone@example.com"));
+    let chat = send_body(request, hello("gpt-4o").to_string());
+    let delete = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        let id = user["id"].as_str().unwrap();
+        gw.app.delete(&format!("/api/v1/users/{id}")).await
+    };
+    let ((status, _), (deleted, _)) = futures_util::future::join(chat, delete).await;
+    assert_eq!(deleted, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
+    let chat = the_chat(&gw.app).await;
+    assert_eq!(chat.status, "ok");
+    assert_eq!(chat.user_id, None);
+}
