@@ -48,10 +48,7 @@ async fn a_key_from_the_cli_works_until_it_is_revoked() {
         "the key itself is never shown: {row}"
     );
     let id = row.split_whitespace().next().unwrap().to_owned();
-    let dates = row
-        .split_whitespace()
-        .filter(|t| is_iso_millis(&Value::from(*t)))
-        .count();
+    let dates = iso_dates(row);
     assert_eq!(
         dates, 2,
         "created and last used are set, revoked is not: {row}"
