@@ -45,13 +45,14 @@ fn client() -> awc::Client {
         .finish()
 }
 
-/// Latencies of one measurement, sorted.
+/// Latencies, sorted.
 pub struct Latencies(Vec<Duration>);
 
 impl Latencies {
-    fn new(mut samples: Vec<Duration>) -> Latencies {
-        samples.sort_unstable();
-        Latencies(samples)
+    fn new(samples: &[Duration]) -> Latencies {
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        Latencies(sorted)
     }
 
     /// Nearest-rank percentile, `q` in (0, 1].
@@ -61,48 +62,53 @@ impl Latencies {
     }
 }
 
-/// A closed-loop throughput measurement.
+/// Closed-loop requests over one or more slices of time.
+#[derive(Default)]
 pub struct Throughput {
-    pub rps: f64,
-    pub latencies: Latencies,
-    /// Every request sent, warm-up included.
-    pub sent: u64,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
 }
 
-/// `concurrency` workers, each sending its next request as soon as the last
-/// one is answered: a warm-up, then `duration` of measured requests.
-pub async fn throughput(
-    target: &Target,
-    concurrency: usize,
-    warmup: Duration,
-    duration: Duration,
-) -> Throughput {
-    let measure_from = Instant::now() + warmup;
-    let stop_at = measure_from + duration;
+impl Throughput {
+    pub fn requests(&self) -> u64 {
+        self.latencies.len() as u64
+    }
+
+    pub fn rps(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn latencies(&self) -> Latencies {
+        Latencies::new(&self.latencies)
+    }
+
+    pub fn add(&mut self, other: Throughput) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+    }
+}
+
+/// `concurrency` workers for `duration`, each sending its next request as
+/// soon as the last one is answered.
+pub async fn throughput(target: &Target, concurrency: usize, duration: Duration) -> Throughput {
+    let started = Instant::now();
+    let stop_at = started + duration;
     let workers = (0..concurrency).map(|_| async move {
         let client = client();
-        let mut samples = Vec::new();
-        let mut sent = 0;
+        let mut latencies = Vec::new();
         loop {
             let start = Instant::now();
             if start >= stop_at {
-                return (samples, sent);
+                return latencies;
             }
             complete(target, &client).await;
-            sent += 1;
-            if start >= measure_from {
-                samples.push(start.elapsed());
-            }
+            latencies.push(start.elapsed());
         }
     });
-    let results = join_all(workers).await;
-    let elapsed = measure_from.elapsed();
-    let sent = results.iter().map(|(_, sent)| sent).sum();
-    let samples: Vec<Duration> = results.into_iter().flat_map(|(s, _)| s).collect();
+    let latencies = join_all(workers).await.concat();
     Throughput {
-        rps: samples.len() as f64 / elapsed.as_secs_f64(),
-        latencies: Latencies::new(samples),
-        sent,
+        latencies,
+        elapsed: started.elapsed(),
     }
 }
 
@@ -120,27 +126,40 @@ async fn complete(target: &Target, client: &awc::Client) {
 }
 
 /// Sequential streams over one connection.
+#[derive(Default)]
 pub struct Streams {
-    pub first_token: Latencies,
-    pub total: Latencies,
+    first_token: Vec<Duration>,
+    total: Vec<Duration>,
 }
 
-pub async fn streams(target: &Target, warmup: usize, count: usize) -> Streams {
-    let client = client();
-    for _ in 0..warmup {
-        stream(target, &client).await;
+impl Streams {
+    pub fn count(&self) -> u64 {
+        self.total.len() as u64
     }
-    let mut first_token = Vec::with_capacity(count);
-    let mut total = Vec::with_capacity(count);
+
+    pub fn first_token(&self) -> Latencies {
+        Latencies::new(&self.first_token)
+    }
+
+    pub fn total(&self) -> Latencies {
+        Latencies::new(&self.total)
+    }
+
+    pub fn add(&mut self, other: Streams) {
+        self.first_token.extend(other.first_token);
+        self.total.extend(other.total);
+    }
+}
+
+pub async fn streams(target: &Target, count: usize) -> Streams {
+    let client = client();
+    let mut streams = Streams::default();
     for _ in 0..count {
         let (first, all) = stream(target, &client).await;
-        first_token.push(first);
-        total.push(all);
+        streams.first_token.push(first);
+        streams.total.push(all);
     }
-    Streams {
-        first_token: Latencies::new(first_token),
-        total: Latencies::new(total),
-    }
+    streams
 }
 
 /// One streamed completion: the time to its first content chunk and to its

@@ -4,22 +4,28 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::load::{Streams, Throughput};
+use crate::load::{Latencies, Streams, Throughput};
 
 pub struct Pair<T> {
     pub direct: T,
     pub through: T,
 }
 
+/// One concurrency: direct, and through mindgate with chat logging on and
+/// off.
+pub struct Level {
+    pub direct: Throughput,
+    pub logged: Throughput,
+    pub unlogged: Throughput,
+    /// mindgate's CPU time per request, chat logging on.
+    pub cpu_per_request: Duration,
+}
+
 pub struct Results {
-    pub c1: Pair<Throughput>,
-    pub c32: Pair<Throughput>,
+    pub c1: Level,
+    pub c32: Level,
     pub streams: Pair<Streams>,
-    /// mindgate's CPU time per request at concurrency 1 and 32.
-    pub cpu_per_request: [Duration; 2],
     pub peak_rss_kib: u64,
-    /// Through mindgate at concurrency 32 with chat logging off.
-    pub unlogged_c32_rps: f64,
     pub chat_logs: ChatLogs,
     /// Where the run happened, and how long it took.
     pub context: String,
@@ -49,18 +55,18 @@ fn ratio(direct: f64, through: f64) -> String {
     format!("×{:.2}", through / direct)
 }
 
-fn throughput_rows(name: &str, pair: &Pair<Throughput>, rows: &mut Vec<[String; 4]>) {
+fn level_rows(concurrency: usize, level: &Level, rows: &mut Vec<[String; 4]>) {
+    let name = format!("concurrency {concurrency}");
+    let (direct, through) = (level.direct.rps(), level.logged.rps());
     rows.push([
         format!("{name}: requests/s"),
-        format!("{:.0}", pair.direct.rps),
-        format!("{:.0}", pair.through.rps),
-        ratio(pair.direct.rps, pair.through.rps),
+        format!("{direct:.0}"),
+        format!("{through:.0}"),
+        ratio(direct, through),
     ]);
+    let (direct, through) = (level.direct.latencies(), level.logged.latencies());
     for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
-        let (d, t) = (
-            pair.direct.latencies.percentile(q),
-            pair.through.latencies.percentile(q),
-        );
+        let (d, t) = (direct.percentile(q), through.percentile(q));
         rows.push([
             format!("{name}: latency {label} (ms)"),
             ms(d),
@@ -68,24 +74,36 @@ fn throughput_rows(name: &str, pair: &Pair<Throughput>, rows: &mut Vec<[String; 
             added_ms(d, t),
         ]);
     }
+    rows.push([
+        format!("{name}: requests/s, chat logging off"),
+        "–".into(),
+        format!("{:.0}", level.unlogged.rps()),
+        format!("on/off {}", ratio(level.unlogged.rps(), level.logged.rps())),
+    ]);
+    rows.push([
+        format!("{name}: mindgate CPU per request (µs)"),
+        "–".into(),
+        format!("{:.0}", level.cpu_per_request.as_secs_f64() * 1e6),
+        String::new(),
+    ]);
 }
 
 impl Results {
     fn rows(&self) -> Vec<[String; 4]> {
         let mut rows = Vec::new();
-        throughput_rows("concurrency 1", &self.c1, &mut rows);
-        throughput_rows("concurrency 32", &self.c32, &mut rows);
+        level_rows(1, &self.c1, &mut rows);
+        level_rows(32, &self.c32, &mut rows);
         let streams = &self.streams;
         for (name, direct, through) in [
             (
                 "stream: first token",
-                &streams.direct.first_token,
-                &streams.through.first_token,
+                streams.direct.first_token(),
+                streams.through.first_token(),
             ),
             (
-                "stream: 64 chunks, total",
-                &streams.direct.total,
-                &streams.through.total,
+                "stream: all 64 chunks",
+                streams.direct.total(),
+                streams.through.total(),
             ),
         ] {
             for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
@@ -93,38 +111,19 @@ impl Results {
                 rows.push([format!("{name} {label} (ms)"), ms(d), ms(t), added_ms(d, t)]);
             }
         }
-        for (concurrency, cpu) in [1, 32].iter().zip(self.cpu_per_request) {
-            rows.push([
-                format!("mindgate CPU per request, concurrency {concurrency} (µs)"),
-                "–".into(),
-                format!("{:.0}", cpu.as_secs_f64() * 1e6),
-                String::new(),
-            ]);
-        }
         rows.push([
             "mindgate peak RSS (MiB)".into(),
             "–".into(),
             format!("{:.1}", self.peak_rss_kib as f64 / 1024.0),
             String::new(),
         ]);
-        rows.push([
-            "concurrency 32, chat logging off: requests/s".into(),
-            "–".into(),
-            format!("{:.0}", self.unlogged_c32_rps),
-            format!(
-                "logging on {}",
-                ratio(self.unlogged_c32_rps, self.c32.through.rps)
-            ),
-        ]);
         let logs = &self.chat_logs;
         rows.push([
-            "chat log rows written (logging on / off)".into(),
+            "chat log rows: logging on / off".into(),
             "–".into(),
             format!(
-                "{} of {} / {} more",
-                logs.rows_logging_on,
-                logs.sent_logging_on,
-                logs.rows_logging_off - logs.rows_logging_on
+                "{} of {} / {}",
+                logs.rows_logging_on, logs.sent_logging_on, logs.rows_logging_off
             ),
             String::new(),
         ]);
@@ -133,28 +132,20 @@ impl Results {
 
     /// Each target with what was measured, and whether it was met.
     fn targets(&self) -> Vec<(String, bool)> {
-        let added = |pair: &Pair<Throughput>, q| {
-            (pair.through.latencies.percentile(q).as_secs_f64()
-                - pair.direct.latencies.percentile(q).as_secs_f64())
-                * 1e3
+        let added_ms = |direct: Latencies, through: Latencies, q| {
+            (through.percentile(q).as_secs_f64() - direct.percentile(q).as_secs_f64()) * 1e3
         };
-        let p50 = added(&self.c1, 0.5);
-        let p99 = added(&self.c1, 0.99);
-        let share = self.c32.through.rps / self.c32.direct.rps;
-        let ttft = (self
-            .streams
-            .through
-            .first_token
-            .percentile(0.5)
-            .as_secs_f64()
-            - self
-                .streams
-                .direct
-                .first_token
-                .percentile(0.5)
-                .as_secs_f64())
-            * 1e3;
-        let logging_cost = 1.0 - self.c32.through.rps / self.unlogged_c32_rps;
+        let c1 = &self.c1;
+        let p50 = added_ms(c1.direct.latencies(), c1.logged.latencies(), 0.5);
+        let p99 = added_ms(c1.direct.latencies(), c1.logged.latencies(), 0.99);
+        let share = self.c32.logged.rps() / self.c32.direct.rps();
+        let streams = &self.streams;
+        let ttft = added_ms(
+            streams.direct.first_token(),
+            streams.through.first_token(),
+            0.5,
+        );
+        let logging_cost = 1.0 - self.c32.logged.rps() / self.c32.unlogged.rps();
         vec![
             (
                 format!("added latency at concurrency 1, p50 < 0.15 ms: {p50:+.3} ms"),
