@@ -146,6 +146,7 @@ impl Results {
             0.5,
         );
         let logging_cost = 1.0 - self.c32.logged.rps() / self.c32.unlogged.rps();
+        let logs = &self.chat_logs;
         vec![
             (
                 format!("added latency at concurrency 1, p50 < 0.15 ms: {p50:+.3} ms"),
@@ -172,6 +173,13 @@ impl Results {
                     logging_cost * 100.0
                 ),
                 logging_cost < 0.10,
+            ),
+            (
+                format!(
+                    "(check) chat logs: {} rows for {} completions with logging on, {} with it off",
+                    logs.rows_logging_on, logs.sent_logging_on, logs.rows_logging_off
+                ),
+                logs.rows_logging_on == logs.sent_logging_on && logs.rows_logging_off == 0,
             ),
         ]
     }
