@@ -117,16 +117,6 @@ impl Results {
             format!("{:.1}", self.peak_rss_kib as f64 / 1024.0),
             String::new(),
         ]);
-        let logs = &self.chat_logs;
-        rows.push([
-            "chat log rows: logging on / off".into(),
-            "–".into(),
-            format!(
-                "{} of {} / {}",
-                logs.rows_logging_on, logs.sent_logging_on, logs.rows_logging_off
-            ),
-            String::new(),
-        ]);
         rows
     }
 
