@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::Args;
+use clap::{ArgAction, Args};
 
 use crate::db::providers::ProviderSeed;
 
@@ -27,7 +27,24 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub db: DbConfig,
     #[command(flatten)]
+    pub app: AppConfig,
+}
+
+/// Everything the server needs besides its socket and its database.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AppConfig {
+    #[command(flatten)]
     pub gateway: GatewayConfig,
+    #[command(flatten)]
+    pub admin: AdminConfig,
+}
+
+/// The admin UI.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AdminConfig {
+    /// Mark admin cookies Secure even over plain HTTP (behind a TLS proxy that does not send X-Forwarded-Proto)
+    #[arg(long, env = "MINDGATE_SECURE_COOKIES", action = ArgAction::Set, default_value_t = false, value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub secure_cookies: bool,
 }
 
 /// How the chat completions gateway talks to upstreams.

@@ -8,7 +8,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
 use crate::admin::AdminState;
-use crate::config::{GatewayConfig, ServeConfig};
+use crate::config::{AppConfig, ServeConfig};
 use crate::db::{Db, OpenError};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
@@ -44,13 +44,13 @@ impl Application {
             source,
         };
         let listener = TcpListener::bind(&config.listen).map_err(listen_err)?;
-        Application::on_listener(listener, db, config.gateway.clone())
+        Application::on_listener(listener, db, config.app.clone())
     }
 
     pub fn on_listener(
         listener: TcpListener,
         db: Db,
-        gateway: GatewayConfig,
+        config: AppConfig,
     ) -> Result<Application, StartupError> {
         let address = listener
             .local_addr()
@@ -58,8 +58,10 @@ impl Application {
                 addr: "the given socket".to_owned(),
                 source,
             })?;
-        let gateway = web::Data::new(Gateway::start(&db, gateway).map_err(StartupError::Gateway)?);
-        let admin = web::Data::new(AdminState::start(&db).map_err(StartupError::Admin)?);
+        let gateway =
+            web::Data::new(Gateway::start(&db, config.gateway).map_err(StartupError::Gateway)?);
+        let admin =
+            web::Data::new(AdminState::start(&db, &config.admin).map_err(StartupError::Admin)?);
         if let Some(path) = admin.setup_path() {
             log::warn!(
                 "no admin yet: create the first one within {} minutes at http://{address}{path}",

@@ -26,6 +26,7 @@ use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::web;
 
+use crate::config::AdminConfig;
 use crate::db::{self, Db};
 use crate::error::ApiError;
 
@@ -175,16 +176,14 @@ pub struct AdminState {
     setup: setup::SetupToken,
     limiter: limiter::Limiter,
     /// Mark cookies `Secure` even on plain HTTP (behind a TLS proxy that
-    /// does not say so): env `MINDGATE_SECURE_COOKIES=1`.
+    /// does not say so).
     secure_cookies: bool,
 }
 
 impl AdminState {
     /// Issues a setup token when the instance has no admin yet.
-    pub fn start(db: &Db) -> Result<AdminState, ApiError> {
+    pub fn start(db: &Db, config: &AdminConfig) -> Result<AdminState, ApiError> {
         let admins = db.read_blocking(db::admins::count)?;
-        let secure_cookies = std::env::var("MINDGATE_SECURE_COOKIES")
-            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "on" | "yes"));
         Ok(AdminState {
             setup: if admins == 0 {
                 setup::SetupToken::issue()
@@ -192,7 +191,7 @@ impl AdminState {
                 setup::SetupToken::none()
             },
             limiter: limiter::Limiter::new(5, Duration::from_secs(5 * 60)),
-            secure_cookies,
+            secure_cookies: config.secure_cookies,
         })
     }
 

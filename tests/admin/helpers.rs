@@ -7,7 +7,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::http::{header, Method, StatusCode};
 use mindgate::admin::password;
 use mindgate::auth::ApiKey;
-use mindgate::config::GatewayConfig;
+use mindgate::config::AppConfig;
 use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
 use mindgate::db::{admins, api_keys, Db};
 use mindgate::domain::{Email, Timestamp};
@@ -39,8 +39,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_on(path: &Path) -> TestApp {
     let db = Db::open(path).expect("open database");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let app = Application::on_listener(listener, db.clone(), GatewayConfig::default())
-        .expect("build server");
+    let app =
+        Application::on_listener(listener, db.clone(), AppConfig::default()).expect("build server");
     let address = format!("http://{}", app.address());
     let setup_path = app.setup_path();
     let handle = app.handle();

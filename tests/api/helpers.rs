@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
 use mindgate::auth::ApiKey;
-use mindgate::config::GatewayConfig;
+use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::{api_keys, Db};
 use mindgate::startup::Application;
 use serde_json::Value;
@@ -48,6 +48,10 @@ pub async fn spawn_app_on_with(path: &Path, config: GatewayConfig) -> TestApp {
     db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
         .expect("create key");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let config = AppConfig {
+        gateway: config,
+        ..AppConfig::default()
+    };
     let app = Application::on_listener(listener, db.clone(), config).expect("build server");
     let address = format!("http://{}", app.address());
     let handle = app.handle();

@@ -1,0 +1,203 @@
+//! The mock upstream: a minimal OpenAI-compatible HTTP/1.1 server on one
+//! thread. It is bare tokio so that it costs as little CPU as possible, and
+//! so that each stream event goes out in its own write, as a real provider's
+//! tokens do.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Events in a streamed answer, `[DONE]` and the usage chunk aside.
+pub const STREAM_CHUNKS: usize = 64;
+
+/// The whole (non-streamed) answer, about 400 bytes.
+pub const COMPLETION: &str = concat!(
+    r#"{"id":"chatcmpl-BbnchQ7xv2mKp9TzRw4LdYc8NfE3","object":"chat.completion","#,
+    r#""created":1764172800,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"#,
+    r#""message":{"role":"assistant","content":"Hello! How can I help you today? "#,
+    r#"Ask me anything.","refusal":null,"annotations":[]},"logprobs":null,"#,
+    r#""finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":12,"#,
+    r#""total_tokens":20,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0}},"#,
+    r#""service_tier":"default","system_fingerprint":"fp_b376dfbbd5"}"#
+);
+
+const CHUNK_HEAD: &str = concat!(
+    r#"{"id":"chatcmpl-BbnchQ7xv2mKp9TzRw4LdYc8NfE3","object":"chat.completion.chunk","#,
+    r#""created":1764172800,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","#,
+    r#""system_fingerprint":"fp_b376dfbbd5","choices":"#
+);
+
+const WORDS: [&str; 8] = [
+    " The", " quick", " brown", " fox", " jumps", " over", " lazy", " dogs",
+];
+
+/// Every answer, framed for the wire once at start.
+struct Answers {
+    completion: Vec<u8>,
+    stream_head: &'static [u8],
+    events: Vec<Vec<u8>>,
+    usage: Vec<u8>,
+    done: Vec<u8>,
+}
+
+impl Answers {
+    fn new() -> Answers {
+        let chunk = |choices: &str, tail: &str| {
+            sse_frame(&format!("data: {CHUNK_HEAD}{choices}{tail}}}\n\n"))
+        };
+        let events = (0..STREAM_CHUNKS)
+            .map(|i| match i {
+                0 => chunk(
+                    r#"[{"index":0,"delta":{"role":"assistant","content":"Hello","refusal":null},"logprobs":null,"finish_reason":null}]"#,
+                    "",
+                ),
+                i if i == STREAM_CHUNKS - 1 => chunk(
+                    r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"#,
+                    "",
+                ),
+                i => chunk(
+                    &format!(
+                        r#"[{{"index":0,"delta":{{"content":"{}"}},"logprobs":null,"finish_reason":null}}]"#,
+                        WORDS[i % WORDS.len()]
+                    ),
+                    "",
+                ),
+            })
+            .collect();
+        let usage = chunk(
+            "[]",
+            r#","usage":{"prompt_tokens":8,"completion_tokens":63,"total_tokens":71}"#,
+        );
+        let mut done = sse_frame("data: [DONE]\n\n");
+        done.extend_from_slice(b"0\r\n\r\n");
+        Answers {
+            completion: format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{COMPLETION}",
+                COMPLETION.len()
+            )
+            .into_bytes(),
+            stream_head: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n",
+            events,
+            usage,
+            done,
+        }
+    }
+}
+
+/// One chunk of a chunked body.
+fn sse_frame(event: &str) -> Vec<u8> {
+    format!("{:x}\r\n{event}\r\n", event.len()).into_bytes()
+}
+
+/// Starts the mock on 127.0.0.1 on its own thread; it lives as long as the
+/// process.
+pub fn start() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("mock: bind 127.0.0.1:0");
+    let address = listener.local_addr().expect("mock: local address");
+    listener
+        .set_nonblocking(true)
+        .expect("mock: non-blocking listener");
+    let answers = Arc::new(Answers::new());
+    std::thread::Builder::new()
+        .name("mock-upstream".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .expect("mock: tokio runtime");
+            runtime.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).expect("mock: tokio listener");
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    // Each event must leave as soon as it is written.
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve(stream, answers.clone()));
+                }
+            });
+        })
+        .expect("mock: thread");
+    address
+}
+
+struct Request {
+    known_path: bool,
+    stream: bool,
+    include_usage: bool,
+}
+
+/// Serves one keep-alive connection until the client closes it.
+async fn serve(mut stream: TcpStream, answers: Arc<Answers>) {
+    let mut buffer = Vec::with_capacity(8192);
+    while let Some(request) = read_request(&mut stream, &mut buffer).await {
+        let written = if !request.known_path {
+            stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                .await
+        } else if request.stream {
+            write_stream(&mut stream, &answers, request.include_usage).await
+        } else {
+            stream.write_all(&answers.completion).await
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write_stream(
+    stream: &mut TcpStream,
+    answers: &Answers,
+    include_usage: bool,
+) -> std::io::Result<()> {
+    stream.write_all(answers.stream_head).await?;
+    for event in &answers.events {
+        stream.write_all(event).await?;
+    }
+    // Like OpenAI: the usage chunk only when `stream_options` asks for it.
+    if include_usage {
+        stream.write_all(&answers.usage).await?;
+    }
+    stream.write_all(&answers.done).await
+}
+
+/// Reads the next whole request (head and `content-length` body) off the
+/// connection; `None` once it is closed.
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
+    loop {
+        if let Some(head_end) = find(buffer, b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buffer[..head_end]).ok()?;
+            let length = head
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let end = head_end + 4 + length;
+            if buffer.len() >= end {
+                let body = &buffer[head_end + 4..end];
+                let request = Request {
+                    known_path: head.starts_with("POST /v1/chat/completions "),
+                    stream: find(body, br#""stream":true"#).is_some(),
+                    include_usage: find(body, br#""include_usage":true"#).is_some(),
+                };
+                buffer.drain(..end);
+                return Some(request);
+            }
+        }
+        match stream.read_buf(buffer).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}

@@ -1,0 +1,226 @@
+//! The results as a table and a PASS/MISS line per target, printed and
+//! written as markdown for the README.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::load::{Latencies, Streams, Throughput};
+
+pub struct Pair<T> {
+    pub direct: T,
+    pub through: T,
+}
+
+/// One concurrency: direct, and through mindgate with chat logging on and
+/// off.
+pub struct Level {
+    pub direct: Throughput,
+    pub logged: Throughput,
+    pub unlogged: Throughput,
+    /// mindgate's CPU time per request, chat logging on.
+    pub cpu_per_request: Duration,
+}
+
+pub struct Results {
+    pub c1: Level,
+    pub c32: Level,
+    pub streams: Pair<Streams>,
+    pub peak_rss_kib: u64,
+    pub chat_logs: ChatLogs,
+    /// Where the run happened, and how long it took.
+    pub context: String,
+}
+
+/// Rows in `chat_logs` against what was sent through mindgate.
+pub struct ChatLogs {
+    pub sent_logging_on: u64,
+    pub rows_logging_on: u64,
+    pub rows_logging_off: u64,
+}
+
+const HEADER: [&str; 4] = ["", "direct", "through mindgate", "added / ratio"];
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+fn added_ms(direct: Duration, through: Duration) -> String {
+    format!(
+        "{:+.3} ms",
+        (through.as_secs_f64() - direct.as_secs_f64()) * 1e3
+    )
+}
+
+fn ratio(direct: f64, through: f64) -> String {
+    format!("×{:.2}", through / direct)
+}
+
+fn level_rows(concurrency: usize, level: &Level, rows: &mut Vec<[String; 4]>) {
+    let name = format!("concurrency {concurrency}");
+    let (direct, through) = (level.direct.rps(), level.logged.rps());
+    rows.push([
+        format!("{name}: requests/s"),
+        format!("{direct:.0}"),
+        format!("{through:.0}"),
+        ratio(direct, through),
+    ]);
+    let (direct, through) = (level.direct.latencies(), level.logged.latencies());
+    for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
+        let (d, t) = (direct.percentile(q), through.percentile(q));
+        rows.push([
+            format!("{name}: latency {label} (ms)"),
+            ms(d),
+            ms(t),
+            added_ms(d, t),
+        ]);
+    }
+    rows.push([
+        format!("{name}: requests/s, chat logging off"),
+        "–".into(),
+        format!("{:.0}", level.unlogged.rps()),
+        format!("on/off {}", ratio(level.unlogged.rps(), level.logged.rps())),
+    ]);
+    rows.push([
+        format!("{name}: mindgate CPU per request (µs)"),
+        "–".into(),
+        format!("{:.0}", level.cpu_per_request.as_secs_f64() * 1e6),
+        String::new(),
+    ]);
+}
+
+impl Results {
+    fn rows(&self) -> Vec<[String; 4]> {
+        let mut rows = Vec::new();
+        level_rows(1, &self.c1, &mut rows);
+        level_rows(32, &self.c32, &mut rows);
+        let streams = &self.streams;
+        for (name, direct, through) in [
+            (
+                "stream: first token",
+                streams.direct.first_token(),
+                streams.through.first_token(),
+            ),
+            (
+                "stream: all 64 chunks",
+                streams.direct.total(),
+                streams.through.total(),
+            ),
+        ] {
+            for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
+                let (d, t) = (direct.percentile(q), through.percentile(q));
+                rows.push([format!("{name} {label} (ms)"), ms(d), ms(t), added_ms(d, t)]);
+            }
+        }
+        rows.push([
+            "mindgate peak RSS (MiB)".into(),
+            "–".into(),
+            format!("{:.1}", self.peak_rss_kib as f64 / 1024.0),
+            String::new(),
+        ]);
+        rows
+    }
+
+    /// Each target with what was measured, and whether it was met.
+    fn targets(&self) -> Vec<(String, bool)> {
+        let added_ms = |direct: Latencies, through: Latencies, q| {
+            (through.percentile(q).as_secs_f64() - direct.percentile(q).as_secs_f64()) * 1e3
+        };
+        let c1 = &self.c1;
+        let p50 = added_ms(c1.direct.latencies(), c1.logged.latencies(), 0.5);
+        let p99 = added_ms(c1.direct.latencies(), c1.logged.latencies(), 0.99);
+        let share = self.c32.logged.rps() / self.c32.direct.rps();
+        let streams = &self.streams;
+        let ttft = added_ms(
+            streams.direct.first_token(),
+            streams.through.first_token(),
+            0.5,
+        );
+        let logging_cost = 1.0 - self.c32.logged.rps() / self.c32.unlogged.rps();
+        let logs = &self.chat_logs;
+        vec![
+            (
+                format!("added latency at concurrency 1, p50 < 0.15 ms: {p50:+.3} ms"),
+                p50 < 0.15,
+            ),
+            (
+                format!("added latency at concurrency 1, p99 < 0.5 ms: {p99:+.3} ms"),
+                p99 < 0.5,
+            ),
+            (
+                format!(
+                    "throughput at concurrency 32 ≥ half of direct: {:.0}%",
+                    share * 100.0
+                ),
+                share >= 0.5,
+            ),
+            (
+                format!("time to first token within 0.5 ms of direct (p50): {ttft:+.3} ms"),
+                ttft < 0.5,
+            ),
+            (
+                format!(
+                    "chat logging costs < 10% throughput (concurrency 32): {:.1}%",
+                    logging_cost * 100.0
+                ),
+                logging_cost < 0.10,
+            ),
+            (
+                format!(
+                    "(check) chat logs: {} rows for {} completions with logging on, {} with it off",
+                    logs.rows_logging_on, logs.sent_logging_on, logs.rows_logging_off
+                ),
+                logs.rows_logging_on == logs.sent_logging_on && logs.rows_logging_off == 0,
+            ),
+        ]
+    }
+
+    pub fn text(&self) -> String {
+        let rows = self.rows();
+        let mut widths = HEADER.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let header = HEADER.map(String::from);
+        for row in std::iter::once(&header).chain(&rows) {
+            let (name, numbers) = row.split_first().expect("four cells");
+            let _ = write!(out, "{name:<0$}", widths[0]);
+            for (cell, width) in numbers.iter().zip(&widths[1..]) {
+                let _ = write!(out, "  {cell:>width$}");
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+        for (target, pass) in self.targets() {
+            let _ = writeln!(out, "{}  {target}", verdict(pass));
+        }
+        let _ = writeln!(out, "\n{}", self.context);
+        out
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        out.push_str(&line(&HEADER.map(String::from)));
+        out.push_str("| --- | ---: | ---: | ---: |\n");
+        for row in self.rows() {
+            out.push_str(&line(&row));
+        }
+        out.push('\n');
+        for (target, pass) in self.targets() {
+            let _ = writeln!(out, "- **{}** {target}", verdict(pass));
+        }
+        let _ = writeln!(out, "\n{}", self.context);
+        out
+    }
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
