@@ -21,7 +21,7 @@ pub async fn create(
     let request = ChatRequest::parse(body)?;
     let caller = Caller {
         api_key: req.extensions().get::<AuthenticatedKey>().map(|k| k.0),
-        headers: req.headers().clone(),
+        user_email: req.headers().get("x-user-email").cloned(),
     };
     completions::complete(gateway, &db, &client, caller, request).await
 }

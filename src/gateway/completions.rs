@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -29,7 +29,8 @@ const ANSWER_LIMIT: usize = 64 << 20;
 /// The caller, as the auth middleware and headers say.
 pub struct Caller {
     pub api_key: Option<ApiKeyId>,
-    pub headers: HeaderMap,
+    /// The `X-User-Email` header.
+    pub user_email: Option<HeaderValue>,
 }
 
 pub async fn complete(
@@ -40,7 +41,8 @@ pub async fn complete(
     request: ChatRequest,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let (user_id, character) = lookups(db, &caller.headers, request.character_id.clone()).await?;
+    let (user_id, character) =
+        lookups(db, caller.user_email.as_ref(), request.character_id.clone()).await?;
     let model = request
         .model
         .clone()
@@ -154,19 +156,21 @@ pub async fn complete(
             return Err(finish_failed(record, error));
         }
     };
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
+    let completion = match kind {
+        ProviderKind::OpenAi => openai::completion(&body),
+        ProviderKind::Anthropic => {
+            serde_json::from_slice::<Value>(&body).map(|value| anthropic::completion(&value))
+        }
+    };
+    let completion = match completion {
+        Ok(completion) => completion,
         Err(e) => {
             let error = ApiError::new(
                 ErrorKind::Upstream,
-                format!("the provider's answer is not JSON: {e}"),
+                format!("the provider's answer is not what its API returns: {e}"),
             );
             return Err(finish_failed(record, error));
         }
-    };
-    let completion = match kind {
-        ProviderKind::OpenAi => openai::completion(&value),
-        ProviderKind::Anthropic => anthropic::completion(&value),
     };
     finish_ok(record, &completion);
     if style == Style::Messages && kind == ProviderKind::OpenAi {
@@ -190,10 +194,10 @@ pub async fn complete(
 /// database read (none when neither is asked for).
 async fn lookups(
     db: &Db,
-    headers: &HeaderMap,
+    user_email: Option<&HeaderValue>,
     character_id: Option<String>,
 ) -> Result<(Option<UserId>, Option<Character>), ApiError> {
-    let email = match headers.get("x-user-email") {
+    let email = match user_email {
         None => None,
         Some(value) => {
             let raw = value.to_str().map_err(|_| {

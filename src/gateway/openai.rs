@@ -1,6 +1,7 @@
 //! OpenAI chat completions as an upstream: the request body, and the answer
 //! (whole or streamed) turned into a `Completion` or `Piece`s.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::completion::{Completion, Finish, Piece, Usage};
@@ -30,73 +31,148 @@ pub fn request_body(
     Value::Object(body)
 }
 
-fn usage(value: &Value) -> Usage {
-    Usage {
-        prompt_tokens: value["prompt_tokens"].as_i64(),
-        completion_tokens: value["completion_tokens"].as_i64(),
+// The answer's wire shapes, read straight into structs: only the fields
+// mindgate records, nothing kept that it does not need.
+
+#[derive(Deserialize)]
+struct WireUsage {
+    prompt_tokens: Option<i64>,
+    completion_tokens: Option<i64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(usage: WireUsage) -> Usage {
+        Usage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+        }
     }
+}
+
+#[derive(Deserialize)]
+struct WireCompletion {
+    id: Option<String>,
+    #[serde(default)]
+    choices: Vec<WireChoice>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireChoice {
+    #[serde(default)]
+    message: WireMessage,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireMessage {
+    #[serde(default)]
+    content: Value,
+    #[serde(default)]
+    tool_calls: Option<Vec<Value>>,
 }
 
 /// A `chat.completion` body.
-pub fn completion(body: &Value) -> Completion {
-    let choice = &body["choices"][0];
-    let message = &choice["message"];
-    Completion {
-        id: body["id"].as_str().map(str::to_owned),
-        text: super::request::content_text(&message["content"]),
-        tool_calls: message["tool_calls"]
-            .as_array()
-            .cloned()
+pub fn completion(body: &[u8]) -> serde_json::Result<Completion> {
+    let wire: WireCompletion = serde_json::from_slice(body)?;
+    let choice = wire.choices.into_iter().next();
+    Ok(Completion {
+        id: wire.id,
+        text: choice
+            .as_ref()
+            .map(|c| super::request::content_text(&c.message.content))
             .unwrap_or_default(),
-        finish: choice["finish_reason"].as_str().map(Finish::from_openai),
-        usage: usage(&body["usage"]),
-    }
+        finish: choice
+            .as_ref()
+            .and_then(|c| c.finish_reason.as_deref())
+            .map(Finish::from_openai),
+        tool_calls: choice
+            .and_then(|c| c.message.tool_calls)
+            .unwrap_or_default(),
+        usage: wire.usage.map(Usage::from).unwrap_or_default(),
+    })
 }
 
-/// One `chat.completion.chunk` (or an error) from a stream.
-pub fn pieces(chunk: &Value) -> Vec<Piece> {
+#[derive(Deserialize)]
+struct WireChunk {
+    choices: Option<Vec<WireChunkChoice>>,
+    usage: Option<WireUsage>,
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct WireChunkChoice {
+    #[serde(default)]
+    delta: WireDelta,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireDelta {
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCall {
+    index: Option<u64>,
+    id: Option<String>,
+    #[serde(default)]
+    function: WireFunction,
+}
+
+#[derive(Deserialize, Default)]
+struct WireFunction {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+/// One event of a stream, read.
+pub struct Chunk {
+    pub pieces: Vec<Piece>,
+    /// It only carries the usage mindgate asked for.
+    pub usage_only: bool,
+}
+
+/// One `chat.completion.chunk` (or an error) from a stream; `None` when the
+/// data is not such JSON.
+pub fn chunk(data: &str) -> Option<Chunk> {
+    let wire: WireChunk = serde_json::from_str(data).ok()?;
     let mut pieces = Vec::new();
-    if let Some(error) = chunk.get("error") {
+    if let Some(error) = &wire.error {
         pieces.push(Piece::Error(error_message(error)));
-        return pieces;
+        return Some(Chunk {
+            pieces,
+            usage_only: false,
+        });
     }
-    if let Some(choice) = chunk["choices"].get(0) {
-        let delta = &choice["delta"];
-        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-            pieces.push(Piece::Text(text.to_owned()));
+    let usage_only = wire.usage.is_some() && wire.choices.as_ref().is_some_and(Vec::is_empty);
+    if let Some(choice) = wire.choices.and_then(|c| c.into_iter().next()) {
+        if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+            pieces.push(Piece::Text(text));
         }
-        for call in delta["tool_calls"].as_array().into_iter().flatten() {
-            let index = call["index"].as_u64().unwrap_or(0);
-            if let Some(name) = call["function"]["name"].as_str() {
+        for call in choice.delta.tool_calls.into_iter().flatten() {
+            let index = call.index.unwrap_or(0);
+            if let Some(name) = call.function.name {
                 pieces.push(Piece::ToolStart {
                     index,
-                    id: call["id"].as_str().unwrap_or_default().to_owned(),
-                    name: name.to_owned(),
+                    id: call.id.unwrap_or_default(),
+                    name,
                 });
             }
-            if let Some(args) = call["function"]["arguments"]
-                .as_str()
-                .filter(|a| !a.is_empty())
-            {
-                pieces.push(Piece::ToolArgs {
-                    index,
-                    json: args.to_owned(),
-                });
+            if let Some(json) = call.function.arguments.filter(|a| !a.is_empty()) {
+                pieces.push(Piece::ToolArgs { index, json });
             }
         }
-        if let Some(reason) = choice["finish_reason"].as_str() {
-            pieces.push(Piece::Finish(Finish::from_openai(reason)));
+        if let Some(reason) = choice.finish_reason {
+            pieces.push(Piece::Finish(Finish::from_openai(&reason)));
         }
     }
-    if chunk["usage"].is_object() {
-        pieces.push(Piece::Usage(usage(&chunk["usage"])));
+    if let Some(usage) = wire.usage {
+        pieces.push(Piece::Usage(usage.into()));
     }
-    pieces
-}
-
-/// Whether a chunk only carries the usage mindgate asked for.
-pub fn is_usage_only(chunk: &Value) -> bool {
-    chunk["usage"].is_object() && chunk["choices"].as_array().is_some_and(Vec::is_empty)
+    Some(Chunk { pieces, usage_only })
 }
 
 /// The message of an OpenAI-style `error` object (or a bare string).
@@ -105,4 +181,67 @@ pub fn error_message(error: &Value) -> String {
         .as_str()
         .or(error.as_str())
         .map_or_else(|| error.to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_give_text_tool_calls_finish_and_usage() {
+        let text =
+            chunk(r#"{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}"#)
+                .unwrap();
+        assert_eq!(text.pieces, vec![Piece::Text("Hi".into())]);
+        assert!(!text.usage_only);
+
+        let call = chunk(
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":1,"id":"c1","function":{"name":"f","arguments":"{\"a\""}}]},"finish_reason":"tool_calls"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            call.pieces,
+            vec![
+                Piece::ToolStart {
+                    index: 1,
+                    id: "c1".into(),
+                    name: "f".into()
+                },
+                Piece::ToolArgs {
+                    index: 1,
+                    json: "{\"a\"".into()
+                },
+                Piece::Finish(Finish::ToolCalls),
+            ]
+        );
+
+        let usage =
+            chunk(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#).unwrap();
+        assert!(usage.usage_only);
+        assert_eq!(
+            usage.pieces,
+            vec![Piece::Usage(Usage {
+                prompt_tokens: Some(3),
+                completion_tokens: Some(4)
+            })]
+        );
+
+        let error = chunk(r#"{"error":{"message":"boom"}}"#).unwrap();
+        assert_eq!(error.pieces, vec![Piece::Error("boom".into())]);
+        assert!(chunk("not json").is_none());
+    }
+
+    #[test]
+    fn a_completion_keeps_tool_calls_and_usage() {
+        let body = br#"{"id":"x","choices":[{"message":{"role":"assistant","content":null,
+            "tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            "finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#;
+        let c = completion(body).unwrap();
+        assert_eq!(c.id.as_deref(), Some("x"));
+        assert_eq!(c.text, "");
+        assert_eq!(c.tool_calls.len(), 1);
+        assert_eq!(c.finish, Some(Finish::ToolCalls));
+        assert_eq!(c.usage.completion_tokens, Some(2));
+        assert!(completion(b"[]").is_err());
+    }
 }

@@ -1,19 +1,17 @@
 //! Writes chat logs off the request path: completions hand their row to a
-//! background thread, which gathers rows for up to `LINGER` and writes them
-//! in one transaction (a commit costs far more than a row). Closing it
-//! writes everything still queued.
+//! background thread, which gathers rows for `LINGER` and writes them in
+//! one transaction (a commit costs far more than a row). Closing it writes
+//! everything still queued.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::db::{self, chat_logs::NewChatLog, Db};
 
-/// Rows written per transaction at most.
-const BATCH: usize = 1024;
 /// How long the first row of a batch waits for company.
-const LINGER: Duration = Duration::from_millis(20);
+const LINGER: Duration = Duration::from_millis(50);
 
 enum Message {
     Row(Box<NewChatLog>),
@@ -69,18 +67,21 @@ impl Drop for Recorder {
 fn write_loop(db: &Db, receiver: &Receiver<Message>) {
     let mut closing = false;
     while !closing {
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Vec::new();
         match receiver.recv() {
             Ok(Message::Row(row)) => batch.push(row),
             Ok(Message::Close) | Err(_) => closing = true,
         }
-        let deadline = Instant::now() + LINGER;
-        while !closing && !batch.is_empty() && batch.len() < BATCH {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match receiver.recv_timeout(wait) {
+        if !closing {
+            // Sleeping, rather than waiting on the channel, means the rows
+            // sent meanwhile wake no one: sending stays cheap.
+            std::thread::sleep(LINGER);
+        }
+        loop {
+            match receiver.try_recv() {
                 Ok(Message::Row(row)) => batch.push(row),
-                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => closing = true,
-                Err(RecvTimeoutError::Timeout) => break,
+                Ok(Message::Close) | Err(TryRecvError::Disconnected) => closing = true,
+                Err(TryRecvError::Empty) => break,
             }
         }
         if batch.is_empty() {

@@ -103,49 +103,55 @@ impl Relay {
             }
             return;
         }
-        let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
-            // Not JSON (a comment, a keep-alive): pass it on untouched.
-            if let Mode::Passthrough { .. } = self.mode {
-                out.extend_from_slice(&raw);
-            }
-            return;
-        };
-        match &mut self.mode {
+        let pieces = match &self.mode {
             Mode::Passthrough { client_wants_usage } => {
-                let forward = *client_wants_usage || !openai::is_usage_only(&value);
-                for piece in openai::pieces(&value) {
-                    self.transcript.take(&piece);
-                }
+                let forward = match openai::chunk(&event.data) {
+                    Some(chunk) => {
+                        for piece in &chunk.pieces {
+                            self.transcript.take(piece);
+                        }
+                        *client_wants_usage || !chunk.usage_only
+                    }
+                    // Not a chunk (a comment, a keep-alive): pass it on.
+                    None => true,
+                };
                 if forward {
                     out.extend_from_slice(&raw);
                 }
                 if self.transcript.error.is_some() {
                     self.ended = true;
                 }
+                return;
             }
-            Mode::Translate { from, encoder } => {
-                let pieces = match from {
-                    ProviderKind::OpenAi => openai::pieces(&value),
-                    ProviderKind::Anthropic => {
-                        if value["type"] == "message_stop" {
-                            self.complete = true;
-                        }
-                        anthropic::pieces(&value)
+            Mode::Translate {
+                from: ProviderKind::OpenAi,
+                ..
+            } => match openai::chunk(&event.data) {
+                Some(chunk) => chunk.pieces,
+                None => return,
+            },
+            Mode::Translate {
+                from: ProviderKind::Anthropic,
+                ..
+            } => match serde_json::from_str::<Value>(&event.data) {
+                Ok(value) => {
+                    if value["type"] == "message_stop" {
+                        self.complete = true;
                     }
-                };
-                for piece in &pieces {
-                    self.transcript.take(piece);
-                    if let Piece::Error(message) = piece {
-                        out.extend_from_slice(&render::stream_error(
-                            self.style,
-                            "upstream_error",
-                            message,
-                        ));
-                        self.ended = true;
-                        return;
-                    }
-                    encoder.piece(piece, out);
+                    anthropic::pieces(&value)
                 }
+                Err(_) => return,
+            },
+        };
+        for piece in &pieces {
+            self.transcript.take(piece);
+            if let Piece::Error(message) = piece {
+                out.extend_from_slice(&render::stream_error(self.style, "upstream_error", message));
+                self.ended = true;
+                return;
+            }
+            if let Mode::Translate { encoder, .. } = &mut self.mode {
+                encoder.piece(piece, out);
             }
         }
     }
