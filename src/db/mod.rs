@@ -77,7 +77,7 @@ fn configure(conn: &mut Connection, read_only: bool) -> rusqlite::Result<()> {
     } else {
         // Chat logs land on random pages of the chatID index: a larger
         // cache keeps those pages at hand between batches.
-        conn.execute_batch("PRAGMA cache_size = -65536;")?;
+        conn.execute_batch("PRAGMA cache_size = -16384;")?;
     }
     Ok(())
 }
