@@ -64,16 +64,15 @@ pub struct NewChatLog {
 
 /// Inserts the chat, or replaces the row of an existing `chat_id` (keeping
 /// its `created_at`). A user deleted since the chat began leaves it
-/// unattributed rather than unrecorded.
+/// unattributed rather than unrecorded (API keys are revoked, never
+/// deleted).
 pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), ApiError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text,
              model, provider, character_id, user_id, api_key_id, prompt_tokens,
              completion_tokens, status, error_message, latency_ms, ttft_ms)
          VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7,
-                 (SELECT id FROM users WHERE id = ?8),
-                 (SELECT id FROM api_keys WHERE id = ?9),
-                 ?10, ?11, ?12, ?13, ?14, ?15)
+                 (SELECT id FROM users WHERE id = ?8), ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (chat_id) DO UPDATE SET
              chat_title = excluded.chat_title,
              recorded_at = excluded.recorded_at,
