@@ -217,3 +217,83 @@ fn named(out: &mut BytesMut, event: &str, value: &Value) {
 pub fn done(out: &mut BytesMut) {
     out.put_slice(b"data: [DONE]\n\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::gateway::anthropic;
+
+    fn events(out: &BytesMut) -> Vec<Value> {
+        std::str::from_utf8(out)
+            .unwrap()
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap_or(Value::String(d.into())))
+            .collect()
+    }
+
+    #[test]
+    fn anthropic_tool_use_streams_as_openai_tool_calls() {
+        let header = Header {
+            id: "chatcmpl-1".into(),
+            model: "m".into(),
+            created: 1,
+        };
+        let mut encoder = Encoder::new(Style::Messages, header, false);
+        let mut transcript = Transcript::default();
+        let mut out = BytesMut::new();
+        for event in [
+            json!({"type": "content_block_start", "index": 0,
+                   "content_block": {"type": "tool_use", "id": "t1", "name": "weather", "input": {}}}),
+            json!({"type": "content_block_delta", "index": 0,
+                   "delta": {"type": "input_json_delta", "partial_json": "{\"city\":"}}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}),
+        ] {
+            for piece in anthropic::pieces(&event) {
+                transcript.take(&piece);
+                encoder.piece(&piece, &mut out);
+            }
+        }
+        encoder.end(&transcript, &mut out);
+        let events = events(&out);
+        let deltas: Vec<&Value> = events.iter().map(|e| &e["choices"][0]["delta"]).collect();
+        assert_eq!(deltas[0], &json!({"role": "assistant", "content": ""}));
+        assert_eq!(
+            deltas[1]["tool_calls"][0],
+            json!({"index": 0, "id": "t1", "type": "function",
+                   "function": {"name": "weather", "arguments": ""}})
+        );
+        assert_eq!(
+            deltas[2]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":"
+        );
+        assert_eq!(events[3]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(events.last().unwrap(), "[DONE]");
+        assert_eq!(events.len(), 5, "no usage chunk unless asked: {events:?}");
+        assert_eq!(transcript.usage.completion_tokens, Some(9));
+    }
+
+    #[test]
+    fn legacy_completions_end_with_the_stop_reason_and_usage() {
+        let header = Header::new(Style::Prompt, None, "claude-2");
+        let completion = Completion {
+            text: "Hi".into(),
+            finish: Some(Finish::Length),
+            usage: crate::gateway::completion::Usage {
+                prompt_tokens: Some(2),
+                completion_tokens: Some(1),
+            },
+            ..Completion::default()
+        };
+        let body = super::completion(Style::Prompt, &header, &completion);
+        assert_eq!(body["type"], "completion");
+        assert_eq!(body["stop_reason"], "max_tokens");
+        assert_eq!(
+            body["usage"],
+            json!({"input_tokens": 2, "output_tokens": 1})
+        );
+        assert!(body["id"].as_str().unwrap().starts_with("compl_"));
+    }
+}
