@@ -1,7 +1,7 @@
 //! `POST /chat/completions` from start to end: who asks, which character
 //! and model, the upstream call, and the answer in the client's style.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
@@ -14,7 +14,7 @@ use super::record::{ChatMeta, ChatRecord, Outcome};
 use super::relay::{Mode, Relay};
 use super::render::{self, Encoder, Header};
 use super::request::{conversation_prefix, default_title, ChatRequest, Style};
-use super::upstream::{self, Prepared};
+use super::upstream::{self, Prepared, Response};
 use super::{anthropic, echo, openai, Gateway};
 use crate::db::characters::Character;
 use crate::db::chat_logs::ChatStatus;
@@ -33,6 +33,18 @@ pub struct Caller {
     pub user_email: Option<HeaderValue>,
 }
 
+/// A request checked and routed, its chat record begun.
+struct Chat {
+    style: Style,
+    stream: bool,
+    include_usage: bool,
+    /// The model the client asked for (or its character's).
+    model: String,
+    messages: Vec<Value>,
+    params: serde_json::Map<String, Value>,
+    record: ChatRecord,
+}
+
 pub async fn complete(
     gateway: web::Data<Gateway>,
     db: &Db,
@@ -40,12 +52,53 @@ pub async fn complete(
     caller: Caller,
     request: ChatRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let (mut chat, route) = begin(&gateway, db, caller, request).await?;
+    match route {
+        Route::Echo => Ok(echo_answer(chat)),
+        Route::Upstream {
+            provider,
+            upstream_model,
+        } => {
+            let kind = provider.kind;
+            // The record holds the conversation already: the messages go.
+            let messages = std::mem::take(&mut chat.messages);
+            let body = match kind {
+                ProviderKind::OpenAi => {
+                    openai::request_body(messages, &chat.params, &upstream_model, chat.stream)
+                }
+                ProviderKind::Anthropic => {
+                    anthropic::request_body(&messages, &chat.params, &upstream_model, chat.stream)
+                }
+            };
+            let config = &gateway.config;
+            let sent = match Prepared::new(provider, &body) {
+                Ok(prepared) => upstream::send(client, config, &prepared).await,
+                Err(e) => Err(e),
+            };
+            let response = match sent {
+                Ok(response) => response,
+                Err(error) => return Err(finish_failed(chat.record, error)),
+            };
+            if chat.stream {
+                return Ok(stream_answer(chat, kind, response, config.idle_timeout));
+            }
+            whole_answer(chat, kind, response, config.idle_timeout).await
+        }
+    }
+}
+
+/// Who asks, with which character and model, and where that model leads.
+async fn begin(
+    gateway: &web::Data<Gateway>,
+    db: &Db,
+    caller: Caller,
+    request: ChatRequest,
+) -> Result<(Chat, Route), ApiError> {
     let started = Instant::now();
     let (user_id, character) =
         lookups(db, caller.user_email.as_ref(), request.character_id.clone()).await?;
     let model = request
         .model
-        .clone()
         .or_else(|| character.as_ref().and_then(|c| c.default_model.clone()))
         .ok_or_else(|| {
             ApiError::invalid_field(
@@ -61,7 +114,7 @@ pub async fn complete(
             json!({ "role": "system", "content": character.instruction }),
         );
     }
-    let provider_id = match &route {
+    let provider = match &route {
         Route::Echo => None,
         Route::Upstream { provider, .. } => Some(provider.id.clone()),
     };
@@ -74,120 +127,120 @@ pub async fn complete(
                 .unwrap_or_else(|| default_title(&messages)),
             prefix: conversation_prefix(&messages),
             model: model.clone(),
-            provider: provider_id,
+            provider,
             character_id: character.map(|c| c.id.0),
             user_id,
             api_key_id: caller.api_key,
             started,
         },
     );
-    let style = request.style;
-    let (provider, upstream_model) = match route {
-        Route::Echo => {
-            let completion = echo::completion(&messages);
-            let header = Header::new(style, None, &model);
-            let response = if request.stream {
-                let chunks = echo::chunks(&completion, style, header, request.include_usage);
-                event_stream().streaming(futures_util::stream::iter(
-                    chunks.into_iter().map(Ok::<_, actix_web::Error>),
-                ))
-            } else {
-                HttpResponse::Ok().json(render::completion(style, &header, &completion))
-            };
-            finish_ok(record, &completion);
-            return Ok(response);
-        }
-        Route::Upstream {
-            provider,
-            upstream_model,
-        } => (provider, upstream_model),
+    let chat = Chat {
+        style: request.style,
+        stream: request.stream,
+        include_usage: request.include_usage,
+        model,
+        messages,
+        params: request.params,
+        record,
     };
-    let kind = provider.kind;
-    let body = match kind {
-        ProviderKind::OpenAi => {
-            openai::request_body(messages, &request.params, &upstream_model, request.stream)
-        }
-        ProviderKind::Anthropic => {
-            anthropic::request_body(&messages, &request.params, &upstream_model, request.stream)
-        }
+    Ok((chat, route))
+}
+
+fn echo_answer(chat: Chat) -> HttpResponse {
+    let completion = echo::completion(&chat.messages);
+    let header = Header::new(chat.style, None, &chat.model);
+    let response = if chat.stream {
+        let chunks = echo::chunks(&completion, chat.style, header, chat.include_usage);
+        event_stream().streaming(futures_util::stream::iter(
+            chunks.into_iter().map(Ok::<_, actix_web::Error>),
+        ))
+    } else {
+        HttpResponse::Ok().json(render::completion(chat.style, &header, &completion))
     };
-    let config = &gateway.config;
-    let sent = match Prepared::new(provider, &body) {
-        Ok(prepared) => upstream::send(client, config, &prepared).await,
-        Err(e) => Err(e),
+    finish_ok(chat.record, &completion);
+    response
+}
+
+fn stream_answer(
+    chat: Chat,
+    kind: ProviderKind,
+    response: Response,
+    idle: Duration,
+) -> HttpResponse {
+    let mode = match (chat.style, kind) {
+        (Style::Messages, ProviderKind::OpenAi) => Mode::Passthrough {
+            client_wants_usage: chat.include_usage,
+        },
+        (style, from) => Mode::Translate {
+            from,
+            encoder: Box::new(Encoder::new(
+                style,
+                Header::new(style, None, &chat.model),
+                chat.include_usage,
+            )),
+        },
     };
-    let mut response = match sent {
-        Ok(response) => response,
-        Err(error) => return Err(finish_failed(record, error)),
+    event_stream().streaming(Relay::new(response, mode, chat.style, idle, chat.record))
+}
+
+async fn whole_answer(
+    chat: Chat,
+    kind: ProviderKind,
+    response: Response,
+    idle: Duration,
+) -> Result<HttpResponse, ApiError> {
+    let (body, completion) = match read_answer(kind, response, idle).await {
+        Ok(read) => read,
+        Err(error) => return Err(finish_failed(chat.record, error)),
     };
-    if request.stream {
-        let mode = match (style, kind) {
-            (Style::Messages, ProviderKind::OpenAi) => Mode::Passthrough {
-                client_wants_usage: request.include_usage,
-            },
-            (style, from) => Mode::Translate {
-                from,
-                encoder: Box::new(Encoder::new(
-                    style,
-                    Header::new(style, None, &model),
-                    request.include_usage,
-                )),
-            },
-        };
-        let relay = Relay::new(response, mode, style, config.idle_timeout, record);
-        return Ok(event_stream().streaming(relay));
-    }
-    let read =
-        actix_web::rt::time::timeout(config.idle_timeout, response.body().limit(ANSWER_LIMIT));
-    let body: Bytes = match read.await {
-        Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
-            let error = ApiError::new(
-                ErrorKind::Upstream,
-                format!("cannot read the provider's answer: {e}"),
-            );
-            return Err(finish_failed(record, error));
-        }
-        Err(_) => {
-            let error = ApiError::new(
-                ErrorKind::UpstreamTimeout,
-                "the provider stopped sending its answer",
-            );
-            return Err(finish_failed(record, error));
-        }
-    };
-    let completion = match kind {
-        ProviderKind::OpenAi => openai::completion(&body),
-        ProviderKind::Anthropic => {
-            serde_json::from_slice::<Value>(&body).map(|value| anthropic::completion(&value))
-        }
-    };
-    let completion = match completion {
-        Ok(completion) => completion,
-        Err(e) => {
-            let error = ApiError::new(
-                ErrorKind::Upstream,
-                format!("the provider's answer is not what its API returns: {e}"),
-            );
-            return Err(finish_failed(record, error));
-        }
-    };
-    finish_ok(record, &completion);
-    if style == Style::Messages && kind == ProviderKind::OpenAi {
+    finish_ok(chat.record, &completion);
+    if chat.style == Style::Messages && kind == ProviderKind::OpenAi {
         // Same protocol: the provider's answer as it came.
         return Ok(HttpResponse::Ok()
             .content_type("application/json")
             .body(body));
     }
-    let header = Header::new(
-        style,
-        completion
-            .id
-            .as_deref()
-            .filter(|_| style == Style::Messages),
-        &model,
-    );
-    Ok(HttpResponse::Ok().json(render::completion(style, &header, &completion)))
+    let upstream_id = completion
+        .id
+        .as_deref()
+        .filter(|_| chat.style == Style::Messages);
+    let header = Header::new(chat.style, upstream_id, &chat.model);
+    Ok(HttpResponse::Ok().json(render::completion(chat.style, &header, &completion)))
+}
+
+/// A whole answer, as it came and as read.
+async fn read_answer(
+    kind: ProviderKind,
+    mut response: Response,
+    idle: Duration,
+) -> Result<(Bytes, Completion), ApiError> {
+    let body = actix_web::rt::time::timeout(idle, response.body().limit(ANSWER_LIMIT))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorKind::UpstreamTimeout,
+                "the provider stopped sending its answer",
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                ErrorKind::Upstream,
+                format!("cannot read the provider's answer: {e}"),
+            )
+        })?;
+    let completion = match kind {
+        ProviderKind::OpenAi => openai::completion(&body),
+        ProviderKind::Anthropic => {
+            serde_json::from_slice::<Value>(&body).map(|value| anthropic::completion(&value))
+        }
+    }
+    .map_err(|e| {
+        ApiError::new(
+            ErrorKind::Upstream,
+            format!("the provider's answer is not what its API returns: {e}"),
+        )
+    })?;
+    Ok((body, completion))
 }
 
 /// The user named by `X-User-Email` and the activated character, in one
