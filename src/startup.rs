@@ -1,6 +1,6 @@
 //! Builds the HTTP server on a `TcpListener`, so tests can bind port 0.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::Logger;
@@ -63,8 +63,17 @@ impl Application {
         let admin =
             web::Data::new(AdminState::start(&db, &config.admin).map_err(StartupError::Admin)?);
         if let Some(path) = admin.setup_path() {
+            // A wildcard address is no place to open: point at this machine.
+            let mut shown = address;
+            if shown.ip().is_unspecified() {
+                shown.set_ip(if shown.is_ipv4() {
+                    Ipv4Addr::LOCALHOST.into()
+                } else {
+                    Ipv6Addr::LOCALHOST.into()
+                });
+            }
             log::warn!(
-                "no admin yet: create the first one within {} minutes at http://{address}{path}",
+                "no admin yet: create the first one within {} minutes at http://{shown}{path}",
                 crate::admin::SETUP_TOKEN_LIFETIME.as_secs() / 60
             );
         }

@@ -143,6 +143,8 @@ fn a_database_newer_than_the_binary_is_refused() {
 struct ServerProcess {
     child: Child,
     url: String,
+    /// What it logged before the URL.
+    startup: Vec<String>,
     log: mpsc::Receiver<String>,
 }
 
@@ -166,6 +168,7 @@ fn start_server(args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
             }
         }
     });
+    let mut startup = Vec::new();
     let url = loop {
         let line = rx
             .recv_timeout(Duration::from_secs(30))
@@ -174,10 +177,12 @@ fn start_server(args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
             let rest = &line[at + "listening on ".len()..];
             break rest.split_whitespace().next().unwrap().to_owned();
         }
+        startup.push(line);
     };
     ServerProcess {
         child,
         url,
+        startup,
         log: rx,
     }
 }
@@ -284,4 +289,36 @@ fn a_busy_port_is_a_clear_error() {
         "{}",
         stderr(&output)
     );
+}
+
+#[actix_web::test]
+async fn on_a_wildcard_address_the_setup_link_points_at_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let server = start_server(
+        &["--listen", "0.0.0.0:0", "--db", db.to_str().unwrap()],
+        &[],
+    );
+    let port = server.url.rsplit(':').next().unwrap().to_owned();
+    let link = server
+        .startup
+        .iter()
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|w| w.contains("/admin/setup?token="))
+        })
+        .unwrap_or_else(|| panic!("no setup link in {:?}", server.startup))
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{port}/admin/setup?token=")),
+        "{link}"
+    );
+    let response = awc::Client::default().get(&link).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the link opens the setup page"
+    );
+    let (status, _) = server.terminate();
+    assert!(status.success());
 }
