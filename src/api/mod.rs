@@ -10,8 +10,9 @@ mod users;
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::from_fn;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::require_api_key;
@@ -25,35 +26,39 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize) {
         web::scope("/api")
             .service(
                 web::scope("/v1")
-                    .service(resource("/openapi.json").get(openapi::document))
+                    .service(resource("/openapi.json", "GET").get(openapi::document))
                     .service(
                         web::scope("")
                             .wrap(from_fn(require_api_key))
-                            .service(resource("/users").get(users::list).post(users::create))
                             .service(
-                                resource("/users/{id}")
+                                resource("/users", "GET, POST")
+                                    .get(users::list)
+                                    .post(users::create),
+                            )
+                            .service(
+                                resource("/users/{id}", "GET, PATCH, DELETE")
                                     .get(users::show)
                                     .patch(users::update)
                                     .delete(users::delete),
                             )
                             .service(
-                                resource("/ai-characters")
+                                resource("/ai-characters", "GET, POST")
                                     .get(characters::list)
                                     .post(characters::create),
                             )
                             .service(
-                                resource("/ai-characters/{id}")
+                                resource("/ai-characters/{id}", "GET, PATCH, DELETE")
                                     .get(characters::show)
                                     .patch(characters::update)
                                     .delete(characters::delete),
                             )
-                            .service(resource("/chatlogs").get(chatlogs::list))
+                            .service(resource("/chatlogs", "GET").get(chatlogs::list))
                             .service(
-                                resource("/chat/completions")
+                                resource("/chat/completions", "POST")
                                     .app_data(BodyLimit(completion_body_limit))
                                     .post(chat::create),
                             )
-                            .service(resource("/models").get(chat::models))
+                            .service(resource("/models", "GET").get(chat::models))
                             .default_service(web::to(not_found)),
                     ),
             )
@@ -71,9 +76,17 @@ fn data_list<T: Serialize>(data: Vec<T>) -> HttpResponse {
     HttpResponse::Ok().json(DataList { data })
 }
 
-/// A resource whose unsupported methods get a JSON 405.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource whose unsupported methods get a JSON 405 naming, in `Allow`,
+/// the methods it has.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        let mut response =
+            ApiError::method_not_allowed(req.method().as_str(), req.path()).error_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        response
+    }))
 }
 
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -82,13 +95,6 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         req.method(),
         req.path()
     )))
-}
-
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed(
-        req.method().as_str(),
-        req.path(),
-    ))
 }
 
 /// The query string's parameters, decoded; the last of a repeated name wins.

@@ -24,15 +24,22 @@ async fn unknown_routes_under_api_are_json_404s() {
 }
 
 #[actix_web::test]
-async fn wrong_methods_are_json_405s() {
+async fn wrong_methods_are_json_405s_that_say_what_is_allowed() {
     let app = spawn_app().await;
-    for (method, path) in [
-        (Method::PUT, "/api/v1/users"),
-        (Method::DELETE, "/api/v1/users"),
-        (Method::POST, "/api/v1/users/1"),
-        (Method::PUT, "/api/v1/ai-characters/x"),
-        (Method::POST, "/api/v1/chatlogs"),
+    for (method, path, allowed) in [
+        (Method::PUT, "/api/v1/users", "GET, POST"),
+        (Method::DELETE, "/api/v1/users", "GET, POST"),
+        (Method::POST, "/api/v1/users/1", "GET, PATCH, DELETE"),
+        (Method::PUT, "/api/v1/ai-characters/x", "GET, PATCH, DELETE"),
+        (Method::POST, "/api/v1/chatlogs", "GET"),
+        (Method::GET, "/api/v1/chat/completions", "POST"),
     ] {
+        let response = app.request(method.clone(), path).send().await.unwrap();
+        assert_eq!(
+            response.headers().get("allow").unwrap(),
+            allowed,
+            "{method} {path}"
+        );
         let (status, error) = send(app.request(method.clone(), path)).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         let message = error_message(&error, "invalid_request_error");
