@@ -1,6 +1,7 @@
 //! `POST /chat/completions` from start to end: who asks, which character
 //! and model, the upstream call, and the answer in the client's style.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::{self, HeaderValue};
@@ -16,9 +17,10 @@ use super::render::{self, Encoder, Header};
 use super::request::{conversation_prefix, default_title, ChatRequest, Style};
 use super::upstream::{self, Prepared, Response};
 use super::{anthropic, echo, openai, Gateway};
+use crate::config::GatewayConfig;
 use crate::db::characters::Character;
 use crate::db::chat_logs::ChatStatus;
-use crate::db::providers::ProviderKind;
+use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
 use crate::domain::{random_base62, ApiKeyId, Email, UserId};
 use crate::error::{ApiError, ErrorKind};
@@ -71,10 +73,18 @@ pub async fn complete(
                 }
             };
             let config = &gateway.config;
-            let sent = match Prepared::new(provider, &body) {
-                Ok(prepared) => upstream::send(client, config, &prepared).await,
-                Err(e) => Err(e),
-            };
+            let mut sent = send(client, config, &provider, &body).await;
+            if let Err(error) = &sent {
+                if rejects_stream_options(error) && !chat.include_usage {
+                    // Some OpenAI-compatible servers refuse the usage option
+                    // mindgate adds: ask again without it.
+                    let mut body = body;
+                    if let Some(fields) = body.as_object_mut() {
+                        fields.remove("stream_options");
+                    }
+                    sent = send(client, config, &provider, &body).await;
+                }
+            }
             let response = match sent {
                 Ok(response) => response,
                 Err(error) => return Err(finish_failed(chat.record, error)),
@@ -85,6 +95,22 @@ pub async fn complete(
             whole_answer(chat, kind, response, config.idle_timeout).await
         }
     }
+}
+
+async fn send(
+    client: &awc::Client,
+    config: &GatewayConfig,
+    provider: &Arc<Provider>,
+    body: &Value,
+) -> Result<Response, ApiError> {
+    let prepared = Prepared::new(provider.clone(), body)?;
+    upstream::send(client, config, &prepared).await
+}
+
+/// An upstream that does not know `stream_options`.
+fn rejects_stream_options(error: &ApiError) -> bool {
+    matches!(error.kind, ErrorKind::UpstreamRejected(status) if status == 400 || status == 422)
+        && error.message.contains("stream_options")
 }
 
 /// Who asks, with which character and model, and where that model leads.

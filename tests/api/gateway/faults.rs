@@ -194,3 +194,33 @@ async fn a_stream_that_goes_silent_times_out_with_an_error_event() {
     assert!(error["message"].as_str().unwrap().contains("300 ms"));
     assert_eq!(the_chat(&gw.app).await.status, "error");
 }
+
+#[actix_web::test]
+async fn an_upstream_that_refuses_stream_options_is_asked_again_without() {
+    let gw = spawn_gateway().await;
+    let refusal = || Fault::Status {
+        code: 400,
+        retry_after: None,
+        message: "Unrecognized request argument supplied: stream_options",
+    };
+    gw.mock.fail_with([refusal()]);
+    let (code, stream) = gw.stream(&streamed(hello("gpt-4o"))).await;
+    assert_eq!(code, StatusCode::OK, "{stream}");
+    assert_eq!(streamed_text(&stream), REPLY);
+    let sent = gw.mock.received();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[0].body.get("stream_options").is_some());
+    assert!(
+        sent[1].body.get("stream_options").is_none(),
+        "{}",
+        sent[1].body
+    );
+
+    // A client that asked for usage itself gets the refusal.
+    gw.mock.fail_with([refusal()]);
+    let mut request = streamed(hello("gpt-4o"));
+    request["stream_options"] = serde_json::json!({ "include_usage": true });
+    let (code, body) = gw.complete(&request).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(error_message(&body, "invalid_request_error").contains("stream_options"));
+}
