@@ -142,11 +142,7 @@ pub async fn create(
     let shown = name.clone();
     db.write(move |tx| providers::insert(tx, &id, kind, &name, &url, key.as_deref()))
         .await?;
-    catalog.reload().await?;
-    Ok(ctx.done(
-        "/admin/providers",
-        Flash::ok(format!("Added the provider {shown}.")),
-    ))
+    changed(ctx, &catalog, format!("Added the provider {shown}.")).await
 }
 
 #[derive(Deserialize)]
@@ -188,11 +184,18 @@ pub async fn update(
     if !found {
         return Err(missing);
     }
+    changed(ctx, &catalog, format!("Saved the provider {shown}.")).await
+}
+
+/// After a change to providers or models: the gateway reloads them, the
+/// admin goes back to the page with `message`.
+async fn changed(
+    ctx: Ctx,
+    catalog: &web::Data<Catalog>,
+    message: String,
+) -> Result<HttpResponse, ApiError> {
     catalog.reload().await?;
-    Ok(ctx.done(
-        "/admin/providers",
-        Flash::ok(format!("Saved the provider {shown}.")),
-    ))
+    Ok(ctx.done("/admin/providers", Flash::ok(message)))
 }
 
 async fn find(db: &Db, id: String) -> Result<Provider, ApiError> {
@@ -258,11 +261,12 @@ pub async fn delete(
     let provider = find(&db, id.into_inner()).await?;
     let pid = provider.id.clone();
     db.write(move |tx| providers::delete(tx, &pid)).await?;
-    catalog.reload().await?;
-    Ok(ctx.done(
-        "/admin/providers",
-        Flash::ok(format!("Deleted the provider {}.", provider.name)),
-    ))
+    changed(
+        ctx,
+        &catalog,
+        format!("Deleted the provider {}.", provider.name),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -294,11 +298,7 @@ pub async fn save_model(
     let shown = name.clone();
     db.write(move |tx| models::upsert(tx, &name, &provider, &upstream, enabled))
         .await?;
-    catalog.reload().await?;
-    Ok(ctx.done(
-        "/admin/providers",
-        Flash::ok(format!("Saved the model {shown}.")),
-    ))
+    changed(ctx, &catalog, format!("Saved the model {shown}.")).await
 }
 
 #[derive(Deserialize)]
@@ -323,12 +323,13 @@ pub async fn toggle_model(
     let name = model.name.clone();
     db.write(move |tx| models::set_enabled(tx, &name, enabled))
         .await?;
-    catalog.reload().await?;
     let state = if enabled { "enabled" } else { "disabled" };
-    Ok(ctx.done(
-        "/admin/providers",
-        Flash::ok(format!("The model {} is {state}.", model.name)),
-    ))
+    changed(
+        ctx,
+        &catalog,
+        format!("The model {} is {state}.", model.name),
+    )
+    .await
 }
 
 pub async fn confirm_delete_model(
@@ -360,12 +361,10 @@ pub async fn delete_model(
     let model = find_model(&db, query.into_inner().name).await?;
     let name = model.name.clone();
     db.write(move |tx| models::delete(tx, &name)).await?;
-    catalog.reload().await?;
-    Ok(ctx.done(
-        "/admin/providers",
-        Flash::ok(format!(
-            "Removed the model {} from the catalog.",
-            model.name
-        )),
-    ))
+    changed(
+        ctx,
+        &catalog,
+        format!("Removed the model {} from the catalog.", model.name),
+    )
+    .await
 }
