@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{json, Value};
 
-use super::completion::{Completion, Finish, Piece, Transcript};
+use super::completion::{Completion, Finish, Piece, Transcript, Usage};
 use super::request::Style;
 
 /// Names an answer: its id, the model the client asked for, and when.
@@ -31,6 +31,34 @@ impl Header {
     }
 }
 
+impl Header {
+    /// An OpenAI object (`chat.completion` or a chunk) around `choices`.
+    fn openai(&self, object: &str, choices: Value) -> Value {
+        json!({
+            "id": self.id,
+            "object": object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        })
+    }
+
+    /// A legacy text completion, whole or one event of a stream.
+    fn legacy(&self, text: &str, finish: Option<Finish>, usage: &Usage) -> Value {
+        let mut body = json!({
+            "type": "completion",
+            "id": self.id,
+            "completion": text,
+            "stop_reason": finish.map(Finish::legacy),
+            "model": self.model,
+        });
+        if usage.is_known() {
+            body["usage"] = usage.anthropic_json();
+        }
+        body
+    }
+}
+
 /// A whole answer as the response body.
 pub fn completion(style: Style, header: &Header, c: &Completion) -> Value {
     let finish = c.finish.unwrap_or(Finish::Stop);
@@ -40,33 +68,19 @@ pub fn completion(style: Style, header: &Header, c: &Completion) -> Value {
             if !c.tool_calls.is_empty() {
                 message["tool_calls"] = Value::Array(c.tool_calls.clone());
             }
-            let mut body = json!({
-                "id": header.id,
-                "object": "chat.completion",
-                "created": header.created,
-                "model": header.model,
-                "choices": [{ "index": 0, "message": message, "finish_reason": finish.openai() }],
-            });
+            let choices =
+                json!([{ "index": 0, "message": message, "finish_reason": finish.openai() }]);
+            let mut body = header.openai("chat.completion", choices);
             if c.usage.is_known() {
                 body["usage"] = c.usage.openai_json();
             }
             body
         }
-        Style::Prompt => {
-            let mut body = json!({
-                "type": "completion",
-                "id": header.id,
-                "completion": c.text,
-                "stop_reason": finish.legacy(),
-                "model": header.model,
-            });
-            if c.usage.is_known() {
-                body["usage"] = c.usage.anthropic_json();
-            }
-            body
-        }
+        Style::Prompt => header.legacy(&c.text, Some(finish), &c.usage),
     }
 }
+
+const CHUNK: &str = "chat.completion.chunk";
 
 /// Turns stream pieces into the client's events.
 pub struct Encoder {
@@ -87,28 +101,13 @@ impl Encoder {
     }
 
     fn chunk(&self, out: &mut BytesMut, delta: Value, finish: Option<Finish>) {
-        let chunk = json!({
-            "id": self.header.id,
-            "object": "chat.completion.chunk",
-            "created": self.header.created,
-            "model": self.header.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish.map(Finish::openai) }],
-        });
-        data(out, &chunk);
+        let choices =
+            json!([{ "index": 0, "delta": delta, "finish_reason": finish.map(Finish::openai) }]);
+        data(out, &self.header.openai(CHUNK, choices));
     }
 
-    fn legacy(&self, out: &mut BytesMut, text: &str, finish: Option<Finish>, usage: Option<Value>) {
-        let mut event = json!({
-            "type": "completion",
-            "id": self.header.id,
-            "completion": text,
-            "stop_reason": finish.map(Finish::legacy),
-            "model": self.header.model,
-        });
-        if let Some(usage) = usage {
-            event["usage"] = usage;
-        }
-        named(out, "completion", &event);
+    fn legacy(&self, out: &mut BytesMut, text: &str, finish: Option<Finish>, usage: &Usage) {
+        named(out, "completion", &self.header.legacy(text, finish, usage));
     }
 
     /// OpenAI streams open with the assistant's role.
@@ -142,7 +141,7 @@ impl Encoder {
             }
             (Style::Prompt, Piece::Text(text)) => {
                 self.started = true;
-                self.legacy(out, text, None, None);
+                self.legacy(out, text, None, &Usage::default());
             }
             (Style::Prompt, _) => {}
         }
@@ -157,25 +156,15 @@ impl Encoder {
                     self.chunk(out, json!({}), Some(Finish::Stop));
                 }
                 if self.include_usage && transcript.usage.is_known() {
-                    let chunk = json!({
-                        "id": self.header.id,
-                        "object": "chat.completion.chunk",
-                        "created": self.header.created,
-                        "model": self.header.model,
-                        "choices": [],
-                        "usage": transcript.usage.openai_json(),
-                    });
+                    let mut chunk = self.header.openai(CHUNK, json!([]));
+                    chunk["usage"] = transcript.usage.openai_json();
                     data(out, &chunk);
                 }
                 done(out);
             }
             Style::Prompt => {
-                let usage = transcript
-                    .usage
-                    .is_known()
-                    .then(|| transcript.usage.anthropic_json());
                 let finish = transcript.finish.unwrap_or(Finish::Stop);
-                self.legacy(out, "", Some(finish), usage);
+                self.legacy(out, "", Some(finish), &transcript.usage);
             }
         }
     }
