@@ -109,10 +109,6 @@ impl Snapshot {
             })
             .collect()
     }
-
-    pub fn provider(&self, id: &str) -> Option<Arc<Provider>> {
-        self.providers.get(id).cloned()
-    }
 }
 
 /// Model families that need no catalog entry.
