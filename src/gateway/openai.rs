@@ -177,10 +177,13 @@ pub fn chunk(data: &str) -> Option<Chunk> {
 
 /// The message of an OpenAI-style `error` object (or a bare string).
 pub fn error_message(error: &Value) -> String {
-    error["message"]
-        .as_str()
-        .or(error.as_str())
-        .map_or_else(|| error.to_string(), str::to_owned)
+    error_text(error).map_or_else(|| error.to_string(), str::to_owned)
+}
+
+/// The text of an `error` object (OpenAI's and Anthropic's both have a
+/// `message`), or the error itself when it is a bare string.
+pub fn error_text(error: &Value) -> Option<&str> {
+    error["message"].as_str().or(error.as_str())
 }
 
 #[cfg(test)]

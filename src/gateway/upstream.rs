@@ -8,7 +8,7 @@ use actix_service::{apply_fn, Service};
 use actix_tls::connect::{
     ConnectError, ConnectInfo, Connection, Connector as TcpConnector, ConnectorService,
 };
-use actix_web::http::{StatusCode, Uri};
+use actix_web::http::Uri;
 use actix_web::rt::net::TcpStream;
 use awc::error::{ConnectError as ClientConnectError, SendRequestError};
 use bytes::Bytes;
@@ -273,18 +273,14 @@ fn retry_after(response: &Response) -> Option<Duration> {
 /// shape), else the body itself, shortened.
 pub fn error_detail(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        let error = &value["error"];
-        if let Some(message) = error["message"].as_str().or(error.as_str()) {
+        if let Some(message) = super::openai::error_text(&value["error"]) {
             return message.to_owned();
         }
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {
-        return StatusCode::BAD_GATEWAY
-            .canonical_reason()
-            .unwrap_or_default()
-            .to_lowercase();
+        return "no message".to_owned();
     }
     text.chars().take(500).collect()
 }
