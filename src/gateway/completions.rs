@@ -65,9 +65,13 @@ pub async fn complete(
             // The record holds the conversation already: the messages go.
             let messages = std::mem::take(&mut chat.messages);
             let body = match kind {
-                ProviderKind::OpenAi => {
-                    openai::request_body(messages, &chat.params, &upstream_model, chat.stream)
-                }
+                ProviderKind::OpenAi => openai::request_body(
+                    chat.style,
+                    messages,
+                    &chat.params,
+                    &upstream_model,
+                    chat.stream,
+                ),
                 ProviderKind::Anthropic => {
                     anthropic::request_body(&messages, &chat.params, &upstream_model, chat.stream)
                 }

@@ -5,19 +5,23 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::completion::{Completion, Finish, Piece, Usage};
+use super::request::Style;
 
 /// The upstream body: the client's parameters as sent, with the upstream
 /// model id, and usage asked for at the end of a stream.
 pub fn request_body(
+    style: Style,
     messages: Vec<Value>,
     params: &Map<String, Value>,
     upstream_model: &str,
     stream: bool,
 ) -> Value {
     let mut body = params.clone();
-    // Parameters only Anthropic knows, from a Claude-style request.
-    for anthropic_only in ["top_k", "metadata", "anthropic_version"] {
-        body.remove(anthropic_only);
+    if style == Style::Prompt {
+        // A Claude-style request may carry parameters only Anthropic knows.
+        for anthropic_only in ["top_k", "metadata", "anthropic_version"] {
+            body.remove(anthropic_only);
+        }
     }
     body.insert("model".into(), upstream_model.into());
     body.insert("messages".into(), Value::Array(messages));

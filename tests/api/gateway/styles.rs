@@ -221,3 +221,28 @@ async fn streamed_messages_to_openai_pass_through_byte_for_byte() {
         mock_upstream::openai_events("gpt-4o-mini", true).concat()
     );
 }
+
+#[actix_web::test]
+async fn openai_parameters_pass_through_as_sent_and_claude_only_ones_are_left_out() {
+    let gw = spawn_gateway().await;
+    let mut request = hello("gpt-4o");
+    request["top_k"] = json!(40);
+    request["temperature"] = json!(0.3);
+    request["response_format"] = json!({ "type": "json_object" });
+    assert_eq!(gw.complete(&request).await.0, StatusCode::OK);
+    let sent = gw.mock.last().body;
+    assert_eq!(
+        sent["top_k"], 40,
+        "an OpenAI-compatible server may know it: {sent}"
+    );
+    assert_eq!(sent["temperature"], 0.3);
+    assert_eq!(sent["response_format"], json!({ "type": "json_object" }));
+
+    let mut request = prompt("gpt-4o");
+    request["top_k"] = json!(40);
+    request["max_tokens_to_sample"] = json!(300);
+    assert_eq!(gw.complete(&request).await.0, StatusCode::OK);
+    let sent = gw.mock.last().body;
+    assert!(sent.get("top_k").is_none(), "{sent}");
+    assert_eq!(sent["max_tokens"], 300);
+}
