@@ -13,18 +13,9 @@ use crate::domain::{ApiKeyId, Timestamp, UserId};
 
 pub struct ChatRecord {
     gateway: web::Data<Gateway>,
-    chat_id: String,
-    title: String,
-    /// The conversation before the reply.
-    prefix: String,
-    model: String,
-    provider: Option<String>,
-    character_id: Option<String>,
-    user_id: Option<UserId>,
-    api_key_id: Option<ApiKeyId>,
-    started: Instant,
+    /// `None` once written.
+    meta: Option<ChatMeta>,
     first_byte: Option<Duration>,
-    written: bool,
 }
 
 /// Who asked what, known before anything goes upstream.
@@ -52,24 +43,15 @@ impl ChatRecord {
     pub fn new(gateway: web::Data<Gateway>, meta: ChatMeta) -> ChatRecord {
         ChatRecord {
             gateway,
-            chat_id: meta.chat_id,
-            title: meta.title,
-            prefix: meta.prefix,
-            model: meta.model,
-            provider: meta.provider,
-            character_id: meta.character_id,
-            user_id: meta.user_id,
-            api_key_id: meta.api_key_id,
-            started: meta.started,
+            meta: Some(meta),
             first_byte: None,
-            written: false,
         }
     }
 
     /// Notes the first byte sent to the client (once).
     pub fn first_byte(&mut self) {
-        if self.first_byte.is_none() {
-            self.first_byte = Some(self.started.elapsed());
+        if let (None, Some(meta)) = (self.first_byte, &self.meta) {
+            self.first_byte = Some(meta.started.elapsed());
         }
     }
 
@@ -78,11 +60,13 @@ impl ChatRecord {
     }
 
     fn write(&mut self, outcome: Outcome) {
-        self.written = true;
+        let Some(meta) = self.meta.take() else {
+            return;
+        };
         if !self.gateway.catalog.record_chats() {
             return;
         }
-        let mut conversation = std::mem::take(&mut self.prefix);
+        let mut conversation = meta.prefix;
         if !outcome.reply.is_empty() {
             if !conversation.is_empty() {
                 conversation.push_str("\n\n");
@@ -92,20 +76,20 @@ impl ChatRecord {
         }
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         self.gateway.recorder.record(NewChatLog {
-            chat_id: std::mem::take(&mut self.chat_id),
-            chat_title: std::mem::take(&mut self.title),
+            chat_id: meta.chat_id,
+            chat_title: meta.title,
             recorded_at: Timestamp::now(),
             conversation_text: conversation,
-            model: Some(std::mem::take(&mut self.model)),
-            provider: self.provider.take(),
-            character_id: self.character_id.take(),
-            user_id: self.user_id,
-            api_key_id: self.api_key_id,
+            model: Some(meta.model),
+            provider: meta.provider,
+            character_id: meta.character_id,
+            user_id: meta.user_id,
+            api_key_id: meta.api_key_id,
             prompt_tokens: outcome.usage.prompt_tokens,
             completion_tokens: outcome.usage.completion_tokens,
             status: outcome.status,
             error_message: outcome.error,
-            latency_ms: Some(millis(self.started.elapsed())),
+            latency_ms: Some(millis(meta.started.elapsed())),
             ttft_ms: self.first_byte.map(millis),
         });
     }
@@ -113,7 +97,7 @@ impl ChatRecord {
 
 impl Drop for ChatRecord {
     fn drop(&mut self) {
-        if !self.written {
+        if self.meta.is_some() {
             self.write(Outcome {
                 reply: "",
                 usage: Usage::default(),

@@ -112,7 +112,7 @@ impl Relay {
                         }
                         *client_wants_usage || !chunk.usage_only
                     }
-                    // Not a chunk (a comment, a keep-alive): pass it on.
+                    // Data that is not a chunk: pass it on untouched.
                     None => true,
                 };
                 if forward {
