@@ -1,7 +1,7 @@
 //! API keys: their format, their hashes, and the middleware that demands
 //! one on every protected route.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::middleware::Next;
@@ -108,15 +108,20 @@ async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<AuthenticatedKey, 
 pub async fn require_api_key(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if !req.resource_map().has_resource(req.path()) {
-        return next.call(req).await;
+        return Ok(next.call(req).await?.map_into_left_body());
     }
     let db = req
         .app_data::<web::Data<Db>>()
         .ok_or_else(|| ApiError::internal("database missing from app data"))?
         .clone();
-    let key = authenticate(&db, req.headers()).await?;
-    req.extensions_mut().insert(key);
-    next.call(req).await
+    match authenticate(&db, req.headers()).await {
+        Ok(key) => {
+            req.extensions_mut().insert(key);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        // A response rather than an error, so the access log records it.
+        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    }
 }

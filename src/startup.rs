@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::Logger;
+use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
@@ -128,6 +128,7 @@ fn run(
     let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::http::head_as_get))
             .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
             .app_data(db.clone())
             .app_data(gateway.clone())

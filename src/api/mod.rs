@@ -26,39 +26,39 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize) {
         web::scope("/api")
             .service(
                 web::scope("/v1")
-                    .service(resource("/openapi.json", "GET").get(openapi::document))
+                    .service(resource("/openapi.json", "GET, HEAD").get(openapi::document))
                     .service(
                         web::scope("")
                             .wrap(from_fn(require_api_key))
                             .service(
-                                resource("/users", "GET, POST")
+                                resource("/users", "GET, HEAD, POST")
                                     .get(users::list)
                                     .post(users::create),
                             )
                             .service(
-                                resource("/users/{id}", "GET, PATCH, DELETE")
+                                resource("/users/{id}", "GET, HEAD, PATCH, DELETE")
                                     .get(users::show)
                                     .patch(users::update)
                                     .delete(users::delete),
                             )
                             .service(
-                                resource("/ai-characters", "GET, POST")
+                                resource("/ai-characters", "GET, HEAD, POST")
                                     .get(characters::list)
                                     .post(characters::create),
                             )
                             .service(
-                                resource("/ai-characters/{id}", "GET, PATCH, DELETE")
+                                resource("/ai-characters/{id}", "GET, HEAD, PATCH, DELETE")
                                     .get(characters::show)
                                     .patch(characters::update)
                                     .delete(characters::delete),
                             )
-                            .service(resource("/chatlogs", "GET").get(chatlogs::list))
+                            .service(resource("/chatlogs", "GET, HEAD").get(chatlogs::list))
                             .service(
                                 resource("/chat/completions", "POST")
                                     .app_data(BodyLimit(completion_body_limit))
                                     .post(chat::create),
                             )
-                            .service(resource("/models", "GET").get(chat::models))
+                            .service(resource("/models", "GET, HEAD").get(chat::models))
                             .default_service(web::to(not_found)),
                     ),
             )

@@ -245,6 +245,12 @@ async fn serve_logs_its_url_answers_health_and_stops_on_sigterm() {
         log.iter().any(|l| l.contains("mindgate stopped")),
         "{log:?}"
     );
+    // Refused keys are logged like every other request.
+    assert!(
+        log.iter()
+            .any(|l| l.contains(r#""GET /api/v1/users HTTP/1.1" 401"#)),
+        "{log:?}"
+    );
     assert!(db.exists());
     // Closed cleanly: the last connection checkpointed and removed the WAL.
     assert!(!db.with_extension("db-wal").exists(), "WAL left behind");

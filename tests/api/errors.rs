@@ -27,11 +27,15 @@ async fn unknown_routes_under_api_are_json_404s() {
 async fn wrong_methods_are_json_405s_that_say_what_is_allowed() {
     let app = spawn_app().await;
     for (method, path, allowed) in [
-        (Method::PUT, "/api/v1/users", "GET, POST"),
-        (Method::DELETE, "/api/v1/users", "GET, POST"),
-        (Method::POST, "/api/v1/users/1", "GET, PATCH, DELETE"),
-        (Method::PUT, "/api/v1/ai-characters/x", "GET, PATCH, DELETE"),
-        (Method::POST, "/api/v1/chatlogs", "GET"),
+        (Method::PUT, "/api/v1/users", "GET, HEAD, POST"),
+        (Method::DELETE, "/api/v1/users", "GET, HEAD, POST"),
+        (Method::POST, "/api/v1/users/1", "GET, HEAD, PATCH, DELETE"),
+        (
+            Method::PUT,
+            "/api/v1/ai-characters/x",
+            "GET, HEAD, PATCH, DELETE",
+        ),
+        (Method::POST, "/api/v1/chatlogs", "GET, HEAD"),
         (Method::GET, "/api/v1/chat/completions", "POST"),
     ] {
         let response = app.request(method.clone(), path).send().await.unwrap();
@@ -46,6 +50,53 @@ async fn wrong_methods_are_json_405s_that_say_what_is_allowed() {
         assert!(
             message.contains(method.as_str()) && message.contains(path),
             "{message}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn head_answers_wherever_get_does_with_headers_and_no_body() {
+    let app = spawn_app().await;
+    app.create_user(&json!({"email": "head@example.com"})).await;
+    for (path, with_key, status) in [
+        ("/healthz", false, StatusCode::OK),
+        ("/", false, StatusCode::OK),
+        ("/api/v1/openapi.json", false, StatusCode::OK),
+        ("/api/v1/users", true, StatusCode::OK),
+        ("/api/v1/users/1", true, StatusCode::OK),
+        ("/api/v1/users/999", true, StatusCode::NOT_FOUND),
+        ("/api/v1/users", false, StatusCode::UNAUTHORIZED),
+        ("/api/v1/models", true, StatusCode::OK),
+        ("/admin/login", false, StatusCode::OK),
+        ("/static/admin.css", false, StatusCode::OK),
+    ] {
+        let request = if with_key {
+            app.request(Method::HEAD, path)
+        } else {
+            app.client.request(Method::HEAD, app.url(path))
+        };
+        let mut head = request.send().await.unwrap();
+        assert_eq!(head.status(), status, "HEAD {path}");
+        let body = head.body().await.unwrap();
+        assert!(body.is_empty(), "HEAD {path} sent a body");
+        let get = if with_key {
+            app.request(Method::GET, path)
+        } else {
+            app.client.get(app.url(path))
+        };
+        let mut get = get.send().await.unwrap();
+        let full = get.body().await.unwrap();
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert_eq!(
+            head.headers()
+                .get("content-length")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            Some(full.len().to_string()),
+            "HEAD {path} announces the GET's length"
         );
     }
 }

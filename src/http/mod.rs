@@ -1,0 +1,6 @@
+//! HTTP plumbing that every route shares, whatever serves it: the API, the
+//! admin and the static files.
+
+mod head;
+
+pub use head::head_as_get;
