@@ -10,4 +10,5 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod gateway;
+pub mod secrets;
 pub mod startup;
