@@ -224,6 +224,15 @@ impl Db {
         Ok(value)
     }
 
+    /// Rebuilds the database file from its live rows, so nothing deleted or
+    /// overwritten lingers in its free space, and empties the WAL into it.
+    pub fn vacuum(&self) -> Result<(), ApiError> {
+        let conn = self.writer.get()?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Writes a consistent copy of the live database to `dest`, which must
     /// not exist; the copy is readable by its owner only, like the database.
     pub fn backup_to(&self, dest: &Path) -> Result<(), ApiError> {

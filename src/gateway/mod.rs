@@ -41,7 +41,7 @@ impl Gateway {
     /// instance secret (or there is none), rather than run with broken providers.
     pub fn start(db: &Db, config: GatewayConfig) -> Result<Gateway, ApiError> {
         let secret = &config.secret_key;
-        db.write_blocking(|tx| {
+        let sealed = db.write_blocking(|tx| {
             // Every key must open before anything is written: a wrong secret
             // must not seal keys beside those sealed with the right one.
             db::providers::list(tx, secret)?;
@@ -50,15 +50,17 @@ impl Gateway {
                     log::info!("provider {id}: settings taken from the environment");
                 }
             }
-            let sealed = db::providers::seal_plain_keys(tx, secret)?;
-            if sealed > 0 {
-                log::info!("encrypted {sealed} provider key(s) stored in plain text");
-            }
             if let Some(record) = config.record_chats {
                 db::settings::set_bool(tx, db::settings::RECORD_CHATS, record)?;
             }
-            Ok(())
+            db::providers::seal_plain_keys(tx, secret)
         })?;
+        if sealed > 0 {
+            // The plain keys may linger in free space (earlier values, deleted
+            // rows) until the file is rebuilt: once, when they are sealed.
+            log::info!("encrypted {sealed} provider key(s) stored in plain text; rewriting the database file so no copy of them remains");
+            db.vacuum()?;
+        }
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
         let recorder = Recorder::start(db.clone()).map_err(ApiError::internal)?;
         Ok(Gateway {
