@@ -126,8 +126,9 @@ async fn with_a_secret_keys_are_stored_sealed_and_only_that_secret_opens_them() 
     app.stop().await;
     drop(app);
 
-    // A restart with the same secret opens them, and leaves them as they are.
-    let app = spawn_app_on_with(&path, secret_only(SECRET)).await;
+    // A restart with the same secret (and the same keys in the environment)
+    // opens them, and leaves them as they are.
+    let app = spawn_app_on_with(&path, sealed_config(&mock, SECRET)).await;
     assert_keys_reach_the_providers(&app, &mock).await;
     assert_eq!(stored(&path), sealed);
     app.stop().await;
