@@ -290,7 +290,7 @@ fn stored_keys(conn: &Connection) -> Result<Vec<(String, String)>, ApiError> {
 
 /// Stores a key in another form; the provider's `updated_at` stays, since
 /// the key itself has not changed.
-fn restore_key(tx: &Transaction, id: &str, stored: &str) -> Result<(), ApiError> {
+fn rewrite_key(tx: &Transaction, id: &str, stored: &str) -> Result<(), ApiError> {
     tx.execute(
         "UPDATE providers SET api_key = ?2 WHERE id = ?1",
         params![id, stored],
@@ -309,7 +309,7 @@ pub fn seal_plain_keys(tx: &Transaction, secret: &SecretKey) -> Result<usize, Ap
         .filter(|(_, stored)| !is_sealed(stored))
         .collect();
     for (id, key) in &plain {
-        restore_key(tx, id, &seal_key(secret, id, key))?;
+        rewrite_key(tx, id, &seal_key(secret, id, key))?;
     }
     Ok(plain.len())
 }
@@ -321,7 +321,7 @@ pub fn reseal_keys(tx: &Transaction, from: &SecretKey, to: &SecretKey) -> Result
     let keys = stored_keys(tx)?;
     for (id, stored) in &keys {
         let key = open_key(from, id, stored)?;
-        restore_key(tx, id, &seal_key(to, id, &key))?;
+        rewrite_key(tx, id, &seal_key(to, id, &key))?;
     }
     Ok(keys.len())
 }

@@ -37,6 +37,7 @@ pub struct Gateway {
 impl Gateway {
     /// Applies the environment's provider settings, loads the catalog and
     /// starts the chat log writer.
+    ///
     /// Refuses to start when a stored provider key does not open with the
     /// instance secret (or there is none), rather than run with broken providers.
     pub fn start(db: &Db, config: GatewayConfig) -> Result<Gateway, ApiError> {
