@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `keys`, `admin`, `backup`.
+//! The command line: `serve` (the default), `keys`, `admin`, `backup`,
+//! `secrets`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,8 +12,9 @@ use crate::auth::{parse_key_name, ApiKey};
 use crate::config::{DbConfig, ServeConfig};
 use crate::db::admins;
 use crate::db::api_keys::{self, Revoked};
-use crate::db::Db;
+use crate::db::{providers, Db};
 use crate::domain::{ApiKeyId, Email, Timestamp};
+use crate::secrets::SecretKey;
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -44,6 +46,32 @@ enum Command {
     Backup {
         /// The file to write; it must not exist yet
         dest: PathBuf,
+        #[command(flatten)]
+        db: DbConfig,
+    },
+    /// Re-encrypt, decrypt or drop the provider keys stored encrypted (stop the server first)
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// Each reads the current secret from MINDGATE_SECRET_KEY or
+/// MINDGATE_SECRET_KEY_FILE, and changes every key in one transaction.
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt the provider keys with a new secret, read from the first line of stdin
+    /// (the keys must open with the current secret, or be in plain text)
+    Rotate {
+        #[command(flatten)]
+        db: DbConfig,
+    },
+    /// Store the provider keys in plain text again, to run without a secret
+    Decrypt {
+        #[command(flatten)]
+        db: DbConfig,
+    },
+    /// Remove the provider keys the current secret cannot decrypt (their secret is lost);
+    /// enter them again afterwards
+    Forget {
         #[command(flatten)]
         db: DbConfig,
     },
@@ -104,6 +132,7 @@ pub fn main() -> ExitCode {
             set_admin_password(&email, &db)
         }
         Some(Command::Backup { dest, db }) => backup(&dest, &db),
+        Some(Command::Secrets(command)) => secrets(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,7 +143,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn serve(config: ServeConfig) -> CommandResult {
+fn serve(mut config: ServeConfig) -> CommandResult {
+    config.app.gateway.secret_key = SecretKey::from_env()?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&config)?;
         log::info!(
@@ -221,5 +251,46 @@ fn backup(dest: &std::path::Path, db: &DbConfig) -> CommandResult {
         source.path().display(),
         dest.display()
     );
+    Ok(())
+}
+
+fn secrets(command: SecretsCommand) -> CommandResult {
+    let current = SecretKey::from_env()?;
+    let (SecretsCommand::Rotate { db }
+    | SecretsCommand::Decrypt { db }
+    | SecretsCommand::Forget { db }) = &command;
+    let db = Db::open_existing(&db.path)?;
+    match command {
+        SecretsCommand::Rotate { .. } => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let new = SecretKey::derive(&line, "the new secret (stdin)")?;
+            let count = db.write_blocking(|tx| providers::reseal_keys(tx, &current, &new))?;
+            println!(
+                "encrypted {count} provider key(s) with the new secret; \
+                 start mindgate with it in MINDGATE_SECRET_KEY or MINDGATE_SECRET_KEY_FILE"
+            );
+        }
+        SecretsCommand::Decrypt { .. } => {
+            let none = SecretKey::default();
+            let count = db.write_blocking(|tx| providers::reseal_keys(tx, &current, &none))?;
+            println!(
+                "stored {count} provider key(s) in plain text; \
+                 start mindgate without MINDGATE_SECRET_KEY and MINDGATE_SECRET_KEY_FILE"
+            );
+        }
+        SecretsCommand::Forget { .. } => {
+            let forgotten = db.write_blocking(|tx| providers::forget_sealed_keys(tx, &current))?;
+            if forgotten.is_empty() {
+                println!("every provider key can be read; none removed");
+            } else {
+                println!(
+                    "removed the keys of the providers {}; enter them again in the admin \
+                     (Providers) or with OPENAI_API_KEY and ANTHROPIC_API_KEY",
+                    forgotten.join(", ")
+                );
+            }
+        }
+    }
     Ok(())
 }

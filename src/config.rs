@@ -7,6 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
 use crate::db::providers::ProviderSeed;
+use crate::secrets::SecretKey;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DB: &str = "mindgate.db";
@@ -74,6 +75,10 @@ pub struct GatewayConfig {
     /// From ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL.
     #[arg(skip = ProviderSeed::from_env("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"))]
     pub anthropic: ProviderSeed,
+    /// Seals provider keys at rest; from MINDGATE_SECRET_KEY or
+    /// MINDGATE_SECRET_KEY_FILE (never a flag: it would show in `ps`).
+    #[arg(skip)]
+    pub secret_key: SecretKey,
 }
 
 impl Default for GatewayConfig {
@@ -88,6 +93,7 @@ impl Default for GatewayConfig {
             record_chats: None,
             openai: ProviderSeed::default(),
             anthropic: ProviderSeed::default(),
+            secret_key: SecretKey::default(),
         }
     }
 }

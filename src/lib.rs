@@ -11,4 +11,5 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod secrets;
 pub mod startup;

@@ -59,9 +59,14 @@ struct TestResult<'a> {
     message: &'a str,
 }
 
-pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+) -> Result<HttpResponse, ApiError> {
+    let secret = catalog.secret_key().clone();
     let (providers, models) = db
-        .read(|conn| Ok((providers::list(conn)?, models::list(conn)?)))
+        .read(move |conn| Ok((providers::list(conn, &secret)?, models::list(conn)?)))
         .await?;
     ctx.page(
         "Providers & models",
@@ -140,7 +145,8 @@ pub async fn create(
     let url = base_url(&form.base_url)?;
     let key = typed_key(&form.api_key)?;
     let shown = name.clone();
-    db.write(move |tx| providers::insert(tx, &id, kind, &name, &url, key.as_deref()))
+    let secret = catalog.secret_key().clone();
+    db.write(move |tx| providers::insert(tx, &secret, &id, kind, &name, &url, key.as_deref()))
         .await?;
     changed(ctx, &catalog, format!("Added the provider {shown}.")).await
 }
@@ -176,9 +182,11 @@ pub async fn update(
     };
     let shown = name.clone();
     let missing = ApiError::not_found(format!("no provider with id {id:?}"));
+    let secret = catalog.secret_key().clone();
     let found = db
         .write(move |tx| {
-            providers::update(tx, &id, &name, &url, key.as_ref().map(|k| k.as_deref()))
+            let key = key.as_ref().map(|k| k.as_deref());
+            providers::update(tx, &secret, &id, &name, &url, key)
         })
         .await?;
     if !found {
@@ -198,9 +206,12 @@ async fn changed(
     Ok(ctx.done("/admin/providers", Flash::ok(message)))
 }
 
-async fn find(db: &Db, id: String) -> Result<Provider, ApiError> {
-    let missing = format!("no provider with id {id:?}");
-    super::find_or_404(db, id, providers::get, missing).await
+async fn find(db: &Db, catalog: &Catalog, id: String) -> Result<Provider, ApiError> {
+    let missing = ApiError::not_found(format!("no provider with id {id:?}"));
+    let secret = catalog.secret_key().clone();
+    db.read(move |conn| providers::get(conn, &secret, &id))
+        .await?
+        .ok_or(missing)
 }
 
 /// Asks the provider for its models with the stored key; reports what it
@@ -208,9 +219,10 @@ async fn find(db: &Db, id: String) -> Result<Provider, ApiError> {
 pub async fn test(
     ctx: Ctx,
     db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = find(&db, id.into_inner()).await?;
+    let provider = find(&db, &catalog, id.into_inner()).await?;
     let outcome = test_connection(&provider, TEST_TIMEOUT).await;
     let (ok, message) = match &outcome {
         Ok(message) => (true, message.as_str()),
@@ -235,9 +247,10 @@ pub async fn test(
 pub async fn confirm_delete(
     ctx: Ctx,
     db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = find(&db, id.into_inner()).await?;
+    let provider = find(&db, &catalog, id.into_inner()).await?;
     let question = format!(
         "Delete the provider {} and its entries in the model catalog?",
         provider.name
@@ -258,7 +271,7 @@ pub async fn delete(
     catalog: web::Data<Catalog>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = find(&db, id.into_inner()).await?;
+    let provider = find(&db, &catalog, id.into_inner()).await?;
     let pid = provider.id.clone();
     db.write(move |tx| providers::delete(tx, &pid)).await?;
     changed(

@@ -6,6 +6,7 @@ pub mod admins;
 pub mod api_keys;
 pub mod characters;
 pub mod chat_logs;
+mod files;
 mod migrations;
 pub mod models;
 pub mod providers;
@@ -56,6 +57,11 @@ pub enum OpenError {
     },
     #[error("database {0} does not exist")]
     Missing(PathBuf),
+    #[error("cannot create database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A handle to the database, cheap to clone.
@@ -110,6 +116,16 @@ impl Db {
             path: path.to_owned(),
             source,
         };
+        match files::create_private(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => files::warn_if_shared(path),
+            Err(source) => {
+                return Err(OpenError::Create {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        }
         {
             // WAL is a property of the file: set it once, before the pools open.
             let mut conn = Connection::open(path).map_err(sqlite_err)?;
@@ -208,21 +224,42 @@ impl Db {
         Ok(value)
     }
 
-    /// Writes a consistent copy of the live database to `dest`, which must not exist.
+    /// Rebuilds the database file from its live rows, so nothing deleted or
+    /// overwritten lingers in its free space, and empties the WAL into it.
+    pub fn vacuum(&self) -> Result<(), ApiError> {
+        let conn = self.writer.get()?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the live database to `dest`, which must
+    /// not exist; the copy is readable by its owner only, like the database.
     pub fn backup_to(&self, dest: &Path) -> Result<(), ApiError> {
-        if dest.exists() {
-            return Err(ApiError::conflict(format!(
-                "{} already exists; choose a new file name",
-                dest.display()
-            )));
-        }
-        let dest = dest
+        let dest_str = dest
             .to_str()
             .ok_or_else(|| ApiError::invalid("the backup path must be valid UTF-8"))?
             .to_owned();
+        files::create_private(dest).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                ApiError::conflict(format!(
+                    "{} already exists; choose a new file name",
+                    dest.display()
+                ))
+            } else {
+                ApiError::internal(format!("cannot create {}: {e}", dest.display()))
+            }
+        })?;
         // Not a reader: those are query_only, which VACUUM INTO refuses.
-        let conn = self.writer.get()?;
-        conn.execute("VACUUM INTO ?1", [dest])?;
-        Ok(())
+        let copied = self
+            .writer
+            .get()
+            .map_err(ApiError::from)
+            .and_then(|conn| Ok(conn.execute("VACUUM INTO ?1", [dest_str])?));
+        if copied.is_err() {
+            // Leave no empty or partial file that would block a retry.
+            let _ = std::fs::remove_file(dest);
+        }
+        copied.map(drop)
     }
 }

@@ -49,7 +49,7 @@ pub fn upsert(
     upstream: &str,
     enabled: bool,
 ) -> Result<(), ApiError> {
-    if crate::db::providers::get(tx, provider_id)?.is_none() {
+    if !crate::db::providers::exists(tx, provider_id)? {
         return Err(ApiError::invalid_field(
             "provider",
             format!("no provider has the id {provider_id:?}"),

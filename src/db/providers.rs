@@ -1,5 +1,7 @@
 //! The `providers` table: the upstreams the gateway forwards to, with the
-//! instance's keys for them.
+//! instance's keys for them. With an instance secret set, the keys are
+//! stored sealed with it, each bound to its provider's id; every function
+//! here takes and returns them in plain text.
 
 use std::fmt;
 
@@ -7,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::domain::Timestamp;
 use crate::error::ApiError;
+use crate::secrets::{is_sealed, SecretKey, SECRET_FILE_VAR, SECRET_VAR};
 
 /// The protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +43,8 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// A provider with its key. Its `Debug` leaves the key out, so it can be
-/// logged safely.
+/// A provider with its key, in plain text. Its `Debug` leaves the key out,
+/// so it can be logged safely.
 #[derive(Clone)]
 pub struct Provider {
     pub id: String,
@@ -89,6 +92,26 @@ pub fn mask_key(key: &str) -> String {
 
 const COLUMNS: &str = "id, kind, name, base_url, api_key, updated_at";
 
+/// What a provider's sealed key is bound to: its row.
+fn key_context(id: &str) -> String {
+    format!("providers/{id}")
+}
+
+fn seal_key(secret: &SecretKey, id: &str, key: &str) -> String {
+    secret.seal(key, &key_context(id))
+}
+
+fn open_key(secret: &SecretKey, id: &str, stored: &str) -> Result<String, ApiError> {
+    secret.open(stored, &key_context(id)).map_err(|e| {
+        ApiError::internal(format!(
+            "the key of provider {id:?} {e}: set {SECRET_VAR} (or {SECRET_FILE_VAR}) to the \
+             secret it was encrypted with; if that secret is lost, remove the encrypted keys \
+             with `mindgate secrets forget` and enter them again"
+        ))
+    })
+}
+
+/// A row, its key still as stored.
 fn from_row(row: &Row) -> rusqlite::Result<Provider> {
     let kind: String = row.get(1)?;
     Ok(Provider {
@@ -107,35 +130,53 @@ fn from_row(row: &Row) -> rusqlite::Result<Provider> {
     })
 }
 
+/// A row with its key opened; an error when it does not open.
+fn opened(secret: &SecretKey, mut provider: Provider) -> Result<Provider, ApiError> {
+    if let Some(stored) = &provider.api_key {
+        provider.api_key = Some(open_key(secret, &provider.id, stored)?);
+    }
+    Ok(provider)
+}
+
 /// Every provider, the built-in ones first.
-pub fn list(conn: &Connection) -> Result<Vec<Provider>, ApiError> {
+pub fn list(conn: &Connection, secret: &SecretKey) -> Result<Vec<Provider>, ApiError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM providers
          ORDER BY id NOT IN ('openai', 'anthropic'), id"
     ))?;
     let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.map(|row| opened(secret, row?)).collect()
 }
 
-pub fn get(conn: &Connection, id: &str) -> Result<Option<Provider>, ApiError> {
+pub fn get(conn: &Connection, secret: &SecretKey, id: &str) -> Result<Option<Provider>, ApiError> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM providers WHERE id = ?1"))?;
-    Ok(stmt.query_row([id], from_row).optional()?)
+    stmt.query_row([id], from_row)
+        .optional()?
+        .map(|row| opened(secret, row))
+        .transpose()
+}
+
+pub fn exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM providers WHERE id = ?1")?;
+    Ok(stmt.exists([id])?)
 }
 
 /// Adds a provider; a taken id is a 409.
 pub fn insert(
     tx: &Transaction,
+    secret: &SecretKey,
     id: &str,
     kind: ProviderKind,
     name: &str,
     base_url: &str,
     api_key: Option<&str>,
 ) -> Result<(), ApiError> {
+    let stored = api_key.map(|key| seal_key(secret, id, key));
     let inserted = tx.execute(
         "INSERT INTO providers (id, kind, name, base_url, api_key, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
-        params![id, kind.as_str(), name, base_url, api_key, Timestamp::now()],
+        params![id, kind.as_str(), name, base_url, stored, Timestamp::now()],
     )?;
     if inserted == 0 {
         return Err(ApiError::conflict(format!(
@@ -149,6 +190,7 @@ pub fn insert(
 /// (`Some(None)` removes it). Returns whether the provider exists.
 pub fn update(
     tx: &Transaction,
+    secret: &SecretKey,
     id: &str,
     name: &str,
     base_url: &str,
@@ -158,7 +200,7 @@ pub fn update(
     let changed = match api_key {
         Some(key) => tx.execute(
             "UPDATE providers SET name = ?2, base_url = ?3, api_key = ?4, updated_at = ?5 WHERE id = ?1",
-            params![id, name, base_url, key, now],
+            params![id, name, base_url, key.map(|key| seal_key(secret, id, key)), now],
         )?,
         None => tx.execute(
             "UPDATE providers SET name = ?2, base_url = ?3, updated_at = ?4 WHERE id = ?1",
@@ -202,20 +244,100 @@ impl fmt::Debug for ProviderSeed {
 
 /// Applies what the environment set, leaving the rest as the admin left it.
 /// Returns whether anything changed.
-pub fn seed(tx: &Transaction, id: &str, seed: &ProviderSeed) -> Result<bool, ApiError> {
-    let mut changed = 0;
-    if let Some(url) = &seed.base_url {
-        changed += tx.execute(
-            "UPDATE providers SET base_url = ?2, updated_at = ?3 WHERE id = ?1 AND base_url != ?2",
+pub fn seed(
+    tx: &Transaction,
+    secret: &SecretKey,
+    id: &str,
+    seed: &ProviderSeed,
+) -> Result<bool, ApiError> {
+    let Some(current) = get(tx, secret, id)? else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    if let Some(url) = seed
+        .base_url
+        .as_ref()
+        .filter(|url| **url != current.base_url)
+    {
+        tx.execute(
+            "UPDATE providers SET base_url = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, url, Timestamp::now()],
         )?;
+        changed = true;
     }
-    if let Some(key) = &seed.api_key {
-        changed += tx.execute(
-            "UPDATE providers SET api_key = ?2, updated_at = ?3
-             WHERE id = ?1 AND api_key IS NOT ?2",
-            params![id, key, Timestamp::now()],
+    // Compared in plain text: a sealed value differs at every sealing.
+    if let Some(key) = seed
+        .api_key
+        .as_ref()
+        .filter(|key| current.api_key.as_ref() != Some(*key))
+    {
+        tx.execute(
+            "UPDATE providers SET api_key = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, seal_key(secret, id, key), Timestamp::now()],
         )?;
+        changed = true;
     }
-    Ok(changed > 0)
+    Ok(changed)
+}
+
+/// Every provider's key as stored, with its provider's id.
+fn stored_keys(conn: &Connection) -> Result<Vec<(String, String)>, ApiError> {
+    let mut stmt =
+        conn.prepare("SELECT id, api_key FROM providers WHERE api_key IS NOT NULL ORDER BY id")?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Stores a key in another form; the provider's `updated_at` stays, since
+/// the key itself has not changed.
+fn rewrite_key(tx: &Transaction, id: &str, stored: &str) -> Result<(), ApiError> {
+    tx.execute(
+        "UPDATE providers SET api_key = ?2 WHERE id = ?1",
+        params![id, stored],
+    )?;
+    Ok(())
+}
+
+/// Seals the keys stored in plain text (from before the secret was set);
+/// returns how many.
+pub fn seal_plain_keys(tx: &Transaction, secret: &SecretKey) -> Result<usize, ApiError> {
+    if !secret.is_set() {
+        return Ok(0);
+    }
+    let plain: Vec<_> = stored_keys(tx)?
+        .into_iter()
+        .filter(|(_, stored)| !is_sealed(stored))
+        .collect();
+    for (id, key) in &plain {
+        rewrite_key(tx, id, &seal_key(secret, id, key))?;
+    }
+    Ok(plain.len())
+}
+
+/// Stores every key again: opened with `from`, sealed with `to` (in plain
+/// text when `to` is no secret). Fails, changing nothing, when a key does
+/// not open with `from`. Returns how many keys there are.
+pub fn reseal_keys(tx: &Transaction, from: &SecretKey, to: &SecretKey) -> Result<usize, ApiError> {
+    let keys = stored_keys(tx)?;
+    for (id, stored) in &keys {
+        let key = open_key(from, id, stored)?;
+        rewrite_key(tx, id, &seal_key(to, id, &key))?;
+    }
+    Ok(keys.len())
+}
+
+/// Removes the keys that do not open with `secret` (sealed with a secret
+/// that is lost); returns the ids of their providers.
+pub fn forget_sealed_keys(tx: &Transaction, secret: &SecretKey) -> Result<Vec<String>, ApiError> {
+    let mut forgotten = Vec::new();
+    for (id, stored) in stored_keys(tx)? {
+        if secret.open(&stored, &key_context(&id)).is_err() {
+            tx.execute(
+                "UPDATE providers SET api_key = NULL, updated_at = ?2 WHERE id = ?1",
+                params![id, Timestamp::now()],
+            )?;
+            forgotten.push(id);
+        }
+    }
+    Ok(forgotten)
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
 use crate::error::ApiError;
+use crate::secrets::SecretKey;
 
 /// The built-in model that answers with the last user message.
 pub const ECHO_MODEL: &str = "echo";
@@ -37,8 +38,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn load(conn: &rusqlite::Connection) -> Result<Snapshot, ApiError> {
-        let providers: HashMap<_, _> = db::providers::list(conn)?
+    fn load(conn: &rusqlite::Connection, secret: &SecretKey) -> Result<Snapshot, ApiError> {
+        let providers: HashMap<_, _> = db::providers::list(conn, secret)?
             .into_iter()
             .map(|p| (p.id.clone(), Arc::new(p)))
             .collect();
@@ -136,14 +137,17 @@ pub struct ModelEntry {
 /// settings.
 pub struct Catalog {
     db: Db,
+    /// Opens and seals the providers' keys in the database.
+    secret_key: SecretKey,
     snapshot: RwLock<Arc<Snapshot>>,
     record_chats: AtomicBool,
 }
 
 impl Catalog {
-    pub fn load(db: Db) -> Result<Catalog, ApiError> {
+    pub fn load(db: Db, secret_key: SecretKey) -> Result<Catalog, ApiError> {
         let catalog = Catalog {
             db,
+            secret_key,
             snapshot: RwLock::default(),
             record_chats: AtomicBool::new(true),
         };
@@ -158,6 +162,11 @@ impl Catalog {
             .clone()
     }
 
+    /// For whoever reads or writes the providers' keys in the database.
+    pub fn secret_key(&self) -> &SecretKey {
+        &self.secret_key
+    }
+
     pub fn record_chats(&self) -> bool {
         self.record_chats.load(Ordering::Relaxed)
     }
@@ -165,7 +174,7 @@ impl Catalog {
     pub fn reload_blocking(&self) -> Result<(), ApiError> {
         let (snapshot, record) = self.db.read_blocking(|conn| {
             Ok((
-                Snapshot::load(conn)?,
+                Snapshot::load(conn, &self.secret_key)?,
                 db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
             ))
         })?;

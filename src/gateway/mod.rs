@@ -37,19 +37,32 @@ pub struct Gateway {
 impl Gateway {
     /// Applies the environment's provider settings, loads the catalog and
     /// starts the chat log writer.
+    ///
+    /// Refuses to start when a stored provider key does not open with the
+    /// instance secret (or there is none), rather than run with broken providers.
     pub fn start(db: &Db, config: GatewayConfig) -> Result<Gateway, ApiError> {
-        db.write_blocking(|tx| {
+        let secret = &config.secret_key;
+        let sealed = db.write_blocking(|tx| {
+            // Every key must open before anything is written: a wrong secret
+            // must not seal keys beside those sealed with the right one.
+            db::providers::list(tx, secret)?;
             for (id, seed) in [("openai", &config.openai), ("anthropic", &config.anthropic)] {
-                if db::providers::seed(tx, id, seed)? {
+                if db::providers::seed(tx, secret, id, seed)? {
                     log::info!("provider {id}: settings taken from the environment");
                 }
             }
             if let Some(record) = config.record_chats {
                 db::settings::set_bool(tx, db::settings::RECORD_CHATS, record)?;
             }
-            Ok(())
+            db::providers::seal_plain_keys(tx, secret)
         })?;
-        let catalog = Arc::new(Catalog::load(db.clone())?);
+        if sealed > 0 {
+            // The plain keys may linger in free space (earlier values, deleted
+            // rows) until the file is rebuilt: once, when they are sealed.
+            log::info!("encrypted {sealed} provider key(s) stored in plain text; rewriting the database file so no copy of them remains");
+            db.vacuum()?;
+        }
+        let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
         let recorder = Recorder::start(db.clone()).map_err(ApiError::internal)?;
         Ok(Gateway {
             catalog,

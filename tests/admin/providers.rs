@@ -8,7 +8,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::json;
 
-use crate::helpers::signed_in;
+use mindgate::config::{AppConfig, GatewayConfig};
+use mindgate::secrets::SecretKey;
+
+use crate::helpers::{signed_in, signed_in_with};
 
 const GOOD_KEY: &str = "sk-test-0123456789abcd";
 
@@ -173,6 +176,62 @@ async fn provider_keys_are_masked_kept_and_tested() {
         .await
         .assert_redirect("/admin/providers");
     assert_eq!(app.count("SELECT COUNT(*) FROM providers"), 2);
+}
+
+#[actix_web::test]
+async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work() {
+    let secret = SecretKey::derive("kQ3v8yXo1c5Jm2Rz7Tq4Wb9Ld6Hs0Fp+Ae3Gn8Ku1Y=", "test").unwrap();
+    let config = AppConfig {
+        gateway: GatewayConfig {
+            secret_key: secret,
+            ..GatewayConfig::default()
+        },
+        ..AppConfig::default()
+    };
+    let (app, browser) = signed_in_with(config).await;
+    let upstream = mock_upstream();
+    let sealed_key = || {
+        let stored = stored_key(&app, "local").expect("a stored key");
+        assert!(stored.starts_with("enc:v1:"), "{stored}");
+        let chars: Vec<char> = GOOD_KEY.chars().collect();
+        for window in chars.windows(6) {
+            let part: String = window.iter().collect();
+            assert!(!stored.contains(&part), "{part:?} of the key in {stored}");
+        }
+        stored
+    };
+    let form = |key: &'static str| {
+        [
+            ("id", "local"),
+            ("kind", "openai"),
+            ("name", "Local box"),
+            ("base_url", upstream.as_str()),
+            ("api_key", key),
+        ]
+    };
+    browser
+        .post("/admin/providers", "/admin/providers", &form(GOOD_KEY))
+        .await
+        .assert_redirect("/admin/providers");
+    let first = sealed_key();
+    let page = browser.get("/admin/providers").await;
+    page.assert_contains("(set: ••••abcd;");
+    assert!(!page.body.contains(GOOD_KEY), "the key is never shown");
+    // The connection test sends the key itself, opened.
+    browser
+        .post("/admin/providers", "/admin/providers/local/test", &[])
+        .await
+        .assert_redirect("/admin/providers");
+    browser
+        .get("/admin/providers")
+        .await
+        .assert_contains("Local box: connected: 3 models available");
+    // Saved with the key field empty, the sealed key stays as it was.
+    browser
+        .post("/admin/providers", "/admin/providers/local", &form("")[2..])
+        .await
+        .assert_redirect("/admin/providers");
+    assert_eq!(sealed_key(), first);
 }
 
 #[actix_web::test]

@@ -153,6 +153,8 @@ fn start_server(args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
         .args(args)
         .env_remove("MINDGATE_DB")
         .env_remove("MINDGATE_LISTEN")
+        .env_remove("MINDGATE_SECRET_KEY")
+        .env_remove("MINDGATE_SECRET_KEY_FILE")
         .envs(envs.iter().copied())
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

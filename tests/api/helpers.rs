@@ -188,17 +188,24 @@ pub fn mindgate(args: &[&str]) -> impl std::future::Future<Output = Output> + 's
 }
 
 pub fn mindgate_blocking(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mindgate"))
+    mindgate_command(args).output().expect("run mindgate")
+}
+
+/// The mindgate binary with `args`, free of the caller's mindgate settings.
+pub fn mindgate_command(args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mindgate"));
+    command
         .args(args)
         .env_remove("MINDGATE_DB")
         .env_remove("MINDGATE_LISTEN")
         .env_remove("MINDGATE_RECORD_CHATS")
+        .env_remove("MINDGATE_SECRET_KEY")
+        .env_remove("MINDGATE_SECRET_KEY_FILE")
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("ANTHROPIC_BASE_URL")
-        .output()
-        .expect("run mindgate")
+        .env_remove("ANTHROPIC_BASE_URL");
+    command
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -10,5 +10,6 @@ mod gateway;
 mod helpers;
 mod mock_upstream;
 mod openapi;
+mod secrets;
 mod storage;
 mod users;

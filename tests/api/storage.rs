@@ -125,3 +125,60 @@ async fn connections_use_wal_foreign_keys_and_a_busy_timeout() {
         assert_eq!(version, LATEST_VERSION);
     }
 }
+
+/// The permission bits of `path`.
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[actix_web::test]
+async fn the_database_its_wal_and_backups_are_private_and_a_shared_one_is_flagged() {
+    use std::os::unix::fs::PermissionsExt;
+    // The usual umask, under which files come out -rw-r--r-- unless asked otherwise.
+    unsafe { libc::umask(0o022) };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private.db");
+    let app = spawn_app_on(&path).await;
+    app.create_user(&json!({"email": "secret@example.com"}))
+        .await;
+    let beside = |suffix: &str| dir.path().join(format!("private.db{suffix}"));
+    for file in [path.clone(), beside("-wal"), beside("-shm")] {
+        let mode = mode(&file);
+        assert_eq!(mode, 0o600, "{}: mode {mode:o}", file.display());
+    }
+    let dest = dir.path().join("copy.db");
+    let backup = mindgate(&[
+        "backup",
+        dest.to_str().unwrap(),
+        "--db",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    assert_eq!(mode(&dest), 0o600, "backup mode {:o}", mode(&dest));
+    app.stop().await;
+    drop(app);
+
+    let list = |db: &std::path::Path| mindgate(&["keys", "list", "--db", db.to_str().unwrap()]);
+    let quiet = list(&path).await;
+    assert!(quiet.status.success());
+    assert!(!stderr(&quiet).contains("chmod"), "{}", stderr(&quiet));
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warned = list(&path).await;
+    assert!(warned.status.success(), "{}", stderr(&warned));
+    let err = stderr(&warned);
+    assert!(
+        err.contains("WARN")
+            && err.contains(&format!("chmod 600 {}", path.display()))
+            && err.contains("644"),
+        "{err}"
+    );
+}
