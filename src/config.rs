@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
+use ipnet::IpNet;
 
 use crate::db::providers::ProviderSeed;
 
@@ -37,6 +38,9 @@ pub struct AppConfig {
     pub gateway: GatewayConfig,
     #[command(flatten)]
     pub admin: AdminConfig,
+    /// Reverse proxies whose X-Forwarded-For names the client: comma-separated addresses or CIDRs
+    #[arg(long, env = "MINDGATE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_ip::parse_proxy, value_name = "CIDRS")]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// The admin UI.

@@ -1,16 +1,27 @@
 //! Admin passwords: argon2id with OWASP's parameters (m=19456 KiB, t=2,
-//! p=1), stored as PHC strings.
+//! p=1), stored as PHC strings. The server hashes and checks them through
+//! `Hashing`, a few at a time.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use actix_web::web;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
 
 use crate::domain::check_length;
 use crate::error::ApiError;
 
 const MIN_LEN: usize = 12;
 const MAX_LEN: usize = 256;
+
+/// Argon2 runs at most this many at once, fewer on fewer cores: each one
+/// holds 19 MiB, and with p=1 more than a core each buys no speed.
+const MOST_AT_ONCE: usize = 4;
+/// Requests that may wait for a turn (holding no hash memory); past them
+/// the server is too busy and says so at once.
+const QUEUE: usize = 256;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
@@ -34,7 +45,8 @@ pub fn check_new_pair(password: &str, confirm: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Hashes a password (slow on purpose: call it off the async workers).
+/// Hashes a password (slow on purpose: the server goes through
+/// `Hashing`; the command line calls it directly).
 pub fn hash(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
         .map_err(|e| ApiError::internal(format!("argon2 salt: {e}")))?;
@@ -46,7 +58,7 @@ pub fn hash(password: &str) -> Result<String, ApiError> {
 
 /// Whether `password` matches the stored hash. With no hash (an unknown
 /// email) a dummy one is checked, so both cases take the same time.
-pub fn verify(password: &str, stored: Option<&str>) -> bool {
+fn verify(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash("not the password of anyone").unwrap_or_default());
     let Ok(parsed) = PasswordHash::new(stored.unwrap_or(dummy)) else {
@@ -58,9 +70,96 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
         && stored.is_some()
 }
 
+/// The server's argon2 work: a few computations at once on the blocking
+/// pool, a bounded queue of waiters, and a quick 429 past it. However many
+/// sign-ins arrive together, memory grows by at most `MOST_AT_ONCE` hashes.
+pub struct Hashing {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+/// A place in the queue, given back however the wait ends.
+struct Place<'a>(&'a AtomicUsize);
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Hashing {
+    fn new(at_once: usize, queue: usize) -> Hashing {
+        Hashing {
+            permits: Arc::new(Semaphore::new(at_once)),
+            waiting: AtomicUsize::new(0),
+            queue,
+        }
+    }
+
+    /// One computation per core, up to `MOST_AT_ONCE`.
+    pub fn for_this_machine() -> Hashing {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Hashing::new(cores.min(MOST_AT_ONCE), QUEUE)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let _place = self.queue_place()?;
+                self.permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(ApiError::internal)?
+            }
+        };
+        // The permit goes with the job: a client that leaves does not free
+        // it while the computation still runs.
+        Ok(web::block(move || {
+            let _permit = permit;
+            job()
+        })
+        .await?)
+    }
+
+    fn queue_place(&self) -> Result<Place<'_>, ApiError> {
+        let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let place = Place(&self.waiting);
+        if ahead >= self.queue {
+            return Err(ApiError::rate_limited(
+                "too many password checks at once; try again in a few seconds",
+                Some(2),
+            ));
+        }
+        Ok(place)
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let password = password.to_owned();
+        self.run(move || hash(&password)).await?
+    }
+
+    /// Whether `password` matches `stored` (`None`: an unknown email).
+    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<bool, ApiError> {
+        let password = password.to_owned();
+        self.run(move || verify(&password, stored.as_deref())).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{check_new, hash, verify};
+    use std::pin::pin;
+    use std::sync::mpsc;
+
+    use futures_util::FutureExt;
+
+    use super::{check_new, hash, verify, Hashing};
+    use crate::error::ErrorKind;
 
     #[test]
     fn hashes_verify_and_unknown_never_does() {
@@ -74,5 +173,25 @@ mod tests {
         assert!(!verify("not the password of anyone", None));
         assert!(check_new("password", "short").is_err());
         assert!(check_new("password", "long enough now").is_ok());
+    }
+
+    #[actix_web::test]
+    async fn hashing_runs_a_few_at_once_and_refuses_past_its_queue() {
+        let hashing = Hashing::new(1, 1);
+        let (release, gate) = mpsc::channel::<()>();
+        let mut running = pin!(hashing.run(move || gate.recv().is_ok()));
+        assert!((&mut running).now_or_never().is_none(), "takes the turn");
+        let mut waiting = pin!(hashing.run(|| "waited"));
+        assert!((&mut waiting).now_or_never().is_none(), "queues");
+        let refused = hashing.run(|| "refused").await.unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::RateLimited);
+        assert_eq!(refused.retry_after, Some(2));
+        release.send(()).unwrap();
+        assert!(running.await.unwrap());
+        assert_eq!(waiting.await.unwrap(), "waited");
+        // The queue is free again, and real work goes through.
+        let stored = hashing.hash("correct horse battery").await.unwrap();
+        let valid = hashing.verify("correct horse battery", Some(stored));
+        assert!(valid.await.unwrap());
     }
 }

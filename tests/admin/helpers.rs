@@ -29,18 +29,25 @@ pub struct TestApp {
 
 /// A server on a fresh database with no admin yet.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppConfig::default()).await
+}
+
+pub async fn spawn_app_on(path: &Path) -> TestApp {
+    spawn_app_configured(path, AppConfig::default()).await
+}
+
+/// A server configured by `config`, on a fresh database with no admin yet.
+pub async fn spawn_app_with(config: AppConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("mindgate.db");
-    let mut app = spawn_app_on(&path).await;
+    let mut app = spawn_app_configured(&dir.path().join("mindgate.db"), config).await;
     app._dir = Some(dir);
     app
 }
 
-pub async fn spawn_app_on(path: &Path) -> TestApp {
+async fn spawn_app_configured(path: &Path, config: AppConfig) -> TestApp {
     let db = Db::open(path).expect("open database");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let app =
-        Application::on_listener(listener, db.clone(), AppConfig::default()).expect("build server");
+    let app = Application::on_listener(listener, db.clone(), config).expect("build server");
     let address = format!("http://{}", app.address());
     let setup_path = app.setup_path();
     let handle = app.handle();
@@ -70,14 +77,7 @@ impl TestApp {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser {
-            address: self.address.clone(),
-            client: awc::Client::builder()
-                .disable_redirects()
-                .timeout(std::time::Duration::from_secs(60))
-                .finish(),
-            cookies: Mutex::default(),
-        }
+        Browser::new(&self.address)
     }
 
     pub fn add_admin(&self, email: &str, pw: &str) -> i64 {
@@ -193,6 +193,20 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser with no cookies yet, for the server at `address`.
+    pub fn new(address: &str) -> Browser {
+        Browser {
+            address: address.to_owned(),
+            client: awc::Client::builder()
+                .disable_redirects()
+                .timeout(std::time::Duration::from_secs(60))
+                // Tests send bursts: no pool limit queues them client-side.
+                .connector(awc::Connector::new().limit(0))
+                .finish(),
+            cookies: Mutex::default(),
+        }
+    }
+
     /// The same cookies, against another server (after a restart).
     pub fn clone_to(&self, address: &str) -> Browser {
         Browser {
