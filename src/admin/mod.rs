@@ -22,6 +22,7 @@ mod users;
 
 use std::time::Duration;
 
+use actix_web::error::UrlencodedError;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::web;
@@ -45,7 +46,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 fn form_config(limit: usize) -> web::FormConfig {
     web::FormConfig::default()
         .limit(limit)
-        .error_handler(|e, _| ApiError::invalid(format!("the form could not be read: {e}")).into())
+        .error_handler(|e, _| match e {
+            UrlencodedError::Overflow { limit, .. } => ApiError::too_large(limit).into(),
+            e => ApiError::invalid(format!("the form could not be read: {e}")).into(),
+        })
 }
 
 /// What the sign-in and setup forms accept (the guard reads theirs with

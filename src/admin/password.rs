@@ -2,13 +2,13 @@
 //! p=1), stored as PHC strings. The server hashes and checks them through
 //! `Hashing`, a few at a time.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use actix_web::web;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::domain::check_length;
 use crate::error::ApiError;
@@ -19,8 +19,8 @@ const MAX_LEN: usize = 256;
 /// Argon2 runs at most this many at once, fewer on fewer cores: each one
 /// holds 19 MiB, and with p=1 more than a core each buys no speed.
 const MOST_AT_ONCE: usize = 4;
-/// Requests that may wait for a turn (holding no hash memory); past them
-/// the server is too busy and says so at once.
+/// Jobs that may wait for a turn; past them the server is too busy and
+/// says so at once.
 const QUEUE: usize = 256;
 
 fn argon2() -> Argon2<'static> {
@@ -70,34 +70,44 @@ fn verify(password: &str, stored: Option<&str>) -> bool {
         && stored.is_some()
 }
 
-/// The server's argon2 work: a few computations at once on the blocking
-/// pool, a bounded queue of waiters, and a quick 429 past it. However many
-/// sign-ins arrive together, memory grows by at most `MOST_AT_ONCE` hashes.
+/// The server's argon2 work: a few threads of its own compute, jobs wait
+/// in a bounded queue (holding no hash memory), and past it the answer is a
+/// quick 429. However many sign-ins arrive together, memory grows by at
+/// most one hash per thread. (Own threads rather than the blocking pool:
+/// there, each of dozens of threads would keep a hash's memory cached.)
 pub struct Hashing {
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    queue: usize,
+    jobs: SyncSender<Job>,
 }
 
-/// A place in the queue, given back however the wait ends.
-struct Place<'a>(&'a AtomicUsize);
-
-impl Drop for Place<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+type Job = Box<dyn FnOnce() + Send>;
 
 impl Hashing {
-    fn new(at_once: usize, queue: usize) -> Hashing {
-        Hashing {
-            permits: Arc::new(Semaphore::new(at_once)),
-            waiting: AtomicUsize::new(0),
-            queue,
+    fn new(threads: usize, queue: usize) -> Hashing {
+        let (jobs, queued) = mpsc::sync_channel::<Job>(queue);
+        let queued = Arc::new(Mutex::new(queued));
+        for i in 0..threads {
+            let queued = queued.clone();
+            let work = move || loop {
+                let next = queued
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .recv();
+                // Ends with the server, when the sender is dropped.
+                let Ok(job) = next else { return };
+                // A job that panics fails its request, not the thread.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            };
+            if let Err(e) = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(work)
+            {
+                log::error!("cannot start a password hashing thread: {e}");
+            }
         }
+        Hashing { jobs }
     }
 
-    /// One computation per core, up to `MOST_AT_ONCE`.
+    /// One thread per core, up to `MOST_AT_ONCE`.
     pub fn for_this_machine() -> Hashing {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Hashing::new(cores.min(MOST_AT_ONCE), QUEUE)
@@ -107,36 +117,28 @@ impl Hashing {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                let _place = self.queue_place()?;
-                self.permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(ApiError::internal)?
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The client left while it waited: skip the work.
+            if !done.is_closed() {
+                let _ = done.send(job());
             }
-        };
-        // The permit goes with the job: a client that leaves does not free
-        // it while the computation still runs.
-        Ok(web::block(move || {
-            let _permit = permit;
-            job()
-        })
-        .await?)
-    }
-
-    fn queue_place(&self) -> Result<Place<'_>, ApiError> {
-        let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
-        let place = Place(&self.waiting);
-        if ahead >= self.queue {
-            return Err(ApiError::rate_limited(
-                "too many password checks at once; try again in a few seconds",
-                Some(2),
-            ));
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(ApiError::rate_limited(
+                    "too many password checks at once; try again in a few seconds",
+                    Some(2),
+                ))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ApiError::internal("the password hashing threads are gone"))
+            }
         }
-        Ok(place)
+        result
+            .await
+            .map_err(|_| ApiError::internal("password hashing failed"))
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
@@ -178,11 +180,17 @@ mod tests {
     #[actix_web::test]
     async fn hashing_runs_a_few_at_once_and_refuses_past_its_queue() {
         let hashing = Hashing::new(1, 1);
+        let (started, has_started) = mpsc::channel();
         let (release, gate) = mpsc::channel::<()>();
-        let mut running = pin!(hashing.run(move || gate.recv().is_ok()));
-        assert!((&mut running).now_or_never().is_none(), "takes the turn");
+        let mut running = pin!(hashing.run(move || {
+            started.send(()).unwrap();
+            gate.recv().is_ok()
+        }));
+        assert!((&mut running).now_or_never().is_none());
+        has_started.recv().unwrap();
+        // The one thread is busy: the next job waits, the one after is refused.
         let mut waiting = pin!(hashing.run(|| "waited"));
-        assert!((&mut waiting).now_or_never().is_none(), "queues");
+        assert!((&mut waiting).now_or_never().is_none());
         let refused = hashing.run(|| "refused").await.unwrap_err();
         assert_eq!(refused.kind, ErrorKind::RateLimited);
         assert_eq!(refused.retry_after, Some(2));
