@@ -14,8 +14,14 @@ use ipnet::IpNet;
 pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
-    pub fn new(nets: Vec<IpNet>) -> TrustedProxies {
-        TrustedProxies(nets)
+    /// Comma-separated CIDRs (`10.0.0.0/8`) or addresses; blank is none.
+    pub fn parse(raw: &str) -> Result<TrustedProxies, String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(parse_proxy)
+            .collect::<Result<_, _>>()
+            .map(TrustedProxies)
     }
 
     fn contains(&self, ip: IpAddr) -> bool {
@@ -61,9 +67,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-/// One `--trusted-proxies` entry: a CIDR (`10.0.0.0/8`) or an address.
-pub fn parse_proxy(raw: &str) -> Result<IpNet, String> {
-    let raw = raw.trim();
+fn parse_proxy(raw: &str) -> Result<IpNet, String> {
     raw.parse::<IpNet>()
         .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
         .map(|net| net.trunc())
@@ -86,7 +90,7 @@ mod tests {
 
     use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
-    use super::{parse_proxy, TrustedProxies};
+    use super::TrustedProxies;
 
     fn forwarded(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -105,10 +109,7 @@ mod tests {
 
     #[test]
     fn the_header_counts_only_from_a_trusted_peer() {
-        let trusted = TrustedProxies::new(vec![
-            parse_proxy("127.0.0.1").unwrap(),
-            parse_proxy("10.0.0.0/8").unwrap(),
-        ]);
+        let trusted = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
         let headers = forwarded(&["6.6.6.6, 203.0.113.9, 10.1.2.3"]);
         // Through two of our proxies: the address the outer one saw.
         assert_eq!(
@@ -148,13 +149,14 @@ mod tests {
 
     #[test]
     fn proxies_parse_as_cidrs_or_addresses() {
-        assert_eq!(
-            parse_proxy(" 10.1.2.3/8 ").unwrap().to_string(),
-            "10.0.0.0/8"
+        let parsed = TrustedProxies::parse(" 10.1.2.3/8 ,::1,").unwrap();
+        assert_eq!(format!("{:?}", parsed.0), "[10.0.0.0/8, ::1/128]");
+        assert!(TrustedProxies::parse("").unwrap().0.is_empty());
+        let error = TrustedProxies::parse("127.0.0.1, 10.0.0.0/33").unwrap_err();
+        assert!(
+            error.contains("\"10.0.0.0/33\" is not an IP address or a CIDR"),
+            "{error}"
         );
-        assert_eq!(parse_proxy("::1").unwrap().to_string(), "::1/128");
-        let error = parse_proxy("10.0.0.0/33").unwrap_err();
-        assert!(error.contains("not an IP address or a CIDR"), "{error}");
-        assert!(parse_proxy("proxy.local").is_err());
+        assert!(TrustedProxies::parse("proxy.local").is_err());
     }
 }

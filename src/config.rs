@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
-use ipnet::IpNet;
 
+use crate::client_ip::TrustedProxies;
 use crate::db::providers::ProviderSeed;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -39,8 +39,8 @@ pub struct AppConfig {
     #[command(flatten)]
     pub admin: AdminConfig,
     /// Reverse proxies whose X-Forwarded-For names the client: comma-separated addresses or CIDRs
-    #[arg(long, env = "MINDGATE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_ip::parse_proxy, value_name = "CIDRS")]
-    pub trusted_proxies: Vec<IpNet>,
+    #[arg(long, env = "MINDGATE_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = TrustedProxies::parse, value_name = "CIDRS")]
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The admin UI.

@@ -78,7 +78,7 @@ impl Application {
                 crate::admin::SETUP_TOKEN_LIFETIME.as_secs() / 60
             );
         }
-        let trusted = web::Data::new(TrustedProxies::new(config.trusted_proxies));
+        let trusted = web::Data::new(config.trusted_proxies);
         let server =
             run(listener, db, gateway.clone(), admin.clone(), trusted).map_err(|source| {
                 StartupError::Listen {

@@ -1,6 +1,6 @@
 //! What a client can make the admin do before signing in: sign-in bursts,
-//! lockouts, forwarded addresses, password hashing memory, form sizes and
-//! where `next` may lead.
+//! lockouts, forwarded addresses, password hashing memory and form sizes
+//! (where `next` may lead is in `access`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -9,14 +9,11 @@ use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use mindgate::client_ip::parse_proxy;
+use mindgate::client_ip::TrustedProxies;
 use mindgate::config::AppConfig;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{
-    field_value, spawn_app, spawn_app_with, Browser, Page, ADMIN_EMAIL, ADMIN_PASSWORD,
-};
+use crate::helpers::{spawn_app, spawn_app_with, Browser, Page, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::setup::set_password;
 
 /// Posts the sign-in form with the page token `csrf`, as a request that a
@@ -41,7 +38,7 @@ async fn attempt(
 /// mindgate behind a reverse proxy on this machine.
 fn behind_a_proxy() -> AppConfig {
     AppConfig {
-        trusted_proxies: vec![parse_proxy("127.0.0.1").unwrap()],
+        trusted_proxies: TrustedProxies::parse("127.0.0.1").unwrap(),
         ..AppConfig::default()
     }
 }
@@ -397,61 +394,4 @@ async fn the_sign_in_and_setup_forms_take_16_kib_at_most() {
         )
         .await
         .assert_redirect("/admin");
-}
-
-#[actix_web::test]
-async fn an_unusable_next_leads_to_the_dashboard_and_never_to_a_500() {
-    let app = spawn_app().await;
-    app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
-    let unusable = [
-        "/admin/users\r\nSet-Cookie: evil=1",
-        "/admin\n",
-        "/admin/users\tx",
-        "/admin/\u{7f}",
-        "/admin/ü",
-        "//evil.example/admin",
-        "/\\evil.example",
-        "/admin\\..\\..\\x",
-        "https://evil.example/admin",
-        "/admin/../evil",
-        "/admin/%2E%2e/evil",
-        "/administrator",
-        "",
-    ];
-    let browser = app.browser();
-    for next in unusable {
-        let query = utf8_percent_encode(next, NON_ALPHANUMERIC);
-        let form = browser.get(&format!("/admin/login?next={query}")).await;
-        form.assert_ok();
-        assert_eq!(
-            field_value(&form.body, "next").as_deref(),
-            Some("/admin"),
-            "{next:?}"
-        );
-        let signed_in = browser
-            .post(
-                "/admin/login",
-                "/admin/login",
-                &[
-                    ("email", ADMIN_EMAIL),
-                    ("password", ADMIN_PASSWORD),
-                    ("next", next),
-                ],
-            )
-            .await;
-        assert_eq!(
-            signed_in.status,
-            StatusCode::SEE_OTHER,
-            "{next:?}: {}",
-            signed_in.body
-        );
-        assert_eq!(signed_in.location(), "/admin", "{next:?}");
-        // Already signed in, the form sends you on.
-        let visit = browser.get(&format!("/admin/login?next={query}")).await;
-        visit.assert_redirect("/admin");
-        browser
-            .post("/admin", "/admin/logout", &[])
-            .await
-            .assert_redirect("/admin/login");
-    }
 }
