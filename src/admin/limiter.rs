@@ -47,10 +47,16 @@ fn ip_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Removes one `at` from `times` (if it is still there).
-fn take_back(times: &mut Vec<Instant>, at: Instant) {
-    if let Some(i) = times.iter().position(|t| *t == at) {
-        times.remove(i);
+/// Removes the attempt made `at` from `key`'s (if it is still there), and
+/// the key once it has none.
+fn take_back<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Vec<Instant>>, key: &K, at: Instant) {
+    if let Some(times) = map.get_mut(key) {
+        if let Some(i) = times.iter().position(|t| *t == at) {
+            times.remove(i);
+        }
+        if times.is_empty() {
+            map.remove(key);
+        }
     }
 }
 
@@ -125,9 +131,7 @@ impl Attempt<'_> {
     /// email's failures are forgiven. The IP's other failures stay.
     pub fn succeeded(self) {
         let mut counts = self.limiter.lock();
-        if let Some(times) = counts.ips.get_mut(&self.ip) {
-            take_back(times, self.at);
-        }
+        take_back(&mut counts.ips, &self.ip, self.at);
         if let Some(email) = &self.email {
             counts.emails.remove(email);
         }
@@ -136,11 +140,9 @@ impl Attempt<'_> {
     /// No password was checked (the server was too busy): nothing counts.
     pub fn withdraw(self) {
         let mut counts = self.limiter.lock();
-        if let Some(times) = counts.ips.get_mut(&self.ip) {
-            take_back(times, self.at);
-        }
-        if let Some(times) = self.email.as_ref().and_then(|e| counts.emails.get_mut(e)) {
-            take_back(times, self.at);
+        take_back(&mut counts.ips, &self.ip, self.at);
+        if let Some(email) = &self.email {
+            take_back(&mut counts.emails, email, self.at);
         }
     }
 }

@@ -2,13 +2,13 @@
 //! session out. Sign-in attempts are limited per client IP and per email
 //! (see `limiter`).
 
+use std::net::Ipv4Addr;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
-
-use std::net::Ipv4Addr;
 
 use super::guard::{session_hash, session_removal, SESSION_COOKIE};
 use super::render::{cookie, Ctx, Flash};

@@ -63,7 +63,6 @@ pub fn mount(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .app_data(form_config(FORM_LIMIT))
-            .app_data(web::PayloadConfig::new(FORM_LIMIT))
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 ApiError::invalid(format!("the query string could not be read: {e}")).into()
             }))
