@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
+use crate::client_ip::TrustedProxies;
 use crate::db::providers::ProviderSeed;
 use crate::secrets::SecretKey;
 
@@ -38,6 +39,9 @@ pub struct AppConfig {
     pub gateway: GatewayConfig,
     #[command(flatten)]
     pub admin: AdminConfig,
+    /// Reverse proxies whose X-Forwarded-For names the client: comma-separated addresses or CIDRs
+    #[arg(long, env = "MINDGATE_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = TrustedProxies::parse, value_name = "CIDRS")]
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The admin UI.

@@ -8,6 +8,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
 use crate::admin::AdminState;
+use crate::client_ip::{client_ip, TrustedProxies};
 use crate::config::{AppConfig, ServeConfig};
 use crate::db::{Db, OpenError};
 use crate::error::ApiError;
@@ -77,12 +78,14 @@ impl Application {
                 crate::admin::SETUP_TOKEN_LIFETIME.as_secs() / 60
             );
         }
-        let server = run(listener, db, gateway.clone(), admin.clone()).map_err(|source| {
-            StartupError::Listen {
-                addr: address.to_string(),
-                source,
-            }
-        })?;
+        let trusted = web::Data::new(config.trusted_proxies);
+        let server =
+            run(listener, db, gateway.clone(), admin.clone(), trusted).map_err(|source| {
+                StartupError::Listen {
+                    addr: address.to_string(),
+                    source,
+                }
+            })?;
         Ok(Application {
             address,
             server,
@@ -124,13 +127,23 @@ fn run(
     db: Db,
     gateway: web::Data<Gateway>,
     admin: web::Data<AdminState>,
+    trusted: web::Data<TrustedProxies>,
 ) -> std::io::Result<Server> {
     let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(crate::http::head_as_get))
-            .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+            // The client as the login limiter sees it, proxies resolved.
+            .wrap(
+                Logger::new(r#"%{client}xi "%r" %s %b %Dms"#).custom_request_replace(
+                    "client",
+                    |req| {
+                        client_ip(req.request()).map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+                    },
+                ),
+            )
             .app_data(db.clone())
+            .app_data(trusted.clone())
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
             .app_data(admin.clone())

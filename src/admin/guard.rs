@@ -2,7 +2,7 @@
 //! cross-origin and token-less mutations (403), sends strangers to the login
 //! page, and turns handler errors into HTML.
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{to_bytes_limited, BodyStream, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
@@ -100,8 +100,12 @@ fn check_origin(req: &ServiceRequest) -> Result<(), ApiError> {
 }
 
 /// The token from the `X-CSRF-Token` header (htmx) or the form's `csrf`
-/// field (plain forms); the body is put back for the handler.
-async fn presented_token(req: &mut ServiceRequest) -> Result<Option<String>, ApiError> {
+/// field (plain forms); the body, at most `limit` bytes, is put back for
+/// the handler.
+async fn presented_token(
+    req: &mut ServiceRequest,
+    limit: usize,
+) -> Result<Option<String>, ApiError> {
     if let Some(value) = req.headers().get(CSRF_HEADER) {
         return Ok(value.to_str().ok().map(str::to_owned));
     }
@@ -113,9 +117,17 @@ async fn presented_token(req: &mut ServiceRequest) -> Result<Option<String>, Api
     if !is_form {
         return Ok(None);
     }
-    let body = req
-        .extract::<web::Bytes>()
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let body = to_bytes_limited(BodyStream::new(req.take_payload()), limit)
         .await
+        .map_err(|_| ApiError::too_large(limit))?
         .map_err(|e| ApiError::invalid(format!("the form could not be read: {e}")))?;
     let token = form_urlencoded_field(&body, CSRF_FIELD);
     req.set_payload(Payload::from(body));
@@ -129,9 +141,13 @@ fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-async fn check_mutation(req: &mut ServiceRequest, expected: &str) -> Result<(), ApiError> {
+async fn check_mutation(
+    req: &mut ServiceRequest,
+    expected: &str,
+    body_limit: usize,
+) -> Result<(), ApiError> {
     check_origin(req)?;
-    let token = presented_token(req).await?;
+    let token = presented_token(req, body_limit).await?;
     let valid = token.is_some_and(|t| bool::from(t.as_bytes().ct_eq(expected.as_bytes())));
     if valid {
         Ok(())
@@ -220,14 +236,21 @@ pub async fn guard(
     if let Some(e) = failure {
         return Ok(req.into_response(ctx.error_response(&e)));
     }
-    if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        if let Err(e) = check_mutation(&mut req, &ctx.csrf).await {
-            return Ok(req.into_response(ctx.error_response(&e)));
-        }
-    }
-    if ctx.admin.is_none() && !is_public(req.path()) {
+    let public = is_public(req.path());
+    // Before any body is read: a stranger cannot make us read one.
+    if ctx.admin.is_none() && !public {
         let response = to_login(&req, hx);
         return Ok(req.into_response(response));
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let limit = if public {
+            super::PUBLIC_FORM_LIMIT
+        } else {
+            super::FORM_LIMIT
+        };
+        if let Err(e) = check_mutation(&mut req, &ctx.csrf, limit).await {
+            return Ok(req.into_response(ctx.error_response(&e)));
+        }
     }
     req.extensions_mut().insert(ctx.clone());
     let res = next.call(req).await?;

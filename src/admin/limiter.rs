@@ -1,18 +1,63 @@
-//! Failed-login counting, in memory: at most `max` failures per key (an IP
-//! or an email) within a sliding window.
+//! Sign-in attempts, counted in memory per client IP and per email over a
+//! sliding window. An attempt is counted when it begins, before its
+//! password is checked, so a burst of concurrent tries gets no more checks
+//! than the limit; a success takes its own attempt back.
+//!
+//! The IP limit is strict: `max` attempts per window. The email limit is
+//! softer, so that locking an admin's email is no denial of service: once
+//! an email has `max` failures, it refuses only IPs that have failed
+//! themselves (or are trying right now); an IP with a clean record still
+//! gets its try.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Keys kept before stale ones are swept, so a flood of distinct emails
-/// cannot grow the map without bound.
+/// Keys kept before stale ones are swept. Every attempt costs an argon2
+/// check, so the keys alive in a window are few in any case.
 const SWEEP_ABOVE: usize = 10_000;
 
 pub struct Limiter {
     max: usize,
     window: Duration,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    ips: HashMap<IpAddr, Vec<Instant>>,
+    emails: HashMap<String, Vec<Instant>>,
+}
+
+/// An attempt under way. Dropped as it is, it counts as a failure.
+#[must_use]
+pub struct Attempt<'a> {
+    limiter: &'a Limiter,
+    ip: IpAddr,
+    email: Option<String>,
+    at: Instant,
+}
+
+/// An IPv6 client usually holds a whole /64: count it as one.
+fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
+/// Removes the attempt made `at` from `key`'s (if it is still there), and
+/// the key once it has none.
+fn take_back<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Vec<Instant>>, key: &K, at: Instant) {
+    if let Some(times) = map.get_mut(key) {
+        if let Some(i) = times.iter().position(|t| *t == at) {
+            times.remove(i);
+        }
+        if times.is_empty() {
+            map.remove(key);
+        }
+    }
 }
 
 impl Limiter {
@@ -20,74 +65,144 @@ impl Limiter {
         Limiter {
             max,
             window,
-            failures: Mutex::default(),
+            counts: Mutex::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Instant>>> {
-        self.failures
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// `Err(seconds to wait)` when any of `keys` used up its failures.
-    pub fn check(&self, keys: &[String]) -> Result<(), u64> {
-        let now = Instant::now();
-        let failures = self.lock();
-        let wait = keys
-            .iter()
-            .filter_map(|key| failures.get(key))
-            .filter_map(|times| {
-                let recent: Vec<&Instant> = times
-                    .iter()
-                    .filter(|t| now.duration_since(**t) < self.window)
-                    .collect();
-                // The oldest recent failure frees a slot when it leaves the window.
-                (recent.len() >= self.max).then(|| {
-                    let oldest = recent.into_iter().min().copied().unwrap_or(now);
-                    (self.window - now.duration_since(oldest)).as_secs() + 1
-                })
-            })
-            .max();
-        wait.map_or(Ok(()), Err)
+    /// Seconds until the oldest of `times` leaves the window, when they
+    /// fill it.
+    fn wait(&self, times: &[Instant], now: Instant) -> Option<u64> {
+        (times.len() >= self.max).then(|| {
+            let oldest = times.iter().min().copied().unwrap_or(now);
+            self.window
+                .saturating_sub(now.duration_since(oldest))
+                .as_secs()
+                + 1
+        })
     }
 
-    pub fn record_failure(&self, keys: &[String]) {
+    /// Begins an attempt from `ip` on `email` (`None` for text that is no
+    /// email), or `Err(seconds to wait)`.
+    pub fn begin(&self, ip: IpAddr, email: Option<&str>) -> Result<Attempt<'_>, u64> {
         let now = Instant::now();
-        let mut failures = self.lock();
-        if failures.len() > SWEEP_ABOVE {
-            failures.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < self.window));
+        let ip = ip_key(ip);
+        let fresh = |t: &Instant| now.duration_since(*t) < self.window;
+        let mut counts = self.lock();
+        if counts.ips.len() + counts.emails.len() > SWEEP_ABOVE {
+            counts.ips.retain(|_, times| times.iter().any(fresh));
+            counts.emails.retain(|_, times| times.iter().any(fresh));
         }
-        for key in keys {
-            let times = failures.entry(key.clone()).or_default();
-            times.retain(|t| now.duration_since(*t) < self.window);
-            times.push(now);
+        let Counts { ips, emails } = &mut *counts;
+        let by_ip = ips.entry(ip).or_default();
+        by_ip.retain(fresh);
+        if let Some(wait) = self.wait(by_ip, now) {
+            return Err(wait);
+        }
+        if let Some(email) = email {
+            let by_email = emails.entry(email.to_owned()).or_default();
+            by_email.retain(fresh);
+            if let Some(wait) = self.wait(by_email, now).filter(|_| !by_ip.is_empty()) {
+                return Err(wait);
+            }
+            by_email.push(now);
+            // The newest `max` decide whether the email is locked.
+            if by_email.len() > self.max {
+                by_email.remove(0);
+            }
+        }
+        by_ip.push(now);
+        Ok(Attempt {
+            limiter: self,
+            ip,
+            email: email.map(str::to_owned),
+            at: now,
+        })
+    }
+}
+
+impl Attempt<'_> {
+    /// The password was right: this attempt does not count, and the
+    /// email's failures are forgiven. The IP's other failures stay.
+    pub fn succeeded(self) {
+        let mut counts = self.limiter.lock();
+        take_back(&mut counts.ips, &self.ip, self.at);
+        if let Some(email) = &self.email {
+            counts.emails.remove(email);
         }
     }
 
-    pub fn clear(&self, key: &str) {
-        self.lock().remove(key);
+    /// No password was checked (the server was too busy): nothing counts.
+    pub fn withdraw(self) {
+        let mut counts = self.limiter.lock();
+        take_back(&mut counts.ips, &self.ip, self.at);
+        if let Some(email) = &self.email {
+            take_back(&mut counts.emails, email, self.at);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
     use std::time::Duration;
 
     use super::Limiter;
 
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().unwrap()
+    }
+
     #[test]
-    fn trips_after_max_failures_per_key() {
+    fn attempts_count_as_they_begin_and_a_success_takes_its_own_back() {
         let limiter = Limiter::new(2, Duration::from_secs(60));
-        let keys = ["ip:1".to_owned(), "email:a".to_owned()];
-        limiter.record_failure(&keys);
-        assert!(limiter.check(&keys).is_ok());
-        limiter.record_failure(&keys);
-        let wait = limiter.check(&["email:a".to_owned()]).unwrap_err();
+        let a = ip("192.0.2.1");
+        let first = limiter.begin(a, Some("ann@example.com")).unwrap();
+        let second = limiter.begin(a, Some("ann@example.com")).unwrap();
+        // Two under way fill the IP's budget before either is checked.
+        let wait = limiter.begin(a, Some("bob@example.com")).err().unwrap();
         assert!((1..=61).contains(&wait), "{wait}");
-        assert!(limiter.check(&["email:b".to_owned()]).is_ok());
-        limiter.clear("email:a");
-        assert!(limiter.check(&["email:a".to_owned()]).is_ok());
-        assert!(limiter.check(&keys).is_err(), "the IP is still limited");
+        first.succeeded();
+        drop(second); // a failure
+        let third = limiter.begin(a, None).unwrap();
+        assert!(limiter.begin(a, None).is_err(), "the failure still counts");
+        third.withdraw();
+        assert!(
+            limiter.begin(a, None).is_ok(),
+            "a withdrawn attempt does not"
+        );
+    }
+
+    #[test]
+    fn a_locked_email_refuses_only_ips_with_failures() {
+        let limiter = Limiter::new(2, Duration::from_secs(60));
+        let email = Some("ann@example.com");
+        drop(limiter.begin(ip("192.0.2.1"), email).unwrap());
+        drop(limiter.begin(ip("192.0.2.1"), email).unwrap());
+        drop(
+            limiter
+                .begin(ip("192.0.2.2"), Some("bob@example.com"))
+                .unwrap(),
+        );
+        assert!(limiter.begin(ip("192.0.2.2"), email).is_err(), "has failed");
+        // A clean IP gets one try; failing, it is refused like the rest.
+        drop(limiter.begin(ip("192.0.2.3"), email).unwrap());
+        assert!(limiter.begin(ip("192.0.2.3"), email).is_err());
+        // A success forgives the email, for everyone.
+        limiter.begin(ip("192.0.2.4"), email).unwrap().succeeded();
+        assert!(limiter.begin(ip("192.0.2.2"), email).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_counts_as_one_client() {
+        let limiter = Limiter::new(1, Duration::from_secs(60));
+        drop(limiter.begin(ip("2001:db8::1"), None).unwrap());
+        assert!(limiter.begin(ip("2001:db8::ffff:2"), None).is_err());
+        assert!(limiter.begin(ip("2001:db8:0:1::1"), None).is_ok());
     }
 }

@@ -1,5 +1,8 @@
 //! `/admin/login` and `/admin/logout`: email and password in, a server-side
-//! session out. Failed logins are limited per IP and per email.
+//! session out. Sign-in attempts are limited per client IP and per email
+//! (see `limiter`).
+
+use std::net::Ipv4Addr;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -8,12 +11,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::guard::{session_hash, session_removal, SESSION_COOKIE};
-use super::password;
 use super::render::{cookie, Ctx, Flash};
 use super::AdminState;
+use crate::client_ip::client_ip;
 use crate::db::{self, Db};
 use crate::domain::{random_base62, Email, Timestamp};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -30,10 +33,19 @@ pub struct NextQuery {
     next: String,
 }
 
-/// Only a path inside the admin: never an open redirect.
+/// Only a clean path inside the admin, fit for a `Location` header: never
+/// an open redirect, never a 500. Anything else is the dashboard.
 fn safe_next(next: &str) -> &str {
-    let inside = next == "/admin" || next.starts_with("/admin/");
-    if inside && !next.contains("//") && !next.contains('\\') {
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    let inside = path == "/admin" || path.starts_with("/admin/");
+    // Browsers read `%2e` as a dot: `/admin/%2e%2e/x` is `/x`.
+    let dot_segment = path.split('/').any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    });
+    let clean =
+        next.bytes().all(|b| b.is_ascii_graphic()) && !next.contains("//") && !next.contains('\\');
+    if inside && clean && !dot_segment {
         next
     } else {
         "/admin"
@@ -41,15 +53,16 @@ fn safe_next(next: &str) -> &str {
 }
 
 pub async fn form(ctx: Ctx, query: web::Query<NextQuery>) -> Result<HttpResponse, ApiError> {
+    let next = safe_next(&query.next);
     if ctx.admin.is_some() {
-        return Ok(ctx.done(safe_next(&query.next), Flash::ok("You are signed in.")));
+        return Ok(ctx.done(next, Flash::ok("You are signed in.")));
     }
     ctx.page(
         "Sign in",
         &LoginPage {
             csrf: &ctx.csrf,
             email: "",
-            next: &query.next,
+            next,
             error: None,
         },
     )
@@ -71,6 +84,7 @@ pub async fn submit(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
+    let next = safe_next(&form.next);
     let failed = |status: StatusCode, message: &str| {
         ctx.page_with_status(
             status,
@@ -78,44 +92,53 @@ pub async fn submit(
             &LoginPage {
                 csrf: &ctx.csrf,
                 email: &form.email,
-                next: &form.next,
+                next,
                 error: Some(message),
             },
         )
     };
-    let ip = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    let email_key = format!("email:{}", form.email.trim().to_lowercase());
-    let keys = [format!("ip:{ip}"), email_key.clone()];
-    if let Err(wait) = state.limiter.check(&keys) {
-        let message = format!("too many failed sign-ins; wait {wait} seconds and try again");
-        let mut response = failed(StatusCode::TOO_MANY_REQUESTS, &message)?;
+    let refused = |wait: u64, message: &str| {
+        let mut response = failed(StatusCode::TOO_MANY_REQUESTS, message)?;
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return Ok(response);
-    }
-    let stored = match Email::parse(&form.email) {
-        Ok(email) => {
+        Ok(response)
+    };
+    let email = Email::parse(&form.email).ok();
+    // No peer address happens only off TCP: all such requests share a count.
+    let ip = client_ip(&req).unwrap_or(Ipv4Addr::UNSPECIFIED.into());
+    // Counted before the slow check, so a burst gets no more checks than
+    // the limit allows.
+    let attempt = match state.limiter.begin(ip, email.as_ref().map(Email::as_str)) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let message = format!("too many failed sign-ins; wait {wait} seconds and try again");
+            return refused(wait, &message);
+        }
+    };
+    let stored = match email {
+        Some(email) => {
             db.read(move |conn| db::admins::credentials(conn, &email))
                 .await?
         }
-        Err(_) => None,
+        None => None,
     };
-    let pw = form.password.clone();
-    let hash = stored.as_ref().map(|(_, h)| h.clone());
     // Unknown emails run the same argon2 verification as wrong passwords.
-    let valid = web::block(move || password::verify(&pw, hash.as_deref())).await?;
+    let hash = stored.as_ref().map(|(_, h)| h.clone());
+    let valid = match state.hashing.verify(&form.password, hash).await {
+        Ok(valid) => valid,
+        Err(busy) if busy.kind == ErrorKind::RateLimited => {
+            attempt.withdraw();
+            return refused(busy.retry_after.unwrap_or(1), &busy.message);
+        }
+        Err(e) => return Err(e),
+    };
     match stored {
         Some((admin_id, _)) if valid => {
-            state.limiter.clear(&email_key);
-            start_session(&ctx, &db, admin_id, safe_next(&form.next), "Signed in.").await
+            attempt.succeeded();
+            start_session(&ctx, &db, admin_id, next, "Signed in.").await
         }
-        _ => {
-            state.limiter.record_failure(&keys);
-            failed(StatusCode::UNAUTHORIZED, "wrong email or password")
-        }
+        _ => failed(StatusCode::UNAUTHORIZED, "wrong email or password"),
     }
 }
 

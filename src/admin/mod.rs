@@ -22,6 +22,7 @@ mod users;
 
 use std::time::Duration;
 
+use actix_web::error::UrlencodedError;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::web;
@@ -34,35 +35,53 @@ pub use setup::SETUP_TOKEN_LIFETIME;
 
 /// The largest form an admin may post (a CSV import is the big one).
 const FORM_LIMIT: usize = 8 << 20;
+/// The largest sign-in or setup form: anyone may post those.
+const PUBLIC_FORM_LIMIT: usize = 16 << 10;
 
 /// The Content-Security-Policy of every admin page: only our own scripts
 /// and styles, no inline code, never framed.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+fn form_config(limit: usize) -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(limit)
+        .error_handler(|e, _| match e {
+            UrlencodedError::Overflow { limit, .. } => ApiError::too_large(limit).into(),
+            e => ApiError::invalid(format!("the form could not be read: {e}")).into(),
+        })
+}
+
+/// What the sign-in and setup forms accept (the guard reads theirs with
+/// the same limit).
+fn public_form() -> web::FormConfig {
+    form_config(PUBLIC_FORM_LIMIT)
+}
+
 /// Mounts `/admin`.
 pub fn mount(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
-            .app_data(
-                web::FormConfig::default()
-                    .limit(FORM_LIMIT)
-                    .error_handler(|e, _| {
-                        ApiError::invalid(format!("the form could not be read: {e}")).into()
-                    }),
-            )
-            .app_data(web::PayloadConfig::new(FORM_LIMIT))
+            .app_data(form_config(FORM_LIMIT))
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 ApiError::invalid(format!("the query string could not be read: {e}")).into()
             }))
             .wrap(from_fn(guard::guard))
             .wrap(security_headers())
             .route("", web::get().to(dashboard::show))
-            .route("/login", web::get().to(login::form))
-            .route("/login", web::post().to(login::submit))
+            .service(
+                web::resource("/login")
+                    .app_data(public_form())
+                    .get(login::form)
+                    .post(login::submit),
+            )
             .route("/logout", web::post().to(login::logout))
-            .route("/setup", web::get().to(setup::form))
-            .route("/setup", web::post().to(setup::submit))
+            .service(
+                web::resource("/setup")
+                    .app_data(public_form())
+                    .get(setup::form)
+                    .post(setup::submit),
+            )
             .route("/users", web::get().to(users::list))
             .route("/users", web::post().to(users::create))
             .route("/users/import", web::post().to(users::import))
@@ -171,10 +190,12 @@ async fn find_or_404<T: Send + 'static>(
 }
 
 /// What the admin pages share across workers: the one-time setup token,
-/// the login rate limiter and whether cookies must be `Secure`.
+/// the login rate limiter, the password hashing queue and whether cookies
+/// must be `Secure`.
 pub struct AdminState {
     setup: setup::SetupToken,
     limiter: limiter::Limiter,
+    hashing: password::Hashing,
     /// Mark cookies `Secure` even on plain HTTP (behind a TLS proxy that
     /// does not say so).
     secure_cookies: bool,
@@ -191,6 +212,7 @@ impl AdminState {
                 setup::SetupToken::none()
             },
             limiter: limiter::Limiter::new(5, Duration::from_secs(5 * 60)),
+            hashing: password::Hashing::for_this_machine(),
             secure_cookies: config.secure_cookies,
         })
     }

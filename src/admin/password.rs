@@ -1,16 +1,27 @@
 //! Admin passwords: argon2id with OWASP's parameters (m=19456 KiB, t=2,
-//! p=1), stored as PHC strings.
+//! p=1), stored as PHC strings. The server hashes and checks them through
+//! `Hashing`, a few at a time.
 
-use std::sync::OnceLock;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::oneshot;
 
 use crate::domain::check_length;
 use crate::error::ApiError;
 
 const MIN_LEN: usize = 12;
 const MAX_LEN: usize = 256;
+
+/// Argon2 runs at most this many at once, fewer on fewer cores: each one
+/// holds 19 MiB, and with p=1 more than a core each buys no speed.
+const MOST_AT_ONCE: usize = 4;
+/// Jobs that may wait for a turn; past them the server is too busy and
+/// says so at once.
+const QUEUE: usize = 256;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
@@ -34,7 +45,8 @@ pub fn check_new_pair(password: &str, confirm: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Hashes a password (slow on purpose: call it off the async workers).
+/// Hashes a password (slow on purpose: the server goes through
+/// `Hashing`; the command line calls it directly).
 pub fn hash(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
         .map_err(|e| ApiError::internal(format!("argon2 salt: {e}")))?;
@@ -46,7 +58,7 @@ pub fn hash(password: &str) -> Result<String, ApiError> {
 
 /// Whether `password` matches the stored hash. With no hash (an unknown
 /// email) a dummy one is checked, so both cases take the same time.
-pub fn verify(password: &str, stored: Option<&str>) -> bool {
+fn verify(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash("not the password of anyone").unwrap_or_default());
     let Ok(parsed) = PasswordHash::new(stored.unwrap_or(dummy)) else {
@@ -58,9 +70,98 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
         && stored.is_some()
 }
 
+/// The server's argon2 work: a few threads of its own compute, jobs wait
+/// in a bounded queue (holding no hash memory), and past it the answer is a
+/// quick 429. However many sign-ins arrive together, memory grows by at
+/// most one hash per thread. (Own threads rather than the blocking pool:
+/// there, each of dozens of threads would keep a hash's memory cached.)
+pub struct Hashing {
+    jobs: SyncSender<Job>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+impl Hashing {
+    fn new(threads: usize, queue: usize) -> Hashing {
+        let (jobs, queued) = mpsc::sync_channel::<Job>(queue);
+        let queued = Arc::new(Mutex::new(queued));
+        for i in 0..threads {
+            let queued = queued.clone();
+            let work = move || loop {
+                let next = queued
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .recv();
+                // Ends with the server, when the sender is dropped.
+                let Ok(job) = next else { return };
+                // A job that panics fails its request, not the thread.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            };
+            if let Err(e) = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(work)
+            {
+                log::error!("cannot start a password hashing thread: {e}");
+            }
+        }
+        Hashing { jobs }
+    }
+
+    /// One thread per core, up to `MOST_AT_ONCE`.
+    pub fn for_this_machine() -> Hashing {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Hashing::new(cores.min(MOST_AT_ONCE), QUEUE)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The client left while it waited: skip the work.
+            if !done.is_closed() {
+                let _ = done.send(job());
+            }
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(ApiError::rate_limited(
+                    "too many password checks at once; try again in a few seconds",
+                    Some(2),
+                ))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ApiError::internal("the password hashing threads are gone"))
+            }
+        }
+        result
+            .await
+            .map_err(|_| ApiError::internal("password hashing failed"))
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let password = password.to_owned();
+        self.run(move || hash(&password)).await?
+    }
+
+    /// Whether `password` matches `stored` (`None`: an unknown email).
+    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<bool, ApiError> {
+        let password = password.to_owned();
+        self.run(move || verify(&password, stored.as_deref())).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{check_new, hash, verify};
+    use std::pin::pin;
+    use std::sync::mpsc;
+
+    use futures_util::FutureExt;
+
+    use super::{check_new, hash, verify, Hashing};
+    use crate::error::ErrorKind;
 
     #[test]
     fn hashes_verify_and_unknown_never_does() {
@@ -74,5 +175,31 @@ mod tests {
         assert!(!verify("not the password of anyone", None));
         assert!(check_new("password", "short").is_err());
         assert!(check_new("password", "long enough now").is_ok());
+    }
+
+    #[actix_web::test]
+    async fn hashing_runs_a_few_at_once_and_refuses_past_its_queue() {
+        let hashing = Hashing::new(1, 1);
+        let (started, has_started) = mpsc::channel();
+        let (release, gate) = mpsc::channel::<()>();
+        let mut running = pin!(hashing.run(move || {
+            started.send(()).unwrap();
+            gate.recv().is_ok()
+        }));
+        assert!((&mut running).now_or_never().is_none());
+        has_started.recv().unwrap();
+        // The one thread is busy: the next job waits, the one after is refused.
+        let mut waiting = pin!(hashing.run(|| "waited"));
+        assert!((&mut waiting).now_or_never().is_none());
+        let refused = hashing.run(|| "refused").await.unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::RateLimited);
+        assert_eq!(refused.retry_after, Some(2));
+        release.send(()).unwrap();
+        assert!(running.await.unwrap());
+        assert_eq!(waiting.await.unwrap(), "waited");
+        // The queue is free again, and real work goes through.
+        let stored = hashing.hash("correct horse battery").await.unwrap();
+        let valid = hashing.verify("correct horse battery", Some(stored));
+        assert!(valid.await.unwrap());
     }
 }

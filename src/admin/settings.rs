@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::password;
 use super::render::{Ctx, Flash};
+use super::AdminState;
 use crate::db::{self, admins::Admin, admins::Removed, Db};
 use crate::domain::Email;
 use crate::error::ApiError;
@@ -67,11 +68,14 @@ pub async fn set_recording(
     Ok(ctx.done("/admin/settings", Flash::ok(message)))
 }
 
-/// Checks a new password and its repetition, and hashes it off the workers.
-async fn new_password_hash(password: &str, confirm: &str) -> Result<String, ApiError> {
+/// Checks a new password and its repetition, and hashes it.
+async fn new_password_hash(
+    state: &AdminState,
+    password: &str,
+    confirm: &str,
+) -> Result<String, ApiError> {
     password::check_new_pair(password, confirm)?;
-    let password = password.to_owned();
-    web::block(move || password::hash(&password)).await?
+    state.hashing.hash(password).await
 }
 
 #[derive(Deserialize)]
@@ -83,11 +87,12 @@ pub struct NewAdminForm {
 
 pub async fn add_admin(
     ctx: Ctx,
+    state: web::Data<AdminState>,
     db: web::Data<Db>,
     form: web::Form<NewAdminForm>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&form.email)?;
-    let hash = new_password_hash(&form.password, &form.confirm).await?;
+    let hash = new_password_hash(&state, &form.password, &form.confirm).await?;
     let shown = email.to_string();
     db.write(move |tx| db::admins::insert(tx, &email, &hash))
         .await?;
@@ -149,6 +154,7 @@ pub struct PasswordForm {
 
 pub async fn change_password(
     ctx: Ctx,
+    state: web::Data<AdminState>,
     db: web::Data<Db>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, ApiError> {
@@ -156,15 +162,13 @@ pub async fn change_password(
     let stored = db
         .read(move |conn| db::admins::password_hash(conn, me.id))
         .await?;
-    let current = form.current.clone();
-    let valid = web::block(move || password::verify(&current, stored.as_deref())).await?;
-    if !valid {
+    if !state.hashing.verify(&form.current, stored).await? {
         return Err(ApiError::invalid_field(
             "current",
             "the current password is wrong",
         ));
     }
-    let hash = new_password_hash(&form.password, &form.confirm).await?;
+    let hash = new_password_hash(&state, &form.password, &form.confirm).await?;
     db.write(move |tx| {
         db::admins::set_password(tx, me.id, &hash)?;
         // Anyone else signed in with the old password is signed out.

@@ -138,8 +138,7 @@ pub async fn submit(
             )
         }
     };
-    let pw = form.password.clone();
-    let hash = web::block(move || password::hash(&pw)).await??;
+    let hash = state.hashing.hash(&form.password).await?;
     // Redeem only now: a typo above must not burn the link.
     if !state.setup.redeem(&form.token) {
         return Err(dead_link());

@@ -2,7 +2,7 @@
 
 use actix_web::http::{Method, StatusCode};
 
-use crate::helpers::{signed_in, spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{field_value, signed_in, spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 const PAGES: [&str; 10] = [
     "/admin",
@@ -93,16 +93,40 @@ async fn wrong_password_fails_and_the_right_one_lands_on_the_dashboard() {
     assert_eq!(app.count("SELECT COUNT(*) FROM admin_sessions"), 1);
 }
 
+/// `next` values that are no clean path inside the admin.
+const UNUSABLE_NEXT: [&str; 13] = [
+    "/admin/users\r\nSet-Cookie: evil=1",
+    "/admin\n",
+    "/admin/users\tx",
+    "/admin/\u{7f}",
+    "/admin/ü",
+    "//evil.example/admin",
+    "/\\evil.example",
+    "/admin\\..\\..\\x",
+    "https://evil.example/admin",
+    "/admin/../evil",
+    "/admin/%2E%2e/evil",
+    "/administrator",
+    "",
+];
+
 #[actix_web::test]
-async fn login_redirects_back_to_the_page_asked_for_but_never_off_site() {
+async fn login_leads_back_to_the_page_asked_for_and_anywhere_else_to_the_dashboard() {
     let app = spawn_app().await;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
-    for (next, to) in [
-        ("/admin/users?q=x", "/admin/users?q=x"),
-        ("https://evil.example/", "/admin"),
-        ("//evil.example/admin", "/admin"),
-    ] {
+    let cases = [("/admin/users?q=x", "/admin/users?q=x")]
+        .into_iter()
+        .chain(UNUSABLE_NEXT.map(|next| (next, "/admin")));
+    for (next, to) in cases {
         let browser = app.browser();
+        let query = percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC);
+        let form = browser.get(&format!("/admin/login?next={query}")).await;
+        form.assert_ok();
+        assert_eq!(
+            field_value(&form.body, "next").as_deref(),
+            Some(to),
+            "{next:?}"
+        );
         let page = browser
             .post(
                 "/admin/login",
@@ -114,7 +138,18 @@ async fn login_redirects_back_to_the_page_asked_for_but_never_off_site() {
                 ],
             )
             .await;
-        page.assert_redirect(to);
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "{next:?}: {}",
+            page.body
+        );
+        assert_eq!(page.location(), to, "{next:?}");
+        // Already signed in, the sign-in page sends you on.
+        browser
+            .get(&format!("/admin/login?next={query}"))
+            .await
+            .assert_redirect(to);
     }
 }
 
@@ -204,7 +239,7 @@ async fn failed_logins_are_limited_per_email_and_per_ip() {
             .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     }
-    // Now even the right password is refused, for this email...
+    // Now this IP is refused, even with the right password...
     let page = browser
         .post(
             "/admin/login",
@@ -216,7 +251,7 @@ async fn failed_logins_are_limited_per_email_and_per_ip() {
     page.assert_contains("too many failed sign-ins");
     let wait: u64 = page.header("retry-after").parse().unwrap();
     assert!((1..=300).contains(&wait), "{wait}");
-    // ...and for any email from this IP.
+    // ...and for any other email (a clean IP still gets in: see `limits`).
     let other = browser
         .post(
             "/admin/login",

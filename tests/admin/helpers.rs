@@ -83,14 +83,7 @@ impl TestApp {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser {
-            address: self.address.clone(),
-            client: awc::Client::builder()
-                .disable_redirects()
-                .timeout(std::time::Duration::from_secs(60))
-                .finish(),
-            cookies: Mutex::default(),
-        }
+        Browser::new(&self.address)
     }
 
     pub fn add_admin(&self, email: &str, pw: &str) -> i64 {
@@ -206,6 +199,20 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser with no cookies yet, for the server at `address`.
+    pub fn new(address: &str) -> Browser {
+        Browser {
+            address: address.to_owned(),
+            client: awc::Client::builder()
+                .disable_redirects()
+                .timeout(std::time::Duration::from_secs(60))
+                // Tests send bursts: no pool limit queues them client-side.
+                .connector(awc::Connector::new().limit(0))
+                .finish(),
+            cookies: Mutex::default(),
+        }
+    }
+
     /// The same cookies, against another server (after a restart).
     pub fn clone_to(&self, address: &str) -> Browser {
         Browser {

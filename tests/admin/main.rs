@@ -6,6 +6,7 @@
 mod access;
 mod browser;
 mod helpers;
+mod limits;
 mod pages;
 mod providers;
 mod setup;

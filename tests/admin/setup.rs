@@ -65,7 +65,7 @@ async fn the_setup_link_creates_the_first_admin_once() {
     assert!(spawn_app_on(&app.db_path).await.setup_path.is_none());
 }
 
-fn set_password(db: &std::path::Path, email: &str, password: &str) -> std::process::Output {
+pub fn set_password(db: &std::path::Path, email: &str, password: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mindgate"))
         .args(["admin", "set-password", email, "--db"])
         .arg(db)
