@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
-use crate::client_ip::TrustedProxies;
 use crate::db::providers::ProviderSeed;
+use crate::http::client_ip::TrustedProxies;
 use crate::secrets::SecretKey;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

@@ -5,7 +5,6 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod cli;
-pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod domain;

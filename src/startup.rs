@@ -8,11 +8,11 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
 use crate::admin::AdminState;
-use crate::client_ip::{client_ip, TrustedProxies};
 use crate::config::{AppConfig, ServeConfig};
 use crate::db::{Db, OpenError};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
+use crate::http::client_ip::{client_ip, TrustedProxies};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

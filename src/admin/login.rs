@@ -13,10 +13,10 @@ use serde::Deserialize;
 use super::guard::{session_hash, session_removal, SESSION_COOKIE};
 use super::render::{cookie, Ctx, Flash};
 use super::AdminState;
-use crate::client_ip::client_ip;
 use crate::db::{self, Db};
 use crate::domain::{random_base62, Email, Timestamp};
 use crate::error::{ApiError, ErrorKind};
+use crate::http::client_ip::client_ip;
 
 #[derive(Template)]
 #[template(path = "login.html")]

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use mindgate::client_ip::TrustedProxies;
 use mindgate::config::AppConfig;
+use mindgate::http::client_ip::TrustedProxies;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{spawn_app, spawn_app_with, Browser, Page, ADMIN_EMAIL, ADMIN_PASSWORD};
