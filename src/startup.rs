@@ -8,10 +8,11 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
 use crate::admin::AdminState;
-use crate::config::{AppConfig, ServeConfig};
+use crate::config::{AppConfig, HttpConfig, ServeConfig};
 use crate::db::{Db, OpenError};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
+use crate::http::BodyDeadline;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -77,12 +78,13 @@ impl Application {
                 crate::admin::SETUP_TOKEN_LIFETIME.as_secs() / 60
             );
         }
-        let server = run(listener, db, gateway.clone(), admin.clone()).map_err(|source| {
-            StartupError::Listen {
-                addr: address.to_string(),
-                source,
-            }
-        })?;
+        let server =
+            run(listener, db, config.http, gateway.clone(), admin.clone()).map_err(|source| {
+                StartupError::Listen {
+                    addr: address.to_string(),
+                    source,
+                }
+            })?;
         Ok(Application {
             address,
             server,
@@ -122,15 +124,18 @@ impl Application {
 fn run(
     listener: TcpListener,
     db: Db,
+    http: HttpConfig,
     gateway: web::Data<Gateway>,
     admin: web::Data<AdminState>,
 ) -> std::io::Result<Server> {
     let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::http::body_deadline))
             .wrap(from_fn(crate::http::head_as_get))
             .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
             .app_data(db.clone())
+            .app_data(BodyDeadline::from(&http))
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
             .app_data(admin.clone())
@@ -139,7 +144,9 @@ fn run(
             )))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
-            .configure(|cfg| crate::api::mount(cfg, gateway.config.max_body_bytes))
+            .configure(|cfg| {
+                crate::api::mount(cfg, gateway.config.max_body_bytes, &http.cors_origins)
+            })
             .configure(crate::admin::mount)
             .configure(crate::assets::mount)
             .default_service(web::to(crate::api::not_found))

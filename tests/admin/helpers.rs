@@ -29,18 +29,26 @@ pub struct TestApp {
 
 /// A server on a fresh database with no admin yet.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_configured(AppConfig::default()).await
+}
+
+/// A server on a fresh database with no admin yet, configured by `config`.
+pub async fn spawn_app_configured(config: AppConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("mindgate.db");
-    let mut app = spawn_app_on(&path).await;
+    let mut app = spawn_app_on_configured(&path, config).await;
     app._dir = Some(dir);
     app
 }
 
 pub async fn spawn_app_on(path: &Path) -> TestApp {
+    spawn_app_on_configured(path, AppConfig::default()).await
+}
+
+async fn spawn_app_on_configured(path: &Path, config: AppConfig) -> TestApp {
     let db = Db::open(path).expect("open database");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let app =
-        Application::on_listener(listener, db.clone(), AppConfig::default()).expect("build server");
+    let app = Application::on_listener(listener, db.clone(), config).expect("build server");
     let address = format!("http://{}", app.address());
     let setup_path = app.setup_path();
     let handle = app.handle();
