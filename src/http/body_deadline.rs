@@ -6,7 +6,8 @@
 //! deadline: `--body-timeout` after the headers, moved on by one second for
 //! every `--body-min-rate` bytes received, so a large body on a slow link
 //! still arrives. A body late past its deadline fails whoever reads it, and
-//! the request is answered 408 (JSON, also on the admin's routes).
+//! the request is answered 408 (JSON, also on the admin's routes): by the
+//! API's reader itself (so CORS headers are added to it), else here.
 //!
 //! A response to a request whose body was not read to its end closes the
 //! connection, rather than leaving actix-http draining a chunked body that
@@ -24,7 +25,7 @@ use std::time::Duration;
 use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::ConnectionType;
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::rt::time::{sleep_until, Instant, Sleep};
 use actix_web::web::Bytes;
@@ -55,6 +56,25 @@ impl BodyDeadline {
     fn after(&self, start: Instant, received: u64) -> Instant {
         start + self.base + Duration::from_secs_f64(received as f64 / self.min_rate as f64)
     }
+
+    fn late_message(&self) -> String {
+        format!(
+            "the request body did not arrive in time: it may take {}s, plus 1s for every {} \
+             bytes received; the connection is closed",
+            self.base.as_secs_f64(),
+            self.min_rate
+        )
+    }
+}
+
+/// The API error for a body that could not be read: 408 when it was late.
+pub fn body_read_error(error: PayloadError) -> ApiError {
+    match error {
+        PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => {
+            ApiError::new(ErrorKind::RequestTimeout, e.to_string())
+        }
+        other => ApiError::invalid(format!("could not read the request body: {other}")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +102,7 @@ impl Stream for DeadlineBody {
         let this = self.get_mut();
         // Never end early: a cut body must not pass for a whole one.
         if this.state.get() == BodyState::Late {
-            return Poll::Ready(Some(Err(late())));
+            return Poll::Ready(Some(Err(this.late())));
         }
         // Data already here wins over a timer that fired meanwhile.
         let polled = this.payload.borrow_mut().poll_next_unpin(cx);
@@ -107,7 +127,7 @@ impl Stream for DeadlineBody {
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
                         this.state.set(BodyState::Late);
-                        Poll::Ready(Some(Err(late())))
+                        Poll::Ready(Some(Err(this.late())))
                     }
                     Poll::Pending => Poll::Pending,
                 }
@@ -116,11 +136,13 @@ impl Stream for DeadlineBody {
     }
 }
 
-fn late() -> PayloadError {
-    PayloadError::Io(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "the request body did not arrive in time",
-    ))
+impl DeadlineBody {
+    fn late(&self) -> PayloadError {
+        PayloadError::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            self.limits.late_message(),
+        ))
+    }
 }
 
 /// A response body that keeps the request's payload alive until it is sent.
@@ -172,25 +194,20 @@ pub async fn body_deadline(
         }),
     });
     let res = next.call(req).await?;
-    let res = match state.get() {
+    let mut res = match state.get() {
         BodyState::Finished => return Ok(res.map_into_left_body()),
         BodyState::Reading => res.map_into_boxed_body(),
-        // Whatever the reader made of the failed body, the answer is 408.
-        BodyState::Late => {
-            let mut late = ApiError::new(
-                ErrorKind::RequestTimeout,
-                format!(
-                    "the request body did not arrive in time: it may take {}s, plus 1s for every \
-                     {} bytes received; the connection is closed",
-                    limits.base.as_secs_f64(),
-                    limits.min_rate
-                ),
-            )
-            .error_response();
-            late.head_mut().set_connection_type(ConnectionType::Close);
-            res.into_response(late)
-        }
+        BodyState::Late if res.status() == StatusCode::REQUEST_TIMEOUT => res.map_into_boxed_body(),
+        // Whatever else the reader made of the failed body, the answer is 408.
+        BodyState::Late => res.into_response(
+            ApiError::new(ErrorKind::RequestTimeout, limits.late_message()).error_response(),
+        ),
     };
+    if state.get() == BodyState::Late {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     Ok(res
         .map_body(|_, body| HoldingPayload {
             body,

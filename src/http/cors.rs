@@ -87,3 +87,32 @@ pub async fn cors_errors_as_json(
     .error_response();
     Ok(res.into_response(error).map_into_right_body())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_as_browsers_send_them() {
+        assert_eq!(
+            parse_origin(" https://Chat.Example.com/ ").as_deref(),
+            Ok("https://chat.example.com")
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:3000").as_deref(),
+            Ok("http://127.0.0.1:3000")
+        );
+        assert_eq!(parse_origin("*").as_deref(), Ok("*"));
+        for bad in [
+            "",
+            "chat.example.com",
+            "https://",
+            "https://chat.example.com/app",
+            "https://chat.example.com?x=1",
+            "ftp://chat.example.com",
+        ] {
+            let error = parse_origin(bad).unwrap_err();
+            assert!(error.contains("is not an origin"), "{bad:?}: {error}");
+        }
+    }
+}

@@ -5,6 +5,6 @@ mod body_deadline;
 mod cors;
 mod head;
 
-pub use body_deadline::{body_deadline, BodyDeadline};
+pub use body_deadline::{body_deadline, body_read_error, BodyDeadline};
 pub use cors::{cors, cors_errors_as_json, parse_origin};
 pub use head::head_as_get;

@@ -19,12 +19,15 @@ async fn spawn_with_body_timeout(timeout: Duration, min_rate: u64) -> TestApp {
         http: HttpConfig {
             body_timeout: timeout,
             body_min_rate: min_rate,
-            ..HttpConfig::default()
+            cors_origins: vec![WEB_APP.to_owned()],
         },
         ..AppConfig::default()
     })
     .await
 }
+
+/// A web page allowed to call the API: its 408s must reach it too.
+const WEB_APP: &str = "https://chat.example.com";
 
 /// A sign-in form whose CSRF token (double submit) is in the body still to come.
 const LOGIN_FORM: &str =
@@ -41,7 +44,7 @@ fn unfinished_post(path: &str, extra_headers: &str) -> Vec<u8> {
 #[actix_web::test]
 async fn an_unfinished_body_is_answered_408_and_its_connection_closed() {
     let app = spawn_with_body_timeout(Duration::from_secs(1), 1024).await;
-    let key = format!("X-API-KEY: {}\r\n", app.api_key);
+    let key = format!("X-API-KEY: {}\r\nOrigin: {WEB_APP}\r\n", app.api_key);
     let chunked = format!(
         "POST /api/v1/users HTTP/1.1\r\nHost: localhost\r\n{key}Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"ema\r\n"
     );
@@ -60,6 +63,13 @@ async fn an_unfinished_body_is_answered_408_and_its_connection_closed() {
         assert_eq!(response.header("connection"), Some("close"), "{what}");
         let message = error_message(&response.json(), "request_timeout");
         assert!(message.contains("did not arrive in time"), "{message}");
+        if what != "admin login" {
+            assert_eq!(
+                response.header("access-control-allow-origin"),
+                Some(WEB_APP),
+                "{what}"
+            );
+        }
     }
     // Nothing was half-done with what did arrive.
     let (status, users) = app.get("/api/v1/users").await;
