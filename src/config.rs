@@ -56,7 +56,7 @@ pub struct HttpConfig {
     /// Time allowed for a request body to arrive, plus 1s per --body-min-rate bytes received
     #[arg(long, env = "MINDGATE_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub body_timeout: Duration,
-    /// Bytes a second a large request body must average to keep earning time
+    /// Bytes of a request body that earn it one more second (a large body on a slow link still arrives)
     #[arg(long, env = "MINDGATE_BODY_MIN_RATE", default_value_t = DEFAULT_BODY_MIN_RATE, value_parser = clap::value_parser!(u64).range(1..), value_name = "BYTES")]
     pub body_min_rate: u64,
     /// Origins whose web pages may call the API, comma-separated (https://chat.example.com), or * for any

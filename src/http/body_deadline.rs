@@ -39,8 +39,8 @@ use crate::error::{ApiError, ErrorKind};
 /// bytes received. Set as app data.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyDeadline {
-    pub base: Duration,
-    pub min_rate: u64,
+    base: Duration,
+    min_rate: u64,
 }
 
 impl From<&HttpConfig> for BodyDeadline {
@@ -54,7 +54,7 @@ impl From<&HttpConfig> for BodyDeadline {
 
 impl BodyDeadline {
     fn after(&self, start: Instant, received: u64) -> Instant {
-        start + self.base + Duration::from_secs_f64(received as f64 / self.min_rate as f64)
+        start + self.base + Duration::from_secs(received / self.min_rate.max(1))
     }
 
     fn late_message(&self) -> String {
@@ -166,9 +166,9 @@ impl MessageBody for HoldingPayload {
     }
 }
 
-/// Middleware: puts every request body behind its deadline; answers 408
-/// when it passed, and closes the connection after any response to a body
-/// left unread.
+/// Middleware: puts every request body behind its deadline and answers 408
+/// when it passed. A body left unread is held until the response is sent,
+/// so that actix-http closes the connection if more of it is on its way.
 pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
