@@ -35,7 +35,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (the default)
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Create, list and revoke API keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -124,7 +124,7 @@ pub fn main() -> ExitCode {
     .init();
     let result = match cli.command {
         None => serve(cli.serve),
-        Some(Command::Serve(config)) => serve(config),
+        Some(Command::Serve(config)) => serve(*config),
         Some(Command::Keys(KeysCommand::Create { name, db })) => create_key(&name, &db),
         Some(Command::Keys(KeysCommand::List { db })) => list_keys(&db),
         Some(Command::Keys(KeysCommand::Revoke { id, db })) => revoke_key(ApiKeyId(id), &db),

@@ -39,9 +39,8 @@ pub struct AppConfig {
     pub gateway: GatewayConfig,
     #[command(flatten)]
     pub admin: AdminConfig,
-    /// Reverse proxies whose X-Forwarded-For names the client: comma-separated addresses or CIDRs
-    #[arg(long, env = "MINDGATE_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = TrustedProxies::parse, value_name = "CIDRS")]
-    pub trusted_proxies: TrustedProxies,
+    #[command(flatten)]
+    pub http: HttpConfig,
 }
 
 /// The admin UI.
@@ -50,6 +49,38 @@ pub struct AdminConfig {
     /// Mark admin cookies Secure even over plain HTTP (behind a TLS proxy that does not send X-Forwarded-Proto)
     #[arg(long, env = "MINDGATE_SECURE_COOKIES", action = ArgAction::Set, default_value_t = false, value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub secure_cookies: bool,
+}
+
+/// What every route shares: how long a request body may take, which
+/// browser origins may call the API, and which proxies name the client.
+#[derive(Debug, Clone, Args)]
+pub struct HttpConfig {
+    /// Time allowed for a request body to arrive, plus 1s per --body-min-rate bytes received
+    #[arg(long, env = "MINDGATE_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub body_timeout: Duration,
+    /// Bytes of a request body that earn it one more second (a large body on a slow link still arrives)
+    #[arg(long, env = "MINDGATE_BODY_MIN_RATE", default_value_t = DEFAULT_BODY_MIN_RATE, value_parser = clap::value_parser!(u64).range(1..), value_name = "BYTES")]
+    pub body_min_rate: u64,
+    /// Origins whose web pages may call the API, comma-separated (https://chat.example.com), or * for any
+    #[arg(long, env = "MINDGATE_CORS_ORIGINS", value_delimiter = ',', value_parser = crate::http::parse_origin, value_name = "ORIGINS")]
+    pub cors_origins: Vec<String>,
+    /// Reverse proxies whose X-Forwarded-For names the client: comma-separated addresses or CIDRs
+    #[arg(long, env = "MINDGATE_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = TrustedProxies::parse, value_name = "CIDRS")]
+    pub trusted_proxies: TrustedProxies,
+}
+
+pub const DEFAULT_BODY_MIN_RATE: u64 = 16 * 1024;
+
+impl Default for HttpConfig {
+    /// The defaults, without reading the environment.
+    fn default() -> Self {
+        HttpConfig {
+            body_timeout: Duration::from_secs(30),
+            body_min_rate: DEFAULT_BODY_MIN_RATE,
+            cors_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
 }
 
 /// How the chat completions gateway talks to upstreams.

@@ -8,11 +8,12 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
 use crate::admin::AdminState;
-use crate::config::{AppConfig, ServeConfig};
+use crate::config::{AppConfig, HttpConfig, ServeConfig};
 use crate::db::{Db, OpenError};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::http::client_ip::{client_ip, TrustedProxies};
+use crate::http::client_ip::client_ip;
+use crate::http::BodyDeadline;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -78,9 +79,8 @@ impl Application {
                 crate::admin::SETUP_TOKEN_LIFETIME.as_secs() / 60
             );
         }
-        let trusted = web::Data::new(config.trusted_proxies);
         let server =
-            run(listener, db, gateway.clone(), admin.clone(), trusted).map_err(|source| {
+            run(listener, db, config.http, gateway.clone(), admin.clone()).map_err(|source| {
                 StartupError::Listen {
                     addr: address.to_string(),
                     source,
@@ -125,13 +125,15 @@ impl Application {
 fn run(
     listener: TcpListener,
     db: Db,
+    http: HttpConfig,
     gateway: web::Data<Gateway>,
     admin: web::Data<AdminState>,
-    trusted: web::Data<TrustedProxies>,
 ) -> std::io::Result<Server> {
     let db = web::Data::new(db);
+    let trusted = web::Data::new(http.trusted_proxies.clone());
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::http::body_deadline))
             .wrap(from_fn(crate::http::head_as_get))
             // The client as the login limiter sees it, proxies resolved.
             .wrap(
@@ -144,6 +146,7 @@ fn run(
             )
             .app_data(db.clone())
             .app_data(trusted.clone())
+            .app_data(BodyDeadline::from(&http))
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
             .app_data(admin.clone())
@@ -152,7 +155,9 @@ fn run(
             )))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
-            .configure(|cfg| crate::api::mount(cfg, gateway.config.max_body_bytes))
+            .configure(|cfg| {
+                crate::api::mount(cfg, gateway.config.max_body_bytes, &http.cors_origins)
+            })
             .configure(crate::admin::mount)
             .configure(crate::assets::mount)
             .default_service(web::to(crate::api::not_found))

@@ -21,9 +21,12 @@ use crate::error::ApiError;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
 /// an API key. Chat completions take bodies up to `completion_body_limit`.
-pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize) {
+/// Pages on `cors_origins` may call it from a browser.
+pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_origins: &[String]) {
     cfg.service(
         web::scope("/api")
+            .wrap(crate::http::cors(cors_origins))
+            .wrap(from_fn(crate::http::cors_errors_as_json))
             .service(
                 web::scope("/v1")
                     .service(resource("/openapi.json", "GET, HEAD").get(openapi::document))

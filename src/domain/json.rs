@@ -133,9 +133,7 @@ impl FromRequest for JsonObject {
             }
             let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::invalid(format!("could not read the request body: {e}"))
-                })?;
+                let chunk = chunk.map_err(crate::http::body_read_error)?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::too_large(limit));
                 }

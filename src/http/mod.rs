@@ -1,7 +1,11 @@
 //! HTTP plumbing that every route shares, whatever serves it: the API, the
 //! admin and the static files.
 
+mod body_deadline;
 pub mod client_ip;
+mod cors;
 mod head;
 
+pub use body_deadline::{body_deadline, body_read_error, BodyDeadline};
+pub use cors::{cors, cors_errors_as_json, parse_origin};
 pub use head::head_as_get;

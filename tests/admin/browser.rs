@@ -25,7 +25,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// chromedriver, killed when dropped, with Chromium's throwaway profile.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     profile: tempfile::TempDir,
@@ -42,7 +42,7 @@ fn browser_required() -> bool {
     std::env::var("MINDGATE_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
 }
 
-fn start_driver() -> Option<Driver> {
+pub(crate) fn start_driver() -> Option<Driver> {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .filter(|p| !Path::new(p).exists())
@@ -75,7 +75,7 @@ fn start_driver() -> Option<Driver> {
     })
 }
 
-async fn connect(driver: &Driver) -> Client {
+pub(crate) async fn connect(driver: &Driver) -> Client {
     let args = [
         "--headless",
         "--no-sandbox",
@@ -138,7 +138,7 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css} never showed up: {e}"))
 }
 
-async fn wait_for_text(client: &Client, text: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for_text(client: &Client, text: &str) -> fantoccini::elements::Element {
     let xpath = format!("//*[contains(text(), '{text}')]");
     client
         .wait()

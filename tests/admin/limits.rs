@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use mindgate::config::AppConfig;
+use mindgate::config::{AppConfig, HttpConfig};
 use mindgate::http::client_ip::TrustedProxies;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -38,7 +38,10 @@ async fn attempt(
 /// mindgate behind a reverse proxy on this machine.
 fn behind_a_proxy() -> AppConfig {
     AppConfig {
-        trusted_proxies: TrustedProxies::parse("127.0.0.1").unwrap(),
+        http: HttpConfig {
+            trusted_proxies: TrustedProxies::parse("127.0.0.1").unwrap(),
+            ..HttpConfig::default()
+        },
         ..AppConfig::default()
     }
 }

@@ -1,10 +1,11 @@
 //! Integration tests of the web admin: each starts the real server on
 //! 127.0.0.1:0 with a fresh temporary database and talks to it over HTTP,
-//! like a browser (cookies kept, redirects not followed). `browser` drives
-//! a real headless Chromium.
+//! like a browser (cookies kept, redirects not followed). `browser` and
+//! `cors_browser` drive a real headless Chromium.
 
 mod access;
 mod browser;
+mod cors_browser;
 mod helpers;
 mod limits;
 mod pages;

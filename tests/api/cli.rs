@@ -3,7 +3,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use mindgate::db::Db;
 
 use serde_json::Value;
@@ -89,6 +89,9 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
         vec!["serve", "--listen"],
         vec!["backup"],
         vec!["frobnicate"],
+        vec!["--cors-origins", "https://chat.example.com/app"],
+        vec!["--body-timeout", "0s"],
+        vec!["--body-min-rate", "0"],
     ] {
         let args: Vec<String> = args.into_iter().map(String::from).collect();
         let output = mindgate_blocking(&args);
@@ -279,6 +282,62 @@ async fn with_no_subcommand_mindgate_serves_configured_by_the_environment() {
         db.exists(),
         "the database was created where MINDGATE_DB said"
     );
+}
+
+#[actix_web::test]
+async fn cors_origins_and_the_body_timeout_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("http.db");
+    let server = start_server(
+        &["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()],
+        &[
+            (
+                "MINDGATE_CORS_ORIGINS",
+                "https://a.example.com, HTTPS://B.example.com/",
+            ),
+            ("MINDGATE_BODY_TIMEOUT", "500ms"),
+        ],
+    );
+    let response = awc::Client::default()
+        .request(Method::OPTIONS, format!("{}/api/v1/users", server.url))
+        .insert_header(("Origin", "https://b.example.com"))
+        .insert_header(("Access-Control-Request-Method", "POST"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "https://b.example.com"
+    );
+
+    // Too slow a body on the sign-in form, which needs no key.
+    let mut stream = tokio::net::TcpStream::connect(server.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stream,
+        b"POST /admin/login HTTP/1.1\r\nHost: localhost\r\nCookie: mg_csrf=abcdefgh\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
+    )
+    .await
+    .unwrap();
+    let (answer, closed) =
+        crate::raw::read_bytes_until_closed(&mut stream, Duration::from_secs(30)).await;
+    assert!(closed);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    let (exit, _) = actix_web::rt::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(exit.success());
 }
 
 #[test]

@@ -30,9 +30,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on a fresh database whose gateway is configured by `config`.
 pub async fn spawn_app_with(config: GatewayConfig) -> TestApp {
+    spawn_app_configured(AppConfig {
+        gateway: config,
+        ..AppConfig::default()
+    })
+    .await
+}
+
+/// A server on a fresh database, configured by `config`.
+pub async fn spawn_app_configured(config: AppConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("mindgate.db");
-    let mut app = spawn_app_on_with(&path, config).await;
+    let mut app = spawn_app_on_configured(&path, config).await;
     app._dir = Some(dir);
     app
 }
@@ -43,15 +52,22 @@ pub async fn spawn_app_on(path: &Path) -> TestApp {
 }
 
 pub async fn spawn_app_on_with(path: &Path, config: GatewayConfig) -> TestApp {
+    spawn_app_on_configured(
+        path,
+        AppConfig {
+            gateway: config,
+            ..AppConfig::default()
+        },
+    )
+    .await
+}
+
+pub async fn spawn_app_on_configured(path: &Path, config: AppConfig) -> TestApp {
     let db = Db::open(path).expect("open database");
     let key = ApiKey::generate();
     db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
         .expect("create key");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let config = AppConfig {
-        gateway: config,
-        ..AppConfig::default()
-    };
     let app = Application::on_listener(listener, db.clone(), config).expect("build server");
     let address = format!("http://{}", app.address());
     let handle = app.handle();

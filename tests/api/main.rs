@@ -2,14 +2,18 @@
 //! fresh temporary database and talks to it over HTTP.
 
 mod auth;
+mod bodies;
 mod characters;
 mod chatlogs;
 mod cli;
+mod cors;
 mod errors;
 mod gateway;
 mod helpers;
 mod mock_upstream;
 mod openapi;
+mod protocol;
+mod raw;
 mod secrets;
 mod storage;
 mod users;
