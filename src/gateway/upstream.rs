@@ -257,12 +257,8 @@ async fn attempt_once(
         "provider {provider:?} answered {}: {detail}",
         status.as_u16()
     );
-    let mut error = ApiError::new(kind_for_status(status), message);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        // A 429 always tells the client when to come back.
-        let seconds = retry_after.map_or(1, |d| d.as_secs().max(1));
-        error = error.with_retry_after(Some(seconds));
-    }
+    let seconds = retry_after.map_or(1, |d| d.as_secs().max(1));
+    let error = upstream_error(kind_for_status(status), message, seconds);
     Err(
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             Failure::Retryable { error, retry_after }
@@ -281,6 +277,15 @@ pub fn kind_for_status(status: StatusCode) -> ErrorKind {
         401 | 403 => ErrorKind::Upstream,
         400..=499 => ErrorKind::UpstreamRejected(status),
         _ => ErrorKind::Upstream,
+    }
+}
+
+/// An upstream failure for the client; a rate limit always says when to
+/// come back (`retry_after` seconds).
+fn upstream_error(kind: ErrorKind, message: String, retry_after: u64) -> ApiError {
+    match kind {
+        ErrorKind::RateLimited => ApiError::rate_limited(message, Some(retry_after)),
+        kind => ApiError::new(kind, message),
     }
 }
 
@@ -346,11 +351,8 @@ fn reported_error(body: &[u8]) -> Option<ApiError> {
     // A substring search spares real answers a second parse.
     memchr::memmem::find(body, b"\"error\"")?;
     let error = serde_json::from_slice::<Reported>(body).ok()?.error?;
-    let kind = reported_kind(&error);
-    let error = ApiError::new(kind, openai::error_message(&error));
-    // A 429 always tells the client when to come back.
-    let retry_after = (kind == ErrorKind::RateLimited).then_some(1);
-    Some(error.with_retry_after(retry_after))
+    let message = openai::error_message(&error);
+    Some(upstream_error(reported_kind(&error), message, 1))
 }
 
 fn retry_after(response: &Response) -> Option<Duration> {
