@@ -120,7 +120,7 @@ async fn an_event_past_the_limit_ends_the_stream_and_its_upstream() {
         }
         let sent = gw.mock.streamed_bytes();
         assert!(
-            sent < 32 << 20,
+            sent < 64 << 20,
             "{model}: the mock sent {sent} bytes before mindgate let go"
         );
         let chat = the_chat(&gw.app).await;
