@@ -101,6 +101,12 @@ pub struct GatewayConfig {
     /// Largest chat completion request body, in bytes
     #[arg(long, env = "MINDGATE_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024, value_name = "BYTES")]
     pub max_body_bytes: usize,
+    /// Largest single event of an upstream's stream, in bytes
+    #[arg(long, env = "MINDGATE_MAX_EVENT_BYTES", default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
+    pub max_event_bytes: usize,
+    /// Largest whole (non-streamed) upstream answer, in bytes
+    #[arg(long, env = "MINDGATE_MAX_ANSWER_BYTES", default_value_t = 32 * 1024 * 1024, value_name = "BYTES")]
+    pub max_answer_bytes: usize,
     /// Record completions in the chat logs (on/off); unset keeps the admin's setting
     #[arg(long, env = "MINDGATE_RECORD_CHATS", value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub record_chats: Option<bool>,
@@ -125,6 +131,8 @@ impl Default for GatewayConfig {
             idle_timeout: Duration::from_secs(120),
             retries: 2,
             max_body_bytes: 32 * 1024 * 1024,
+            max_event_bytes: 4 * 1024 * 1024,
+            max_answer_bytes: 32 * 1024 * 1024,
             record_chats: None,
             openai: ProviderSeed::default(),
             anthropic: ProviderSeed::default(),

@@ -75,6 +75,9 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Seconds a rate-limited client should wait (sent as `Retry-After`).
     pub retry_after: Option<u64>,
+    /// mindgate already retried the upstream: clients are told not to
+    /// (`x-should-retry: false`, which the OpenAI SDKs honour).
+    pub retried: bool,
     /// What went wrong inside; logged, never sent to the client.
     detail: Option<String>,
 }
@@ -86,6 +89,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             retry_after: None,
+            retried: false,
             detail: None,
         }
     }
@@ -97,6 +101,7 @@ impl ApiError {
             message: message.into(),
             param: Some(param.into()),
             retry_after: None,
+            retried: false,
             detail: None,
         }
     }
@@ -109,6 +114,12 @@ impl ApiError {
 
     pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
         self.retry_after = seconds;
+        self
+    }
+
+    /// An upstream failure mindgate has already retried.
+    pub fn after_retries(mut self) -> Self {
+        self.retried = true;
         self
     }
 
@@ -192,6 +203,9 @@ impl ResponseError for ApiError {
         }
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.retried {
+            response.insert_header(("x-should-retry", "false"));
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -1,4 +1,5 @@
 use std::process::ExitCode;
+use std::time::Duration;
 
 // Requests allocate and free many small buffers across threads; mimalloc
 // does that faster than the system allocator.
@@ -6,5 +7,32 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    return_freed_memory();
     mindgate::cli::main()
+}
+
+/// Lets memory freed after large answers go back to the OS, even when the
+/// server then idles. mimalloc hands freed pages back a second after they
+/// were freed, but only when some thread next frees a page, so the last
+/// burst before a quiet spell stayed resident: a thread asks every second.
+/// SQLite allocates with glibc's malloc, which after freeing a large block
+/// raises its mmap threshold and keeps later large blocks in its heap:
+/// fixing the threshold keeps them in their own mappings, unmapped on free.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: sets a malloc parameter, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+    let purger = std::thread::Builder::new()
+        .name("memory-purge".into())
+        .spawn(|| loop {
+            std::thread::sleep(Duration::from_secs(1));
+            // SAFETY: mi_collect has no preconditions; `false` only does
+            // the purges that are due.
+            unsafe { libmimalloc_sys::mi_collect(false) };
+        });
+    if let Err(e) = purger {
+        eprintln!("mindgate: warning: cannot start the memory purge thread: {e}");
+    }
 }

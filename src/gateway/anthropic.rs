@@ -256,7 +256,7 @@ pub fn pieces(event: &Value) -> Vec<Piece> {
             }
             pieces
         }
-        Some("error") => vec![Piece::Error(super::openai::error_message(&event["error"]))],
+        Some("error") => vec![super::openai::reported(&event["error"])],
         _ => Vec::new(),
     }
 }

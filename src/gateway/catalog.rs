@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
+use super::secrets::Secrets;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
 use crate::error::ApiError;
@@ -35,6 +36,8 @@ pub struct Snapshot {
     models: HashMap<String, (String, String, bool)>,
     /// Enabled names, sorted, for listings and error messages.
     available: Vec<String>,
+    /// Every provider's key, redacted from what upstreams send.
+    secrets: Arc<Secrets>,
 }
 
 impl Snapshot {
@@ -52,10 +55,14 @@ impl Snapshot {
             models.insert(m.name, (m.provider_id, m.upstream, m.enabled));
         }
         available.sort();
+        let secrets = Arc::new(Secrets::new(
+            providers.values().filter_map(|p| p.api_key.as_deref()),
+        ));
         Ok(Snapshot {
             providers,
             models,
             available,
+            secrets,
         })
     }
 
@@ -83,6 +90,10 @@ impl Snapshot {
             provider,
             upstream_model,
         })
+    }
+
+    pub fn secrets(&self) -> &Arc<Secrets> {
+        &self.secrets
     }
 
     fn unknown(&self, name: &str, why: &str) -> ApiError {

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::error::ErrorKind;
+
 /// Why generation stopped, in either vendor's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
@@ -112,8 +114,40 @@ pub enum Piece {
     },
     Finish(Finish),
     Usage(Usage),
-    /// The upstream reported an error inside the stream.
-    Error(String),
+    /// The upstream reported an error inside the stream, of this kind.
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
+}
+
+impl Completion {
+    /// The answer as the pieces a stream of it would have carried.
+    pub fn pieces(&self) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        if !self.text.is_empty() {
+            pieces.push(Piece::Text(self.text.clone()));
+        }
+        for (index, call) in (0..).zip(&self.tool_calls) {
+            let function = &call["function"];
+            pieces.push(Piece::ToolStart {
+                index,
+                id: call["id"].as_str().unwrap_or_default().to_owned(),
+                name: function["name"].as_str().unwrap_or_default().to_owned(),
+            });
+            if let Some(json) = function["arguments"].as_str().filter(|a| !a.is_empty()) {
+                pieces.push(Piece::ToolArgs {
+                    index,
+                    json: json.to_owned(),
+                });
+            }
+        }
+        pieces.push(Piece::Finish(self.finish.unwrap_or(Finish::Stop)));
+        if self.usage.is_known() {
+            pieces.push(Piece::Usage(self.usage));
+        }
+        pieces
+    }
 }
 
 /// What a stream has delivered so far, for the chat log.
@@ -131,7 +165,7 @@ impl Transcript {
             Piece::Text(text) => self.text.push_str(text),
             Piece::Finish(finish) => self.finish = Some(*finish),
             Piece::Usage(usage) => self.usage.merge(*usage),
-            Piece::Error(message) => self.error = Some(message.clone()),
+            Piece::Error { message, .. } => self.error = Some(message.clone()),
             Piece::ToolStart { .. } | Piece::ToolArgs { .. } => {}
         }
     }

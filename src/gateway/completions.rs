@@ -2,10 +2,11 @@
 //! and model, the upstream call, and the answer in the client's style.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
+use awc::error::PayloadError;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -15,6 +16,7 @@ use super::record::{ChatMeta, ChatRecord, Outcome};
 use super::relay::{Mode, Relay};
 use super::render::{self, Encoder, Header};
 use super::request::{conversation_prefix, default_title, ChatRequest, Style};
+use super::secrets::Secrets;
 use super::upstream::{self, Prepared, Response};
 use super::{anthropic, echo, openai, Gateway};
 use crate::config::GatewayConfig;
@@ -24,9 +26,6 @@ use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
 use crate::domain::{random_base62, ApiKeyId, Email, UserId};
 use crate::error::{ApiError, ErrorKind};
-
-/// Largest whole (non-streamed) upstream answer read.
-const ANSWER_LIMIT: usize = 64 << 20;
 
 /// The caller, as the auth middleware and headers say.
 pub struct Caller {
@@ -44,6 +43,8 @@ struct Chat {
     model: String,
     messages: Vec<Value>,
     params: serde_json::Map<String, Value>,
+    /// Provider keys, redacted from what the upstream sends.
+    secrets: Arc<Secrets>,
     record: ChatRecord,
 }
 
@@ -77,7 +78,7 @@ pub async fn complete(
                 }
             };
             let config = &gateway.config;
-            let mut sent = send(client, config, &provider, &body).await;
+            let mut sent = send(client, config, &provider, &body, &chat.secrets).await;
             if let Err(error) = &sent {
                 if rejects_stream_options(error) && !chat.include_usage {
                     // Some OpenAI-compatible servers refuse the usage option
@@ -86,7 +87,7 @@ pub async fn complete(
                     if let Some(fields) = body.as_object_mut() {
                         fields.remove("stream_options");
                     }
-                    sent = send(client, config, &provider, &body).await;
+                    sent = send(client, config, &provider, &body, &chat.secrets).await;
                 }
             }
             let response = match sent {
@@ -94,9 +95,9 @@ pub async fn complete(
                 Err(error) => return Err(finish_failed(chat.record, error)),
             };
             if chat.stream {
-                return Ok(stream_answer(chat, kind, response, config.idle_timeout));
+                return Ok(stream_answer(chat, kind, response, config));
             }
-            whole_answer(chat, kind, response, config.idle_timeout).await
+            whole_answer(chat, kind, response, config).await
         }
     }
 }
@@ -106,9 +107,10 @@ async fn send(
     config: &GatewayConfig,
     provider: &Arc<Provider>,
     body: &Value,
+    secrets: &Secrets,
 ) -> Result<Response, ApiError> {
     let prepared = Prepared::new(provider.clone(), body)?;
-    upstream::send(client, config, &prepared).await
+    upstream::send(client, config, &prepared, secrets).await
 }
 
 /// An upstream that does not know `stream_options`.
@@ -136,7 +138,8 @@ async fn begin(
                 "`model` is required (or activate an AI character that has a default model)",
             )
         })?;
-    let route = gateway.catalog.snapshot().resolve(&model)?;
+    let snapshot = gateway.catalog.snapshot();
+    let route = snapshot.resolve(&model)?;
     let mut messages = request.messages;
     if let Some(character) = &character {
         messages.insert(
@@ -171,6 +174,7 @@ async fn begin(
         model,
         messages,
         params: request.params,
+        secrets: snapshot.secrets().clone(),
         record,
     };
     Ok((chat, route))
@@ -195,31 +199,37 @@ fn stream_answer(
     chat: Chat,
     kind: ProviderKind,
     response: Response,
-    idle: Duration,
+    config: &GatewayConfig,
 ) -> HttpResponse {
     let mode = match (chat.style, kind) {
         (Style::Messages, ProviderKind::OpenAi) => Mode::Passthrough {
             client_wants_usage: chat.include_usage,
         },
-        (style, from) => Mode::Translate {
-            from,
-            encoder: Box::new(Encoder::new(
-                style,
-                Header::new(style, None, &chat.model),
-                chat.include_usage,
-            )),
-        },
+        _ => Mode::Translate,
     };
-    event_stream().streaming(Relay::new(response, mode, chat.style, idle, chat.record))
+    let encoder = Encoder::new(
+        chat.style,
+        Header::new(chat.style, None, &chat.model),
+        chat.include_usage,
+    );
+    event_stream().streaming(Relay::new(
+        response,
+        kind,
+        mode,
+        encoder,
+        config,
+        chat.secrets,
+        chat.record,
+    ))
 }
 
 async fn whole_answer(
     chat: Chat,
     kind: ProviderKind,
     response: Response,
-    idle: Duration,
+    config: &GatewayConfig,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, completion) = match read_answer(kind, response, idle).await {
+    let (body, completion) = match read_answer(kind, response, config, &chat.secrets).await {
         Ok(read) => read,
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
@@ -238,13 +248,15 @@ async fn whole_answer(
     Ok(HttpResponse::Ok().json(render::completion(chat.style, &header, &completion)))
 }
 
-/// A whole answer, as it came and as read.
+/// A whole answer, as it came (keys redacted) and as read.
 async fn read_answer(
     kind: ProviderKind,
     mut response: Response,
-    idle: Duration,
+    config: &GatewayConfig,
+    secrets: &Secrets,
 ) -> Result<(Bytes, Completion), ApiError> {
-    let body = actix_web::rt::time::timeout(idle, response.body().limit(ANSWER_LIMIT))
+    let limit = config.max_answer_bytes;
+    let body = actix_web::rt::time::timeout(config.idle_timeout, response.body().limit(limit))
         .await
         .map_err(|_| {
             ApiError::new(
@@ -253,23 +265,16 @@ async fn read_answer(
             )
         })?
         .map_err(|e| {
-            ApiError::new(
-                ErrorKind::Upstream,
-                format!("cannot read the provider's answer: {e}"),
-            )
+            let message = match e {
+                PayloadError::Overflow => {
+                    format!("the provider's answer is larger than the limit of {limit} bytes")
+                }
+                e => format!("cannot read the provider's answer: {e}"),
+            };
+            ApiError::new(ErrorKind::Upstream, message)
         })?;
-    let completion = match kind {
-        ProviderKind::OpenAi => openai::completion(&body),
-        ProviderKind::Anthropic => {
-            serde_json::from_slice::<Value>(&body).map(|value| anthropic::completion(&value))
-        }
-    }
-    .map_err(|e| {
-        ApiError::new(
-            ErrorKind::Upstream,
-            format!("the provider's answer is not what its API returns: {e}"),
-        )
-    })?;
+    let body = secrets.bytes(body);
+    let completion = upstream::completion(kind, &body)?;
     Ok((body, completion))
 }
 

@@ -14,6 +14,7 @@ mod recorder;
 mod relay;
 mod render;
 pub mod request;
+mod secrets;
 mod sse;
 mod upstream;
 

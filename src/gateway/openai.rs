@@ -145,7 +145,7 @@ pub fn chunk(data: &str) -> Option<Chunk> {
     let wire: WireChunk = serde_json::from_str(data).ok()?;
     let mut pieces = Vec::new();
     if let Some(error) = &wire.error {
-        pieces.push(Piece::Error(error_message(error)));
+        pieces.push(reported(error));
         return Some(Chunk {
             pieces,
             usage_only: false,
@@ -177,6 +177,14 @@ pub fn chunk(data: &str) -> Option<Chunk> {
         pieces.push(Piece::Usage(usage.into()));
     }
     Some(Chunk { pieces, usage_only })
+}
+
+/// An `error` object inside a stream (OpenAI's and Anthropic's alike).
+pub fn reported(error: &Value) -> Piece {
+    Piece::Error {
+        kind: super::upstream::reported_kind(error),
+        message: error_message(error),
+    }
 }
 
 /// The message of an OpenAI-style `error` object (or a bare string).
@@ -233,8 +241,14 @@ mod tests {
             })]
         );
 
-        let error = chunk(r#"{"error":{"message":"boom"}}"#).unwrap();
-        assert_eq!(error.pieces, vec![Piece::Error("boom".into())]);
+        let error = chunk(r#"{"error":{"message":"boom","type":"server_error"}}"#).unwrap();
+        assert_eq!(
+            error.pieces,
+            vec![Piece::Error {
+                kind: crate::error::ErrorKind::Upstream,
+                message: "boom".into()
+            }]
+        );
         assert!(chunk("not json").is_none());
     }
 

@@ -74,6 +74,14 @@ impl ChatRecord {
             conversation.push_str("Assistant: ");
             conversation.push_str(outcome.reply);
         }
+        // Nothing an upstream echoed (a provider key) is stored.
+        let snapshot = self.gateway.catalog.snapshot();
+        let secrets = snapshot.secrets();
+        secrets.scrub(&mut conversation);
+        let error = outcome.error.map(|mut error| {
+            secrets.scrub(&mut error);
+            error
+        });
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         self.gateway.recorder.record(NewChatLog {
             chat_id: meta.chat_id,
@@ -88,7 +96,7 @@ impl ChatRecord {
             prompt_tokens: outcome.usage.prompt_tokens,
             completion_tokens: outcome.usage.completion_tokens,
             status: outcome.status,
-            error_message: outcome.error,
+            error_message: error,
             latency_ms: Some(millis(meta.started.elapsed())),
             ttft_ms: self.first_byte.map(millis),
         });

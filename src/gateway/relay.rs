@@ -1,8 +1,10 @@
 //! Streams an upstream's events to the client the moment each arrives:
-//! passed through as they are when the client speaks the upstream's
-//! protocol, translated otherwise. An upstream that fails mid-stream (an
-//! error, a cut, a silence past the idle timeout) ends the stream with an
-//! error event; a client that goes away drops the upstream request.
+//! passed through as they are (provider keys redacted) when the client
+//! speaks the upstream's protocol, translated otherwise. An upstream that
+//! fails mid-stream (an error event, a cut, an event past the size limit, a
+//! silence past the idle timeout) ends the stream with an error event in
+//! the client's protocol; a client that goes away drops the upstream
+//! request. A JSON answer to a stream request is read whole, then streamed.
 //!
 //! While the upstream is silent, a comment line goes out every
 //! `HEARTBEAT`: writing is how a server learns that the client is gone
@@ -10,9 +12,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::rt::time::{sleep, Instant, Sleep};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -22,22 +26,33 @@ use super::completion::{Piece, Transcript};
 use super::record::{ChatRecord, Outcome};
 use super::render::{self, Encoder};
 use super::request::Style;
+use super::secrets::Secrets;
 use super::sse::{self, Splitter};
-use super::upstream::Response;
+use super::upstream::{self, Response};
 use super::{anthropic, openai};
+use crate::config::GatewayConfig;
 use crate::db::chat_logs::ChatStatus;
 use crate::db::providers::ProviderKind;
+use crate::error::ErrorKind;
 
 /// How upstream events become client events.
 pub enum Mode {
     /// OpenAI to an OpenAI client: forward each event as it came, except the
-    /// usage chunk mindgate asked for when the client did not.
+    /// usage chunk mindgate asked for when the client did not, and errors,
+    /// which are mapped like any other.
     Passthrough { client_wants_usage: bool },
     /// Anything else: decode the upstream's events, encode the client's.
-    Translate {
-        from: ProviderKind,
-        encoder: Box<Encoder>,
-    },
+    Translate,
+}
+
+/// What the upstream's body turns out to be.
+enum Body {
+    /// Nothing but whitespace yet.
+    Unknown,
+    Events,
+    /// One JSON answer (some servers answer a stream request with one),
+    /// read whole, then streamed.
+    Json(BytesMut),
 }
 
 const HEARTBEAT: Duration = Duration::from_millis(250);
@@ -45,10 +60,20 @@ const HEARTBEAT_EVENT: &[u8] = b": keep-alive\n\n";
 
 pub struct Relay {
     upstream: Response,
+    from: ProviderKind,
     mode: Mode,
+    encoder: Encoder,
+    /// The client's events come from the encoder (not passed through).
+    encoding: bool,
     style: Style,
+    body: Body,
     splitter: Splitter,
+    max_event: usize,
+    max_answer: usize,
+    secrets: Arc<Secrets>,
     transcript: Transcript,
+    /// Events passed through that could not be read.
+    malformed: usize,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
     heartbeat: Pin<Box<Sleep>>,
@@ -61,19 +86,39 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         upstream: Response,
+        from: ProviderKind,
         mode: Mode,
-        style: Style,
-        idle: Duration,
+        encoder: Encoder,
+        config: &GatewayConfig,
+        secrets: Arc<Secrets>,
         record: ChatRecord,
     ) -> Relay {
+        let json = upstream
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim() == "application/json");
         Relay {
             upstream,
+            from,
+            encoding: matches!(mode, Mode::Translate),
             mode,
-            style,
-            splitter: Splitter::default(),
+            style: encoder.style(),
+            encoder,
+            body: if json {
+                Body::Json(BytesMut::new())
+            } else {
+                Body::Unknown
+            },
+            splitter: Splitter::new(config.max_event_bytes),
+            max_event: config.max_event_bytes,
+            max_answer: config.max_answer_bytes,
+            secrets,
             transcript: Transcript::default(),
-            idle,
-            deadline: Box::pin(sleep(idle)),
+            malformed: 0,
+            idle: config.idle_timeout,
+            deadline: Box::pin(sleep(config.idle_timeout)),
             heartbeat: Box::pin(sleep(HEARTBEAT)),
             record: Some(record),
             complete: false,
@@ -81,10 +126,46 @@ impl Relay {
         }
     }
 
+    /// Takes a chunk of the upstream's body.
+    fn receive(&mut self, chunk: &[u8], out: &mut BytesMut) {
+        if let Body::Unknown = self.body {
+            // An SSE line never opens with a brace; a JSON answer does.
+            self.body = match chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+                None => return,
+                Some(b'{') => Body::Json(BytesMut::new()),
+                Some(_) => Body::Events,
+            };
+        }
+        match &mut self.body {
+            Body::Json(whole) if whole.len() + chunk.len() > self.max_answer => {
+                let message = format!(
+                    "the provider's answer is larger than the limit of {} bytes",
+                    self.max_answer
+                );
+                self.fail(ErrorKind::Upstream, &message, out);
+            }
+            Body::Json(whole) => whole.extend_from_slice(chunk),
+            Body::Events | Body::Unknown => {
+                self.splitter.push(chunk);
+                self.drain(out);
+            }
+        }
+    }
+
     /// Handles every whole event received so far.
     fn drain(&mut self, out: &mut BytesMut) {
-        while let Some(raw) = self.splitter.next_event() {
-            self.event(raw, out);
+        loop {
+            match self.splitter.next_event() {
+                Ok(Some(raw)) => self.event(raw, out),
+                Ok(None) => return,
+                Err(sse::TooLarge) => {
+                    let message = format!(
+                        "the provider sent an event larger than the limit of {} bytes",
+                        self.max_event
+                    );
+                    self.fail(ErrorKind::Upstream, &message, out);
+                }
+            }
             if self.ended {
                 return;
             }
@@ -92,101 +173,137 @@ impl Relay {
     }
 
     fn event(&mut self, raw: Bytes, out: &mut BytesMut) {
-        let event = sse::parse(&raw);
+        let raw = self.secrets.bytes(raw);
+        let Some(event) = sse::parse(&raw) else {
+            return self.malformed(&raw, out);
+        };
         if event.data.is_empty() {
             return;
         }
         if event.data == "[DONE]" {
             self.complete = true;
-            if let Mode::Passthrough { .. } = self.mode {
+            if !self.encoding {
                 out.extend_from_slice(&raw);
             }
             return;
         }
-        let pieces = match &self.mode {
-            Mode::Passthrough { client_wants_usage } => {
-                let forward = match openai::chunk(&event.data) {
-                    Some(chunk) => {
-                        for piece in &chunk.pieces {
-                            self.transcript.take(piece);
-                        }
-                        *client_wants_usage || !chunk.usage_only
-                    }
-                    // Data that is not a chunk: pass it on untouched.
-                    None => true,
+        let pieces = match (&self.mode, self.from) {
+            (Mode::Passthrough { client_wants_usage }, _) => {
+                let Some(chunk) = openai::chunk(&event.data) else {
+                    return self.malformed(&raw, out);
                 };
-                if forward {
+                let error = chunk
+                    .pieces
+                    .iter()
+                    .any(|p| matches!(p, Piece::Error { .. }));
+                if !error && (*client_wants_usage || !chunk.usage_only) {
                     out.extend_from_slice(&raw);
                 }
-                if self.transcript.error.is_some() {
-                    self.ended = true;
-                }
-                return;
+                chunk.pieces
             }
-            Mode::Translate {
-                from: ProviderKind::OpenAi,
-                ..
-            } => match openai::chunk(&event.data) {
+            (Mode::Translate, ProviderKind::OpenAi) => match openai::chunk(&event.data) {
                 Some(chunk) => chunk.pieces,
-                None => return,
+                None => return self.malformed(&raw, out),
             },
-            Mode::Translate {
-                from: ProviderKind::Anthropic,
-                ..
-            } => match serde_json::from_str::<Value>(&event.data) {
-                Ok(value) => {
-                    if value["type"] == "message_stop" {
-                        self.complete = true;
+            (Mode::Translate, ProviderKind::Anthropic) => {
+                match serde_json::from_str::<Value>(&event.data) {
+                    Ok(value) => {
+                        if value["type"] == "message_stop" {
+                            self.complete = true;
+                        }
+                        anthropic::pieces(&value)
                     }
-                    anthropic::pieces(&value)
+                    Err(_) => return self.malformed(&raw, out),
                 }
-                Err(_) => return,
-            },
+            }
         };
-        for piece in &pieces {
+        self.take(&pieces, out);
+    }
+
+    /// Records the pieces, and encodes them for the client unless they
+    /// were passed through; an error ends the stream.
+    fn take(&mut self, pieces: &[Piece], out: &mut BytesMut) {
+        for piece in pieces {
+            if let Piece::Error { kind, message } = piece {
+                return self.fail(*kind, message, out);
+            }
             self.transcript.take(piece);
-            if let Piece::Error(message) = piece {
-                out.extend_from_slice(&render::stream_error(self.style, "upstream_error", message));
-                self.ended = true;
-                return;
+            if self.encoding {
+                self.encoder.piece(piece, out);
             }
-            if let Mode::Translate { encoder, .. } = &mut self.mode {
-                encoder.piece(piece, out);
-            }
+        }
+    }
+
+    /// An event that cannot be read: passed on as it came where mindgate
+    /// only relays (and noted for the chat log), the end of the stream
+    /// where it translates.
+    fn malformed(&mut self, raw: &[u8], out: &mut BytesMut) {
+        if self.encoding {
+            self.fail(
+                ErrorKind::Upstream,
+                "the provider's stream is malformed: an event is not what its API sends",
+                out,
+            );
+        } else {
+            self.malformed += 1;
+            out.extend_from_slice(raw);
         }
     }
 
     /// The upstream finished sending: close the client's stream properly,
     /// or with an error when the upstream stopped short.
     fn upstream_ended(&mut self, out: &mut BytesMut) {
-        if let Some(rest) = self.splitter.rest() {
-            self.event(rest, out);
+        match std::mem::replace(&mut self.body, Body::Events) {
+            Body::Json(whole) => self.whole(whole.freeze(), out),
+            Body::Events => {
+                if let Some(rest) = self.splitter.rest() {
+                    self.event(rest, out);
+                }
+            }
+            Body::Unknown => {}
         }
         if self.ended {
             return;
         }
-        self.ended = true;
-        if self.complete {
-            if let Mode::Translate { encoder, .. } = &mut self.mode {
-                encoder.end(&self.transcript, out);
-            }
-        } else {
-            self.fail(
-                "upstream_error",
+        if !self.complete {
+            return self.fail(
+                ErrorKind::Upstream,
                 "the provider ended the stream before it was complete",
                 out,
             );
         }
+        self.ended = true;
+        if self.encoding {
+            self.encoder.end(&self.transcript, out);
+        }
     }
 
-    fn fail(&mut self, kind: &str, message: &str, out: &mut BytesMut) {
+    /// A whole JSON answer, streamed in the client's protocol.
+    fn whole(&mut self, body: Bytes, out: &mut BytesMut) {
+        match upstream::completion(self.from, &self.secrets.bytes(body)) {
+            Ok(completion) => {
+                self.encoding = true;
+                self.complete = true;
+                self.take(&completion.pieces(), out);
+            }
+            Err(error) => self.fail(error.kind, &error.message, out),
+        }
+    }
+
+    fn fail(&mut self, kind: ErrorKind, message: &str, out: &mut BytesMut) {
         self.ended = true;
         self.transcript.error = Some(message.to_owned());
-        out.extend_from_slice(&render::stream_error(self.style, kind, message));
+        render::stream_error(self.style, kind, message, out);
     }
 
     fn finish_record(&mut self, status: ChatStatus) {
         if let Some(record) = self.record.take() {
+            if self.malformed > 0 && self.transcript.error.is_none() {
+                self.transcript.error = Some(format!(
+                    "the provider's stream was malformed: {} event(s) that are not what its API sends were passed on as they came",
+                    self.malformed
+                ));
+            }
             let status = match (&self.transcript.error, status) {
                 (Some(_), ChatStatus::Ok) => ChatStatus::Error,
                 (_, status) => status,
@@ -217,13 +334,12 @@ impl Stream for Relay {
                     let now = Instant::now();
                     this.deadline.as_mut().reset(now + this.idle);
                     this.heartbeat.as_mut().reset(now + HEARTBEAT);
-                    this.splitter.push(&chunk);
-                    this.drain(&mut out);
+                    this.receive(&chunk, &mut out);
                 }
                 Poll::Ready(Some(Err(e))) => {
                     log::warn!("upstream stream failed: {e}");
                     this.fail(
-                        "upstream_error",
+                        ErrorKind::Upstream,
                         "the connection to the provider broke",
                         &mut out,
                     );
@@ -240,7 +356,7 @@ impl Stream for Relay {
                     }
                     let message =
                         format!("the provider sent nothing for {} ms", this.idle.as_millis());
-                    this.fail("timeout_error", &message, &mut out);
+                    this.fail(ErrorKind::UpstreamTimeout, &message, &mut out);
                 }
             }
             if !out.is_empty() {

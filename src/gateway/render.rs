@@ -2,11 +2,12 @@
 //! `chat.completion` (and its chunks) for `messages`, Anthropic's legacy
 //! text completion (and its `completion` events) for `prompt`.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use serde_json::{json, Value};
 
 use super::completion::{Completion, Finish, Piece, Transcript, Usage};
 use super::request::Style;
+use crate::error::ErrorKind;
 
 /// Names an answer: its id, the model the client asked for, and when.
 #[derive(Debug, Clone)]
@@ -100,6 +101,10 @@ impl Encoder {
         }
     }
 
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
     fn chunk(&self, out: &mut BytesMut, delta: Value, finish: Option<Finish>) {
         let choices =
             json!([{ "index": 0, "delta": delta, "finish_reason": finish.map(Finish::openai) }]);
@@ -120,7 +125,7 @@ impl Encoder {
 
     pub fn piece(&mut self, piece: &Piece, out: &mut BytesMut) {
         match (self.style, piece) {
-            (_, Piece::Usage(_) | Piece::Error(_)) => {}
+            (_, Piece::Usage(_) | Piece::Error { .. }) => {}
             (Style::Messages, Piece::Text(text)) => {
                 self.start(out);
                 self.chunk(out, json!({ "content": text }), None);
@@ -170,24 +175,24 @@ impl Encoder {
     }
 }
 
-/// The event that ends a stream an upstream broke off, in the client's style.
-pub fn stream_error(style: Style, kind: &str, message: &str) -> Bytes {
-    let mut out = BytesMut::new();
+/// The end of a stream that failed, in the client's style: an error event
+/// (typed as the README's table says), then `[DONE]` for OpenAI clients.
+pub fn stream_error(style: Style, kind: ErrorKind, message: &str, out: &mut BytesMut) {
+    let kind = kind.type_name();
     match style {
         Style::Messages => {
             data(
-                &mut out,
+                out,
                 &json!({ "error": { "message": message, "type": kind } }),
             );
-            done(&mut out);
+            done(out);
         }
         Style::Prompt => named(
-            &mut out,
+            out,
             "error",
             &json!({ "type": "error", "error": { "type": kind, "message": message } }),
         ),
     }
-    out.freeze()
 }
 
 fn data(out: &mut BytesMut, value: &Value) {

@@ -8,14 +8,16 @@ use actix_service::{apply_fn, Service};
 use actix_tls::connect::{
     ConnectError, ConnectInfo, Connection, Connector as TcpConnector, ConnectorService,
 };
-use actix_web::http::Uri;
+use actix_web::http::{StatusCode, Uri};
 use actix_web::rt::net::TcpStream;
 use awc::error::{ConnectError as ClientConnectError, SendRequestError};
 use bytes::Bytes;
 use rand::Rng;
 use serde_json::Value;
 
-use super::anthropic;
+use super::completion::Completion;
+use super::secrets::Secrets;
+use super::{anthropic, openai};
 use crate::config::GatewayConfig;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::error::{ApiError, ErrorKind};
@@ -144,24 +146,36 @@ enum Failure {
 
 /// Sends the request, retrying connect failures, 429, 5xx and 529 (at most
 /// `config.retries` times, with jittered backoff that honours
-/// `Retry-After`). Only a 2xx response comes back.
+/// `Retry-After`). Only a 2xx response comes back; an error after retries
+/// says so, for the client not to multiply them.
 pub async fn send(
     client: &awc::Client,
     config: &GatewayConfig,
     prepared: &Prepared,
+    secrets: &Secrets,
 ) -> Result<Response, ApiError> {
     let mut attempt = 0;
     loop {
-        let failure = match attempt_once(client, config, prepared).await {
+        let failure = match attempt_once(client, config, prepared, secrets).await {
             Ok(response) => return Ok(response),
             Err(failure) => failure,
         };
+        let retried = |error: ApiError| {
+            if attempt > 0 {
+                error.after_retries()
+            } else {
+                error
+            }
+        };
         match failure {
-            Failure::Final(error) => return Err(error),
+            Failure::Final(error) => return Err(retried(error)),
             Failure::Retryable { error, retry_after } => {
-                let too_long = retry_after.is_some_and(|wait| wait > MAX_RETRY_WAIT);
-                if attempt >= config.retries || too_long {
+                if retry_after.is_some_and(|wait| wait > MAX_RETRY_WAIT) {
+                    // The client may wait that long; mindgate does not.
                     return Err(error);
+                }
+                if attempt >= config.retries {
+                    return Err(retried(error));
                 }
                 let backoff = BACKOFF_BASE * 2u32.pow(attempt);
                 let jittered = backoff.mul_f64(rand::rng().random_range(0.5..1.5));
@@ -184,6 +198,7 @@ async fn attempt_once(
     client: &awc::Client,
     config: &GatewayConfig,
     prepared: &Prepared,
+    secrets: &Secrets,
 ) -> Result<Response, Failure> {
     let provider = &prepared.provider.id;
     let sent = actix_web::rt::time::timeout(
@@ -237,22 +252,107 @@ async fn attempt_once(
         .limit(ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();
-    let detail = error_detail(&body);
+    let detail = error_detail(&secrets.bytes(body));
     let message = format!(
         "provider {provider:?} answered {}: {detail}",
         status.as_u16()
     );
-    let retryable = |error: ApiError| Failure::Retryable { error, retry_after };
-    let seconds = retry_after.map(|d| d.as_secs().max(1));
-    Err(match status.as_u16() {
-        // A 429 always tells the client when to come back.
-        429 => retryable(ApiError::rate_limited(message, Some(seconds.unwrap_or(1)))),
-        500..=599 => retryable(ApiError::new(ErrorKind::Upstream, message)),
-        // The instance's provider key is wrong, not the caller's.
-        401 => Failure::Final(ApiError::new(ErrorKind::Upstream, message)),
-        400..=499 => Failure::Final(ApiError::new(ErrorKind::UpstreamRejected(status), message)),
-        _ => Failure::Final(ApiError::new(ErrorKind::Upstream, message)),
+    let seconds = retry_after.map_or(1, |d| d.as_secs().max(1));
+    let error = upstream_error(kind_for_status(status), message, seconds);
+    Err(
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            Failure::Retryable { error, retry_after }
+        } else {
+            Failure::Final(error)
+        },
+    )
+}
+
+/// What a provider's failing status means for the client.
+pub fn kind_for_status(status: StatusCode) -> ErrorKind {
+    match status.as_u16() {
+        429 => ErrorKind::RateLimited,
+        // The instance's provider key is wrong or lacks rights, not the
+        // caller's.
+        401 | 403 => ErrorKind::Upstream,
+        400..=499 => ErrorKind::UpstreamRejected(status),
+        _ => ErrorKind::Upstream,
+    }
+}
+
+/// An upstream failure for the client; a rate limit always says when to
+/// come back (`retry_after` seconds).
+fn upstream_error(kind: ErrorKind, message: String, retry_after: u64) -> ApiError {
+    match kind {
+        ErrorKind::RateLimited => ApiError::rate_limited(message, Some(retry_after)),
+        kind => ApiError::new(kind, message),
+    }
+}
+
+/// What an error a provider reports in a body (an OpenAI `error` object,
+/// an Anthropic `error` event) means for the client: the same as the HTTP
+/// status that goes with its code or type.
+pub fn reported_kind(error: &Value) -> ErrorKind {
+    let named = |field: &str| error[field].as_str().and_then(status_of_error_name);
+    named("code")
+        .or_else(|| error["code"].as_u64().and_then(|c| u16::try_from(c).ok()))
+        .or_else(|| named("type"))
+        .and_then(|status| StatusCode::from_u16(status).ok())
+        .filter(|status| status.is_client_error() || status.is_server_error())
+        .map_or(ErrorKind::Upstream, kind_for_status)
+}
+
+/// The HTTP status of an OpenAI or Anthropic error type or code.
+fn status_of_error_name(name: &str) -> Option<u16> {
+    Some(match name {
+        "invalid_request_error" => 400,
+        "authentication_error" | "invalid_api_key" => 401,
+        "permission_error" => 403,
+        "not_found_error" | "model_not_found" => 404,
+        "request_too_large" => 413,
+        "rate_limit_error"
+        | "rate_limit_exceeded"
+        | "insufficient_quota"
+        | "tokens"
+        | "requests" => 429,
+        "api_error" | "server_error" => 500,
+        "overloaded_error" => 529,
+        _ => return None,
     })
+}
+
+/// A whole answer's body as a completion; an error object in it (some
+/// servers answer 200 with one) is the error it reports.
+pub fn completion(kind: ProviderKind, body: &[u8]) -> Result<Completion, ApiError> {
+    let malformed = |e: serde_json::Error| {
+        ApiError::new(
+            ErrorKind::Upstream,
+            format!("the provider's answer is not what its API returns: {e}"),
+        )
+    };
+    if let Some(error) = reported_error(body) {
+        return Err(error);
+    }
+    match kind {
+        ProviderKind::OpenAi => openai::completion(body).map_err(malformed),
+        ProviderKind::Anthropic => serde_json::from_slice::<Value>(body)
+            .map(|value| anthropic::completion(&value))
+            .map_err(malformed),
+    }
+}
+
+/// The error a body is, when it is `{"error": {...}}` (either vendor's
+/// shape).
+fn reported_error(body: &[u8]) -> Option<ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Reported {
+        error: Option<Value>,
+    }
+    // A substring search spares real answers a second parse.
+    memchr::memmem::find(body, b"\"error\"")?;
+    let error = serde_json::from_slice::<Reported>(body).ok()?.error?;
+    let message = openai::error_message(&error);
+    Some(upstream_error(reported_kind(&error), message, 1))
 }
 
 fn retry_after(response: &Response) -> Option<Duration> {
@@ -273,7 +373,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
 /// shape), else the body itself, shortened.
 pub fn error_detail(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        if let Some(message) = super::openai::error_text(&value["error"]) {
+        if let Some(message) = openai::error_text(&value["error"]) {
             return message.to_owned();
         }
     }
@@ -303,10 +403,11 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
         .map_err(|_| format!("{url} stopped answering"))?
         .map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
     if !response.status().is_success() {
+        let secrets = Secrets::new(provider.api_key.as_deref());
         return Err(format!(
             "{url} answered {}: {}",
             response.status().as_u16(),
-            error_detail(&body)
+            error_detail(&secrets.bytes(body))
         ));
     }
     let count = serde_json::from_slice::<Value>(&body)
@@ -316,4 +417,61 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
         Some(n) => format!("connected: {n} models available"),
         None => "connected".to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn reported_errors_map_like_the_status_they_go_with() {
+        let kind = |error: Value| reported_kind(&error);
+        // OpenAI reports a bad key as an invalid request with its code.
+        assert_eq!(
+            kind(json!({"type": "invalid_request_error", "code": "invalid_api_key"})),
+            ErrorKind::Upstream
+        );
+        assert_eq!(
+            kind(json!({"type": "invalid_request_error", "code": "context_length_exceeded"})),
+            ErrorKind::UpstreamRejected(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            kind(json!({"type": "permission_error"})),
+            ErrorKind::Upstream
+        );
+        assert_eq!(
+            kind(json!({"type": "tokens", "code": "rate_limit_exceeded"})),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            kind(json!({"type": "not_found_error"})),
+            ErrorKind::UpstreamRejected(StatusCode::NOT_FOUND)
+        );
+        // vLLM and others put the HTTP status in `code`.
+        assert_eq!(
+            kind(json!({"type": "BadRequestError", "code": 400})),
+            ErrorKind::UpstreamRejected(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            kind(json!({"type": "overloaded_error"})),
+            ErrorKind::Upstream
+        );
+        assert_eq!(kind(json!({"message": "?"})), ErrorKind::Upstream);
+        assert_eq!(kind(json!("a bare string")), ErrorKind::Upstream);
+    }
+
+    #[test]
+    fn an_error_body_is_the_error_it_reports() {
+        let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
+        let error = completion(ProviderKind::Anthropic, body).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::RateLimited);
+        assert_eq!(error.message, "slow down");
+        let answer = br#"{"choices":[{"message":{"content":"an \"error\" is fine"}}]}"#;
+        assert_eq!(
+            completion(ProviderKind::OpenAi, answer).unwrap().text,
+            "an \"error\" is fine"
+        );
+    }
 }

@@ -26,8 +26,10 @@ fn mock_upstream() -> String {
         if auth == format!("Bearer {GOOD_KEY}") {
             HttpResponse::Ok().json(json!({"data": [{"id": "m1"}, {"id": "m2"}, {"id": "m3"}]}))
         } else {
-            HttpResponse::Unauthorized()
-                .json(json!({"error": {"message": "Incorrect API key <provided>"}}))
+            // Echoing the key, as some providers do.
+            HttpResponse::Unauthorized().json(
+                json!({"error": {"message": format!("Incorrect API key <provided>: {auth}")}}),
+            )
         }
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -119,7 +121,12 @@ async fn provider_keys_are_masked_kept_and_tested() {
     failed
         .assert_ok()
         .assert_contains("badge-error")
-        .assert_contains("answered 401: Incorrect API key &#60;provided&#62;");
+        .assert_contains("answered 401: Incorrect API key &#60;provided&#62;: Bearer [redacted]");
+    assert!(
+        !failed.body.contains("wrong-key-but-long"),
+        "{}",
+        failed.body
+    );
     // ...and, with the right key, success. Saving with an empty key field
     // keeps the key; typing one replaces it.
     let save = |key: &'static str| {

@@ -39,7 +39,31 @@ pub enum Fault {
     Endless(Duration),
     /// A stream that sends this many events, then goes silent (open).
     SilentAfter(usize),
+    /// A stream that sends this many events, then an error event of this
+    /// type and message.
+    StreamError {
+        after: usize,
+        error_type: &'static str,
+        message: &'static str,
+    },
+    /// A normal answer, whole or streamed (in one event, cut in two in the
+    /// middle of the credential when it holds it), with this text.
+    Reply(&'static str),
+    /// A stream of `data: ` and this many bytes with no blank line, made
+    /// as it is sent.
+    HugeEvent(usize),
+    /// A normal stream whose lines end with this rather than LF, sent in
+    /// chunks cut after each CR (a CRLF straddles two chunks).
+    LineEnding(&'static str),
+    /// A stream with an event whose data is not JSON after this many.
+    NotJson(usize),
+    /// A stream request answered by the whole JSON answer, as this
+    /// Content-Type.
+    JsonAnswer(&'static str),
 }
+// In a fault's message or text, `{key}` stands for the credential the
+// request carried (its `Authorization` or `x-api-key` header), as sent back
+// by a provider that echoes it.
 
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -65,6 +89,8 @@ struct State {
     sent_at: Mutex<Vec<Instant>>,
     /// When a stream was dropped before its end (the peer went away).
     closed_at: Mutex<Option<Instant>>,
+    /// Bytes of the latest stream sent so far.
+    streamed: Mutex<usize>,
 }
 
 pub struct MockUpstream {
@@ -119,6 +145,10 @@ impl MockUpstream {
     pub fn closed_at(&self) -> Option<Instant> {
         *self.state.closed_at.lock().unwrap()
     }
+
+    pub fn streamed_bytes(&self) -> usize {
+        *self.state.streamed.lock().unwrap()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -155,6 +185,13 @@ async fn answer(
             .collect(),
         body: body.clone(),
     });
+    let credential = ["authorization", "x-api-key"]
+        .iter()
+        .find_map(|name| req.headers().get(*name))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let echo = |text: &str| text.replace("{key}", &credential);
     let fault = state.faults.lock().unwrap().pop_front();
     match &fault {
         Some(Fault::Status {
@@ -162,6 +199,7 @@ async fn answer(
             retry_after,
             message,
         }) => {
+            let message = echo(message);
             let mut response =
                 HttpResponse::build(actix_web::http::StatusCode::from_u16(*code).expect("status"));
             if let Some(after) = retry_after {
@@ -181,25 +219,72 @@ async fn answer(
         _ => {}
     }
     let model = body["model"].as_str().unwrap_or("mock").to_owned();
+    let text = match &fault {
+        Some(Fault::Reply(text)) => echo(text),
+        _ => REPLY.to_owned(),
+    };
+    let whole = match protocol {
+        Protocol::OpenAi => openai_completion_of(&model, &text),
+        Protocol::Anthropic => anthropic_message_of(&model, &text),
+    };
     if body["stream"] != true {
-        return HttpResponse::Ok().json(match protocol {
-            Protocol::OpenAi => openai_completion(&model),
-            Protocol::Anthropic => anthropic_message(&model),
-        });
+        return HttpResponse::Ok().json(whole);
+    }
+    if let Some(Fault::JsonAnswer(content_type)) = fault {
+        return HttpResponse::Ok()
+            .content_type(content_type)
+            .body(whole.to_string());
     }
     let include_usage = body["stream_options"]["include_usage"] == true;
-    let events = match protocol {
-        Protocol::OpenAi => openai_events(&model, include_usage),
-        Protocol::Anthropic => anthropic_events(&model),
+    let words = if text == REPLY {
+        REPLY_WORDS.to_vec()
+    } else {
+        vec![text.as_str()]
     };
+    let mut events = match protocol {
+        Protocol::OpenAi => openai_events_of(&model, &words, include_usage),
+        Protocol::Anthropic => anthropic_events_of(&model, &words),
+    };
+    match &fault {
+        Some(Fault::StreamError {
+            after,
+            error_type,
+            message,
+        }) => {
+            events.truncate(*after);
+            events.push(error_event_of(protocol, error_type, &echo(message)));
+        }
+        Some(Fault::LineEnding(ending)) => {
+            let text = events.concat().replace('\n', ending);
+            events = text.split_inclusive('\r').map(str::to_owned).collect();
+        }
+        Some(Fault::NotJson(after)) => events.insert(*after, "data: {not json\n\n".to_owned()),
+        Some(Fault::Reply(_)) if !credential.is_empty() => {
+            let half = credential.len() / 2;
+            events = events
+                .iter()
+                .flat_map(|event| match event.find(&credential) {
+                    Some(at) => vec![event[..at + half].to_owned(), event[at + half..].to_owned()],
+                    None => vec![event.clone()],
+                })
+                .collect();
+        }
+        Some(Fault::HugeEvent(_)) => events = vec!["data: ".to_owned()],
+        _ => {}
+    }
     state.sent_at.lock().unwrap().clear();
     *state.closed_at.lock().unwrap() = None;
+    *state.streamed.lock().unwrap() = 0;
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .streaming(event_stream(protocol, events, fault, state.into_inner()))
 }
 
 pub fn openai_completion(model: &str) -> Value {
+    openai_completion_of(model, REPLY)
+}
+
+fn openai_completion_of(model: &str, text: &str) -> Value {
     json!({
         "id": "chatcmpl-mock",
         "object": "chat.completion",
@@ -207,7 +292,7 @@ pub fn openai_completion(model: &str) -> Value {
         "model": model,
         "choices": [{
             "index": 0,
-            "message": { "role": "assistant", "content": REPLY },
+            "message": { "role": "assistant", "content": text },
             "finish_reason": "stop"
         }],
         "usage": {
@@ -218,13 +303,13 @@ pub fn openai_completion(model: &str) -> Value {
     })
 }
 
-fn anthropic_message(model: &str) -> Value {
+fn anthropic_message_of(model: &str, text: &str) -> Value {
     json!({
         "id": "msg_mock",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{ "type": "text", "text": REPLY }],
+        "content": [{ "type": "text", "text": text }],
         "stop_reason": "end_turn",
         "stop_sequence": null,
         "usage": { "input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS }
@@ -249,12 +334,16 @@ fn openai_chunk(model: &str, delta: Value, finish: Value) -> String {
 
 /// The events of an OpenAI stream, as OpenAI sends them.
 pub fn openai_events(model: &str, include_usage: bool) -> Vec<String> {
+    openai_events_of(model, &REPLY_WORDS, include_usage)
+}
+
+fn openai_events_of(model: &str, words: &[&str], include_usage: bool) -> Vec<String> {
     let mut events = vec![openai_chunk(
         model,
         json!({"role": "assistant", "content": ""}),
         Value::Null,
     )];
-    for word in REPLY_WORDS {
+    for word in words {
         events.push(openai_chunk(model, json!({ "content": word }), Value::Null));
     }
     events.push(openai_chunk(model, json!({}), json!("stop")));
@@ -270,7 +359,7 @@ pub fn openai_events(model: &str, include_usage: bool) -> Vec<String> {
     events
 }
 
-fn anthropic_events(model: &str) -> Vec<String> {
+fn anthropic_events_of(model: &str, words: &[&str]) -> Vec<String> {
     let mut events = vec![
         named(
             "message_start",
@@ -289,7 +378,7 @@ fn anthropic_events(model: &str) -> Vec<String> {
         ),
         named("ping", json!({ "type": "ping" })),
     ];
-    for word in REPLY_WORDS {
+    for word in words {
         events.push(named("content_block_delta", json!({
             "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": word }
         })));
@@ -310,16 +399,18 @@ fn anthropic_events(model: &str) -> Vec<String> {
 }
 
 fn error_event(protocol: Protocol) -> String {
+    let error_type = match protocol {
+        Protocol::OpenAi => "server_error",
+        Protocol::Anthropic => "overloaded_error",
+    };
+    error_event_of(protocol, error_type, "mock overloaded")
+}
+
+fn error_event_of(protocol: Protocol, error_type: &str, message: &str) -> String {
+    let error = json!({ "type": error_type, "message": message });
     match protocol {
-        Protocol::OpenAi => {
-            data(json!({ "error": { "message": "mock overloaded", "type": "server_error" } }))
-        }
-        Protocol::Anthropic => named(
-            "error",
-            json!({
-                "type": "error", "error": { "type": "overloaded_error", "message": "mock overloaded" }
-            }),
-        ),
+        Protocol::OpenAi => data(json!({ "error": error })),
+        Protocol::Anthropic => named("error", json!({ "type": "error", "error": error })),
     }
 }
 
@@ -381,6 +472,16 @@ fn event_stream(
                 actix_web::rt::time::sleep(delay).await;
                 s.events.pop_front()
             }
+            Some(Fault::HugeEvent(total)) if s.index > 0 => {
+                const BLOCK: usize = 1 << 20;
+                let left = (total + 6).saturating_sub(*s.state.streamed.lock().unwrap());
+                (left > 0).then(|| "x".repeat(left.min(BLOCK)))
+            }
+            Some(Fault::LineEnding(_) | Fault::Reply(_)) => {
+                // Each chunk its own read at the other end.
+                actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+                s.events.pop_front()
+            }
             Some(Fault::Endless(interval)) if s.index >= 2 => {
                 actix_web::rt::time::sleep(interval).await;
                 Some(openai_chunk(
@@ -394,6 +495,7 @@ fn event_stream(
         match event {
             Some(event) => {
                 s.state.sent_at.lock().unwrap().push(Instant::now());
+                *s.state.streamed.lock().unwrap() += event.len();
                 s.index += 1;
                 Some((Ok(Bytes::from(event)), s))
             }

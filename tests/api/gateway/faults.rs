@@ -109,8 +109,11 @@ async fn an_unreachable_provider_is_a_502_after_retries() {
     let address = closed.local_addr().unwrap();
     drop(closed);
     let gw = spawn_gateway_with(|c| c.openai.base_url = Some(format!("http://{address}/v1"))).await;
-    let (code, body) = gw.complete(&hello("gpt-4o")).await;
-    assert_eq!(code, StatusCode::BAD_GATEWAY);
+    let mut response = gw.open_stream(&hello("gpt-4o")).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let retry = response.headers().get("x-should-retry");
+    assert_eq!(retry.unwrap(), "false", "mindgate retried already");
+    let body: Value = response.json().await.expect("JSON error");
     assert!(error_message(&body, "upstream_error").contains("cannot connect"));
     assert_eq!(the_chat(&gw.app).await.status, "error");
 }

@@ -8,6 +8,7 @@ mod python_sdk;
 mod requests;
 mod streaming;
 mod styles;
+mod upstreams;
 
 use std::time::{Duration, Instant};
 
