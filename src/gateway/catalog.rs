@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
-use super::secrets::Secrets;
+use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
 use crate::error::ApiError;
@@ -37,7 +37,7 @@ pub struct Snapshot {
     /// Enabled names, sorted, for listings and error messages.
     available: Vec<String>,
     /// Every provider's key, redacted from what upstreams send.
-    secrets: Arc<Secrets>,
+    redactor: Arc<Redactor>,
 }
 
 impl Snapshot {
@@ -55,14 +55,14 @@ impl Snapshot {
             models.insert(m.name, (m.provider_id, m.upstream, m.enabled));
         }
         available.sort();
-        let secrets = Arc::new(Secrets::new(
+        let redactor = Arc::new(Redactor::new(
             providers.values().filter_map(|p| p.api_key.as_deref()),
         ));
         Ok(Snapshot {
             providers,
             models,
             available,
-            secrets,
+            redactor,
         })
     }
 
@@ -92,8 +92,8 @@ impl Snapshot {
         })
     }
 
-    pub fn secrets(&self) -> &Arc<Secrets> {
-        &self.secrets
+    pub fn redactor(&self) -> &Arc<Redactor> {
+        &self.redactor
     }
 
     fn unknown(&self, name: &str, why: &str) -> ApiError {

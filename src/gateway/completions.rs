@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use super::catalog::Route;
 use super::completion::Completion;
 use super::record::{ChatMeta, ChatRecord, Outcome};
+use super::redact::Redactor;
 use super::relay::{Mode, Relay};
 use super::render::{self, Encoder, Header};
 use super::request::{conversation_prefix, default_title, ChatRequest, Style};
-use super::secrets::Secrets;
 use super::upstream::{self, Prepared, Response};
 use super::{anthropic, echo, openai, Gateway};
 use crate::config::GatewayConfig;
@@ -44,7 +44,7 @@ struct Chat {
     messages: Vec<Value>,
     params: serde_json::Map<String, Value>,
     /// Provider keys, redacted from what the upstream sends.
-    secrets: Arc<Secrets>,
+    redactor: Arc<Redactor>,
     record: ChatRecord,
 }
 
@@ -78,7 +78,7 @@ pub async fn complete(
                 }
             };
             let config = &gateway.config;
-            let mut sent = send(client, config, &provider, &body, &chat.secrets).await;
+            let mut sent = send(client, config, &provider, &body, &chat.redactor).await;
             if let Err(error) = &sent {
                 if rejects_stream_options(error) && !chat.include_usage {
                     // Some OpenAI-compatible servers refuse the usage option
@@ -87,7 +87,7 @@ pub async fn complete(
                     if let Some(fields) = body.as_object_mut() {
                         fields.remove("stream_options");
                     }
-                    sent = send(client, config, &provider, &body, &chat.secrets).await;
+                    sent = send(client, config, &provider, &body, &chat.redactor).await;
                 }
             }
             let response = match sent {
@@ -107,10 +107,10 @@ async fn send(
     config: &GatewayConfig,
     provider: &Arc<Provider>,
     body: &Value,
-    secrets: &Secrets,
+    redactor: &Redactor,
 ) -> Result<Response, ApiError> {
     let prepared = Prepared::new(provider.clone(), body)?;
-    upstream::send(client, config, &prepared, secrets).await
+    upstream::send(client, config, &prepared, redactor).await
 }
 
 /// An upstream that does not know `stream_options`.
@@ -174,7 +174,7 @@ async fn begin(
         model,
         messages,
         params: request.params,
-        secrets: snapshot.secrets().clone(),
+        redactor: snapshot.redactor().clone(),
         record,
     };
     Ok((chat, route))
@@ -218,7 +218,7 @@ fn stream_answer(
         mode,
         encoder,
         config,
-        chat.secrets,
+        chat.redactor,
         chat.record,
     ))
 }
@@ -229,7 +229,7 @@ async fn whole_answer(
     response: Response,
     config: &GatewayConfig,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, completion) = match read_answer(kind, response, config, &chat.secrets).await {
+    let (body, completion) = match read_answer(kind, response, config, &chat.redactor).await {
         Ok(read) => read,
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
@@ -253,7 +253,7 @@ async fn read_answer(
     kind: ProviderKind,
     mut response: Response,
     config: &GatewayConfig,
-    secrets: &Secrets,
+    redactor: &Redactor,
 ) -> Result<(Bytes, Completion), ApiError> {
     let limit = config.max_answer_bytes;
     let body = actix_web::rt::time::timeout(config.idle_timeout, response.body().limit(limit))
@@ -273,7 +273,7 @@ async fn read_answer(
             };
             ApiError::new(ErrorKind::Upstream, message)
         })?;
-    let body = secrets.bytes(body);
+    let body = redactor.bytes(body);
     let completion = upstream::completion(kind, &body)?;
     Ok((body, completion))
 }

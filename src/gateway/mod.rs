@@ -11,10 +11,10 @@ mod echo;
 mod openai;
 mod record;
 mod recorder;
+mod redact;
 mod relay;
 mod render;
 pub mod request;
-mod secrets;
 mod sse;
 mod upstream;
 

@@ -76,10 +76,10 @@ impl ChatRecord {
         }
         // Nothing an upstream echoed (a provider key) is stored.
         let snapshot = self.gateway.catalog.snapshot();
-        let secrets = snapshot.secrets();
-        secrets.scrub(&mut conversation);
+        let redactor = snapshot.redactor();
+        redactor.scrub(&mut conversation);
         let error = outcome.error.map(|mut error| {
-            secrets.scrub(&mut error);
+            redactor.scrub(&mut error);
             error
         });
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

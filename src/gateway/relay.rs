@@ -24,9 +24,9 @@ use serde_json::Value;
 
 use super::completion::{Piece, Transcript};
 use super::record::{ChatRecord, Outcome};
+use super::redact::Redactor;
 use super::render::{self, Encoder};
 use super::request::Style;
-use super::secrets::Secrets;
 use super::sse::{self, Splitter};
 use super::upstream::{self, Response};
 use super::{anthropic, openai};
@@ -70,7 +70,7 @@ pub struct Relay {
     splitter: Splitter,
     max_event: usize,
     max_answer: usize,
-    secrets: Arc<Secrets>,
+    redactor: Arc<Redactor>,
     transcript: Transcript,
     /// Events passed through that could not be read.
     malformed: usize,
@@ -90,7 +90,7 @@ impl Relay {
         mode: Mode,
         encoder: Encoder,
         config: &GatewayConfig,
-        secrets: Arc<Secrets>,
+        redactor: Arc<Redactor>,
         record: ChatRecord,
     ) -> Relay {
         let json = upstream
@@ -114,7 +114,7 @@ impl Relay {
             splitter: Splitter::new(config.max_event_bytes),
             max_event: config.max_event_bytes,
             max_answer: config.max_answer_bytes,
-            secrets,
+            redactor,
             transcript: Transcript::default(),
             malformed: 0,
             idle: config.idle_timeout,
@@ -173,7 +173,7 @@ impl Relay {
     }
 
     fn event(&mut self, raw: Bytes, out: &mut BytesMut) {
-        let raw = self.secrets.bytes(raw);
+        let raw = self.redactor.bytes(raw);
         let Some(event) = sse::parse(&raw) else {
             return self.malformed(&raw, out);
         };
@@ -280,7 +280,7 @@ impl Relay {
 
     /// A whole JSON answer, streamed in the client's protocol.
     fn whole(&mut self, body: Bytes, out: &mut BytesMut) {
-        match upstream::completion(self.from, &self.secrets.bytes(body)) {
+        match upstream::completion(self.from, &self.redactor.bytes(body)) {
             Ok(completion) => {
                 self.encoding = true;
                 self.complete = true;

@@ -16,7 +16,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::completion::Completion;
-use super::secrets::Secrets;
+use super::redact::Redactor;
 use super::{anthropic, openai};
 use crate::config::GatewayConfig;
 use crate::db::providers::{Provider, ProviderKind};
@@ -152,11 +152,11 @@ pub async fn send(
     client: &awc::Client,
     config: &GatewayConfig,
     prepared: &Prepared,
-    secrets: &Secrets,
+    redactor: &Redactor,
 ) -> Result<Response, ApiError> {
     let mut attempt = 0;
     loop {
-        let failure = match attempt_once(client, config, prepared, secrets).await {
+        let failure = match attempt_once(client, config, prepared, redactor).await {
             Ok(response) => return Ok(response),
             Err(failure) => failure,
         };
@@ -198,7 +198,7 @@ async fn attempt_once(
     client: &awc::Client,
     config: &GatewayConfig,
     prepared: &Prepared,
-    secrets: &Secrets,
+    redactor: &Redactor,
 ) -> Result<Response, Failure> {
     let provider = &prepared.provider.id;
     let sent = actix_web::rt::time::timeout(
@@ -252,7 +252,7 @@ async fn attempt_once(
         .limit(ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();
-    let detail = error_detail(&secrets.bytes(body));
+    let detail = error_detail(&redactor.bytes(body));
     let message = format!(
         "provider {provider:?} answered {}: {detail}",
         status.as_u16()
@@ -403,11 +403,11 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
         .map_err(|_| format!("{url} stopped answering"))?
         .map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
     if !response.status().is_success() {
-        let secrets = Secrets::new(provider.api_key.as_deref());
+        let redactor = Redactor::new(provider.api_key.as_deref());
         return Err(format!(
             "{url} answered {}: {}",
             response.status().as_u16(),
-            error_detail(&secrets.bytes(body))
+            error_detail(&redactor.bytes(body))
         ));
     }
     let count = serde_json::from_slice::<Value>(&body)

@@ -17,20 +17,20 @@ const MIN_KEY_LEN: usize = 8;
 
 /// The keys to redact, searched for all at once.
 #[derive(Debug, Default)]
-pub struct Secrets {
+pub struct Redactor {
     /// `None` when there are no keys: nothing to search.
     keys: Option<AhoCorasick>,
 }
 
-impl Secrets {
-    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> Secrets {
+impl Redactor {
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> Redactor {
         let keys: Vec<&str> = keys
             .into_iter()
             .map(str::trim)
             .filter(|key| key.len() >= MIN_KEY_LEN)
             .collect();
         if keys.is_empty() {
-            return Secrets::default();
+            return Redactor::default();
         }
         // Leftmost-longest: a key that extends another is redacted whole.
         let matcher = AhoCorasick::builder()
@@ -38,7 +38,7 @@ impl Secrets {
             .build(keys)
             .map_err(|e| log::error!("provider keys cannot be searched for: {e}"))
             .ok();
-        Secrets { keys: matcher }
+        Redactor { keys: matcher }
     }
 
     /// `bytes` with every key replaced; the same buffer when none is in it.
@@ -74,20 +74,20 @@ mod tests {
 
     #[test]
     fn every_key_is_replaced_and_short_ones_are_ignored() {
-        let secrets = Secrets::new(["sk-abcdefgh", "sk-abcdefgh-longer", "short", ""]);
+        let redactor = Redactor::new(["sk-abcdefgh", "sk-abcdefgh-longer", "short", ""]);
         assert_eq!(
-            secrets.text("Bearer sk-abcdefgh-longer and sk-abcdefgh, short"),
+            redactor.text("Bearer sk-abcdefgh-longer and sk-abcdefgh, short"),
             "Bearer [redacted] and [redacted], short"
         );
         let same = Bytes::from_static(b"nothing here");
-        assert_eq!(secrets.bytes(same.clone()).as_ptr(), same.as_ptr());
+        assert_eq!(redactor.bytes(same.clone()).as_ptr(), same.as_ptr());
         assert_eq!(
-            secrets.bytes(Bytes::from_static(b"{\"m\":\"sk-abcdefgh\"}")),
+            redactor.bytes(Bytes::from_static(b"{\"m\":\"sk-abcdefgh\"}")),
             &b"{\"m\":\"[redacted]\"}"[..]
         );
         let mut text = "x sk-abcdefgh".to_owned();
-        secrets.scrub(&mut text);
+        redactor.scrub(&mut text);
         assert_eq!(text, "x [redacted]");
-        assert_eq!(Secrets::new(["tiny"]).text("tiny"), "tiny");
+        assert_eq!(Redactor::new(["tiny"]).text("tiny"), "tiny");
     }
 }
