@@ -650,3 +650,39 @@ async fn what_the_api_stored_comes_back_escaped() {
     search.assert_contains(XSS_ESCAPED);
     assert!(!search.body.contains(XSS));
 }
+
+#[actix_web::test]
+async fn the_csv_export_defuses_formulas_even_full_width_or_after_blanks() {
+    let (app, browser) = signed_in().await;
+    let titles = [
+        ("plain", "Holiday plans", "Holiday plans"),
+        ("ascii", "=1+1", "'=1+1"),
+        ("blank-first", "  =HYPERLINK(\"x\")", "'  =HYPERLINK(\"x\")"),
+        ("full-equals", "\u{FF1D}1+1", "'\u{FF1D}1+1"),
+        ("full-plus", " \u{FF0B}1", "' \u{FF0B}1"),
+        ("full-minus", "\u{FF0D}1", "'\u{FF0D}1"),
+        (
+            "full-at",
+            "\u{3000}\u{FF20}SUM(A1)",
+            "'\u{3000}\u{FF20}SUM(A1)",
+        ),
+        ("tab", "\tx", "'\tx"),
+        ("inside", "a=b", "a=b"),
+    ];
+    for (i, (id, title, _)) in titles.iter().enumerate() {
+        app.record_chat(id, title, "x", "gpt-4o", i as i64 * 1000);
+    }
+    let csv = browser.get("/admin/chatlogs.csv").await;
+    csv.assert_ok();
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    let cells: std::collections::HashMap<String, String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_owned(), r[1].to_owned())
+        })
+        .collect();
+    for (id, _, expected) in titles {
+        assert_eq!(cells[id], expected, "{id}");
+    }
+}
