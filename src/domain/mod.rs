@@ -14,5 +14,5 @@ pub use email::Email;
 pub use ids::{random_base62, ApiKeyId, CharacterId, UserId};
 pub use json::{json_type, BodyLimit, JsonObject};
 pub use tags::Tags;
-pub use text::{check_length, is_invisible, trimmed};
+pub use text::{check_length, trimmed};
 pub use timestamp::Timestamp;
