@@ -7,6 +7,7 @@ mod chatlogs;
 mod cli;
 mod errors;
 mod gateway;
+mod generated_client;
 mod helpers;
 mod mock_upstream;
 mod openapi;
