@@ -11,5 +11,6 @@ mod generated_client;
 mod helpers;
 mod mock_upstream;
 mod openapi;
+mod readme;
 mod storage;
 mod users;
