@@ -686,3 +686,57 @@ async fn the_csv_export_defuses_formulas_even_full_width_or_after_blanks() {
         assert_eq!(cells[id], expected, "{id}");
     }
 }
+
+#[actix_web::test]
+async fn the_forms_normalise_emails_and_refuse_invisible_and_control_characters() {
+    let (app, browser) = signed_in().await;
+    let hidden = browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "ann\u{200B}@example.com"), ("tags", "")],
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::BAD_REQUEST);
+    hidden.assert_contains("`email` must not contain spaces, control or invisible characters; found U+200B at character 4");
+
+    browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "jos\u{e9}@example.com"), ("tags", "")],
+        )
+        .await
+        .assert_redirect("/admin/users");
+    let twin = browser
+        .hx_post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "JOSE\u{301}@example.com")],
+        )
+        .await;
+    assert_eq!(twin.status, StatusCode::CONFLICT);
+    // The search finds the address however its accent is typed.
+    browser.get("/admin/users").await.assert_ok(); // shows the flash, once
+    browser
+        .get("/admin/users?q=jose%CC%81")
+        .await
+        .assert_contains("jos\u{e9}@example.com");
+    assert!(!browser
+        .get("/admin/users?q=nobody")
+        .await
+        .body
+        .contains("jos\u{e9}@example.com"));
+
+    let nul = browser
+        .post(
+            "/admin/characters/new",
+            "/admin/characters",
+            &[("title", "Tu\0tor"), ("instruction", "Be kind.")],
+        )
+        .await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST);
+    nul.assert_contains("`title` must not contain control characters");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM characters"), 0);
+}
