@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=${1:-target/debug/mindgate}
+bin=$(realpath "${1:-target/debug/mindgate}")
 shift || true
 work=$(mktemp -d)
 pid=""
@@ -38,6 +38,8 @@ fi
 # may not be on PATH). A fixed seed keeps CI reproducible; pass --seed to
 # explore further. --max-time bounds the run: fuzzing and stateful testing
 # repeat until it is spent.
+# Run from the scratch directory, where schemathesis leaves its cache.
+cd "$work"
 python3 -c 'import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())' \
     run "$url/api/v1/openapi.json" \
     --checks all \

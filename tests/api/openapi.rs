@@ -156,7 +156,7 @@ fn every_error_type_is_documented() {
         .as_array()
         .unwrap()
         .clone();
-    for kind in [
+    let kinds = [
         ErrorKind::InvalidRequest,
         ErrorKind::Authentication,
         ErrorKind::NotFound,
@@ -170,7 +170,23 @@ fn every_error_type_is_documented() {
         ErrorKind::Upstream,
         ErrorKind::UpstreamTimeout,
         ErrorKind::Internal,
-    ] {
+    ];
+    for kind in kinds {
+        // A new kind does not compile here until it is listed above.
+        match kind {
+            ErrorKind::InvalidRequest
+            | ErrorKind::Authentication
+            | ErrorKind::NotFound
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::Conflict
+            | ErrorKind::TooLarge
+            | ErrorKind::Permission
+            | ErrorKind::RateLimited
+            | ErrorKind::UpstreamRejected(_)
+            | ErrorKind::Upstream
+            | ErrorKind::UpstreamTimeout
+            | ErrorKind::Internal => {}
+        }
         assert!(
             documented.contains(&json!(kind.type_name())),
             "{} is not documented",
