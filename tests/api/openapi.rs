@@ -1,5 +1,6 @@
 use actix_web::http::{Method, StatusCode};
 use mindgate::domain::{Email, JsonObject, NewCharacter, Tags};
+use mindgate::gateway::request::ChatRequest;
 use regex::Regex;
 use serde_json::{json, Value};
 
@@ -260,6 +261,7 @@ async fn documented_patterns_agree_with_the_parsers() {
         "\u{200B}",
         "\u{1c}",
         "x\u{1c}",
+        "\u{16}\u{3000}\0\u{85}",
         "Ann@Example.com",
         " ann@example.com",
         "ann@example",
@@ -272,6 +274,8 @@ async fn documented_patterns_agree_with_the_parsers() {
     let description = pattern(&schemas["Description"]);
     let instruction = pattern(&schemas["Instruction"]);
     let default_model = pattern(&schemas["DefaultModel"]);
+    let not_blank =
+        pattern(&schemas["ChatCompletionRequest"]["allOf"][1]["anyOf"][1]["properties"]["prompt"]);
     let character = |field: &str, value: &str| {
         let mut body = json!({"title": "T", "instruction": "I"});
         body[field] = json!(value);
@@ -295,6 +299,12 @@ async fn documented_patterns_agree_with_the_parsers() {
             default_model.is_match(s),
             character("defaultModel", s),
             "defaultModel {s:?}"
+        );
+        let prompt = json!({"model": "echo", "prompt": s});
+        assert_eq!(
+            not_blank.is_match(s),
+            ChatRequest::parse(JsonObject::from(prompt.as_object().unwrap().clone())).is_ok(),
+            "prompt {s:?}"
         );
         if s.is_ascii() && s.trim() == s {
             assert_eq!(header.is_match(s), Email::parse(s).is_ok(), "header {s:?}");
