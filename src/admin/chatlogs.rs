@@ -196,9 +196,16 @@ pub async fn export_json(
     Ok(download("application/json", "json", body))
 }
 
-/// A spreadsheet would run a cell starting with one of these as a formula.
+/// A spreadsheet would run a cell as a formula when it starts with a tab or
+/// CR, or when its first non-blank character is `=`, `+`, `-` or `@`, in
+/// their full-width forms too (spreadsheets fold those for East Asian
+/// input).
 fn defuse(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let formula = cell.starts_with(['\t', '\r'])
+        || cell.trim_start().starts_with([
+            '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+        ]);
+    if formula {
         format!("'{cell}")
     } else {
         cell.to_owned()

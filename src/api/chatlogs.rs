@@ -18,10 +18,21 @@ struct ChatlogPage {
 /// TypingMind returns at most 100 logs a call.
 const DEFAULT_LIMIT: u32 = 100;
 
+/// 5000-01-01T00:00:00Z in Unix seconds. A later time is far more likely
+/// to be milliseconds sent by mistake, which would silently match nothing.
+const MAX_UNIX_SECONDS: f64 = 95_617_584_000.0;
+
 /// A Unix time in (possibly fractional) seconds.
 fn unix_seconds(name: &str, raw: Option<&str>) -> Result<Option<f64>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     match raw.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > MAX_UNIX_SECONDS => Err(ApiError::invalid_field(
+            name,
+            format!(
+                "`{name}` is in seconds, and {raw} seconds is after the year 5000: \
+                 it looks like milliseconds; divide it by 1000"
+            ),
+        )),
         Ok(secs) if secs.is_finite() => Ok(Some(secs)),
         _ => Err(ApiError::invalid_field(
             name,
@@ -31,16 +42,9 @@ fn unix_seconds(name: &str, raw: Option<&str>) -> Result<Option<f64>, ApiError> 
 }
 
 pub async fn list(db: web::Data<Db>, query: QueryParams) -> Result<HttpResponse, ApiError> {
+    // A start after the end is an empty window: it holds no logs.
     let start = unix_seconds("startUnixTime", query.get("startUnixTime"))?;
     let end = unix_seconds("endUnixTime", query.get("endUnixTime"))?;
-    if let (Some(start), Some(end)) = (start, end) {
-        if start > end {
-            return Err(ApiError::invalid_field(
-                "startUnixTime",
-                format!("`startUnixTime` ({start}) is after `endUnixTime` ({end})"),
-            ));
-        }
-    }
     let after = query
         .get("cursor")
         .map(|token| {

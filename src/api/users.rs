@@ -24,7 +24,7 @@ fn email_filter(raw: &str) -> String {
     } else {
         raw.to_owned()
     };
-    decoded.trim().to_lowercase()
+    Email::normalise(&decoded)
 }
 
 pub async fn create(db: web::Data<Db>, body: JsonObject) -> Result<HttpResponse, ApiError> {

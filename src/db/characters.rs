@@ -12,7 +12,8 @@ pub struct Character {
     pub title: String,
     pub description: String,
     pub instruction: String,
-    #[serde(rename = "defaultModel")]
+    /// Left out when there is none: the spec's Character says string.
+    #[serde(rename = "defaultModel", skip_serializing_if = "Option::is_none")]
     pub default_model: Option<String>,
     #[serde(rename = "createdAt")]
     pub created_at: Timestamp,

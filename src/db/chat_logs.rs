@@ -127,8 +127,12 @@ impl Cursor {
         })
     }
 
+    /// Takes back exactly what `encode` gives out (lowercase hex of
+    /// `digits.digits`, at most 18 digits each), so the API document can
+    /// state the format as a pattern.
     pub fn decode(token: &str) -> Option<Cursor> {
-        if !token.len().is_multiple_of(2) || !token.is_ascii() {
+        let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+        if !token.len().is_multiple_of(2) || !token.as_bytes().iter().all(lower_hex) {
             return None;
         }
         let bytes = (0..token.len())
@@ -137,9 +141,13 @@ impl Cursor {
             .collect::<Option<Vec<u8>>>()?;
         let plain = String::from_utf8(bytes).ok()?;
         let (recorded_at, id) = plain.split_once('.')?;
+        let number = |digits: &str| {
+            let ok = (1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+            ok.then(|| digits.parse().ok()).flatten()
+        };
         Some(Cursor {
-            recorded_at: recorded_at.parse().ok()?,
-            id: id.parse().ok()?,
+            recorded_at: number(recorded_at)?,
+            id: number(id)?,
         })
     }
 }

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, TransactionBehavior};
+use unicode_normalization::UnicodeNormalization;
 
 use super::OpenError;
 
@@ -14,12 +16,27 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_providers_and_models.sql"),
     include_str!("migrations/0003_admin.sql"),
+    include_str!("migrations/0004_nfc_emails.sql"),
 ];
 
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
 pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    register_functions(conn).map_err(|source| OpenError::Sqlite {
+        path: path.to_owned(),
+        source,
+    })?;
     apply(conn, path, SCHEMA, MIGRATIONS)
+}
+
+/// SQL functions that migrations call: `nfc(text)`, the Unicode NFC form.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "nfc",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ctx.get::<String>(0)?.nfc().collect::<String>()),
+    )
 }
 
 /// Brings the database to version `1 + migrations.len()`, one version per

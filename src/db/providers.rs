@@ -67,6 +67,15 @@ impl fmt::Debug for Provider {
 }
 
 impl Provider {
+    /// Whether the provider needs a key it does not have: Anthropic and
+    /// OpenAI itself do; other OpenAI-compatible servers (Ollama, vLLM...)
+    /// may need none.
+    pub fn lacks_key(&self) -> bool {
+        let needs_key = self.kind == ProviderKind::Anthropic
+            || self.base_url.starts_with("https://api.openai.com");
+        needs_key && self.api_key.is_none()
+    }
+
     /// The key as an admin may see it: its last four characters.
     pub fn masked_key(&self) -> Option<String> {
         self.api_key.as_deref().map(mask_key)

@@ -123,7 +123,7 @@ pub fn search(
          LEFT JOIN user_tags AS t ON t.user_id = u.id
          ORDER BY u.id DESC, t.position",
     )?;
-    let pattern = query.map(|q| super::contains_pattern(&q.to_lowercase()));
+    let pattern = query.map(|q| super::contains_pattern(&Email::normalise(q)));
     let rows = stmt.query(params![query, pattern, limit, offset])?;
     collect(rows)
 }

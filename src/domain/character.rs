@@ -1,6 +1,6 @@
 use crate::error::ApiError;
 
-use super::text::{check_length, not_blank, trimmed};
+use super::text::{multiline, not_blank, trimmed};
 use super::JsonObject;
 
 const MAX_TITLE: usize = 200;
@@ -31,56 +31,56 @@ fn title(raw: &str) -> Result<String, ApiError> {
     trimmed("title", raw, 1, MAX_TITLE)
 }
 
-fn description(raw: &str) -> Result<String, ApiError> {
-    check_length("description", raw, 0, MAX_DESCRIPTION)?;
+/// Null is the empty description.
+fn description(raw: Option<&str>) -> Result<String, ApiError> {
+    let raw = raw.unwrap_or("");
+    multiline("description", raw, MAX_DESCRIPTION)?;
     Ok(raw.to_owned())
 }
 
 /// Kept verbatim (leading and trailing space may matter to a model), but
 /// never blank.
 fn instruction(raw: &str) -> Result<String, ApiError> {
+    multiline("instruction", raw, MAX_INSTRUCTION)?;
     not_blank("instruction", raw)?;
-    check_length("instruction", raw, 1, MAX_INSTRUCTION)?;
     Ok(raw.to_owned())
 }
 
-/// An empty or blank model means "no default".
+/// Null, empty or blank means "no default".
 fn default_model(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    match raw.map(str::trim).filter(|m| !m.is_empty()) {
-        None => Ok(None),
-        Some(model) => trimmed("defaultModel", model, 1, MAX_MODEL).map(Some),
-    }
+    let model = trimmed("defaultModel", raw.unwrap_or(""), 0, MAX_MODEL)?;
+    Ok(Some(model).filter(|m| !m.is_empty()))
 }
 
 impl NewCharacter {
     pub fn parse(body: &JsonObject) -> Result<NewCharacter, ApiError> {
         Ok(NewCharacter {
             title: title(body.required_str("title")?)?,
-            description: description(body.optional_str("description")?.unwrap_or(""))?,
+            description: description(body.nullable_str("description")?.flatten())?,
             instruction: instruction(body.required_str("instruction")?)?,
-            default_model: default_model(body.optional_str("defaultModel")?)?,
+            default_model: default_model(body.nullable_str("defaultModel")?.flatten())?,
         })
     }
 }
 
 impl CharacterPatch {
     pub fn parse(body: &JsonObject) -> Result<CharacterPatch, ApiError> {
+        // Absent leaves a field as it is; null is refused where the field
+        // cannot be empty, and empties it where it can.
         let patch = CharacterPatch {
             title: body.optional_str("title")?.map(title).transpose()?,
             description: body
-                .optional_str("description")?
+                .nullable_str("description")?
                 .map(description)
                 .transpose()?,
             instruction: body
                 .optional_str("instruction")?
                 .map(instruction)
                 .transpose()?,
-            // Present (even as null) means "set"; absent means "leave".
-            default_model: if body.has_key("defaultModel") {
-                Some(default_model(body.optional_str("defaultModel")?)?)
-            } else {
-                None
-            },
+            default_model: body
+                .nullable_str("defaultModel")?
+                .map(default_model)
+                .transpose()?,
         };
         if patch.title.is_none()
             && patch.description.is_none()

@@ -1,37 +1,39 @@
 use std::fmt;
 
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
 
+use super::text::{check_length, is_invisible, refuse_chars};
 use crate::error::ApiError;
 
 const MAX_LEN: usize = 254;
 
-/// A checked e-mail address: trimmed, lower-cased, one `@`, a non-empty
-/// local part and a dotted domain, at most 254 characters.
+/// A checked e-mail address: at most 254 characters as sent, trimmed,
+/// lower-cased and in Unicode NFC (so `josé` typed precomposed or with a
+/// combining accent is one address), with no spaces, control or invisible
+/// characters, one `@`, a non-empty local part and a dotted domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Email, ApiError> {
-        let email = raw.trim().to_lowercase();
         let invalid =
             |why: &str| ApiError::invalid_field("email", format!("`email` {why}, got {:?}", raw));
+        check_length("email", raw, 0, MAX_LEN)?;
+        let email = Email::normalise(raw);
         if email.is_empty() {
             return Err(ApiError::invalid_field(
                 "email",
                 "`email` must not be empty",
             ));
         }
-        if email.chars().count() > MAX_LEN {
-            return Err(ApiError::invalid_field(
-                "email",
-                format!("`email` must be at most {MAX_LEN} characters"),
-            ));
-        }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("must not contain spaces or control characters"));
-        }
+        refuse_chars(
+            "email",
+            &email,
+            "spaces, control or invisible characters",
+            |c| c.is_whitespace() || c.is_control() || is_invisible(c),
+        )?;
         let Some((local, domain)) = email.split_once('@') else {
             return Err(invalid("must contain an @"));
         };
@@ -47,6 +49,12 @@ impl Email {
             ));
         }
         Ok(Email(email))
+    }
+
+    /// What an address is compared and stored as: trimmed, lower-cased,
+    /// NFC. Also applied, unchecked, to terms that search addresses.
+    pub fn normalise(raw: &str) -> String {
+        raw.trim().to_lowercase().nfc().collect()
     }
 
     pub fn as_str(&self) -> &str {
@@ -84,5 +92,35 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn one_address_however_its_accents_are_typed() {
+        let precomposed = Email::parse("jos\u{e9}@example.com").unwrap();
+        let combining = Email::parse("JOSE\u{301}@example.com").unwrap();
+        assert_eq!(precomposed, combining);
+        assert_eq!(combining.as_str(), "jos\u{e9}@example.com");
+    }
+
+    #[test]
+    fn invisible_and_format_characters_are_refused() {
+        for c in [
+            '\u{200B}',
+            '\u{200D}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{AD}',
+            '\u{FEFF}',
+            '\u{E0041}',
+        ] {
+            let err = Email::parse(&format!("an{c}n@example.com")).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("email"));
+            assert!(
+                err.message
+                    .contains(&format!("found U+{:04X} at character 3", u32::from(c))),
+                "{}",
+                err.message
+            );
+        }
     }
 }

@@ -50,16 +50,25 @@ impl JsonObject {
         self.0
     }
 
-    /// Whether the field was sent at all, even as null.
-    pub fn has_key(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+    /// A string field; absent is `None`, and null is refused (for fields
+    /// where null would mean nothing the API document can say).
+    pub fn optional_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.nullable_str(name)? {
+            None => Ok(None),
+            Some(Some(s)) => Ok(Some(s)),
+            Some(None) => Err(ApiError::invalid_field(
+                name,
+                format!("`{name}` must be a string, not null"),
+            )),
+        }
     }
 
-    /// A string field; missing and null are `None`.
-    pub fn optional_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
+    /// A string field that may be null: absent is `None`, null `Some(None)`.
+    pub fn nullable_str(&self, name: &str) -> Result<Option<Option<&str>>, ApiError> {
         match self.0.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s))),
             Some(other) => Err(ApiError::invalid_field(
                 name,
                 format!("`{name}` must be a string, not {}", json_type(other)),

@@ -6,29 +6,28 @@ use crate::error::ApiError;
 const MAX_TAGS: usize = 100;
 const MAX_TAG_LEN: usize = 64;
 
-/// A user's tags: each trimmed and 1 to 64 characters, duplicates dropped
-/// keeping the first, at most 100.
+/// A user's tags: at most 100, each at most 64 characters as sent, with no
+/// control characters, trimmed and not blank; duplicates dropped keeping the
+/// first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Tags(Vec<String>);
 
 impl Tags {
     pub fn parse(raw: &[&str]) -> Result<Tags, ApiError> {
+        // Counted as sent, so the limit is the one the API document states.
+        if raw.len() > MAX_TAGS {
+            return Err(ApiError::invalid_field(
+                "tags",
+                format!("`tags` may hold at most {MAX_TAGS} tags, got {}", raw.len()),
+            ));
+        }
         let mut tags: Vec<String> = Vec::with_capacity(raw.len());
         for (i, item) in raw.iter().enumerate() {
             let tag = trimmed(&format!("tags[{i}]"), item, 1, MAX_TAG_LEN)?;
             if !tags.contains(&tag) {
                 tags.push(tag);
             }
-        }
-        if tags.len() > MAX_TAGS {
-            return Err(ApiError::invalid_field(
-                "tags",
-                format!(
-                    "`tags` may hold at most {MAX_TAGS} distinct tags, got {}",
-                    tags.len()
-                ),
-            ));
         }
         Ok(Tags(tags))
     }
@@ -55,5 +54,8 @@ mod tests {
         let many: Vec<String> = (0..101).map(|i| i.to_string()).collect();
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         assert!(Tags::parse(&refs).is_err());
+        assert!(Tags::parse(&["a"; 101]).is_err(), "counted as sent");
+        let err = Tags::parse(&["ok", "v\0ip"]).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("tags[1]"));
     }
 }

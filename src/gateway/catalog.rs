@@ -106,6 +106,34 @@ impl Snapshot {
         )
     }
 
+    /// The model names that lead to something able to answer now: `echo`,
+    /// enabled catalog entries whose provider has the key it needs, and
+    /// the families of such providers.
+    pub fn answerable(&self) -> Answerable {
+        let usable = |id: &str| self.providers.get(id).is_some_and(|p| !p.lacks_key());
+        let mut names = vec![ECHO_MODEL.to_owned()];
+        let mut excluded = Vec::new();
+        for (name, (provider, _, enabled)) in &self.models {
+            if *enabled && usable(provider) {
+                names.push(name.clone());
+            } else if family(name).is_some() {
+                excluded.push(name.clone());
+            }
+        }
+        names.sort();
+        excluded.sort();
+        let families = [ProviderKind::OpenAi, ProviderKind::Anthropic]
+            .into_iter()
+            .filter(|kind| usable(kind.as_str()))
+            .map(family_pattern)
+            .collect();
+        Answerable {
+            names,
+            families,
+            excluded,
+        }
+    }
+
     /// Enabled models in OpenAI's `/models` shape.
     pub fn listing(&self) -> Vec<ModelEntry> {
         self.available
@@ -134,6 +162,25 @@ fn family(name: &str) -> Option<ProviderKind> {
     } else {
         None
     }
+}
+
+/// The names `family` routes to `kind`, as a regular expression.
+fn family_pattern(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::OpenAi => "^(gpt-|chatgpt-|o[0-9])",
+        ProviderKind::Anthropic => "^claude-",
+    }
+}
+
+/// What `Snapshot::answerable` finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answerable {
+    pub names: Vec<String>,
+    /// Regular expressions of the families whose provider can answer.
+    pub families: Vec<&'static str>,
+    /// Catalog entries a family would match that cannot answer (disabled,
+    /// or their provider lacks its key).
+    pub excluded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

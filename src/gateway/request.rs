@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::{json_type, JsonObject};
+use crate::domain::{json_type, trimmed, JsonObject};
 use crate::error::ApiError;
 
 /// The shape the client asked in, and so the shape of the answer.
@@ -51,17 +51,11 @@ impl ChatRequest {
         let model = take_string(&mut params, "model")?;
         let character_id = take_string(&mut params, "activatedCharacterID")?;
         let chat_id = take_string(&mut params, "chatID")?;
-        let chat_title = take_string(&mut params, "chatTitle")?;
+        let chat_title = take_string(&mut params, "chatTitle")?
+            .map(|title| trimmed("chatTitle", &title, 0, MAX_CHAT_TITLE))
+            .transpose()?;
         if let Some(id) = &chat_id {
             check_chat_id(id)?;
-        }
-        if let Some(title) = &chat_title {
-            if title.chars().count() > MAX_CHAT_TITLE {
-                return Err(ApiError::invalid_field(
-                    "chatTitle",
-                    format!("`chatTitle` must be at most {MAX_CHAT_TITLE} characters"),
-                ));
-            }
         }
         if model.as_deref().is_some_and(|m| m.trim().is_empty()) {
             return Err(ApiError::invalid_field(
@@ -81,10 +75,19 @@ impl ChatRequest {
         };
         let include_usage = match params.remove("stream_options") {
             None | Some(Value::Null) => false,
-            Some(Value::Object(options)) => options
-                .get("include_usage")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            Some(Value::Object(options)) => match options.get("include_usage") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    return Err(ApiError::invalid_field(
+                        "stream_options.include_usage",
+                        format!(
+                            "`stream_options.include_usage` must be a boolean, not {}",
+                            json_type(other)
+                        ),
+                    ))
+                }
+            },
             Some(other) => {
                 return Err(ApiError::invalid_field(
                     "stream_options",
@@ -95,25 +98,7 @@ impl ChatRequest {
                 ))
             }
         };
-        let prompt = take_string(&mut params, "prompt")?;
-        let (style, messages) =
-            match (params.remove("messages"), prompt) {
-                (Some(Value::Array(messages)), _) => {
-                    check_messages(&messages)?;
-                    (Style::Messages, messages)
-                }
-                (Some(Value::Null) | None, Some(prompt)) => (Style::Prompt, parse_prompt(&prompt)?),
-                (Some(Value::Null) | None, None) => return Err(ApiError::invalid_field(
-                    "messages",
-                    "send `messages` (a list of chat messages) or `prompt` (a Claude-style prompt)",
-                )),
-                (Some(other), _) => {
-                    return Err(ApiError::invalid_field(
-                        "messages",
-                        format!("`messages` must be an array, not {}", json_type(&other)),
-                    ))
-                }
-            };
+        let (style, messages) = style_and_messages(&mut params)?;
         if style == Style::Prompt {
             // Legacy names for the same knobs.
             if let Some(max) = params.remove("max_tokens_to_sample") {
@@ -134,6 +119,35 @@ impl ChatRequest {
             params,
             include_usage,
         })
+    }
+}
+
+/// The request's style: `messages` when it holds any, else `prompt` when
+/// it is not empty. Clients generated from the spec, which marks both
+/// required, send an empty `messages` (`[]` or `""`) beside a prompt.
+fn style_and_messages(params: &mut Map<String, Value>) -> Result<(Style, Vec<Value>), ApiError> {
+    let prompt = take_string(params, "prompt")?.filter(|p| !p.is_empty());
+    let messages = match params.remove("messages") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) if s.is_empty() => Vec::new(),
+        Some(Value::Array(messages)) => messages,
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                "messages",
+                format!("`messages` must be an array, not {}", json_type(&other)),
+            ))
+        }
+    };
+    match prompt {
+        _ if !messages.is_empty() => {
+            check_messages(&messages)?;
+            Ok((Style::Messages, messages))
+        }
+        Some(prompt) => Ok((Style::Prompt, parse_prompt(&prompt)?)),
+        None => Err(ApiError::invalid_field(
+            "messages",
+            "send `messages` (a list of at least one chat message) or `prompt` (a Claude-style prompt)",
+        )),
     }
 }
 
@@ -167,12 +181,6 @@ fn check_chat_id(id: &str) -> Result<(), ApiError> {
 }
 
 fn check_messages(messages: &[Value]) -> Result<(), ApiError> {
-    if messages.is_empty() {
-        return Err(ApiError::invalid_field(
-            "messages",
-            "`messages` must hold at least one message",
-        ));
-    }
     for (i, message) in messages.iter().enumerate() {
         let field = |name: &str| format!("messages[{i}].{name}");
         let Value::Object(message) = message else {

@@ -94,9 +94,7 @@ impl Prepared {
             ProviderKind::OpenAi => format!("{base}/chat/completions"),
             ProviderKind::Anthropic => format!("{base}/v1/messages"),
         };
-        let needs_key =
-            provider.kind == ProviderKind::Anthropic || base.starts_with("https://api.openai.com");
-        if needs_key && provider.api_key.is_none() {
+        if provider.lacks_key() {
             let var = match provider.kind {
                 ProviderKind::OpenAi => "OPENAI_API_KEY",
                 ProviderKind::Anthropic => "ANTHROPIC_API_KEY",

@@ -650,3 +650,93 @@ async fn what_the_api_stored_comes_back_escaped() {
     search.assert_contains(XSS_ESCAPED);
     assert!(!search.body.contains(XSS));
 }
+
+#[actix_web::test]
+async fn the_csv_export_defuses_formulas_even_full_width_or_after_blanks() {
+    let (app, browser) = signed_in().await;
+    let titles = [
+        ("plain", "Holiday plans", "Holiday plans"),
+        ("ascii", "=1+1", "'=1+1"),
+        ("blank-first", "  =HYPERLINK(\"x\")", "'  =HYPERLINK(\"x\")"),
+        ("full-equals", "\u{FF1D}1+1", "'\u{FF1D}1+1"),
+        ("full-plus", " \u{FF0B}1", "' \u{FF0B}1"),
+        ("full-minus", "\u{FF0D}1", "'\u{FF0D}1"),
+        (
+            "full-at",
+            "\u{3000}\u{FF20}SUM(A1)",
+            "'\u{3000}\u{FF20}SUM(A1)",
+        ),
+        ("tab", "\tx", "'\tx"),
+        ("inside", "a=b", "a=b"),
+    ];
+    for (i, (id, title, _)) in titles.iter().enumerate() {
+        app.record_chat(id, title, "x", "gpt-4o", i as i64 * 1000);
+    }
+    let csv = browser.get("/admin/chatlogs.csv").await;
+    csv.assert_ok();
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    let cells: std::collections::HashMap<String, String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_owned(), r[1].to_owned())
+        })
+        .collect();
+    for (id, _, expected) in titles {
+        assert_eq!(cells[id], expected, "{id}");
+    }
+}
+
+#[actix_web::test]
+async fn the_forms_normalise_emails_and_refuse_invisible_and_control_characters() {
+    let (app, browser) = signed_in().await;
+    let hidden = browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "ann\u{200B}@example.com"), ("tags", "")],
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::BAD_REQUEST);
+    hidden.assert_contains("`email` must not contain spaces, control or invisible characters; found U+200B at character 4");
+
+    browser
+        .post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "jos\u{e9}@example.com"), ("tags", "")],
+        )
+        .await
+        .assert_redirect("/admin/users");
+    let twin = browser
+        .hx_post(
+            "/admin/users",
+            "/admin/users",
+            &[("email", "JOSE\u{301}@example.com")],
+        )
+        .await;
+    assert_eq!(twin.status, StatusCode::CONFLICT);
+    // The search finds the address however its accent is typed.
+    browser.get("/admin/users").await.assert_ok(); // shows the flash, once
+    browser
+        .get("/admin/users?q=jose%CC%81")
+        .await
+        .assert_contains("jos\u{e9}@example.com");
+    assert!(!browser
+        .get("/admin/users?q=nobody")
+        .await
+        .body
+        .contains("jos\u{e9}@example.com"));
+
+    let nul = browser
+        .post(
+            "/admin/characters/new",
+            "/admin/characters",
+            &[("title", "Tu\0tor"), ("instruction", "Be kind.")],
+        )
+        .await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST);
+    nul.assert_contains("`title` must not contain control characters");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM characters"), 0);
+}

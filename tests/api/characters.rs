@@ -154,3 +154,76 @@ async fn unknown_characters_are_404() {
         assert!(error_message(&error, "not_found_error").contains("doesNotExist"));
     }
 }
+
+#[actix_web::test]
+async fn nul_and_control_characters_are_refused_but_line_breaks_kept() {
+    let app = spawn_app().await;
+    let ok = "Be helpful.";
+    for (body, field) in [
+        (json!({"title": "Pi\0rate", "instruction": ok}), "title"),
+        (json!({"title": "Two\nlines", "instruction": ok}), "title"),
+        (
+            json!({"title": "T", "instruction": "Be\0helpful"}),
+            "instruction",
+        ),
+        (
+            json!({"title": "T", "instruction": ok, "description": "a\u{7}b"}),
+            "description",
+        ),
+        (
+            json!({"title": "T", "instruction": ok, "defaultModel": "gpt\0"}),
+            "defaultModel",
+        ),
+    ] {
+        let (status, error) = app.post("/api/v1/ai-characters", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
+        assert_eq!(error["error"]["param"], field);
+        assert!(error_message(&error, "invalid_request_error").contains("control characters"));
+    }
+    let kept = app
+        .create_character(&json!({
+            "title": "T",
+            "instruction": "Line one\n\tLine two\r\n",
+            "description": "a\nb"
+        }))
+        .await;
+    assert_eq!(kept["instruction"], "Line one\n\tLine two\r\n");
+    assert_eq!(kept["description"], "a\nb");
+}
+
+#[actix_web::test]
+async fn null_clears_what_may_be_empty_and_is_refused_elsewhere() {
+    let app = spawn_app().await;
+    let created = app
+        .create_character(&json!({
+            "title": "T",
+            "instruction": "I",
+            "description": null,
+            "defaultModel": null
+        }))
+        .await;
+    assert_eq!(created["description"], "");
+    // No default model: the field is left out, as the spec's string type says.
+    assert!(created.get("defaultModel").is_none(), "{created}");
+    let path = format!("/api/v1/ai-characters/{}", created["id"].as_str().unwrap());
+
+    let (_, described) = app
+        .patch(&path, &json!({"description": "D", "defaultModel": "gpt-4"}))
+        .await;
+    assert_eq!(described["defaultModel"], "gpt-4");
+    let (status, cleared) = app
+        .patch(&path, &json!({"description": null, "defaultModel": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["description"], "");
+    assert!(cleared.get("defaultModel").is_none(), "{cleared}");
+
+    for field in ["title", "instruction"] {
+        let (status, error) = app.patch(&path, &json!({ field: null })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {error}");
+        assert_eq!(error["error"]["param"], field);
+        assert!(error_message(&error, "invalid_request_error").contains("not null"));
+    }
+    let (_, now) = app.get(&path).await;
+    assert_eq!(now, cleared);
+}

@@ -95,6 +95,10 @@ async fn the_window_is_inclusive_and_takes_fractional_seconds() {
         ("endUnixTime=1640995200.5", vec!["b", "a"]),
         ("startUnixTime=1640995201&endUnixTime=1640995201", vec!["c"]),
         ("startUnixTime=1640995203", vec![]),
+        // A start after the end is an empty window, not a mistake to report.
+        ("startUnixTime=1640995201&endUnixTime=1640995200", vec![]),
+        // The last second that cannot be milliseconds (the year 5000).
+        ("endUnixTime=95617584000", vec!["d", "c", "b", "a"]),
         (
             "startUnixTime=1.6409952005e9&endUnixTime=1640995200.5",
             vec!["b"],
@@ -117,7 +121,9 @@ async fn bad_windows_are_rejected_naming_the_parameter() {
         ("endUnixTime=inf", "endUnixTime"),
         ("startUnixTime=-infinity", "startUnixTime"),
         ("startUnixTime=1e400", "startUnixTime"),
-        ("startUnixTime=20&endUnixTime=10", "startUnixTime"),
+        // Milliseconds by mistake would silently match nothing.
+        ("startUnixTime=1640995200000", "startUnixTime"),
+        ("endUnixTime=95617584000.5", "endUnixTime"),
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("cursor=nonsense", "cursor"),
@@ -128,6 +134,11 @@ async fn bad_windows_are_rejected_naming_the_parameter() {
         assert_eq!(error["error"]["param"], param, "{query}");
         assert!(error_message(&error, "invalid_request_error").contains(param));
     }
+    let (_, error) = app
+        .get("/api/v1/chatlogs?startUnixTime=1640995200000")
+        .await;
+    let message = error_message(&error, "invalid_request_error");
+    assert!(message.contains("looks like milliseconds"), "{message}");
 }
 
 #[actix_web::test]

@@ -250,3 +250,45 @@ pub fn is_iso_millis(value: &Value) -> bool {
             .enumerate()
             .all(|(i, c)| [4, 7, 10, 13, 16, 19, 23].contains(&i) || c.is_ascii_digit())
 }
+
+/// Whether `python3` can import `module`. Without it the test is skipped,
+/// loudly, unless MINDGATE_REQUIRE_PYTHON is set (CI sets it, after
+/// installing the packages), where this fails instead.
+pub fn python_with(module: &str, package: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("MINDGATE_REQUIRE_PYTHON").is_none(),
+            "MINDGATE_REQUIRE_PYTHON is set but python3 cannot import {module}"
+        );
+        eprintln!("SKIPPED: python3 with the `{package}` package is not available (pip install {package})");
+    }
+    found
+}
+
+/// Runs `tests/clients/{script}` with `args`, off the async workers and
+/// with no provider settings in its environment; it must succeed and print
+/// one JSON object.
+pub async fn run_python(script: &str, args: Vec<String>) -> Value {
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(path)
+            .args(args)
+            .env_remove("OPENAI_BASE_URL")
+            .env_remove("OPENAI_API_KEY")
+            .output()
+            .expect("run python3")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}

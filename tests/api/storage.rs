@@ -182,3 +182,63 @@ async fn the_database_its_wal_and_backups_are_private_and_a_shared_one_is_flagge
         "{err}"
     );
 }
+
+#[actix_web::test]
+async fn emails_stored_before_nfc_are_normalised_without_creating_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    drop(mindgate::db::Db::open(&path).unwrap());
+    {
+        // As version 3 stored them: lower-cased, not normalised.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut user = conn
+            .prepare("INSERT INTO users (email, created_at) VALUES (?1, 1)")
+            .unwrap();
+        for email in [
+            "rene\u{301}@example.com",
+            "jose\u{301}@example.com",
+            "jos\u{e9}@example.com",
+        ] {
+            user.execute([email]).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO admins (email, password_hash, created_at, updated_at) VALUES (?1, 'x', 1, 1)",
+            ["zoe\u{308}@example.com"],
+        )
+        .unwrap();
+        conn.execute_batch("PRAGMA user_version = 3").unwrap();
+    }
+    let app = spawn_app_on(&path).await;
+
+    let (status, found) = app.get("/api/v1/users?email=ren%C3%A9%40example.com").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["data"][0]["id"], "1", "{found}");
+    assert_eq!(found["data"][0]["email"], "ren\u{e9}@example.com");
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            &json!({"email": "RENE\u{301}@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let stored = |sql: &str| -> Vec<String> {
+        app.db
+            .read_blocking(|conn| {
+                let mut stmt = conn.prepare(sql)?;
+                let rows = stmt.query_map([], |row| row.get(0))?;
+                Ok(rows.collect::<Result<Vec<String>, _>>()?)
+            })
+            .unwrap()
+    };
+    // The decomposed José keeps his spelling: the composed one was taken.
+    assert_eq!(
+        stored("SELECT email FROM users ORDER BY id"),
+        [
+            "ren\u{e9}@example.com",
+            "jose\u{301}@example.com",
+            "jos\u{e9}@example.com"
+        ]
+    );
+    assert_eq!(stored("SELECT email FROM admins"), ["zo\u{eb}@example.com"]);
+}

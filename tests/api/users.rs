@@ -326,3 +326,82 @@ async fn fifty_concurrent_creations_all_succeed_and_all_are_kept() {
     expected.sort();
     assert_eq!(stored, expected);
 }
+
+#[actix_web::test]
+async fn an_address_typed_with_a_combining_accent_is_the_same_user() {
+    let app = spawn_app().await;
+    let first = app
+        .create_user(&json!({"email": "jos\u{e9}@example.com"}))
+        .await;
+    let (status, error) = app
+        .post(
+            "/api/v1/users",
+            &json!({"email": "JOSE\u{301}@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
+    // Found whichever way the filter spells it.
+    let (_, found) = app
+        .get("/api/v1/users?email=jose%CC%81%40example.com")
+        .await;
+    assert_eq!(found["data"], json!([first]));
+    assert_eq!(first["email"], "jos\u{e9}@example.com");
+}
+
+#[actix_web::test]
+async fn invisible_characters_and_nul_bytes_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"email": "ann\u{200B}@example.com"}),
+            "email",
+            "U+200B",
+        ),
+        (
+            json!({"email": "ann@exam\u{202E}ple.com"}),
+            "email",
+            "U+202E",
+        ),
+        (
+            json!({"email": "\u{FEFF}ann@example.com"}),
+            "email",
+            "U+FEFF",
+        ),
+        (json!({"email": "an\u{AD}n@example.com"}), "email", "U+00AD"),
+        (
+            json!({"email": "ann@example.com\u{E0041}"}),
+            "email",
+            "U+E0041",
+        ),
+        (json!({"email": "ann\0@example.com"}), "email", "U+0000"),
+        (
+            json!({"email": "ok@example.com", "tags": ["ok", "v\0ip"]}),
+            "tags[1]",
+            "U+0000",
+        ),
+        (
+            json!({"email": "ok@example.com", "tags": ["two\nlines"]}),
+            "tags[0]",
+            "U+000A",
+        ),
+    ];
+    for (body, field, code) in cases {
+        let (status, error) = app.post("/api/v1/users", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {error}");
+        assert_eq!(error["error"]["param"], field, "{body} -> {error}");
+        let message = error_message(&error, "invalid_request_error");
+        assert!(message.contains(code), "{message}");
+    }
+    // The same through PATCH.
+    let user = app.create_user(&json!({"email": "ok@example.com"})).await;
+    let (status, error) = app
+        .patch(
+            &format!("/api/v1/users/{}", user["id"].as_str().unwrap()),
+            &json!({"tags": ["\0"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"]["param"], "tags[0]");
+    let (_, list) = app.get("/api/v1/users").await;
+    assert_eq!(list["data"], json!([user]));
+}

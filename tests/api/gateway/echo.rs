@@ -63,3 +63,36 @@ async fn echo_streams_word_by_word_in_either_style() {
     assert_eq!(texts, ["a", " b", ""]);
     assert!(gw.mock.received().is_empty(), "echo needs no upstream");
 }
+
+/// Clients generated from the spec, which marks `model`, `messages` and
+/// `prompt` all required, send all three on every call.
+#[actix_web::test]
+async fn an_empty_messages_beside_a_prompt_is_a_prompt_style_request() {
+    let app = spawn_app().await;
+    let prompt = "\n\nHuman: Hello there\n\nAssistant:";
+    for messages in [json!([]), json!(""), json!(null)] {
+        let request = json!({ "model": "echo", "messages": messages, "prompt": prompt });
+        let (status, body) = app.post("/api/v1/chat/completions", &request).await;
+        assert_eq!(status, StatusCode::OK, "{messages}: {body}");
+        assert_eq!(body["type"], "completion", "{messages}: {body}");
+        assert_eq!(body["completion"], "Hello there");
+    }
+    // Both given: messages win, as before.
+    let both = json!({
+        "model": "echo",
+        "messages": [{ "role": "user", "content": "from messages" }],
+        "prompt": prompt
+    });
+    let (status, body) = app.post("/api/v1/chat/completions", &both).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["choices"][0]["message"]["content"], "from messages");
+    // An empty prompt beside messages is an OpenAI-style request.
+    let empty_prompt = json!({
+        "model": "echo",
+        "messages": [{ "role": "user", "content": "hi" }],
+        "prompt": ""
+    });
+    let (_, body) = app.post("/api/v1/chat/completions", &empty_prompt).await;
+    assert_eq!(body["choices"][0]["message"]["content"], "hi");
+}

@@ -12,6 +12,26 @@ async fn bad_requests_name_the_field_and_go_nowhere() {
     let cases = [
         (json!({ "model": "gpt-4o" }), "messages"),
         (json!({ "model": "gpt-4o", "messages": [] }), "messages"),
+        (
+            json!({ "model": "gpt-4o", "messages": [], "prompt": "" }),
+            "messages",
+        ),
+        (
+            json!({ "model": "gpt-4o", "messages": "", "prompt": null }),
+            "messages",
+        ),
+        (
+            json!({ "model": "gpt-4o", "messages": [], "prompt": " " }),
+            "prompt",
+        ),
+        (
+            json!({ "model": "gpt-4o", "prompt": "hi", "chatTitle": "a\0b" }),
+            "chatTitle",
+        ),
+        (
+            json!({ "model": "gpt-4o", "prompt": "hi", "stream_options": { "include_usage": "yes" } }),
+            "stream_options.include_usage",
+        ),
         (json!({ "model": "gpt-4o", "messages": "hi" }), "messages"),
         (
             json!({ "model": "gpt-4o", "messages": [{ "content": "hi" }] }),
