@@ -49,8 +49,10 @@ fn tls() -> Arc<rustls::ClientConfig> {
 }
 
 /// A client for one worker (awc clients are not `Send`), keeping upstream
-/// connections alive between requests.
-pub fn client(connect_timeout: Duration) -> awc::Client {
+/// connections alive between requests. It opens at most `max_connections`
+/// at once (0: no limit); awc's default of 100 would queue the 101st chat
+/// of a worker until another one ends.
+pub fn client(connect_timeout: Duration, max_connections: usize) -> awc::Client {
     type Info = ConnectInfo<Uri>;
     let tcp = apply_fn::<_, _, _, _, Info, Info, _, _>(
         TcpConnector::default().service(),
@@ -70,6 +72,7 @@ pub fn client(connect_timeout: Duration) -> awc::Client {
         .timeout(connect_timeout)
         .handshake_timeout(connect_timeout)
         .rustls_0_23(tls())
+        .limit(max_connections)
         .conn_keep_alive(Duration::from_secs(60));
     awc::Client::builder()
         .connector(connector)
@@ -292,7 +295,7 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
         ProviderKind::OpenAi => format!("{base}/models"),
         ProviderKind::Anthropic => format!("{base}/v1/models"),
     };
-    let client = client(timeout);
+    let client = client(timeout, 1);
     let request = authorize(client.get(&url), provider);
     let mut response = actix_web::rt::time::timeout(timeout, request.send())
         .await
