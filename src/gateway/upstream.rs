@@ -42,7 +42,11 @@ fn tls() -> Arc<rustls::ClientConfig> {
         .expect("ring supports the default TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // HTTP/1.1 only: awc puts h2 requests on a shared connection, and a
+        // request that finds it at the provider's stream limit waits there
+        // for another chat to end. A connection per chat, kept alive for the
+        // next one, never waits.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Arc::new(config)
     })
     .clone()
