@@ -120,8 +120,9 @@ impl Route {
 fn main() {
     let began = Instant::now();
     let load_before = load_average();
-    // Each held completion holds up to four of this process's descriptors:
-    // the load generator's connection and the mock's two.
+    // Each held completion holds three of this process's descriptors (the
+    // load generator's connection, the mock's end of it and the mock's end
+    // of mindgate's), and closed ones linger: ask for four.
     let files =
         mindgate::startup::raise_open_files_limit().expect("cannot raise the open files limit");
     assert!(

@@ -376,7 +376,7 @@ fn serving_raises_the_open_files_limit_to_the_hard_one() {
         server
             .startup
             .iter()
-            .any(|l| l.contains(&format!("open files limit {hard}: room for about"))),
+            .any(|l| l.contains(&format!("open files limit {hard}: room for"))),
         "{:?}",
         server.startup
     );
