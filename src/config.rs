@@ -110,6 +110,14 @@ pub struct GatewayConfig {
     /// Record completions in the chat logs (on/off); unset keeps the admin's setting
     #[arg(long, env = "MINDGATE_RECORD_CHATS", value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub record_chats: Option<bool>,
+    /// Most connections to upstreams per worker thread, 0 for no limit but the open files limit
+    #[arg(
+        long,
+        env = "MINDGATE_MAX_UPSTREAM_CONNECTIONS",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    pub max_upstream_connections: usize,
     /// From OPENAI_API_KEY and OPENAI_BASE_URL.
     #[arg(skip = ProviderSeed::from_env("OPENAI_BASE_URL", "OPENAI_API_KEY"))]
     pub openai: ProviderSeed,
@@ -134,6 +142,7 @@ impl Default for GatewayConfig {
             max_event_bytes: 4 * 1024 * 1024,
             max_answer_bytes: 32 * 1024 * 1024,
             record_chats: None,
+            max_upstream_connections: 0,
             openai: ProviderSeed::default(),
             anthropic: ProviderSeed::default(),
             secret_key: SecretKey::default(),

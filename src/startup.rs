@@ -1,6 +1,7 @@
 //! Builds the HTTP server on a `TcpListener`, so tests can bind port 0.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::num::NonZeroUsize;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, Logger};
@@ -38,8 +39,50 @@ pub struct Application {
     admin: web::Data<AdminState>,
 }
 
+/// Connections waiting to be accepted: as many as the kernel allows
+/// (`net.core.somaxconn`). The standard library's 128 drops the rest of a
+/// burst of new chats, which then wait a second for a SYN retry.
+const LISTEN_BACKLOG: i32 = i32::MAX;
+
+/// Descriptors kept for everything but chats: the database's files, the
+/// listener, the runtime's own.
+const RESERVED_FILES: u64 = 64;
+
+/// Below room for this many chats at once, the open files limit is worth a
+/// warning: a team's chats and agents run to hundreds, each up to minutes.
+const EXPECTED_CHATS: u64 = 1000;
+
+/// Raises the soft limit on open files to the hard one, and returns the
+/// limit now in force. Each chat holds two descriptors (the client's
+/// connection and the upstream's), and the usual soft limit of 1024 would
+/// stop at about 500 chats.
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
+/// How many chats at once `files` descriptors leave room for.
+fn chats_within(files: u64) -> u64 {
+    files.saturating_sub(RESERVED_FILES) / 2
+}
+
+fn log_open_files_limit() {
+    match raise_open_files_limit() {
+        Ok(files) if chats_within(files) < EXPECTED_CHATS => log::warn!(
+            "open files limit {files}: room for only about {} chats at once; \
+             raise the hard limit (ulimit -Hn, systemd's LimitNOFILE=) for more",
+            chats_within(files)
+        ),
+        Ok(files) => log::info!(
+            "open files limit {files}: room for about {} chats at once",
+            chats_within(files)
+        ),
+        Err(e) => log::warn!("cannot raise the open files limit: {e}"),
+    }
+}
+
 impl Application {
     pub fn build(config: &ServeConfig) -> Result<Application, StartupError> {
+        log_open_files_limit();
         let db = Db::open(&config.db.path)?;
         let listen_err = |source| StartupError::Listen {
             addr: config.listen.clone(),
@@ -58,6 +101,12 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Listen {
                 addr: "the given socket".to_owned(),
+                source,
+            })?;
+        socket2::SockRef::from(&listener)
+            .listen(LISTEN_BACKLOG)
+            .map_err(|source| StartupError::Listen {
+                addr: address.to_string(),
                 source,
             })?;
         let gateway =
@@ -131,6 +180,7 @@ fn run(
 ) -> std::io::Result<Server> {
     let db = web::Data::new(db);
     let trusted = web::Data::new(http.trusted_proxies.clone());
+    let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(crate::http::body_deadline))
@@ -152,6 +202,7 @@ fn run(
             .app_data(admin.clone())
             .app_data(web::Data::new(crate::gateway::client(
                 gateway.config.connect_timeout,
+                gateway.config.max_upstream_connections,
             )))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
@@ -164,9 +215,23 @@ fn run(
     })
     // Stream events are small writes: send each at once.
     .tcp_nodelay(true)
+    .workers(workers)
+    .max_connections(connections_per_worker(workers))
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Each worker's share of the chats the open files limit leaves room for:
+/// past that, connections wait in the backlog rather than fail for want of
+/// a descriptor for their upstream. actix's default (25,600 a worker) would
+/// stop short of the descriptors on a large machine.
+fn connections_per_worker(workers: usize) -> usize {
+    let Ok((files, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return usize::MAX;
+    };
+    let share = chats_within(files) / workers as u64;
+    usize::try_from(share).unwrap_or(usize::MAX).max(1)
 }
 
 /// 200 once the server is up and its database answers.

@@ -10,7 +10,11 @@ use futures_util::StreamExt;
 
 use crate::mock::{self, COMPLETION};
 
-const BODY: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}"#;
+pub const BODY: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}"#;
+/// A completion the mock answers after `mock::HOLD` (it carries
+/// `mock::HOLD_MARKER`).
+pub const HELD_BODY: &str =
+    r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],"user":"hold"}"#;
 const STREAM_BODY: &str =
     r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
 
@@ -88,9 +92,14 @@ impl Throughput {
     }
 }
 
-/// `concurrency` workers for `duration`, each sending its next request as
-/// soon as the last one is answered.
-pub async fn throughput(target: &Target, concurrency: usize, duration: Duration) -> Throughput {
+/// `concurrency` workers for `duration`, each on its own connection,
+/// sending its next request (`body`) as soon as the last one is answered.
+pub async fn throughput(
+    target: &Target,
+    concurrency: usize,
+    duration: Duration,
+    body: &'static str,
+) -> Throughput {
     let started = Instant::now();
     let stop_at = started + duration;
     let workers = (0..concurrency).map(|_| async move {
@@ -101,7 +110,7 @@ pub async fn throughput(target: &Target, concurrency: usize, duration: Duration)
             if start >= stop_at {
                 return latencies;
             }
-            complete(target, &client).await;
+            complete(target, &client, body).await;
             latencies.push(start.elapsed());
         }
     });
@@ -113,8 +122,8 @@ pub async fn throughput(target: &Target, concurrency: usize, duration: Duration)
 }
 
 /// One non-streamed completion; the answer must be the mock's, byte for byte.
-async fn complete(target: &Target, client: &awc::Client) {
-    let mut response = target.send(client, BODY).await.expect("request failed");
+async fn complete(target: &Target, client: &awc::Client, body: &'static str) {
+    let mut response = target.send(client, body).await.expect("request failed");
     assert!(
         response.status().is_success(),
         "{} answered {}",

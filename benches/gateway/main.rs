@@ -5,6 +5,9 @@
 //! (one thread) and mindgate, so the direct numbers are a ceiling that
 //! mindgate shares its cores with. Other work on the machine comes and goes,
 //! so the routes take turns in short slices rather than one long run each.
+//!
+//! Last, a thousand completions at once, each of which the mock answers
+//! after a second, as many chats wait on a model: nothing may queue them.
 
 mod load;
 mod mock;
@@ -17,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::rt::{System, SystemRunner};
 
-use load::{Streams, Target, Throughput};
-use report::{ChatLogs, Level, Results};
+use load::{Streams, Target, Throughput, BODY, HELD_BODY};
+use report::{ChatLogs, Held, Level, Results};
 use server::Mindgate;
 
 /// Per route and concurrency, before the measured rounds.
@@ -28,6 +31,13 @@ const ROUNDS: usize = 4;
 const SLICE: Duration = Duration::from_millis(1500);
 const STREAM_WARMUP: usize = 20;
 const STREAMS_PER_ROUND: usize = 75;
+/// Completions at once in the last phase, each held by the mock for
+/// `mock::HOLD`.
+const HELD: usize = 1000;
+/// Per route and round: each connection sends three requests, at 0, 1 and
+/// 2 s.
+const HELD_SLICE: Duration = Duration::from_millis(2500);
+const HELD_ROUNDS: usize = 3;
 
 /// A mindgate and its database.
 struct Instance {
@@ -80,12 +90,24 @@ impl Route {
         system: &SystemRunner,
         concurrency: usize,
         time: Duration,
+        body: &'static str,
     ) -> Throughput {
         let cpu = self.cpu_time();
-        let run = system.block_on(load::throughput(&self.target, concurrency, time));
+        let run = system.block_on(load::throughput(&self.target, concurrency, time, body));
         self.cpu += self.cpu_time() - cpu;
         self.sent += run.requests();
         run
+    }
+
+    /// Where its counters stand, for `cpu_per_request_since`.
+    fn mark(&self) -> (Duration, u64) {
+        (self.cpu, self.sent)
+    }
+
+    /// mindgate's CPU time per request sent since `mark`.
+    fn cpu_per_request_since(&self, (cpu, sent): (Duration, u64)) -> Duration {
+        let requests = u32::try_from(self.sent - sent).expect("request count");
+        (self.cpu - cpu) / requests
     }
 
     fn streams(&mut self, system: &SystemRunner, count: usize) -> Streams {
@@ -98,6 +120,16 @@ impl Route {
 fn main() {
     let began = Instant::now();
     let load_before = load_average();
+    // Each held completion holds three of this process's descriptors (the
+    // load generator's connection, the mock's end of it and the mock's end
+    // of mindgate's), and closed ones linger: ask for four.
+    let files =
+        mindgate::startup::raise_open_files_limit().expect("cannot raise the open files limit");
+    assert!(
+        files >= 4 * HELD as u64,
+        "the open files limit is {files}; {HELD} completions at once need {}: raise the hard limit (ulimit -Hn)",
+        4 * HELD
+    );
     let upstream = mock::start();
     let dir = tempfile::tempdir().expect("temporary directory");
     let system = System::new();
@@ -119,6 +151,8 @@ fn main() {
         logged_streams.add(logged.streams(&system, STREAMS_PER_ROUND));
     }
 
+    let held = held(&system, &mut direct, &mut logged);
+
     let sent_logging_on = logged.sent;
     let logged = logged.instance.expect("a mindgate");
     let unlogged = unlogged.instance.expect("a mindgate");
@@ -133,6 +167,7 @@ fn main() {
             direct: direct_streams,
             through: logged_streams,
         },
+        held,
         peak_rss_kib,
         chat_logs: ChatLogs {
             sent_logging_on,
@@ -142,12 +177,15 @@ fn main() {
         context: format!(
             "{} cores; load average {load_before} before, {} after; \
              per concurrency and route {} s warm-up then {ROUNDS} turns of {:.1} s; \
-             {} streams per route; bench took {:.0} s.",
+             {} streams per route; {HELD} completions at once, answered after {} s, \
+             one turn of warm-up then {HELD_ROUNDS} of {:.1} s per route; bench took {:.0} s.",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             load_average(),
             WARMUP.as_secs(),
             SLICE.as_secs_f64(),
             ROUNDS * STREAMS_PER_ROUND,
+            mock::HOLD.as_secs(),
+            HELD_SLICE.as_secs_f64(),
             began.elapsed().as_secs_f64()
         ),
     };
@@ -161,23 +199,51 @@ fn main() {
 /// then take turns.
 fn level(system: &SystemRunner, routes: &mut [Route; 3], concurrency: usize) -> Level {
     eprintln!("concurrency {concurrency}: direct, through mindgate with chat logging on and off, in turns");
-    let (cpu, sent) = (routes[1].cpu, routes[1].sent);
+    let mark = routes[1].mark();
     for route in routes.iter_mut() {
-        route.throughput(system, concurrency, WARMUP);
+        route.throughput(system, concurrency, WARMUP, BODY);
     }
     let mut measured: [Throughput; 3] = Default::default();
     for _ in 0..ROUNDS {
         for (route, total) in routes.iter_mut().zip(&mut measured) {
-            total.add(route.throughput(system, concurrency, SLICE));
+            total.add(route.throughput(system, concurrency, SLICE, BODY));
         }
     }
     let [direct, logged, unlogged] = measured;
-    let requests = u32::try_from(routes[1].sent - sent).expect("request count");
     Level {
         direct,
         logged,
         unlogged,
-        cpu_per_request: (routes[1].cpu - cpu) / requests,
+        cpu_per_request: routes[1].cpu_per_request_since(mark),
+    }
+}
+
+/// `HELD` completions at once, each answered after `mock::HOLD`, direct
+/// and through mindgate (chat logging on), taking turns. The warm-up turn
+/// lets mindgate open its upstream connections.
+fn held(system: &SystemRunner, direct: &mut Route, through: &mut Route) -> Held {
+    eprintln!(
+        "{HELD} completions at once, answered after {} s: direct and through mindgate, in turns",
+        mock::HOLD.as_secs()
+    );
+    let mark = through.mark();
+    let (mut direct_runs, mut through_runs) = (Throughput::default(), Throughput::default());
+    for round in 0..=HELD_ROUNDS {
+        let d = direct.throughput(system, HELD, HELD_SLICE, HELD_BODY);
+        let t = through.throughput(system, HELD, HELD_SLICE, HELD_BODY);
+        if round > 0 {
+            direct_runs.add(d);
+            through_runs.add(t);
+        }
+    }
+    assert!(
+        direct_runs.latencies().percentile(0.01) >= mock::HOLD,
+        "the mock did not hold its answers"
+    );
+    Held {
+        direct: direct_runs,
+        through: through_runs,
+        cpu_per_request: through.cpu_per_request_since(mark),
     }
 }
 

@@ -1,13 +1,20 @@
 //! The mock upstream: a minimal OpenAI-compatible HTTP/1.1 server on one
 //! thread. It is bare tokio so that it costs as little CPU as possible, and
 //! so that each stream event goes out in its own write, as a real provider's
-//! tokens do.
+//! tokens do. It answers at once, or after `HOLD` when asked to in the
+//! request (as a model takes its time).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// How long a request that carries `HOLD_MARKER` waits for its answer.
+pub const HOLD: Duration = Duration::from_secs(1);
+/// A parameter that mindgate passes on unchanged.
+pub const HOLD_MARKER: &str = r#""user":"hold""#;
 
 /// Events in a streamed answer, `[DONE]` and the usage chunk aside.
 pub const STREAM_CHUNKS: usize = 64;
@@ -96,6 +103,10 @@ fn sse_frame(event: &str) -> Vec<u8> {
 pub fn start() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("mock: bind 127.0.0.1:0");
     let address = listener.local_addr().expect("mock: local address");
+    // A thousand connections at once: none may wait for a SYN retry.
+    socket2::SockRef::from(&listener)
+        .listen(i32::MAX)
+        .expect("mock: listen backlog");
     listener
         .set_nonblocking(true)
         .expect("mock: non-blocking listener");
@@ -105,6 +116,7 @@ pub fn start() -> SocketAddr {
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
+                .enable_time()
                 .build()
                 .expect("mock: tokio runtime");
             runtime.block_on(async move {
@@ -128,6 +140,7 @@ struct Request {
     known_path: bool,
     stream: bool,
     include_usage: bool,
+    hold: bool,
 }
 
 /// Serves one keep-alive connection until the client closes it.
@@ -141,6 +154,9 @@ async fn serve(mut stream: TcpStream, answers: Arc<Answers>) {
         } else if request.stream {
             write_stream(&mut stream, &answers, request.include_usage).await
         } else {
+            if request.hold {
+                tokio::time::sleep(HOLD).await;
+            }
             stream.write_all(&answers.completion).await
         };
         if written.is_err() {
@@ -184,6 +200,7 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
                     known_path: head.starts_with("POST /v1/chat/completions "),
                     stream: find(body, br#""stream":true"#).is_some(),
                     include_usage: find(body, br#""include_usage":true"#).is_some(),
+                    hold: find(body, HOLD_MARKER.as_bytes()).is_some(),
                 };
                 buffer.drain(..end);
                 return Some(request);

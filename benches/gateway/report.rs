@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::load::{Latencies, Streams, Throughput};
+use crate::HELD;
 
 pub struct Pair<T> {
     pub direct: T,
@@ -21,10 +22,21 @@ pub struct Level {
     pub cpu_per_request: Duration,
 }
 
+/// Many completions at once, each answered after a while: direct, and
+/// through mindgate with chat logging on.
+pub struct Held {
+    pub direct: Throughput,
+    pub through: Throughput,
+    /// mindgate's CPU time per request.
+    pub cpu_per_request: Duration,
+}
+
 pub struct Results {
     pub c1: Level,
     pub c32: Level,
     pub streams: Pair<Streams>,
+    pub held: Held,
+    /// mindgate's, over the whole run.
     pub peak_rss_kib: u64,
     pub chat_logs: ChatLogs,
     /// Where the run happened, and how long it took.
@@ -55,16 +67,23 @@ fn ratio(direct: f64, through: f64) -> String {
     format!("×{:.2}", through / direct)
 }
 
-fn level_rows(concurrency: usize, level: &Level, rows: &mut Vec<[String; 4]>) {
-    let name = format!("concurrency {concurrency}");
-    let (direct, through) = (level.direct.rps(), level.logged.rps());
+/// Requests/s, latency and mindgate's CPU per request, direct and through
+/// mindgate.
+fn throughput_rows(
+    name: &str,
+    direct: &Throughput,
+    through: &Throughput,
+    cpu_per_request: Duration,
+    rows: &mut Vec<[String; 4]>,
+) {
+    let (direct_rps, through_rps) = (direct.rps(), through.rps());
     rows.push([
         format!("{name}: requests/s"),
-        format!("{direct:.0}"),
-        format!("{through:.0}"),
-        ratio(direct, through),
+        format!("{direct_rps:.0}"),
+        format!("{through_rps:.0}"),
+        ratio(direct_rps, through_rps),
     ]);
-    let (direct, through) = (level.direct.latencies(), level.logged.latencies());
+    let (direct, through) = (direct.latencies(), through.latencies());
     for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
         let (d, t) = (direct.percentile(q), through.percentile(q));
         rows.push([
@@ -75,17 +94,36 @@ fn level_rows(concurrency: usize, level: &Level, rows: &mut Vec<[String; 4]>) {
         ]);
     }
     rows.push([
+        format!("{name}: mindgate CPU per request (µs)"),
+        "–".into(),
+        format!("{:.0}", cpu_per_request.as_secs_f64() * 1e6),
+        String::new(),
+    ]);
+}
+
+fn level_rows(concurrency: usize, level: &Level, rows: &mut Vec<[String; 4]>) {
+    let name = format!("concurrency {concurrency}");
+    throughput_rows(
+        &name,
+        &level.direct,
+        &level.logged,
+        level.cpu_per_request,
+        rows,
+    );
+    rows.push([
         format!("{name}: requests/s, chat logging off"),
         "–".into(),
         format!("{:.0}", level.unlogged.rps()),
         format!("on/off {}", ratio(level.unlogged.rps(), level.logged.rps())),
     ]);
-    rows.push([
-        format!("{name}: mindgate CPU per request (µs)"),
-        "–".into(),
-        format!("{:.0}", level.cpu_per_request.as_secs_f64() * 1e6),
-        String::new(),
-    ]);
+}
+
+/// The held phase's name in the table and the targets.
+fn held_name() -> String {
+    format!(
+        "{HELD} at once, answered after {} s",
+        crate::mock::HOLD.as_secs()
+    )
 }
 
 impl Results {
@@ -111,6 +149,14 @@ impl Results {
                 rows.push([format!("{name} {label} (ms)"), ms(d), ms(t), added_ms(d, t)]);
             }
         }
+        let held = &self.held;
+        throughput_rows(
+            &held_name(),
+            &held.direct,
+            &held.through,
+            held.cpu_per_request,
+            &mut rows,
+        );
         rows.push([
             "mindgate peak RSS (MiB)".into(),
             "–".into(),
@@ -136,6 +182,10 @@ impl Results {
             0.5,
         );
         let logging_cost = 1.0 - self.c32.logged.rps() / self.c32.unlogged.rps();
+        let held = &self.held;
+        let held_share = held.through.rps() / held.direct.rps();
+        let held_p99 = added_ms(held.direct.latencies(), held.through.latencies(), 0.99);
+        let rss_mib = self.peak_rss_kib as f64 / 1024.0;
         let logs = &self.chat_logs;
         vec![
             (
@@ -163,6 +213,24 @@ impl Results {
                     logging_cost * 100.0
                 ),
                 logging_cost < 0.10,
+            ),
+            (
+                format!(
+                    "{}: throughput ≥ 0.95 of direct: ×{held_share:.3}",
+                    held_name()
+                ),
+                held_share >= 0.95,
+            ),
+            (
+                format!(
+                    "{}: p99 within 50 ms of direct: {held_p99:+.1} ms",
+                    held_name()
+                ),
+                held_p99 <= 50.0,
+            ),
+            (
+                format!("mindgate peak RSS < 150 MiB: {rss_mib:.1} MiB"),
+                rss_mib < 150.0,
             ),
             (
                 format!(

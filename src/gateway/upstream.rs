@@ -44,15 +44,21 @@ fn tls() -> Arc<rustls::ClientConfig> {
         .expect("ring supports the default TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // HTTP/1.1 only: awc puts h2 requests on a shared connection, and a
+        // request that finds it at the provider's stream limit waits there
+        // for another chat to end. A connection per chat, kept alive for the
+        // next one, never waits.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Arc::new(config)
     })
     .clone()
 }
 
 /// A client for one worker (awc clients are not `Send`), keeping upstream
-/// connections alive between requests.
-pub fn client(connect_timeout: Duration) -> awc::Client {
+/// connections alive between requests. It opens at most `max_connections`
+/// at once (0: no limit); awc's default of 100 would queue the 101st chat
+/// of a worker until another one ends.
+pub fn client(connect_timeout: Duration, max_connections: usize) -> awc::Client {
     type Info = ConnectInfo<Uri>;
     let tcp = apply_fn::<_, _, _, _, Info, Info, _, _>(
         TcpConnector::default().service(),
@@ -72,6 +78,7 @@ pub fn client(connect_timeout: Duration) -> awc::Client {
         .timeout(connect_timeout)
         .handshake_timeout(connect_timeout)
         .rustls_0_23(tls())
+        .limit(max_connections)
         .conn_keep_alive(Duration::from_secs(60));
     awc::Client::builder()
         .connector(connector)
@@ -390,7 +397,7 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
         ProviderKind::OpenAi => format!("{base}/models"),
         ProviderKind::Anthropic => format!("{base}/v1/models"),
     };
-    let client = client(timeout);
+    let client = client(timeout, 1);
     let request = authorize(client.get(&url), provider);
     let mut response = actix_web::rt::time::timeout(timeout, request.send())
         .await

@@ -152,8 +152,14 @@ struct ServerProcess {
 }
 
 fn start_server(args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mindgate"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mindgate"));
+    command.args(args);
+    start_server_with(command, envs)
+}
+
+/// Runs `command`, which starts mindgate.
+fn start_server_with(mut command: Command, envs: &[(&str, &str)]) -> ServerProcess {
+    let mut child = command
         .env_remove("MINDGATE_DB")
         .env_remove("MINDGATE_LISTEN")
         .env_remove("MINDGATE_SECRET_KEY")
@@ -388,4 +394,74 @@ async fn on_a_wildcard_address_the_setup_link_points_at_this_machine() {
     );
     let (status, _) = server.terminate();
     assert!(status.success());
+}
+
+/// mindgate serving under `sh -c 'ulimit LIMIT'`, and its open files
+/// limits as the kernel has them.
+fn serve_with_ulimit(ulimit: &str) -> (ServerProcess, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        &format!(r#"ulimit {ulimit} && exec "$0" "$@""#),
+        env!("CARGO_BIN_EXE_mindgate"),
+        "--listen",
+        "127.0.0.1:0",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let server = start_server_with(command, &[]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id()))
+        .expect("read the server's limits");
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("an open files limit")
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    (server, open_files)
+}
+
+/// Ends a server at once, when how it stops is not what is tested.
+fn stop(mut server: ServerProcess) {
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[test]
+fn serving_raises_the_open_files_limit_to_the_hard_one() {
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    // Services often start with 1024; below the hard limit in any case.
+    let soft = 1024.min(hard / 2);
+    let (server, limits) = serve_with_ulimit(&format!("-S -n {soft}"));
+    assert_eq!(limits, format!("{hard} {hard}"), "soft and hard limits");
+    assert!(
+        server
+            .startup
+            .iter()
+            .any(|l| l.contains(&format!("open files limit {hard}: room for"))),
+        "{:?}",
+        server.startup
+    );
+    stop(server);
+}
+
+#[test]
+fn a_low_hard_open_files_limit_is_a_warning() {
+    let (server, limits) = serve_with_ulimit("-n 512");
+    assert_eq!(limits, "512 512", "soft and hard limits");
+    let warning = "open files limit 512: room for only about 224 chats";
+    assert!(
+        server
+            .startup
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains(warning)),
+        "{:?}",
+        server.startup
+    );
+    stop(server);
 }

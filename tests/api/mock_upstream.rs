@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,9 @@ pub enum Fault {
     /// A stream request answered by the whole JSON answer, as this
     /// Content-Type.
     JsonAnswer(&'static str),
+    /// Nothing until this many requests are being answered at once, or
+    /// for `at_most`, then a normal answer.
+    HoldForCompany { in_flight: usize, at_most: Duration },
 }
 // In a fault's message or text, `{key}` stands for the credential the
 // request carried (its `Authorization` or `x-api-key` header), as sent back
@@ -91,6 +95,29 @@ struct State {
     closed_at: Mutex<Option<Instant>>,
     /// Bytes of the latest stream sent so far.
     streamed: Mutex<usize>,
+    /// Requests being answered now (a stream until its head is sent).
+    in_flight: AtomicUsize,
+    /// The most requests it was answering at once.
+    peak_in_flight: AtomicUsize,
+    /// Connections accepted so far.
+    connections: AtomicUsize,
+}
+
+/// One request being answered, counted while it lives.
+struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn new(state: Arc<State>) -> InFlight {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub struct MockUpstream {
@@ -104,6 +131,7 @@ impl MockUpstream {
         let data = web::Data::from(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind mock");
         let address = format!("http://{}", listener.local_addr().unwrap());
+        let counted = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -111,6 +139,9 @@ impl MockUpstream {
                 .route("/v1/chat/completions", web::post().to(openai))
                 .route("/v1/messages", web::post().to(anthropic))
                 .route("/v1/models", web::get().to(models))
+        })
+        .on_connect(move |_, _| {
+            counted.connections.fetch_add(1, Ordering::SeqCst);
         })
         .workers(1)
         .listen(listener)
@@ -149,6 +180,16 @@ impl MockUpstream {
     pub fn streamed_bytes(&self) -> usize {
         *self.state.streamed.lock().unwrap()
     }
+
+    /// Connections it has accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// The most requests it was answering at once so far.
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.peak_in_flight.load(Ordering::SeqCst)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -175,6 +216,7 @@ async fn answer(
     body: Bytes,
     state: web::Data<State>,
 ) -> HttpResponse {
+    let _in_flight = InFlight::new(state.clone().into_inner());
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.received.lock().unwrap().push(Received {
         path: req.path().to_owned(),
@@ -216,6 +258,13 @@ async fn answer(
             return response.json(error);
         }
         Some(Fault::StallHead(delay)) => actix_web::rt::time::sleep(*delay).await,
+        Some(Fault::HoldForCompany { in_flight, at_most }) => {
+            let until = Instant::now() + *at_most;
+            while state.peak_in_flight.load(Ordering::SeqCst) < *in_flight && Instant::now() < until
+            {
+                actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         _ => {}
     }
     let model = body["model"].as_str().unwrap_or("mock").to_owned();

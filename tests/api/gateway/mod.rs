@@ -1,6 +1,7 @@
 //! The chat completions gateway against the mock upstream.
 
 mod characters;
+mod concurrency;
 mod echo;
 mod faults;
 mod logging;
