@@ -86,7 +86,7 @@ async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<AuthenticatedKey, 
     }
     let hash = KeyHash::of(key);
     let record = db
-        .read_quick(move |conn| db::api_keys::find_by_hash(conn, &hash))
+        .read_on_worker(move |conn| db::api_keys::find_by_hash(conn, &hash))
         .await?
         .ok_or_else(invalid)?;
     if record.revoked {

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use time::macros::format_description;
 use time::Date;
 
-use super::fmt::DAY_MS;
+use super::format::DAY_MS;
 use super::render::Ctx;
 use super::{one_page, page_window};
-use crate::db::chat_logs::{self, AdminFilter, ChatRecord};
+use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail};
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -99,7 +99,7 @@ impl FilterQuery {
 struct ChatlogsPage {
     f: FilterQuery,
     query: String,
-    chats: Vec<ChatRecord>,
+    chats: Vec<ChatLogDetail>,
     models: Vec<String>,
     page: u32,
     has_next: bool,
@@ -153,7 +153,7 @@ pub async fn list(
 #[derive(Template)]
 #[template(path = "chatlog.html")]
 struct ChatPage {
-    chat: ChatRecord,
+    chat: ChatLogDetail,
 }
 
 pub async fn show(
@@ -164,13 +164,13 @@ pub async fn show(
     let chat_id = chat_id.into_inner();
     let missing = ApiError::not_found(format!("no chat with id {chat_id:?}"));
     let chat = db
-        .read(move |conn| chat_logs::get_record(conn, &chat_id))
+        .read(move |conn| chat_logs::get_detail(conn, &chat_id))
         .await?
         .ok_or(missing)?;
     ctx.page("Chat", &ChatPage { chat })
 }
 
-async fn export(db: &Db, query: &FilterQuery) -> Result<Vec<ChatRecord>, ApiError> {
+async fn export(db: &Db, query: &FilterQuery) -> Result<Vec<ChatLogDetail>, ApiError> {
     let filter = query.filter()?;
     db.read(move |conn| chat_logs::search(conn, &filter, None, None, 0))
         .await

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::fmt::{self, DAY_MS};
+use super::format::{self, DAY_MS};
 use super::render::Ctx;
 use crate::db::{self, chat_logs::DailyUsage, Db};
 use crate::domain::Timestamp;
@@ -111,7 +111,7 @@ fn chart(
             w: slot * 0.7,
             h,
             series,
-            tip: format!("{} · {label}: {v} {unit}", fmt::iso_day(u.day)),
+            tip: format!("{} · {label}: {v} {unit}", format::iso_day(u.day)),
         });
         *below += h;
     }
@@ -122,14 +122,14 @@ fn chart(
         .flatten()
         .map(|v| Tick {
             pos: TOP + plot_h - v as f64 * scale,
-            label: fmt::compact(v),
+            label: format::compact(v),
         })
         .collect();
     let x_ticks = (0..DAYS)
         .filter(|d| d % 5 == 4)
         .map(|d| Tick {
             pos: LEFT + d as f64 * slot + slot / 2.0,
-            label: fmt::month_day(first_day + d),
+            label: format::month_day(first_day + d),
         })
         .collect();
     Chart {
@@ -137,7 +137,7 @@ fn chart(
         bars,
         y_ticks,
         x_ticks,
-        total: fmt::compact(stacks.values().sum()),
+        total: format::compact(stacks.values().sum()),
     }
 }
 
@@ -207,7 +207,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError>
             users,
             characters,
             chats_today,
-            tokens_week: fmt::compact(tokens_week),
+            tokens_week: format::compact(tokens_week),
             empty: usage.is_empty(),
             charts,
             legend,

@@ -9,7 +9,7 @@ mod api_keys;
 mod characters;
 mod chatlogs;
 mod dashboard;
-pub(crate) mod fmt;
+pub(crate) mod format;
 mod guard;
 mod limiter;
 mod login;

@@ -354,7 +354,7 @@ pub async fn confirm_delete_model(
     let question = format!("Remove the model {} from the catalog?", model.name);
     let action = format!(
         "/admin/models/delete?name={}",
-        super::fmt::url_encode(&model.name)
+        super::format::url_encode(&model.name)
     );
     ctx.confirm(
         "Remove model",

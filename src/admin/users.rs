@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::fmt::url_encode;
+use super::format::url_encode;
 use super::render::{html, Ctx, Flash};
 use super::{one_page, page_window};
 use crate::db::{self, users::User, Db};

@@ -7,7 +7,7 @@ use crate::auth::AuthenticatedKey;
 use crate::db::Db;
 use crate::domain::JsonObject;
 use crate::error::ApiError;
-use crate::gateway::completions::{self, Caller};
+use crate::gateway::chat::{self, Caller};
 use crate::gateway::request::ChatRequest;
 use crate::gateway::{Catalog, Gateway};
 
@@ -23,7 +23,7 @@ pub async fn create(
         api_key: req.extensions().get::<AuthenticatedKey>().map(|k| k.0),
         user_email: req.headers().get("x-user-email").cloned(),
     };
-    completions::complete(gateway, &db, &client, caller, request).await
+    chat::complete(gateway, &db, &client, caller, request).await
 }
 
 /// Enabled models, in OpenAI's list shape.

@@ -220,7 +220,7 @@ pub struct AdminFilter {
 /// Everything stored about one chat, with its user's email, for the admin.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChatRecord {
+pub struct ChatLogDetail {
     #[serde(rename = "chatID")]
     pub chat_id: String,
     pub chat_title: String,
@@ -242,7 +242,7 @@ pub struct ChatRecord {
     pub ttft_ms: Option<i64>,
 }
 
-impl ChatRecord {
+impl ChatLogDetail {
     /// Prompt plus completion tokens, when either was recorded.
     pub fn total_tokens(&self) -> Option<i64> {
         match (self.prompt_tokens, self.completion_tokens) {
@@ -258,8 +258,8 @@ const RECORD_SELECT: &str = "SELECT c.chat_id, c.chat_title, c.created_at, c.rec
         c.prompt_tokens, c.completion_tokens, c.status, c.error_message, c.latency_ms, c.ttft_ms
      FROM chat_logs AS c LEFT JOIN users AS u ON u.id = c.user_id";
 
-fn record_from_row(row: &rusqlite::Row) -> rusqlite::Result<ChatRecord> {
-    Ok(ChatRecord {
+fn detail_from_row(row: &rusqlite::Row) -> rusqlite::Result<ChatLogDetail> {
+    Ok(ChatLogDetail {
         chat_id: row.get(0)?,
         chat_title: row.get(1)?,
         created_at: row.get(2)?,
@@ -288,7 +288,7 @@ pub fn search(
     preview: Option<u32>,
     limit: Option<u32>,
     offset: u32,
-) -> Result<Vec<ChatRecord>, ApiError> {
+) -> Result<Vec<ChatLogDetail>, ApiError> {
     let mut stmt = conn.prepare_cached(&format!(
         r"{RECORD_SELECT}
          WHERE c.recorded_at >= ?2 AND c.recorded_at <= ?3
@@ -311,15 +311,15 @@ pub fn search(
             limit.map_or(-1, i64::from),
             offset,
         ],
-        record_from_row,
+        detail_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn get_record(conn: &Connection, chat_id: &str) -> Result<Option<ChatRecord>, ApiError> {
+pub fn get_detail(conn: &Connection, chat_id: &str) -> Result<Option<ChatLogDetail>, ApiError> {
     let mut stmt = conn.prepare_cached(&format!("{RECORD_SELECT} WHERE c.chat_id = ?2"))?;
     Ok(stmt
-        .query_row(params![Option::<u32>::None, chat_id], record_from_row)
+        .query_row(params![Option::<u32>::None, chat_id], detail_from_row)
         .optional()?)
 }
 

@@ -178,10 +178,10 @@ impl Db {
         actix_web::web::block(move || db.read_blocking(f)).await?
     }
 
-    /// Runs a quick indexed lookup on the calling thread when a reader is
-    /// free right away (a hop to the blocking pool costs more than such a
-    /// query), else like `read`.
-    pub async fn read_quick<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs a quick indexed lookup right here, on the async worker, when a
+    /// reader is free at once (a hop to the blocking pool costs more than
+    /// such a query), else like `read`.
+    pub async fn read_on_worker<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,

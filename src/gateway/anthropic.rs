@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::completion::{Completion, Finish, Piece, Usage};
+use super::answer::{Completion, Finish, Piece, Usage};
 use super::request::content_text;
 
 pub const VERSION: &str = "2023-06-01";

@@ -30,7 +30,7 @@ pub enum Route {
 
 /// One consistent view of providers and models.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub struct CatalogSnapshot {
     providers: HashMap<String, Arc<Provider>>,
     /// name -> (provider id, upstream id, enabled)
     models: HashMap<String, (String, String, bool)>,
@@ -40,8 +40,8 @@ pub struct Snapshot {
     redactor: Arc<Redactor>,
 }
 
-impl Snapshot {
-    fn load(conn: &rusqlite::Connection, secret: &SecretKey) -> Result<Snapshot, ApiError> {
+impl CatalogSnapshot {
+    fn load(conn: &rusqlite::Connection, secret: &SecretKey) -> Result<CatalogSnapshot, ApiError> {
         let providers: HashMap<_, _> = db::providers::list(conn, secret)?
             .into_iter()
             .map(|p| (p.id.clone(), Arc::new(p)))
@@ -58,7 +58,7 @@ impl Snapshot {
         let redactor = Arc::new(Redactor::new(
             providers.values().filter_map(|p| p.api_key.as_deref()),
         ));
-        Ok(Snapshot {
+        Ok(CatalogSnapshot {
             providers,
             models,
             available,
@@ -172,7 +172,7 @@ fn family_pattern(kind: ProviderKind) -> &'static str {
     }
 }
 
-/// What `Snapshot::answerable` finds.
+/// What `CatalogSnapshot::answerable` finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answerable {
     pub names: Vec<String>,
@@ -197,7 +197,7 @@ pub struct Catalog {
     db: Db,
     /// Opens and seals the providers' keys in the database.
     secret_key: SecretKey,
-    snapshot: RwLock<Arc<Snapshot>>,
+    snapshot: RwLock<Arc<CatalogSnapshot>>,
     record_chats: AtomicBool,
 }
 
@@ -213,7 +213,7 @@ impl Catalog {
         Ok(catalog)
     }
 
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub fn snapshot(&self) -> Arc<CatalogSnapshot> {
         self.snapshot
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -232,7 +232,7 @@ impl Catalog {
     pub fn reload_blocking(&self) -> Result<(), ApiError> {
         let (snapshot, record) = self.db.read_blocking(|conn| {
             Ok((
-                Snapshot::load(conn, &self.secret_key)?,
+                CatalogSnapshot::load(conn, &self.secret_key)?,
                 db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
             ))
         })?;

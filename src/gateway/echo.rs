@@ -4,9 +4,9 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::completion::{Completion, Finish, Piece, Transcript, Usage};
-use super::render::{Encoder, Header};
-use super::request::{last_user_text, Style};
+use super::answer::{Completion, Finish, Piece, Transcript, Usage};
+use super::render::{AnswerMeta, Encoder};
+use super::request::{last_user_text, ClientProtocol};
 
 pub fn completion(messages: &[Value]) -> Completion {
     let text = last_user_text(messages).unwrap_or_default();
@@ -33,11 +33,11 @@ pub fn completion(messages: &[Value]) -> Completion {
 /// The answer as stream chunks, one word (with the space before it) each.
 pub fn chunks(
     completion: &Completion,
-    style: Style,
-    header: Header,
+    protocol: ClientProtocol,
+    meta: AnswerMeta,
     include_usage: bool,
 ) -> Vec<Bytes> {
-    let mut encoder = Encoder::new(style, header, include_usage);
+    let mut encoder = Encoder::new(protocol, meta, include_usage);
     let mut transcript = Transcript::default();
     let mut chunks = Vec::new();
     let mut pieces: Vec<Piece> = split_words(&completion.text)

@@ -3,14 +3,14 @@
 //! Anthropic shapes as needed), streams the answer back as it arrives and
 //! records the conversation.
 
+mod answer;
 mod anthropic;
 pub mod catalog;
-mod completion;
-pub mod completions;
+pub mod chat;
+mod chat_log;
+mod chat_log_writer;
 mod echo;
 mod openai;
-mod record;
-mod recorder;
 mod redact;
 mod relay;
 mod render;
@@ -25,13 +25,13 @@ use crate::db::{self, Db};
 use crate::error::ApiError;
 
 pub use catalog::Catalog;
-pub use recorder::Recorder;
+pub use chat_log_writer::ChatLogWriter;
 pub use upstream::{client, test_connection};
 
 /// What every worker shares.
 pub struct Gateway {
     pub catalog: Arc<Catalog>,
-    pub recorder: Recorder,
+    pub chat_log_writer: ChatLogWriter,
     pub config: GatewayConfig,
 }
 
@@ -64,10 +64,10 @@ impl Gateway {
             db.vacuum()?;
         }
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
-        let recorder = Recorder::start(db.clone()).map_err(ApiError::internal)?;
+        let chat_log_writer = ChatLogWriter::start(db.clone()).map_err(ApiError::internal)?;
         Ok(Gateway {
             catalog,
-            recorder,
+            chat_log_writer,
             config,
         })
     }

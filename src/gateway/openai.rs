@@ -4,20 +4,20 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::completion::{Completion, Finish, Piece, Usage};
-use super::request::Style;
+use super::answer::{Completion, Finish, Piece, Usage};
+use super::request::ClientProtocol;
 
 /// The upstream body: the client's parameters as sent, with the upstream
 /// model id, and usage asked for at the end of a stream.
 pub fn request_body(
-    style: Style,
+    protocol: ClientProtocol,
     messages: Vec<Value>,
     params: &Map<String, Value>,
     upstream_model: &str,
     stream: bool,
 ) -> Value {
     let mut body = params.clone();
-    if style == Style::Prompt {
+    if protocol == ClientProtocol::LegacyPrompt {
         // A Claude-style request may carry parameters only Anthropic knows.
         for anthropic_only in ["top_k", "metadata", "anthropic_version"] {
             body.remove(anthropic_only);

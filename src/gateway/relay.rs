@@ -22,11 +22,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use serde_json::Value;
 
-use super::completion::{Piece, Transcript};
-use super::record::{ChatRecord, Outcome};
+use super::answer::{Piece, Transcript};
+use super::chat_log::{Outcome, PendingChatLog};
 use super::redact::Redactor;
 use super::render::{self, Encoder};
-use super::request::Style;
+use super::request::ClientProtocol;
 use super::sse::{self, Splitter};
 use super::upstream::{self, Response};
 use super::{anthropic, openai};
@@ -65,7 +65,7 @@ pub struct Relay {
     encoder: Encoder,
     /// The client's events come from the encoder (not passed through).
     encoding: bool,
-    style: Style,
+    protocol: ClientProtocol,
     body: Body,
     splitter: Splitter,
     max_event: usize,
@@ -77,7 +77,7 @@ pub struct Relay {
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
     heartbeat: Pin<Box<Sleep>>,
-    record: Option<ChatRecord>,
+    record: Option<PendingChatLog>,
     /// The upstream said it is done (`[DONE]`, `message_stop`).
     complete: bool,
     ended: bool,
@@ -91,7 +91,7 @@ impl Relay {
         encoder: Encoder,
         config: &GatewayConfig,
         redactor: Arc<Redactor>,
-        record: ChatRecord,
+        record: PendingChatLog,
     ) -> Relay {
         let json = upstream
             .headers()
@@ -104,7 +104,7 @@ impl Relay {
             from,
             encoding: matches!(mode, Mode::Translate),
             mode,
-            style: encoder.style(),
+            protocol: encoder.protocol(),
             encoder,
             body: if json {
                 Body::Json(BytesMut::new())
@@ -293,7 +293,7 @@ impl Relay {
     fn fail(&mut self, kind: ErrorKind, message: &str, out: &mut BytesMut) {
         self.ended = true;
         self.transcript.error = Some(message.to_owned());
-        render::stream_error(self.style, kind, message, out);
+        render::stream_error(self.protocol, kind, message, out);
     }
 
     fn finish_record(&mut self, status: ChatStatus) {

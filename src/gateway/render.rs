@@ -1,30 +1,34 @@
-//! Answers in the client's style, whatever the provider: OpenAI
+//! Answers in the client's protocol, whatever the provider: OpenAI
 //! `chat.completion` (and its chunks) for `messages`, Anthropic's legacy
 //! text completion (and its `completion` events) for `prompt`.
 
 use bytes::{BufMut, BytesMut};
 use serde_json::{json, Value};
 
-use super::completion::{Completion, Finish, Piece, Transcript, Usage};
-use super::request::Style;
+use super::answer::{Completion, Finish, Piece, Transcript, Usage};
+use super::request::ClientProtocol;
 use crate::error::ErrorKind;
 
 /// Names an answer: its id, the model the client asked for, and when.
 #[derive(Debug, Clone)]
-pub struct Header {
+pub struct AnswerMeta {
     pub id: String,
     pub model: String,
     pub created: i64,
 }
 
-impl Header {
-    pub fn new(style: Style, upstream_id: Option<&str>, model: &str) -> Header {
-        let id = match (style, upstream_id) {
+impl AnswerMeta {
+    pub fn new(protocol: ClientProtocol, upstream_id: Option<&str>, model: &str) -> AnswerMeta {
+        let id = match (protocol, upstream_id) {
             (_, Some(id)) => id.to_owned(),
-            (Style::Messages, None) => format!("chatcmpl-{}", crate::domain::random_base62(24)),
-            (Style::Prompt, None) => format!("compl_{}", crate::domain::random_base62(24)),
+            (ClientProtocol::OpenAiChat, None) => {
+                format!("chatcmpl-{}", crate::domain::random_base62(24))
+            }
+            (ClientProtocol::LegacyPrompt, None) => {
+                format!("compl_{}", crate::domain::random_base62(24))
+            }
         };
-        Header {
+        AnswerMeta {
             id,
             model: model.to_owned(),
             created: crate::domain::Timestamp::now().millis() / 1000,
@@ -32,7 +36,7 @@ impl Header {
     }
 }
 
-impl Header {
+impl AnswerMeta {
     /// An OpenAI object (`chat.completion` or a chunk) around `choices`.
     fn openai(&self, object: &str, choices: Value) -> Value {
         json!({
@@ -61,23 +65,23 @@ impl Header {
 }
 
 /// A whole answer as the response body.
-pub fn completion(style: Style, header: &Header, c: &Completion) -> Value {
+pub fn completion(protocol: ClientProtocol, meta: &AnswerMeta, c: &Completion) -> Value {
     let finish = c.finish.unwrap_or(Finish::Stop);
-    match style {
-        Style::Messages => {
+    match protocol {
+        ClientProtocol::OpenAiChat => {
             let mut message = json!({ "role": "assistant", "content": c.text });
             if !c.tool_calls.is_empty() {
                 message["tool_calls"] = Value::Array(c.tool_calls.clone());
             }
             let choices =
                 json!([{ "index": 0, "message": message, "finish_reason": finish.openai() }]);
-            let mut body = header.openai("chat.completion", choices);
+            let mut body = meta.openai("chat.completion", choices);
             if c.usage.is_known() {
                 body["usage"] = c.usage.openai_json();
             }
             body
         }
-        Style::Prompt => header.legacy(&c.text, Some(finish), &c.usage),
+        ClientProtocol::LegacyPrompt => meta.legacy(&c.text, Some(finish), &c.usage),
     }
 }
 
@@ -85,89 +89,89 @@ const CHUNK: &str = "chat.completion.chunk";
 
 /// Turns stream pieces into the client's events.
 pub struct Encoder {
-    style: Style,
-    header: Header,
+    protocol: ClientProtocol,
+    meta: AnswerMeta,
     include_usage: bool,
     started: bool,
 }
 
 impl Encoder {
-    pub fn new(style: Style, header: Header, include_usage: bool) -> Encoder {
+    pub fn new(protocol: ClientProtocol, meta: AnswerMeta, include_usage: bool) -> Encoder {
         Encoder {
-            style,
-            header,
+            protocol,
+            meta,
             include_usage,
             started: false,
         }
     }
 
-    pub fn style(&self) -> Style {
-        self.style
+    pub fn protocol(&self) -> ClientProtocol {
+        self.protocol
     }
 
     fn chunk(&self, out: &mut BytesMut, delta: Value, finish: Option<Finish>) {
         let choices =
             json!([{ "index": 0, "delta": delta, "finish_reason": finish.map(Finish::openai) }]);
-        data(out, &self.header.openai(CHUNK, choices));
+        data(out, &self.meta.openai(CHUNK, choices));
     }
 
     fn legacy(&self, out: &mut BytesMut, text: &str, finish: Option<Finish>, usage: &Usage) {
-        named(out, "completion", &self.header.legacy(text, finish, usage));
+        named(out, "completion", &self.meta.legacy(text, finish, usage));
     }
 
     /// OpenAI streams open with the assistant's role.
     fn start(&mut self, out: &mut BytesMut) {
-        if !self.started && self.style == Style::Messages {
+        if !self.started && self.protocol == ClientProtocol::OpenAiChat {
             self.chunk(out, json!({ "role": "assistant", "content": "" }), None);
         }
         self.started = true;
     }
 
     pub fn piece(&mut self, piece: &Piece, out: &mut BytesMut) {
-        match (self.style, piece) {
+        match (self.protocol, piece) {
             (_, Piece::Usage(_) | Piece::Error { .. }) => {}
-            (Style::Messages, Piece::Text(text)) => {
+            (ClientProtocol::OpenAiChat, Piece::Text(text)) => {
                 self.start(out);
                 self.chunk(out, json!({ "content": text }), None);
             }
-            (Style::Messages, Piece::ToolStart { index, id, name }) => {
+            (ClientProtocol::OpenAiChat, Piece::ToolStart { index, id, name }) => {
                 self.start(out);
                 let call = json!({ "index": index, "id": id, "type": "function",
                                    "function": { "name": name, "arguments": "" } });
                 self.chunk(out, json!({ "tool_calls": [call] }), None);
             }
-            (Style::Messages, Piece::ToolArgs { index, json }) => {
+            (ClientProtocol::OpenAiChat, Piece::ToolArgs { index, json }) => {
                 let call = json!({ "index": index, "function": { "arguments": json } });
                 self.chunk(out, json!({ "tool_calls": [call] }), None);
             }
-            (Style::Messages, Piece::Finish(finish)) => {
+            (ClientProtocol::OpenAiChat, Piece::Finish(finish)) => {
                 self.start(out);
                 self.chunk(out, json!({}), Some(*finish));
             }
-            (Style::Prompt, Piece::Text(text)) => {
+            (ClientProtocol::LegacyPrompt, Piece::Text(text)) => {
                 self.started = true;
                 self.legacy(out, text, None, &Usage::default());
             }
-            (Style::Prompt, _) => {}
+            (ClientProtocol::LegacyPrompt, _) => {}
         }
     }
 
     /// The end of a stream that finished well.
     pub fn end(&mut self, transcript: &Transcript, out: &mut BytesMut) {
-        match self.style {
-            Style::Messages => {
+        match self.protocol {
+            ClientProtocol::OpenAiChat => {
                 if transcript.finish.is_none() {
                     self.start(out);
                     self.chunk(out, json!({}), Some(Finish::Stop));
                 }
                 if self.include_usage && transcript.usage.is_known() {
-                    let mut chunk = self.header.openai(CHUNK, json!([]));
+                    let mut chunk = self.meta.openai(CHUNK, json!([]));
                     chunk["usage"] = transcript.usage.openai_json();
                     data(out, &chunk);
                 }
                 done(out);
             }
-            Style::Prompt => {
+            ClientProtocol::LegacyPrompt => {
                 let finish = transcript.finish.unwrap_or(Finish::Stop);
                 self.legacy(out, "", Some(finish), &transcript.usage);
             }
@@ -175,19 +179,19 @@ impl Encoder {
     }
 }
 
-/// The end of a stream that failed, in the client's style: an error event
+/// The end of a stream that failed, in the client's protocol: an error event
 /// (typed as the README's table says), then `[DONE]` for OpenAI clients.
-pub fn stream_error(style: Style, kind: ErrorKind, message: &str, out: &mut BytesMut) {
+pub fn stream_error(protocol: ClientProtocol, kind: ErrorKind, message: &str, out: &mut BytesMut) {
     let kind = kind.type_name();
-    match style {
-        Style::Messages => {
+    match protocol {
+        ClientProtocol::OpenAiChat => {
             data(
                 out,
                 &json!({ "error": { "message": message, "type": kind } }),
             );
             done(out);
         }
-        Style::Prompt => named(
+        ClientProtocol::LegacyPrompt => named(
             out,
             "error",
             &json!({ "type": "error", "error": { "type": kind, "message": message } }),
@@ -230,12 +234,12 @@ mod tests {
 
     #[test]
     fn anthropic_tool_use_streams_as_openai_tool_calls() {
-        let header = Header {
+        let meta = AnswerMeta {
             id: "chatcmpl-1".into(),
             model: "m".into(),
             created: 1,
         };
-        let mut encoder = Encoder::new(Style::Messages, header, false);
+        let mut encoder = Encoder::new(ClientProtocol::OpenAiChat, meta, false);
         let mut transcript = Transcript::default();
         let mut out = BytesMut::new();
         for event in [
@@ -271,17 +275,17 @@ mod tests {
 
     #[test]
     fn legacy_completions_end_with_the_stop_reason_and_usage() {
-        let header = Header::new(Style::Prompt, None, "claude-2");
+        let meta = AnswerMeta::new(ClientProtocol::LegacyPrompt, None, "claude-2");
         let completion = Completion {
             text: "Hi".into(),
             finish: Some(Finish::Length),
-            usage: crate::gateway::completion::Usage {
+            usage: crate::gateway::answer::Usage {
                 prompt_tokens: Some(2),
                 completion_tokens: Some(1),
             },
             ..Completion::default()
         };
-        let body = super::completion(Style::Prompt, &header, &completion);
+        let body = super::completion(ClientProtocol::LegacyPrompt, &meta, &completion);
         assert_eq!(body["type"], "completion");
         assert_eq!(body["stop_reason"], "max_tokens");
         assert_eq!(

@@ -1,4 +1,4 @@
-//! A chat completion request as the client sent it, checked: either style
+//! A chat completion request as the client sent it, checked: either protocol
 //! of the spec (`messages` or a Claude `prompt`), parsed into one list of
 //! OpenAI-shaped messages plus the parameters to pass on.
 
@@ -9,11 +9,11 @@ use crate::error::ApiError;
 
 /// The shape the client asked in, and so the shape of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// OpenAI chat completions.
-    Messages,
-    /// Anthropic's legacy text completions.
-    Prompt,
+pub enum ClientProtocol {
+    /// OpenAI chat completions: `messages` in, `chat.completion` out.
+    OpenAiChat,
+    /// Anthropic's legacy text completions: a `prompt` in, `completion` out.
+    LegacyPrompt,
 }
 
 const ROLES: &[&str] = &[
@@ -31,7 +31,7 @@ const MAX_CHAT_TITLE: usize = 500;
 
 #[derive(Debug)]
 pub struct ChatRequest {
-    pub style: Style,
+    pub protocol: ClientProtocol,
     pub model: Option<String>,
     pub stream: bool,
     pub character_id: Option<String>,
@@ -98,8 +98,8 @@ impl ChatRequest {
                 ))
             }
         };
-        let (style, messages) = style_and_messages(&mut params)?;
-        if style == Style::Prompt {
+        let (protocol, messages) = style_and_messages(&mut params)?;
+        if protocol == ClientProtocol::LegacyPrompt {
             // Legacy names for the same knobs.
             if let Some(max) = params.remove("max_tokens_to_sample") {
                 params.entry("max_tokens").or_insert(max);
@@ -109,7 +109,7 @@ impl ChatRequest {
             }
         }
         Ok(ChatRequest {
-            style,
+            protocol,
             model,
             stream,
             character_id,
@@ -122,10 +122,12 @@ impl ChatRequest {
     }
 }
 
-/// The request's style: `messages` when it holds any, else `prompt` when
+/// The request's protocol: `messages` when it holds any, else `prompt` when
 /// it is not empty. Clients generated from the spec, which marks both
 /// required, send an empty `messages` (`[]` or `""`) beside a prompt.
-fn style_and_messages(params: &mut Map<String, Value>) -> Result<(Style, Vec<Value>), ApiError> {
+fn style_and_messages(
+    params: &mut Map<String, Value>,
+) -> Result<(ClientProtocol, Vec<Value>), ApiError> {
     let prompt = take_string(params, "prompt")?.filter(|p| !p.is_empty());
     let messages = match params.remove("messages") {
         None | Some(Value::Null) => Vec::new(),
@@ -141,9 +143,9 @@ fn style_and_messages(params: &mut Map<String, Value>) -> Result<(Style, Vec<Val
     match prompt {
         _ if !messages.is_empty() => {
             check_messages(&messages)?;
-            Ok((Style::Messages, messages))
+            Ok((ClientProtocol::OpenAiChat, messages))
         }
-        Some(prompt) => Ok((Style::Prompt, parse_prompt(&prompt)?)),
+        Some(prompt) => Ok((ClientProtocol::LegacyPrompt, parse_prompt(&prompt)?)),
         None => Err(ApiError::invalid_field(
             "messages",
             "send `messages` (a list of at least one chat message) or `prompt` (a Claude-style prompt)",

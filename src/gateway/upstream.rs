@@ -15,7 +15,7 @@ use bytes::Bytes;
 use rand::Rng;
 use serde_json::Value;
 
-use super::completion::Completion;
+use super::answer::Completion;
 use super::redact::Redactor;
 use super::{anthropic, openai};
 use crate::config::GatewayConfig;
@@ -88,14 +88,14 @@ pub fn client(connect_timeout: Duration, max_connections: usize) -> awc::Client 
 }
 
 /// A request ready to go (and to go again on a retry).
-pub struct Prepared {
+pub struct UpstreamRequest {
     url: String,
     provider: Arc<Provider>,
     body: Bytes,
 }
 
-impl Prepared {
-    pub fn new(provider: Arc<Provider>, body: &Value) -> Result<Prepared, ApiError> {
+impl UpstreamRequest {
+    pub fn new(provider: Arc<Provider>, body: &Value) -> Result<UpstreamRequest, ApiError> {
         let base = provider.base_url.trim_end_matches('/');
         let url = match provider.kind {
             ProviderKind::OpenAi => format!("{base}/chat/completions"),
@@ -115,7 +115,7 @@ impl Prepared {
             ));
         }
         let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
-        Ok(Prepared {
+        Ok(UpstreamRequest {
             url,
             provider,
             body: body.into(),
@@ -156,7 +156,7 @@ enum Failure {
 pub async fn send(
     client: &awc::Client,
     config: &GatewayConfig,
-    prepared: &Prepared,
+    prepared: &UpstreamRequest,
     redactor: &Redactor,
 ) -> Result<Response, ApiError> {
     let mut attempt = 0;
@@ -202,7 +202,7 @@ pub async fn send(
 async fn attempt_once(
     client: &awc::Client,
     config: &GatewayConfig,
-    prepared: &Prepared,
+    prepared: &UpstreamRequest,
     redactor: &Redactor,
 ) -> Result<Response, Failure> {
     let provider = &prepared.provider.id;

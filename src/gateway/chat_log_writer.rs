@@ -18,18 +18,18 @@ enum Message {
     Close,
 }
 
-pub struct Recorder {
+pub struct ChatLogWriter {
     sender: Sender<Message>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Recorder {
-    pub fn start(db: Db) -> std::io::Result<Recorder> {
+impl ChatLogWriter {
+    pub fn start(db: Db) -> std::io::Result<ChatLogWriter> {
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("chat-log-writer".into())
             .spawn(move || write_loop(&db, &receiver))?;
-        Ok(Recorder {
+        Ok(ChatLogWriter {
             sender,
             thread: Mutex::new(Some(thread)),
         })
@@ -58,7 +58,7 @@ impl Recorder {
     }
 }
 
-impl Drop for Recorder {
+impl Drop for ChatLogWriter {
     fn drop(&mut self) {
         self.close();
     }

@@ -1,5 +1,5 @@
 //! `POST /chat/completions` from start to end: who asks, which character
-//! and model, the upstream call, and the answer in the client's style.
+//! and model, the upstream call, and the answer in the client's protocol.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,14 +10,14 @@ use awc::error::PayloadError;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use super::answer::Completion;
 use super::catalog::Route;
-use super::completion::Completion;
-use super::record::{ChatMeta, ChatRecord, Outcome};
+use super::chat_log::{ChatMeta, Outcome, PendingChatLog};
 use super::redact::Redactor;
 use super::relay::{Mode, Relay};
-use super::render::{self, Encoder, Header};
-use super::request::{conversation_prefix, default_title, ChatRequest, Style};
-use super::upstream::{self, Prepared, Response};
+use super::render::{self, AnswerMeta, Encoder};
+use super::request::{conversation_prefix, default_title, ChatRequest, ClientProtocol};
+use super::upstream::{self, Response, UpstreamRequest};
 use super::{anthropic, echo, openai, Gateway};
 use crate::config::GatewayConfig;
 use crate::db::characters::Character;
@@ -36,7 +36,7 @@ pub struct Caller {
 
 /// A request checked and routed, its chat record begun.
 struct Chat {
-    style: Style,
+    protocol: ClientProtocol,
     stream: bool,
     include_usage: bool,
     /// The model the client asked for (or its character's).
@@ -45,7 +45,7 @@ struct Chat {
     params: serde_json::Map<String, Value>,
     /// Provider keys, redacted from what the upstream sends.
     redactor: Arc<Redactor>,
-    record: ChatRecord,
+    record: PendingChatLog,
 }
 
 pub async fn complete(
@@ -55,7 +55,7 @@ pub async fn complete(
     caller: Caller,
     request: ChatRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (mut chat, route) = begin(&gateway, db, caller, request).await?;
+    let (mut chat, route) = open_chat(&gateway, db, caller, request).await?;
     match route {
         Route::Echo => Ok(echo_answer(chat)),
         Route::Upstream {
@@ -67,7 +67,7 @@ pub async fn complete(
             let messages = std::mem::take(&mut chat.messages);
             let body = match kind {
                 ProviderKind::OpenAi => openai::request_body(
-                    chat.style,
+                    chat.protocol,
                     messages,
                     &chat.params,
                     &upstream_model,
@@ -109,7 +109,7 @@ async fn send(
     body: &Value,
     redactor: &Redactor,
 ) -> Result<Response, ApiError> {
-    let prepared = Prepared::new(provider.clone(), body)?;
+    let prepared = UpstreamRequest::new(provider.clone(), body)?;
     upstream::send(client, config, &prepared, redactor).await
 }
 
@@ -120,7 +120,7 @@ fn rejects_stream_options(error: &ApiError) -> bool {
 }
 
 /// Who asks, with which character and model, and where that model leads.
-async fn begin(
+async fn open_chat(
     gateway: &web::Data<Gateway>,
     db: &Db,
     caller: Caller,
@@ -128,7 +128,8 @@ async fn begin(
 ) -> Result<(Chat, Route), ApiError> {
     let started = Instant::now();
     let (user_id, character) =
-        lookups(db, caller.user_email.as_ref(), request.character_id.clone()).await?;
+        find_user_and_character(db, caller.user_email.as_ref(), request.character_id.clone())
+            .await?;
     let model = request
         .model
         .or_else(|| character.as_ref().and_then(|c| c.default_model.clone()))
@@ -151,7 +152,7 @@ async fn begin(
         Route::Echo => None,
         Route::Upstream { provider, .. } => Some(provider.id.clone()),
     };
-    let record = ChatRecord::new(
+    let record = PendingChatLog::new(
         gateway.clone(),
         ChatMeta {
             chat_id: request.chat_id.unwrap_or_else(|| random_base62(10)),
@@ -168,7 +169,7 @@ async fn begin(
         },
     );
     let chat = Chat {
-        style: request.style,
+        protocol: request.protocol,
         stream: request.stream,
         include_usage: request.include_usage,
         model,
@@ -182,14 +183,14 @@ async fn begin(
 
 fn echo_answer(chat: Chat) -> HttpResponse {
     let completion = echo::completion(&chat.messages);
-    let header = Header::new(chat.style, None, &chat.model);
+    let meta = AnswerMeta::new(chat.protocol, None, &chat.model);
     let response = if chat.stream {
-        let chunks = echo::chunks(&completion, chat.style, header, chat.include_usage);
+        let chunks = echo::chunks(&completion, chat.protocol, meta, chat.include_usage);
         event_stream().streaming(futures_util::stream::iter(
             chunks.into_iter().map(Ok::<_, actix_web::Error>),
         ))
     } else {
-        HttpResponse::Ok().json(render::completion(chat.style, &header, &completion))
+        HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion))
     };
     finish_ok(chat.record, &completion);
     response
@@ -201,15 +202,15 @@ fn stream_answer(
     response: Response,
     config: &GatewayConfig,
 ) -> HttpResponse {
-    let mode = match (chat.style, kind) {
-        (Style::Messages, ProviderKind::OpenAi) => Mode::Passthrough {
+    let mode = match (chat.protocol, kind) {
+        (ClientProtocol::OpenAiChat, ProviderKind::OpenAi) => Mode::Passthrough {
             client_wants_usage: chat.include_usage,
         },
         _ => Mode::Translate,
     };
     let encoder = Encoder::new(
-        chat.style,
-        Header::new(chat.style, None, &chat.model),
+        chat.protocol,
+        AnswerMeta::new(chat.protocol, None, &chat.model),
         chat.include_usage,
     );
     event_stream().streaming(Relay::new(
@@ -234,7 +235,7 @@ async fn whole_answer(
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
     finish_ok(chat.record, &completion);
-    if chat.style == Style::Messages && kind == ProviderKind::OpenAi {
+    if chat.protocol == ClientProtocol::OpenAiChat && kind == ProviderKind::OpenAi {
         // Same protocol: the provider's answer as it came.
         return Ok(HttpResponse::Ok()
             .content_type("application/json")
@@ -243,9 +244,9 @@ async fn whole_answer(
     let upstream_id = completion
         .id
         .as_deref()
-        .filter(|_| chat.style == Style::Messages);
-    let header = Header::new(chat.style, upstream_id, &chat.model);
-    Ok(HttpResponse::Ok().json(render::completion(chat.style, &header, &completion)))
+        .filter(|_| chat.protocol == ClientProtocol::OpenAiChat);
+    let meta = AnswerMeta::new(chat.protocol, upstream_id, &chat.model);
+    Ok(HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion)))
 }
 
 /// A whole answer, as it came (keys redacted) and as read.
@@ -280,7 +281,7 @@ async fn read_answer(
 
 /// The user named by `X-User-Email` and the activated character, in one
 /// database read (none when neither is asked for).
-async fn lookups(
+async fn find_user_and_character(
     db: &Db,
     user_email: Option<&HeaderValue>,
     character_id: Option<String>,
@@ -303,7 +304,7 @@ async fn lookups(
     if email.is_none() && character_id.is_none() {
         return Ok((None, None));
     }
-    db.read_quick(move |conn| {
+    db.read_on_worker(move |conn| {
         let user = match &email {
             None => None,
             Some(email) => Some(db::users::id_by_email(conn, email)?.ok_or_else(|| {
@@ -331,7 +332,7 @@ fn event_stream() -> actix_web::HttpResponseBuilder {
     builder
 }
 
-fn finish_ok(record: ChatRecord, completion: &Completion) {
+fn finish_ok(record: PendingChatLog, completion: &Completion) {
     record.finish(Outcome {
         reply: &completion.text,
         usage: completion.usage,
@@ -341,7 +342,7 @@ fn finish_ok(record: ChatRecord, completion: &Completion) {
 }
 
 /// Records a completion that failed before the client got anything.
-fn finish_failed(record: ChatRecord, error: ApiError) -> ApiError {
+fn finish_failed(record: PendingChatLog, error: ApiError) -> ApiError {
     record.finish(Outcome {
         reply: "",
         usage: Default::default(),

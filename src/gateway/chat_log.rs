@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 
-use super::completion::Usage;
+use super::answer::Usage;
 use super::Gateway;
 use crate::db::chat_logs::{ChatStatus, NewChatLog};
 use crate::domain::{ApiKeyId, Timestamp, UserId};
 
-pub struct ChatRecord {
+pub struct PendingChatLog {
     gateway: web::Data<Gateway>,
     /// `None` once written.
     meta: Option<ChatMeta>,
@@ -39,9 +39,9 @@ pub struct Outcome<'a> {
     pub error: Option<String>,
 }
 
-impl ChatRecord {
-    pub fn new(gateway: web::Data<Gateway>, meta: ChatMeta) -> ChatRecord {
-        ChatRecord {
+impl PendingChatLog {
+    pub fn new(gateway: web::Data<Gateway>, meta: ChatMeta) -> PendingChatLog {
+        PendingChatLog {
             gateway,
             meta: Some(meta),
             first_byte: None,
@@ -83,7 +83,7 @@ impl ChatRecord {
             error
         });
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        self.gateway.recorder.record(NewChatLog {
+        self.gateway.chat_log_writer.record(NewChatLog {
             chat_id: meta.chat_id,
             chat_title: meta.title,
             recorded_at: Timestamp::now(),
@@ -103,7 +103,7 @@ impl ChatRecord {
     }
 }
 
-impl Drop for ChatRecord {
+impl Drop for PendingChatLog {
     fn drop(&mut self) {
         if self.meta.is_some() {
             self.write(Outcome {

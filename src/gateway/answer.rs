@@ -1,5 +1,5 @@
 //! What every upstream's answer is turned into before it is rendered in
-//! the client's style: a whole completion, or a stream of pieces.
+//! the client's protocol: a whole completion, or a stream of pieces.
 
 use serde_json::Value;
 
