@@ -217,6 +217,12 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::domain::InvalidInput> for ApiError {
+    fn from(e: crate::domain::InvalidInput) -> Self {
+        ApiError::invalid_field(e.field, e.message)
+    }
+}
+
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
         ApiError::internal(format!("database: {e}"))

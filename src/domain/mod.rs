@@ -3,6 +3,7 @@
 
 mod character;
 mod email;
+mod error;
 mod ids;
 mod json;
 mod tags;
@@ -11,6 +12,7 @@ mod timestamp;
 
 pub use character::{CharacterPatch, NewCharacter};
 pub use email::Email;
+pub use error::InvalidInput;
 pub use ids::{random_base62, ApiKeyId, CharacterId, UserId};
 pub use json::{json_type, BodyLimit, JsonObject};
 pub use tags::Tags;
