@@ -9,14 +9,13 @@ use actix_web::{web, HttpMessage};
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, Db};
-use crate::domain::{random_base62, trimmed, ApiKeyId, Timestamp};
+use crate::domain::{random_base62, ApiKeyId, Timestamp};
 use crate::error::ApiError;
 
 const KEY_PREFIX: &str = "mg_";
 const KEY_RANDOM_LEN: usize = 40;
 /// How much of a key is kept in clear, to tell keys apart in listings.
 const SHOWN_PREFIX_LEN: usize = KEY_PREFIX.len() + 6;
-const MAX_NAME_LEN: usize = 100;
 
 /// A freshly generated key: `mg_` plus 40 random base62 characters.
 pub struct ApiKey(String);
@@ -50,11 +49,6 @@ impl KeyHash {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
-}
-
-/// Checks a key's name: trimmed, 1 to 100 characters.
-pub fn parse_key_name(raw: &str) -> Result<String, ApiError> {
-    trimmed("name", raw, 1, MAX_NAME_LEN)
 }
 
 /// The key that authenticated the request, left in the request's extensions.

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::admin;
-use crate::auth::{parse_key_name, ApiKey};
+use crate::auth::ApiKey;
 use crate::config::{DbConfig, ServeConfig};
 use crate::db::admins;
 use crate::db::api_keys::{self, Revoked};
 use crate::db::{providers, Db};
-use crate::domain::{ApiKeyId, Email, Timestamp};
+use crate::domain::{ApiKeyId, Email, KeyName, NewPassword, Timestamp};
 use crate::secrets::SecretKey;
 use crate::startup::Application;
 
@@ -94,7 +94,7 @@ enum KeysCommand {
     },
     /// Revoke a key by its id; it stops working at once
     Revoke {
-        id: i64,
+        id: ApiKeyId,
         #[command(flatten)]
         db: DbConfig,
     },
@@ -127,7 +127,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(config)) => serve(*config),
         Some(Command::Keys(KeysCommand::Create { name, db })) => create_key(&name, &db),
         Some(Command::Keys(KeysCommand::List { db })) => list_keys(&db),
-        Some(Command::Keys(KeysCommand::Revoke { id, db })) => revoke_key(ApiKeyId(id), &db),
+        Some(Command::Keys(KeysCommand::Revoke { id, db })) => revoke_key(id, &db),
         Some(Command::Admin(AdminCommand::SetPassword { email, db })) => {
             set_admin_password(&email, &db)
         }
@@ -159,10 +159,10 @@ fn serve(mut config: ServeConfig) -> CommandResult {
 }
 
 fn create_key(name: &str, db: &DbConfig) -> CommandResult {
-    let name = parse_key_name(name)?;
+    let name = KeyName::parse(name)?;
     let db = Db::open(&db.path)?;
     let key = ApiKey::generate();
-    let info = db.write_blocking(|tx| api_keys::insert(tx, &name, &key))?;
+    let info = db.write_blocking(|tx| api_keys::insert(tx, name.as_str(), &key))?;
     println!("{}", key.as_str());
     eprintln!(
         "created API key {} ({:?}); it is shown only this once",
@@ -231,8 +231,8 @@ fn set_admin_password(email: &str, db: &DbConfig) -> CommandResult {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     let password = line.trim_end_matches(['\n', '\r']);
-    admin::password::check_new("password", password)?;
-    let hash = admin::password::hash(password)?;
+    let password = NewPassword::parse(password)?;
+    let hash = admin::password::hash(password.as_str())?;
     let db = Db::open(&db.path)?;
     let created = db.write_blocking(|tx| admins::upsert_password(tx, &email, &hash))?;
     if created {

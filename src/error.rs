@@ -219,7 +219,11 @@ impl ResponseError for ApiError {
 
 impl From<crate::domain::InvalidInput> for ApiError {
     fn from(e: crate::domain::InvalidInput) -> Self {
-        ApiError::invalid_field(e.field, e.message)
+        let param = (!e.field.is_empty()).then_some(e.field);
+        ApiError {
+            param,
+            ..ApiError::invalid(e.message)
+        }
     }
 }
 

@@ -197,6 +197,7 @@ fn run(
             .app_data(db.clone())
             .app_data(trusted.clone())
             .app_data(BodyDeadline::from(&http))
+            .app_data(crate::http::path_config())
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
             .app_data(admin.clone())

@@ -6,10 +6,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::render::{Ctx, Flash};
-use crate::auth::{parse_key_name, ApiKey};
+use crate::auth::ApiKey;
 use crate::db::api_keys::{self, ApiKeyInfo, Revoked};
 use crate::db::Db;
-use crate::domain::ApiKeyId;
+use crate::domain::{ApiKeyId, KeyName};
 use crate::error::ApiError;
 
 #[derive(Template)]
@@ -55,30 +55,17 @@ pub async fn create(
     db: web::Data<Db>,
     form: web::Form<NewKeyForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = parse_key_name(&form.name)?;
+    let name = KeyName::parse(&form.name)?;
     let key = ApiKey::generate();
     let secret = key.as_str().to_owned();
     let info = db
-        .write(move |tx| api_keys::insert(tx, &name, &key))
+        .write(move |tx| api_keys::insert(tx, name.as_str(), &key))
         .await?;
     keys_page(&ctx, &db, Some((info.name, secret))).await
 }
 
-fn parse_id(raw: &str) -> Result<ApiKeyId, ApiError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .map(ApiKeyId)
-        .ok_or_else(|| {
-            ApiError::invalid_field(
-                "id",
-                format!("key id must be a positive integer, got {raw:?}"),
-            )
-        })
-}
-
-pub async fn confirm_revoke(ctx: Ctx, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id)?;
+pub async fn confirm_revoke(ctx: Ctx, id: web::Path<ApiKeyId>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
     let question = format!(
         "Revoke API key {id}? Anything using it stops working at once; this cannot be undone."
     );
@@ -95,9 +82,9 @@ pub async fn confirm_revoke(ctx: Ctx, id: web::Path<String>) -> Result<HttpRespo
 pub async fn revoke(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<ApiKeyId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id)?;
+    let id = id.into_inner();
     let flash = match db.write(move |tx| api_keys::revoke(tx, id)).await? {
         Revoked::Now => Flash::ok(format!("Revoked key {id}.")),
         Revoked::Already => Flash::ok(format!("Key {id} was already revoked.")),

@@ -4,11 +4,10 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::render::{Ctx, Flash};
 use crate::db::{self, characters::Character, Db};
-use crate::domain::{CharacterPatch, JsonObject, NewCharacter};
+use crate::domain::{CharacterId, CharacterInput, CharacterPatch, NewCharacter};
 use crate::error::ApiError;
 use crate::gateway::Catalog;
 
@@ -41,19 +40,16 @@ pub struct FormValues {
     default_model: String,
 }
 
-impl FormValues {
-    /// The form as the API's JSON body, so both share one validation.
-    fn as_json(&self) -> JsonObject {
-        let mut map = Map::new();
-        for (key, value) in [
-            ("title", &self.title),
-            ("description", &self.description),
-            ("instruction", &self.instruction),
-            ("defaultModel", &self.default_model),
-        ] {
-            map.insert(key.to_owned(), Value::String(value.clone()));
+/// The form sends every field, as typed: the same rules as the API's then
+/// apply (an empty default model is none).
+impl From<FormValues> for CharacterInput {
+    fn from(form: FormValues) -> CharacterInput {
+        CharacterInput {
+            title: Some(form.title),
+            description: Some(Some(form.description)),
+            instruction: Some(form.instruction),
+            default_model: Some(Some(form.default_model)),
         }
-        JsonObject::from(map)
     }
 }
 
@@ -114,7 +110,7 @@ pub async fn create(
     db: web::Data<Db>,
     form: web::Form<FormValues>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = NewCharacter::parse(&form.as_json())?;
+    let new = NewCharacter::try_from(CharacterInput::from(form.into_inner()))?;
     let character = db.write(move |tx| db::characters::insert(tx, &new)).await?;
     Ok(ctx.done(
         "/admin/characters",
@@ -122,16 +118,16 @@ pub async fn create(
     ))
 }
 
-async fn find(db: &Db, id: String) -> Result<Character, ApiError> {
-    let missing = format!("no AI character with id {id:?}");
-    super::find_or_404(db, id, db::characters::get, missing).await
+async fn find(db: &Db, id: CharacterId) -> Result<Character, ApiError> {
+    let missing = format!("no AI character with id {:?}", id.as_str());
+    super::find_or_404(db, id.as_str().to_owned(), db::characters::get, missing).await
 }
 
 pub async fn edit(
     ctx: Ctx,
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
-    id: web::Path<String>,
+    id: web::Path<CharacterId>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find(&db, id.into_inner()).await?;
     form_page(
@@ -152,14 +148,14 @@ pub async fn edit(
 pub async fn update(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<CharacterId>,
     form: web::Form<FormValues>,
 ) -> Result<HttpResponse, ApiError> {
-    let patch = CharacterPatch::parse(&form.as_json())?;
+    let patch = CharacterPatch::try_from(CharacterInput::from(form.into_inner()))?;
     let id = id.into_inner();
-    let missing = ApiError::not_found(format!("no AI character with id {id:?}"));
+    let missing = ApiError::not_found(format!("no AI character with id {:?}", id.as_str()));
     let character = db
-        .write(move |tx| db::characters::update(tx, &id, &patch))
+        .write(move |tx| db::characters::update(tx, id.as_str(), &patch))
         .await?
         .ok_or(missing)?;
     Ok(ctx.done(
@@ -171,7 +167,7 @@ pub async fn update(
 pub async fn confirm_delete(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<CharacterId>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find(&db, id.into_inner()).await?;
     let question = format!("Delete the AI character “{}”?", c.title);
@@ -188,11 +184,12 @@ pub async fn confirm_delete(
 pub async fn delete(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<CharacterId>,
 ) -> Result<HttpResponse, ApiError> {
     let c = find(&db, id.into_inner()).await?;
-    let cid = c.id.0.clone();
-    db.write(move |tx| db::characters::delete(tx, &cid)).await?;
+    let cid = c.id.clone();
+    db.write(move |tx| db::characters::delete(tx, cid.as_str()))
+        .await?;
     Ok(ctx.done(
         "/admin/characters",
         Flash::ok(format!("Deleted “{}”.", c.title)),

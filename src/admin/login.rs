@@ -14,7 +14,7 @@ use super::guard::{session_hash, session_removal, SESSION_COOKIE};
 use super::render::{cookie, Ctx, Flash};
 use super::AdminState;
 use crate::db::{self, Db};
-use crate::domain::{random_base62, Email, Timestamp};
+use crate::domain::{random_base62, AdminId, Email, Timestamp};
 use crate::error::{ApiError, ErrorKind};
 use crate::http::client_ip::client_ip;
 
@@ -146,7 +146,7 @@ pub async fn submit(
 pub async fn start_session(
     ctx: &Ctx,
     db: &Db,
-    admin_id: i64,
+    admin_id: AdminId,
     to: &str,
     message: &str,
 ) -> Result<HttpResponse, ApiError> {

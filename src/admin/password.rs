@@ -10,11 +10,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::oneshot;
 
-use crate::domain::check_length;
 use crate::error::ApiError;
-
-const MIN_LEN: usize = 12;
-const MAX_LEN: usize = 256;
 
 /// Argon2 runs at most this many at once, fewer on fewer cores: each one
 /// holds 19 MiB, and with p=1 more than a core each buys no speed.
@@ -26,23 +22,6 @@ const QUEUE: usize = 256;
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Checks a new password's length; the error names `param`.
-pub fn check_new(param: &str, password: &str) -> Result<(), ApiError> {
-    check_length(param, password, MIN_LEN, MAX_LEN)
-}
-
-/// Checks a new password and its repetition from a form.
-pub fn check_new_pair(password: &str, confirm: &str) -> Result<(), ApiError> {
-    check_new("password", password)?;
-    if password != confirm {
-        return Err(ApiError::invalid_field(
-            "confirm",
-            "the two passwords differ",
-        ));
-    }
-    Ok(())
 }
 
 /// Hashes a password (slow on purpose: the server goes through
@@ -160,7 +139,7 @@ mod tests {
 
     use futures_util::FutureExt;
 
-    use super::{check_new, hash, verify, Hashing};
+    use super::{hash, verify, Hashing};
     use crate::error::ErrorKind;
 
     #[test]
@@ -173,8 +152,6 @@ mod tests {
         assert!(verify("correct horse battery", Some(&stored)));
         assert!(!verify("wrong horse battery", Some(&stored)));
         assert!(!verify("not the password of anyone", None));
-        assert!(check_new("password", "short").is_err());
-        assert!(check_new("password", "long enough now").is_ok());
     }
 
     #[actix_web::test]

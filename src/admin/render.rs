@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 
+use crate::domain::AdminId;
 use crate::error::{ApiError, ErrorKind};
 
 pub const FLASH_COOKIE: &str = "mg_flash";
@@ -57,7 +58,7 @@ impl Flash {
 /// The signed-in admin.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    pub id: i64,
+    pub id: AdminId,
     pub email: String,
     /// The SHA-256 of the session id, to end or keep this session.
     pub session_hash: Vec<u8>,

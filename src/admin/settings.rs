@@ -4,11 +4,10 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::password;
 use super::render::{Ctx, Flash};
 use super::AdminState;
 use crate::db::{self, admins::Admin, admins::Removed, Db};
-use crate::domain::Email;
+use crate::domain::{AdminId, Email, InvalidInput, NewPassword};
 use crate::error::ApiError;
 use crate::gateway::Catalog;
 
@@ -16,7 +15,7 @@ use crate::gateway::Catalog;
 #[template(path = "settings.html")]
 struct SettingsPage<'a> {
     csrf: &'a str,
-    me: i64,
+    me: AdminId,
     record_chats: bool,
     admins: Vec<Admin>,
 }
@@ -68,21 +67,29 @@ pub async fn set_recording(
     Ok(ctx.done("/admin/settings", Flash::ok(message)))
 }
 
-/// Checks a new password and its repetition, and hashes it.
-async fn new_password_hash(
-    state: &AdminState,
-    password: &str,
-    confirm: &str,
-) -> Result<String, ApiError> {
-    password::check_new_pair(password, confirm)?;
-    state.hashing.hash(password).await
-}
-
+/// The form that adds an admin, here and (the first one) at setup.
 #[derive(Deserialize)]
 pub struct NewAdminForm {
-    email: String,
+    pub email: String,
     password: String,
     confirm: String,
+}
+
+/// A checked new admin.
+pub struct NewAdmin {
+    pub email: Email,
+    pub password: NewPassword,
+}
+
+impl TryFrom<&NewAdminForm> for NewAdmin {
+    type Error = InvalidInput;
+
+    fn try_from(form: &NewAdminForm) -> Result<NewAdmin, InvalidInput> {
+        Ok(NewAdmin {
+            email: Email::parse(&form.email)?,
+            password: NewPassword::confirmed(&form.password, &form.confirm)?,
+        })
+    }
 }
 
 pub async fn add_admin(
@@ -91,8 +98,8 @@ pub async fn add_admin(
     db: web::Data<Db>,
     form: web::Form<NewAdminForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&form.email)?;
-    let hash = new_password_hash(&state, &form.password, &form.confirm).await?;
+    let NewAdmin { email, password } = NewAdmin::try_from(&*form)?;
+    let hash = state.hashing.hash(password.as_str()).await?;
     let shown = email.to_string();
     db.write(move |tx| db::admins::insert(tx, &email, &hash))
         .await?;
@@ -102,20 +109,11 @@ pub async fn add_admin(
     ))
 }
 
-fn parse_admin_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        ApiError::invalid_field(
-            "id",
-            format!("admin id must be a positive integer, got {raw:?}"),
-        )
-    })
-}
-
 pub async fn confirm_remove_admin(
     ctx: Ctx,
-    id: web::Path<String>,
+    id: web::Path<AdminId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_admin_id(&id)?;
+    let id = id.into_inner();
     let action = format!("/admin/settings/admins/{id}/delete");
     ctx.confirm(
         "Remove admin",
@@ -129,9 +127,9 @@ pub async fn confirm_remove_admin(
 pub async fn remove_admin(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<AdminId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_admin_id(&id)?;
+    let id = id.into_inner();
     match db.write(move |tx| db::admins::delete(tx, id)).await? {
         Removed::Now if id == ctx.admin()?.id => Ok(ctx.done(
             "/admin/login",
@@ -168,7 +166,8 @@ pub async fn change_password(
             "the current password is wrong",
         ));
     }
-    let hash = new_password_hash(&state, &form.password, &form.confirm).await?;
+    let password = NewPassword::confirmed(&form.password, &form.confirm)?;
+    let hash = state.hashing.hash(password.as_str()).await?;
     db.write(move |tx| {
         db::admins::set_password(tx, me.id, &hash)?;
         // Anyone else signed in with the old password is signed out.

@@ -4,17 +4,18 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::login::start_session;
-use super::password;
 use super::render::Ctx;
+use super::settings::{NewAdmin, NewAdminForm};
 use super::AdminState;
 use crate::db::{self, Db};
-use crate::domain::{random_base62, Email};
+use crate::domain::random_base62;
 use crate::error::ApiError;
 
 pub const SETUP_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
@@ -105,9 +106,8 @@ pub async fn form(
 pub struct SetupForm {
     #[serde(default)]
     token: String,
-    email: String,
-    password: String,
-    confirm: String,
+    #[serde(flatten)]
+    admin: NewAdminForm,
 }
 
 pub async fn submit(
@@ -119,26 +119,22 @@ pub async fn submit(
     if !state.setup.is_valid(&form.token) {
         return Err(dead_link());
     }
-    let checked = Email::parse(&form.email).and_then(|email| {
-        password::check_new_pair(&form.password, &form.confirm)?;
-        Ok(email)
-    });
-    let email = match checked {
-        Ok(email) => email,
+    let NewAdmin { email, password } = match NewAdmin::try_from(&form.admin) {
+        Ok(admin) => admin,
         Err(e) => {
             return ctx.page_with_status(
-                e.kind.status(),
+                StatusCode::BAD_REQUEST,
                 "Create the first admin",
                 &SetupPage {
                     csrf: &ctx.csrf,
                     token: &form.token,
-                    email: &form.email,
+                    email: &form.admin.email,
                     error: Some(e.message),
                 },
             )
         }
     };
-    let hash = state.hashing.hash(&form.password).await?;
+    let hash = state.hashing.hash(password.as_str()).await?;
     // Redeem only now: a typo above must not burn the link.
     if !state.setup.redeem(&form.token) {
         return Err(dead_link());

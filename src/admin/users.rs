@@ -8,7 +8,7 @@ use super::format::url_encode;
 use super::render::{html, Ctx, Flash};
 use super::{one_page, page_window};
 use crate::db::{self, users::User, Db};
-use crate::domain::{Email, Tags, UserId};
+use crate::domain::{InvalidInput, NewUser, Tags, UserId, UserInput};
 use crate::error::{ApiError, ErrorKind};
 
 const MAX_IMPORT_ROWS: usize = 10_000;
@@ -108,15 +108,15 @@ pub async fn list(
 }
 
 /// Tags as typed in a form: separated by commas (or semicolons).
-fn parse_tags(raw: &str) -> Result<Tags, ApiError> {
-    let items: Vec<&str> = raw
-        .split([',', ';'])
+fn tag_list(raw: &str) -> Vec<String> {
+    raw.split([',', ';'])
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .collect();
-    Tags::parse(&items)
+        .map(str::to_owned)
+        .collect()
 }
 
+/// A user as the add form (or a CSV line) has it.
 #[derive(Deserialize)]
 pub struct NewUserForm {
     email: String,
@@ -124,21 +124,31 @@ pub struct NewUserForm {
     tags: String,
 }
 
+/// Read as the API reads a new user, so both apply the same rules.
+impl TryFrom<NewUserForm> for NewUser {
+    type Error = InvalidInput;
+
+    fn try_from(form: NewUserForm) -> Result<NewUser, InvalidInput> {
+        NewUser::try_from(UserInput {
+            email: Some(form.email),
+            tags: Some(tag_list(&form.tags)),
+        })
+    }
+}
+
 pub async fn create(
     ctx: Ctx,
     db: web::Data<Db>,
     form: web::Form<NewUserForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(&form.email)?;
-    let tags = parse_tags(&form.tags)?;
+    let NewUser { email, tags } = form.into_inner().try_into()?;
     let user = db
         .write(move |tx| db::users::insert(tx, &email, &tags))
         .await?;
     Ok(ctx.done("/admin/users", Flash::ok(format!("Added {}.", user.email))))
 }
 
-async fn find(db: &Db, raw_id: &str) -> Result<User, ApiError> {
-    let id = UserId::parse(raw_id)?;
+async fn find(db: &Db, id: UserId) -> Result<User, ApiError> {
     db.read(move |conn| db::users::get(conn, id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))
@@ -148,9 +158,9 @@ async fn find(db: &Db, raw_id: &str) -> Result<User, ApiError> {
 pub async fn row(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = find(&db, &id).await?;
+    let user = find(&db, id.into_inner()).await?;
     if !ctx.hx {
         return Ok(ctx.done("/admin/users", Flash::ok("Nothing changed.")));
     }
@@ -160,9 +170,9 @@ pub async fn row(
 pub async fn edit(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = find(&db, &id).await?;
+    let user = find(&db, id.into_inner()).await?;
     if ctx.hx {
         return html(&UserEditRow {
             user: &user,
@@ -187,11 +197,11 @@ pub struct TagsForm {
 pub async fn set_tags(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
     form: web::Form<TagsForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = UserId::parse(&id)?;
-    let tags = parse_tags(&form.tags)?;
+    let id = id.into_inner();
+    let tags = Tags::parse(&tag_list(&form.tags))?;
     let user = db
         .write(move |tx| db::users::set_tags(tx, id, &tags))
         .await?
@@ -206,9 +216,9 @@ pub async fn set_tags(
 pub async fn confirm_delete(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = find(&db, &id).await?;
+    let user = find(&db, id.into_inner()).await?;
     let question = format!(
         "Delete the user {}? Their chat logs stay, without the user.",
         user.email
@@ -226,9 +236,9 @@ pub async fn confirm_delete(
 pub async fn delete(
     ctx: Ctx,
     db: web::Data<Db>,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = find(&db, &id).await?;
+    let user = find(&db, id.into_inner()).await?;
     let uid = user.id;
     db.write(move |tx| db::users::delete(tx, uid)).await?;
     Ok(ctx.done(
@@ -246,9 +256,11 @@ pub struct ImportForm {
 /// One CSV record: the email, then tags (in one column separated by `;`,
 /// or in further columns).
 fn import_record(tx: &rusqlite::Transaction, record: &csv::StringRecord) -> Result<(), ApiError> {
-    let email = Email::parse(record.get(0).unwrap_or(""))?;
     let rest: Vec<&str> = record.iter().skip(1).collect();
-    let tags = parse_tags(&rest.join(";"))?;
+    let NewUser { email, tags } = NewUser::try_from(NewUserForm {
+        email: record.get(0).unwrap_or("").to_owned(),
+        tags: rest.join(";"),
+    })?;
     db::users::insert(tx, &email, &tags).map(|_| ())
 }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{bounded_param, QueryParams};
 use crate::db::chat_logs::{self, ChatLogQuery, Chatlog, Cursor};
 use crate::db::Db;
+use crate::domain::InvalidInput;
 use crate::error::ApiError;
 
 #[derive(Serialize)]
@@ -23,10 +24,10 @@ const DEFAULT_LIMIT: u32 = 100;
 const MAX_UNIX_SECONDS: f64 = 95_617_584_000.0;
 
 /// A Unix time in (possibly fractional) seconds.
-fn unix_seconds(name: &str, raw: Option<&str>) -> Result<Option<f64>, ApiError> {
+fn unix_seconds(name: &str, raw: Option<&str>) -> Result<Option<f64>, InvalidInput> {
     let Some(raw) = raw else { return Ok(None) };
     match raw.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs > MAX_UNIX_SECONDS => Err(ApiError::invalid_field(
+        Ok(secs) if secs.is_finite() && secs > MAX_UNIX_SECONDS => Err(InvalidInput::new(
             name,
             format!(
                 "`{name}` is in seconds, and {raw} seconds is after the year 5000: \
@@ -34,7 +35,7 @@ fn unix_seconds(name: &str, raw: Option<&str>) -> Result<Option<f64>, ApiError> 
             ),
         )),
         Ok(secs) if secs.is_finite() => Ok(Some(secs)),
-        _ => Err(ApiError::invalid_field(
+        _ => Err(InvalidInput::new(
             name,
             format!("`{name}` must be a finite Unix time in seconds, like 1640995200, got {raw:?}"),
         )),
@@ -49,7 +50,7 @@ pub async fn list(db: web::Data<Db>, query: QueryParams) -> Result<HttpResponse,
         .get("cursor")
         .map(|token| {
             Cursor::decode(token).ok_or_else(|| {
-                ApiError::invalid_field(
+                InvalidInput::new(
                     "cursor",
                     "`cursor` is not one this server gave out; pass `nextCursor` from the previous page",
                 )

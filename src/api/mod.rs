@@ -16,7 +16,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::require_api_key;
-use crate::domain::BodyLimit;
+use crate::domain::{BodyLimit, InvalidInput};
 use crate::error::ApiError;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
@@ -132,11 +132,11 @@ fn bounded_param(
     raw: Option<&str>,
     min: u32,
     max: u32,
-) -> Result<Option<u32>, ApiError> {
+) -> Result<Option<u32>, InvalidInput> {
     let Some(raw) = raw else { return Ok(None) };
     match raw.trim().parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(ApiError::invalid_field(
+        _ => Err(InvalidInput::new(
             name,
             format!("`{name}` must be an integer from {min} to {max}, got {raw:?}"),
         )),

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{bounded_param, data_list, QueryParams};
 use crate::db::users::{self, UserFilter};
 use crate::db::Db;
-use crate::domain::{Email, JsonObject, Tags, UserId};
+use crate::domain::{Email, JsonBody, NewUser, Tags, TagsInput, UserId, UserInput};
 use crate::error::ApiError;
 
 fn no_such_user(id: UserId) -> ApiError {
@@ -27,9 +27,11 @@ fn email_filter(raw: &str) -> String {
     Email::normalise(&decoded)
 }
 
-pub async fn create(db: web::Data<Db>, body: JsonObject) -> Result<HttpResponse, ApiError> {
-    let email = Email::parse(body.required_str("email")?)?;
-    let tags = Tags::parse(&body.optional_str_array("tags")?.unwrap_or_default())?;
+pub async fn create(
+    db: web::Data<Db>,
+    body: JsonBody<UserInput>,
+) -> Result<HttpResponse, ApiError> {
+    let NewUser { email, tags } = body.into_inner().try_into()?;
     let user = db.write(move |tx| users::insert(tx, &email, &tags)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
@@ -45,28 +47,25 @@ pub async fn list(db: web::Data<Db>, query: QueryParams) -> Result<HttpResponse,
     Ok(data_list(users))
 }
 
-pub async fn show(db: web::Data<Db>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = UserId::parse(&id)?;
+pub async fn show(db: web::Data<Db>, id: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
     let user = db.read(move |conn| users::get(conn, id)).await?;
     Ok(HttpResponse::Ok().json(user.ok_or_else(|| no_such_user(id))?))
 }
 
 pub async fn update(
     db: web::Data<Db>,
-    id: web::Path<String>,
-    body: JsonObject,
+    id: web::Path<UserId>,
+    body: JsonBody<TagsInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = UserId::parse(&id)?;
-    let tags = body.optional_str_array("tags")?.ok_or_else(|| {
-        ApiError::invalid_field("tags", "`tags` is required: the user's new tags")
-    })?;
-    let tags = Tags::parse(&tags)?;
+    let id = id.into_inner();
+    let tags = Tags::try_from(body.into_inner())?;
     let user = db.write(move |tx| users::set_tags(tx, id, &tags)).await?;
     Ok(HttpResponse::Ok().json(user.ok_or_else(|| no_such_user(id))?))
 }
 
-pub async fn delete(db: web::Data<Db>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = UserId::parse(&id)?;
+pub async fn delete(db: web::Data<Db>, id: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
     if !db.write(move |tx| users::delete(tx, id)).await? {
         return Err(no_such_user(id));
     }

@@ -2,12 +2,12 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::domain::{Email, Timestamp};
+use crate::domain::{AdminId, Email, Timestamp};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone)]
 pub struct Admin {
-    pub id: i64,
+    pub id: AdminId,
     pub email: String,
     pub created_at: Timestamp,
 }
@@ -30,20 +30,23 @@ pub fn list(conn: &Connection) -> Result<Vec<Admin>, ApiError> {
 }
 
 /// The admin's id and password hash, by e-mail.
-pub fn credentials(conn: &Connection, email: &Email) -> Result<Option<(i64, String)>, ApiError> {
+pub fn credentials(
+    conn: &Connection,
+    email: &Email,
+) -> Result<Option<(AdminId, String)>, ApiError> {
     let mut stmt = conn.prepare_cached("SELECT id, password_hash FROM admins WHERE email = ?1")?;
     Ok(stmt
         .query_row([email.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?)
 }
 
-pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>, ApiError> {
+pub fn password_hash(conn: &Connection, id: AdminId) -> Result<Option<String>, ApiError> {
     let mut stmt = conn.prepare_cached("SELECT password_hash FROM admins WHERE id = ?1")?;
     Ok(stmt.query_row([id], |row| row.get(0)).optional()?)
 }
 
 /// Adds an admin; a taken e-mail is a 409.
-pub fn insert(tx: &Transaction, email: &Email, password_hash: &str) -> Result<i64, ApiError> {
+pub fn insert(tx: &Transaction, email: &Email, password_hash: &str) -> Result<AdminId, ApiError> {
     let now = Timestamp::now();
     let inserted = tx.execute(
         "INSERT INTO admins (email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
@@ -55,7 +58,7 @@ pub fn insert(tx: &Transaction, email: &Email, password_hash: &str) -> Result<i6
             "an admin with email {email} already exists"
         )));
     }
-    Ok(tx.last_insert_rowid())
+    Ok(AdminId(tx.last_insert_rowid()))
 }
 
 /// Creates the admin, or sets the password of the existing one. Returns
@@ -75,7 +78,7 @@ pub fn upsert_password(
     }
 }
 
-pub fn set_password(tx: &Transaction, id: i64, password_hash: &str) -> Result<(), ApiError> {
+pub fn set_password(tx: &Transaction, id: AdminId, password_hash: &str) -> Result<(), ApiError> {
     tx.execute(
         "UPDATE admins SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, password_hash, Timestamp::now()],
@@ -92,7 +95,7 @@ pub enum Removed {
 }
 
 /// Deletes an admin (and, by cascade, their sessions), never the last one.
-pub fn delete(tx: &Transaction, id: i64) -> Result<Removed, ApiError> {
+pub fn delete(tx: &Transaction, id: AdminId) -> Result<Removed, ApiError> {
     if count(tx)? <= 1 {
         let exists: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM admins WHERE id = ?1)",

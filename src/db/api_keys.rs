@@ -56,7 +56,7 @@ pub fn find_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecor
     Ok(stmt
         .query_row([hash.as_bytes()], |row| {
             Ok(KeyRecord {
-                id: ApiKeyId(row.get(0)?),
+                id: row.get(0)?,
                 revoked: row.get(1)?,
                 last_used_at: row.get(2)?,
             })
@@ -67,7 +67,7 @@ pub fn find_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecor
 pub fn touch(tx: &Transaction, id: ApiKeyId, now: Timestamp) -> Result<(), ApiError> {
     tx.execute(
         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
-        params![id.0, now],
+        params![id, now],
     )?;
     Ok(())
 }
@@ -79,7 +79,7 @@ pub fn list(conn: &Connection) -> Result<Vec<ApiKeyInfo>, ApiError> {
     )?;
     let rows = stmt.query_map([], |row| {
         Ok(ApiKeyInfo {
-            id: ApiKeyId(row.get(0)?),
+            id: row.get(0)?,
             name: row.get(1)?,
             prefix: row.get(2)?,
             created_at: row.get(3)?,
@@ -101,7 +101,7 @@ pub fn revoke(tx: &Transaction, id: ApiKeyId) -> Result<Revoked, ApiError> {
     let state: Option<bool> = tx
         .query_row(
             "SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = ?1",
-            [id.0],
+            [id],
             |row| row.get(0),
         )
         .optional()?;
@@ -111,7 +111,7 @@ pub fn revoke(tx: &Transaction, id: ApiKeyId) -> Result<Revoked, ApiError> {
         Some(false) => {
             tx.execute(
                 "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1",
-                params![id.0, Timestamp::now()],
+                params![id, Timestamp::now()],
             )?;
             Revoked::Now
         }

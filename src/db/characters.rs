@@ -25,7 +25,7 @@ const COLUMNS: &str = "id, title, description, instruction, default_model, creat
 
 fn from_row(row: &Row) -> rusqlite::Result<Character> {
     Ok(Character {
-        id: CharacterId(row.get(0)?),
+        id: row.get(0)?,
         title: row.get(1)?,
         description: row.get(2)?,
         instruction: row.get(3)?,
@@ -41,7 +41,7 @@ pub fn insert(tx: &Transaction, new: &NewCharacter) -> Result<Character, ApiErro
     tx.execute(
         "INSERT INTO characters (id, title, description, instruction, default_model, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![id.0, new.title, new.description, new.instruction, new.default_model, now],
+        params![id, new.title, new.description, new.instruction, new.default_model, now],
     )?;
     Ok(Character {
         id,

@@ -3,13 +3,13 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::domain::Timestamp;
+use crate::domain::{AdminId, Timestamp};
 use crate::error::ApiError;
 
 /// A live session, with the admin it belongs to.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub admin_id: i64,
+    pub admin_id: AdminId,
     pub email: String,
     pub csrf_token: String,
     pub created_at: Timestamp,
@@ -19,7 +19,7 @@ pub struct Session {
 pub fn insert(
     tx: &Transaction,
     id_hash: &[u8],
-    admin_id: i64,
+    admin_id: AdminId,
     csrf_token: &str,
 ) -> Result<(), ApiError> {
     let now = Timestamp::now();
@@ -64,7 +64,7 @@ pub fn delete(tx: &Transaction, id_hash: &[u8]) -> Result<(), ApiError> {
 }
 
 /// Ends every session of the admin except `keep` (after a password change).
-pub fn delete_others(tx: &Transaction, admin_id: i64, keep: &[u8]) -> Result<(), ApiError> {
+pub fn delete_others(tx: &Transaction, admin_id: AdminId, keep: &[u8]) -> Result<(), ApiError> {
     tx.execute(
         "DELETE FROM admin_sessions WHERE admin_id = ?1 AND id_hash != ?2",
         params![admin_id, keep],

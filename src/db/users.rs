@@ -53,11 +53,11 @@ pub fn insert(tx: &Transaction, email: &Email, tags: &Tags) -> Result<User, ApiE
 }
 
 fn write_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<(), ApiError> {
-    tx.execute("DELETE FROM user_tags WHERE user_id = ?1", [id.0])?;
+    tx.execute("DELETE FROM user_tags WHERE user_id = ?1", [id])?;
     let mut insert =
         tx.prepare_cached("INSERT INTO user_tags (user_id, position, tag) VALUES (?1, ?2, ?3)")?;
     for (position, tag) in tags.as_slice().iter().enumerate() {
-        insert.execute(params![id.0, position as i64, tag])?;
+        insert.execute(params![id, position as i64, tag])?;
     }
     Ok(())
 }
@@ -83,7 +83,7 @@ fn collect(mut rows: rusqlite::Rows) -> Result<Vec<User>, ApiError> {
     let mut users: Vec<User> = Vec::new();
     let mut tags: Vec<String> = Vec::new();
     while let Some(row) = rows.next()? {
-        let id = UserId(row.get(0)?);
+        let id: UserId = row.get(0)?;
         if users.last().is_none_or(|u| u.id != id) {
             if let Some(last) = users.last_mut() {
                 last.tags = Tags::from_stored(std::mem::take(&mut tags));
@@ -136,7 +136,7 @@ pub fn count(conn: &Connection) -> Result<i64, ApiError> {
 pub fn id_by_email(conn: &Connection, email: &Email) -> Result<Option<UserId>, ApiError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?;
     Ok(stmt
-        .query_row([email.as_str()], |row| row.get(0).map(UserId))
+        .query_row([email.as_str()], |row| row.get(0))
         .optional()?)
 }
 
@@ -144,7 +144,7 @@ pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, ApiError> {
     let user = conn
         .query_row(
             "SELECT email, created_at FROM users WHERE id = ?1",
-            [id.0],
+            [id],
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, Timestamp>(1)?)),
         )
         .optional()?;
@@ -154,7 +154,7 @@ pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, ApiError> {
     let mut stmt =
         conn.prepare_cached("SELECT tag FROM user_tags WHERE user_id = ?1 ORDER BY position")?;
     let tags = stmt
-        .query_map([id.0], |row| row.get(0))?
+        .query_map([id], |row| row.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(Some(User {
         id,
@@ -175,5 +175,5 @@ pub fn set_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<Option<User
 
 /// Deletes the user; false when there was no such user.
 pub fn delete(tx: &Transaction, id: UserId) -> Result<bool, ApiError> {
-    Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id.0])? > 0)
+    Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id])? > 0)
 }

@@ -1,10 +1,11 @@
 use std::fmt;
+use std::str::FromStr;
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 use super::text::{check_length, is_invisible, refuse_chars};
-use crate::error::ApiError;
+use super::InvalidInput;
 
 const MAX_LEN: usize = 254;
 
@@ -17,16 +18,13 @@ const MAX_LEN: usize = 254;
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Email, ApiError> {
+    pub fn parse(raw: &str) -> Result<Email, InvalidInput> {
         let invalid =
-            |why: &str| ApiError::invalid_field("email", format!("`email` {why}, got {:?}", raw));
+            |why: &str| InvalidInput::new("email", format!("`email` {why}, got {:?}", raw));
         check_length("email", raw, 0, MAX_LEN)?;
         let email = Email::normalise(raw);
         if email.is_empty() {
-            return Err(ApiError::invalid_field(
-                "email",
-                "`email` must not be empty",
-            ));
+            return Err(InvalidInput::new("email", "`email` must not be empty"));
         }
         refuse_chars(
             "email",
@@ -59,6 +57,15 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// For the command line, which reads an address from its arguments.
+impl FromStr for Email {
+    type Err = InvalidInput;
+
+    fn from_str(raw: &str) -> Result<Email, InvalidInput> {
+        Email::parse(raw)
     }
 }
 
@@ -114,7 +121,7 @@ mod tests {
             '\u{E0041}',
         ] {
             let err = Email::parse(&format!("an{c}n@example.com")).unwrap_err();
-            assert_eq!(err.param.as_deref(), Some("email"));
+            assert_eq!(err.field, "email");
             assert!(
                 err.message
                     .contains(&format!("found U+{:04X} at character 3", u32::from(c))),

@@ -8,6 +8,8 @@ use std::fmt;
 /// `messages[0].role`) and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidInput {
+    /// Empty when the problem is the input as a whole (a body that is not
+    /// JSON, a change that changes nothing).
     pub field: String,
     pub message: String,
 }
@@ -18,6 +20,11 @@ impl InvalidInput {
             field: field.into(),
             message: message.into(),
         }
+    }
+
+    /// A problem with the input as a whole, not one field of it.
+    pub fn whole(message: impl Into<String>) -> InvalidInput {
+        InvalidInput::new("", message)
     }
 }
 

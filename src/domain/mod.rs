@@ -1,20 +1,28 @@
 //! Types that parse and check input, so handlers and queries only ever see
-//! valid values.
+//! valid values. Each edge (the API's JSON, the admin's forms, the command
+//! line) reads its input into a plain struct and turns it into these types,
+//! so all of them share one set of rules and one error, `InvalidInput`.
 
 mod character;
 mod email;
 mod error;
 mod ids;
-mod json;
+pub mod json;
+mod key_name;
+mod password;
 mod tags;
 mod text;
 mod timestamp;
+mod user;
 
-pub use character::{CharacterPatch, NewCharacter};
+pub use character::{CharacterInput, CharacterPatch, NewCharacter};
 pub use email::Email;
 pub use error::InvalidInput;
-pub use ids::{random_base62, ApiKeyId, CharacterId, UserId};
-pub use json::{json_type, BodyLimit, JsonObject};
+pub use ids::{random_base62, AdminId, ApiKeyId, CharacterId, UserId};
+pub use json::{json_type, BodyLimit, JsonBody, JsonObject};
+pub use key_name::KeyName;
+pub use password::NewPassword;
 pub use tags::Tags;
 pub use text::{check_length, trimmed};
 pub use timestamp::Timestamp;
+pub use user::{NewUser, TagsInput, UserInput};

@@ -1,7 +1,7 @@
 use serde::Serialize;
 
 use super::text::trimmed;
-use crate::error::ApiError;
+use super::InvalidInput;
 
 const MAX_TAGS: usize = 100;
 const MAX_TAG_LEN: usize = 64;
@@ -14,17 +14,17 @@ const MAX_TAG_LEN: usize = 64;
 pub struct Tags(Vec<String>);
 
 impl Tags {
-    pub fn parse(raw: &[&str]) -> Result<Tags, ApiError> {
+    pub fn parse(raw: &[impl AsRef<str>]) -> Result<Tags, InvalidInput> {
         // Counted as sent, so the limit is the one the API document states.
         if raw.len() > MAX_TAGS {
-            return Err(ApiError::invalid_field(
+            return Err(InvalidInput::new(
                 "tags",
                 format!("`tags` may hold at most {MAX_TAGS} tags, got {}", raw.len()),
             ));
         }
         let mut tags: Vec<String> = Vec::with_capacity(raw.len());
         for (i, item) in raw.iter().enumerate() {
-            let tag = trimmed(&format!("tags[{i}]"), item, 1, MAX_TAG_LEN)?;
+            let tag = trimmed(&format!("tags[{i}]"), item.as_ref(), 1, MAX_TAG_LEN)?;
             if !tags.contains(&tag) {
                 tags.push(tag);
             }
@@ -56,6 +56,6 @@ mod tests {
         assert!(Tags::parse(&refs).is_err());
         assert!(Tags::parse(&["a"; 101]).is_err(), "counted as sent");
         let err = Tags::parse(&["ok", "v\0ip"]).unwrap_err();
-        assert_eq!(err.param.as_deref(), Some("tags[1]"));
+        assert_eq!(err.field, "tags[1]");
     }
 }

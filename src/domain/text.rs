@@ -1,8 +1,8 @@
-use crate::error::ApiError;
+use super::InvalidInput;
 
 /// Checks that `value` is `min..=max` characters long (counted as Unicode
 /// scalar values, not bytes); the error names `param`.
-pub fn check_length(param: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+pub fn check_length(param: &str, value: &str, min: usize, max: usize) -> Result<(), InvalidInput> {
     let len = value.chars().count();
     if (min..=max).contains(&len) {
         return Ok(());
@@ -12,16 +12,16 @@ pub fn check_length(param: &str, value: &str, min: usize, max: usize) -> Result<
     } else {
         format!("{min} to {max}")
     };
-    Err(ApiError::invalid_field(
+    Err(InvalidInput::new(
         param,
         format!("`{param}` must be {range} characters, got {len}"),
     ))
 }
 
 /// Refuses text that is empty or only white space.
-pub fn not_blank(param: &str, value: &str) -> Result<(), ApiError> {
+pub fn not_blank(param: &str, value: &str) -> Result<(), InvalidInput> {
     if value.trim().is_empty() {
-        return Err(ApiError::invalid_field(
+        return Err(InvalidInput::new(
             param,
             format!("`{param}` must not be empty or blank"),
         ));
@@ -31,7 +31,7 @@ pub fn not_blank(param: &str, value: &str) -> Result<(), ApiError> {
 
 /// Single-line text (names, titles, tags): no control characters at all,
 /// at most `max` characters as sent, trimmed, and not blank when `min` > 0.
-pub fn trimmed(param: &str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+pub fn trimmed(param: &str, raw: &str, min: usize, max: usize) -> Result<String, InvalidInput> {
     refuse_chars(param, raw, "control characters", |c| c.is_control())?;
     check_length(param, raw, 0, max)?;
     if min > 0 {
@@ -44,7 +44,7 @@ pub fn trimmed(param: &str, raw: &str, min: usize, max: usize) -> Result<String,
 
 /// Free text kept verbatim (descriptions, instructions): line breaks and
 /// tabs are fine, other control characters (NUL...) are not.
-pub fn multiline(param: &str, raw: &str, max: usize) -> Result<(), ApiError> {
+pub fn multiline(param: &str, raw: &str, max: usize) -> Result<(), InvalidInput> {
     refuse_chars(
         param,
         raw,
@@ -61,10 +61,10 @@ pub fn refuse_chars(
     value: &str,
     what: &str,
     bad: impl Fn(char) -> bool,
-) -> Result<(), ApiError> {
+) -> Result<(), InvalidInput> {
     match value.chars().enumerate().find(|(_, c)| bad(*c)) {
         None => Ok(()),
-        Some((at, c)) => Err(ApiError::invalid_field(
+        Some((at, c)) => Err(InvalidInput::new(
             param,
             format!(
                 "`{param}` must not contain {what}; found U+{:04X} at character {}",
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(trimmed("t", "  vip ", 1, 64).unwrap(), "vip");
         for bad in ["a\0b", "a\nb", "a\tb", "\u{85}x", "x\u{7f}"] {
             let err = trimmed("title", bad, 1, 64).unwrap_err();
-            assert_eq!(err.param.as_deref(), Some("title"));
+            assert_eq!(err.field, "title");
             assert!(err.message.contains("control characters"), "{bad:?}");
         }
         assert!(trimmed("t", &format!(" {}", "x".repeat(64)), 1, 64).is_err());

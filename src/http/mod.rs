@@ -5,7 +5,9 @@ mod body_deadline;
 pub mod client_ip;
 mod cors;
 mod head;
+mod path;
 
 pub use body_deadline::{body_deadline, body_read_error, BodyDeadline};
 pub use cors::{cors, cors_errors_as_json, parse_origin};
 pub use head::head_as_get;
+pub use path::path_config;

@@ -10,7 +10,7 @@ use mindgate::auth::ApiKey;
 use mindgate::config::AppConfig;
 use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
 use mindgate::db::{admins, api_keys, Db};
-use mindgate::domain::{Email, Timestamp};
+use mindgate::domain::{AdminId, Email, Timestamp};
 use mindgate::startup::Application;
 use tempfile::TempDir;
 
@@ -86,7 +86,7 @@ impl TestApp {
         Browser::new(&self.address)
     }
 
-    pub fn add_admin(&self, email: &str, pw: &str) -> i64 {
+    pub fn add_admin(&self, email: &str, pw: &str) -> AdminId {
         let email = Email::parse(email).unwrap();
         let hash = password::hash(pw).unwrap();
         self.db

@@ -1,5 +1,5 @@
 use actix_web::http::{Method, StatusCode};
-use mindgate::domain::{Email, JsonObject, NewCharacter, Tags};
+use mindgate::domain::{CharacterInput, Email, JsonObject, NewCharacter, Tags};
 use mindgate::gateway::request::ChatRequest;
 use regex::Regex;
 use serde_json::{json, Value};
@@ -281,7 +281,10 @@ async fn documented_patterns_agree_with_the_parsers() {
     let character = |field: &str, value: &str| {
         let mut body = json!({"title": "T", "instruction": "I"});
         body[field] = json!(value);
-        NewCharacter::parse(&JsonObject::from(body.as_object().unwrap().clone())).is_ok()
+        JsonObject::from(body.as_object().unwrap().clone())
+            .into_input::<CharacterInput>()
+            .and_then(NewCharacter::try_from)
+            .is_ok()
     };
     for s in samples {
         assert_eq!(email.is_match(s), Email::parse(s).is_ok(), "email {s:?}");
