@@ -13,6 +13,7 @@ use super::render::Ctx;
 use super::{one_page, page_window};
 use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail};
 use crate::db::Db;
+use crate::domain::InvalidInput;
 use crate::error::ApiError;
 
 const PREVIEW_CHARS: u32 = 160;
@@ -35,13 +36,13 @@ pub struct FilterQuery {
 }
 
 /// `YYYY-MM-DD` to the first millisecond of that UTC day.
-fn day_start(param: &str, raw: &str) -> Result<Option<i64>, ApiError> {
+fn day_start(param: &str, raw: &str) -> Result<Option<i64>, InvalidInput> {
     if raw.trim().is_empty() {
         return Ok(None);
     }
     let format = format_description!("[year]-[month]-[day]");
     let date = Date::parse(raw.trim(), &format).map_err(|_| {
-        ApiError::invalid_field(
+        InvalidInput::new(
             param,
             format!("`{param}` must be a date like 2024-08-14, got {raw:?}"),
         )
@@ -54,16 +55,13 @@ fn non_empty(raw: &str) -> Option<String> {
 }
 
 impl FilterQuery {
-    fn filter(&self) -> Result<AdminFilter, ApiError> {
+    fn filter(&self) -> Result<AdminFilter, InvalidInput> {
         let start_ms = day_start("from", &self.from)?;
         // `to` is inclusive: up to the end of that day.
         let end_ms = day_start("to", &self.to)?.map(|t| t + DAY_MS - 1);
         if let (Some(start), Some(end)) = (start_ms, end_ms) {
             if start > end {
-                return Err(ApiError::invalid_field(
-                    "to",
-                    "`to` must not be before `from`",
-                ));
+                return Err(InvalidInput::new("to", "`to` must not be before `from`"));
             }
         }
         Ok(AdminFilter {

@@ -12,7 +12,7 @@ use super::render::{html, Ctx, Flash};
 use crate::db::models::{self, CatalogModel};
 use crate::db::providers::{self, Provider, ProviderKind};
 use crate::db::Db;
-use crate::domain::{check_length, trimmed};
+use crate::domain::{check_length, trimmed, InvalidInput};
 use crate::error::ApiError;
 use crate::gateway::{test_connection, Catalog};
 
@@ -78,13 +78,13 @@ pub async fn show(
     )
 }
 
-fn base_url(raw: &str) -> Result<String, ApiError> {
+fn base_url(raw: &str) -> Result<String, InvalidInput> {
     let url = trimmed("base_url", raw, 1, MAX_URL)?;
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     if rest.is_none_or(|r| r.is_empty() || r.starts_with('/') || r.contains(char::is_whitespace)) {
-        return Err(ApiError::invalid_field(
+        return Err(InvalidInput::new(
             "base_url",
             format!("`base_url` must be an http:// or https:// URL, got {raw:?}"),
         ));
@@ -93,7 +93,7 @@ fn base_url(raw: &str) -> Result<String, ApiError> {
 }
 
 /// A typed key, or `None` when the field was left empty.
-fn typed_key(raw: &str) -> Result<Option<String>, ApiError> {
+fn typed_key(raw: &str) -> Result<Option<String>, InvalidInput> {
     let key = raw.trim();
     if key.is_empty() {
         return Ok(None);
@@ -102,7 +102,7 @@ fn typed_key(raw: &str) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-fn provider_id(raw: &str) -> Result<String, ApiError> {
+fn provider_id(raw: &str) -> Result<String, InvalidInput> {
     let id = raw.trim();
     let valid = (1..=40).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -110,7 +110,7 @@ fn provider_id(raw: &str) -> Result<String, ApiError> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
-        return Err(ApiError::invalid_field(
+        return Err(InvalidInput::new(
             "id",
             format!("`id` must be 1 to 40 lower-case letters, digits, - or _, got {raw:?}"),
         ));
@@ -132,22 +132,56 @@ pub struct NewProviderForm {
     api_key: String,
 }
 
+/// A checked new provider.
+struct NewProvider {
+    id: String,
+    kind: ProviderKind,
+    name: String,
+    base_url: String,
+    key: Option<String>,
+}
+
+impl TryFrom<NewProviderForm> for NewProvider {
+    type Error = InvalidInput;
+
+    fn try_from(form: NewProviderForm) -> Result<NewProvider, InvalidInput> {
+        Ok(NewProvider {
+            id: provider_id(&form.id)?,
+            kind: ProviderKind::parse(&form.kind)
+                .ok_or_else(|| InvalidInput::new("kind", "`kind` must be openai or anthropic"))?,
+            name: provider_name(&form.name)?,
+            base_url: base_url(&form.base_url)?,
+            key: typed_key(&form.api_key)?,
+        })
+    }
+}
+
+fn provider_name(raw: &str) -> Result<String, InvalidInput> {
+    trimmed("name", raw, 1, 100)
+}
+
 pub async fn create(
     ctx: Ctx,
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     form: web::Form<NewProviderForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = provider_id(&form.id)?;
-    let kind = ProviderKind::parse(&form.kind)
-        .ok_or_else(|| ApiError::invalid_field("kind", "`kind` must be openai or anthropic"))?;
-    let name = trimmed("name", &form.name, 1, 100)?;
-    let url = base_url(&form.base_url)?;
-    let key = typed_key(&form.api_key)?;
-    let shown = name.clone();
+    let new = NewProvider::try_from(form.into_inner())?;
+    let shown = new.name.clone();
     let secret = catalog.secret_key().clone();
-    db.write(move |tx| providers::insert(tx, &secret, &id, kind, &name, &url, key.as_deref()))
-        .await?;
+    db.write(move |tx| {
+        let key = new.key.as_deref();
+        providers::insert(
+            tx,
+            &secret,
+            &new.id,
+            new.kind,
+            &new.name,
+            &new.base_url,
+            key,
+        )
+    })
+    .await?;
     changed(ctx, &catalog, format!("Added the provider {shown}.")).await
 }
 
@@ -164,6 +198,34 @@ pub struct ProviderForm {
     remove_key: Option<String>,
 }
 
+/// A provider's checked new settings.
+struct ProviderChange {
+    name: String,
+    base_url: String,
+    /// `None` keeps the stored key, `Some(None)` removes it.
+    key: Option<Option<String>>,
+}
+
+impl TryFrom<ProviderForm> for ProviderChange {
+    type Error = InvalidInput;
+
+    fn try_from(form: ProviderForm) -> Result<ProviderChange, InvalidInput> {
+        let name = provider_name(&form.name)?;
+        let base_url = base_url(&form.base_url)?;
+        // An empty key field keeps the key; only "remove" clears it.
+        let key = match (typed_key(&form.api_key)?, form.remove_key.is_some()) {
+            (Some(key), _) => Some(Some(key)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        Ok(ProviderChange {
+            name,
+            base_url,
+            key,
+        })
+    }
+}
+
 pub async fn update(
     ctx: Ctx,
     db: web::Data<Db>,
@@ -172,21 +234,14 @@ pub async fn update(
     form: web::Form<ProviderForm>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let name = trimmed("name", &form.name, 1, 100)?;
-    let url = base_url(&form.base_url)?;
-    // An empty key field keeps the key; only "remove" clears it.
-    let key = match (typed_key(&form.api_key)?, form.remove_key.is_some()) {
-        (Some(key), _) => Some(Some(key)),
-        (None, true) => Some(None),
-        (None, false) => None,
-    };
-    let shown = name.clone();
+    let change = ProviderChange::try_from(form.into_inner())?;
+    let shown = change.name.clone();
     let missing = ApiError::not_found(format!("no provider with id {id:?}"));
     let secret = catalog.secret_key().clone();
     let found = db
         .write(move |tx| {
-            let key = key.as_ref().map(|k| k.as_deref());
-            providers::update(tx, &secret, &id, &name, &url, key)
+            let key = change.key.as_ref().map(|k| k.as_deref());
+            providers::update(tx, &secret, &id, &change.name, &change.base_url, key)
         })
         .await?;
     if !found {
@@ -294,6 +349,33 @@ pub struct ModelForm {
     enabled: Option<String>,
 }
 
+/// A checked catalog entry.
+struct ModelEntry {
+    name: String,
+    provider: String,
+    /// The provider's name for the model; the entry's own when left empty.
+    upstream: String,
+    enabled: bool,
+}
+
+impl TryFrom<ModelForm> for ModelEntry {
+    type Error = InvalidInput;
+
+    fn try_from(form: ModelForm) -> Result<ModelEntry, InvalidInput> {
+        let name = trimmed("name", &form.name, 1, 200)?;
+        let upstream = match trimmed("upstream", &form.upstream, 0, 200)? {
+            u if u.is_empty() => name.clone(),
+            u => u,
+        };
+        Ok(ModelEntry {
+            name,
+            provider: form.provider.trim().to_owned(),
+            upstream,
+            enabled: form.enabled.is_some(),
+        })
+    }
+}
+
 /// Adds a catalog entry, or changes the one with that name.
 pub async fn save_model(
     ctx: Ctx,
@@ -301,16 +383,18 @@ pub async fn save_model(
     catalog: web::Data<Catalog>,
     form: web::Form<ModelForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = trimmed("name", &form.name, 1, 200)?;
-    let upstream = match trimmed("upstream", &form.upstream, 0, 200)? {
-        u if u.is_empty() => name.clone(),
-        u => u,
-    };
-    let provider = form.provider.trim().to_owned();
-    let enabled = form.enabled.is_some();
-    let shown = name.clone();
-    db.write(move |tx| models::upsert(tx, &name, &provider, &upstream, enabled))
-        .await?;
+    let model = ModelEntry::try_from(form.into_inner())?;
+    let shown = model.name.clone();
+    db.write(move |tx| {
+        models::upsert(
+            tx,
+            &model.name,
+            &model.provider,
+            &model.upstream,
+            model.enabled,
+        )
+    })
+    .await?;
     changed(ctx, &catalog, format!("Saved the model {shown}.")).await
 }
 

@@ -740,3 +740,39 @@ async fn the_forms_normalise_emails_and_refuse_invisible_and_control_characters(
     assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM characters"), 0);
 }
+
+#[actix_web::test]
+async fn a_bad_id_in_a_path_is_a_page_naming_it_from_the_ids_own_parser() {
+    let (app, browser) = signed_in().await;
+    for (method, path, what) in [
+        (Method::GET, "/admin/users/abc/edit", "user"),
+        (Method::GET, "/admin/users/0/row", "user"),
+        (Method::POST, "/admin/users/1.5/tags", "user"),
+        (Method::POST, "/admin/users/-1/delete", "user"),
+        (Method::GET, "/admin/api-keys/x/revoke", "key"),
+        (Method::POST, "/admin/api-keys/x/revoke", "key"),
+        (Method::GET, "/admin/settings/admins/+1/delete", "admin"),
+        (Method::POST, "/admin/settings/admins/0/delete", "admin"),
+    ] {
+        let segment = path.rsplit('/').nth(1).unwrap();
+        let message = format!("{what} id must be a positive integer, got &#34;{segment}&#34;");
+        let (page, hx) = if method == Method::GET {
+            (browser.get(path).await, browser.hx_get(path).await)
+        } else {
+            let fields = [("tags", "x")];
+            (
+                browser.post("/admin/users", path, &fields).await,
+                browser.hx_post("/admin/users", path, &fields).await,
+            )
+        };
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{method} {path}");
+        assert!(page.header("content-type").starts_with("text/html"));
+        page.assert_contains("<html").assert_contains(&message);
+        // htmx gets the message as a flash, swapped into place.
+        assert_eq!(hx.status, StatusCode::BAD_REQUEST, "hx {method} {path}");
+        assert_eq!(hx.header("hx-retarget"), "#flash");
+        assert!(!hx.body.contains("<html"), "{}", hx.body);
+        hx.assert_contains(&message);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 1);
+}

@@ -227,3 +227,37 @@ async fn null_clears_what_may_be_empty_and_is_refused_elsewhere() {
     let (_, now) = app.get(&path).await;
     assert_eq!(now, cleared);
 }
+
+#[actix_web::test]
+async fn a_whole_body_error_names_no_field() {
+    let app = spawn_app().await;
+    let created = app
+        .create_character(&json!({"title": "T", "instruction": "I"}))
+        .await;
+    let path = format!("/api/v1/ai-characters/{}", created["id"].as_str().unwrap());
+    let (status, error) = app.patch(&path, &json!({"titel": "typo"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(&error, "invalid_request_error"),
+        "send at least one of `title`, `description`, `instruction`, `defaultModel`"
+    );
+    assert!(error["error"].get("param").is_none(), "{error}");
+    let (status, error) = app.post("/api/v1/ai-characters", &json!([1])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(&error, "invalid_request_error"),
+        "the request body must be a JSON object, not an array"
+    );
+    assert!(error["error"].get("param").is_none(), "{error}");
+    let (status, error) = app
+        .post(
+            "/api/v1/ai-characters",
+            &json!({"title": "T", "instruction": "I", "description": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(&error, "invalid_request_error"),
+        "`description` must be a string, not a number"
+    );
+}

@@ -86,6 +86,7 @@ fn bad_flags_are_usage_errors_with_exit_code_2() {
         vec!["--bogus"],
         vec!["keys", "create"],
         vec!["keys", "revoke", "abc"],
+        vec!["keys", "revoke", "0"],
         vec!["serve", "--listen"],
         vec!["backup"],
         vec!["frobnicate"],
@@ -123,6 +124,36 @@ fn a_blank_key_name_is_refused() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).is_empty());
     assert!(stderr(&output).contains("name"));
+}
+
+#[test]
+fn input_is_checked_by_the_same_rules_as_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let db = db.to_str().unwrap();
+    for (args, message) in [
+        (
+            vec!["admin", "set-password", "not-an-email", "--db", db],
+            "`email` must contain an @, got \"not-an-email\"",
+        ),
+        (
+            vec!["keys", "create", "--name", "two\nlines", "--db", db],
+            "`name` must not contain control characters; found U+000A at character 4",
+        ),
+    ] {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let output = mindgate_blocking(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+    }
+    let output = mindgate_blocking(&["keys", "revoke", "+1"].map(String::from));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("key id must be a positive integer, got \"+1\""),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

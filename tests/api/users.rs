@@ -405,3 +405,52 @@ async fn invisible_characters_and_nul_bytes_are_refused_naming_the_field() {
     let (_, list) = app.get("/api/v1/users").await;
     assert_eq!(list["data"], json!([user]));
 }
+
+#[actix_web::test]
+async fn type_errors_keep_their_wording_and_name_the_exact_field() {
+    let app = spawn_app().await;
+    for (body, field, message) in [
+        (json!({}), "email", "`email` is required"),
+        (
+            json!({"email": null}),
+            "email",
+            "`email` must be a string, not null",
+        ),
+        (
+            json!({"email": ["a@b.co"]}),
+            "email",
+            "`email` must be a string, not an array",
+        ),
+        (
+            json!({"email": "ok@example.com", "tags": {"a": 1}}),
+            "tags",
+            "`tags` must be an array of strings, not an object",
+        ),
+        (
+            json!({"email": "ok@example.com", "tags": ["ok", true]}),
+            "tags[1]",
+            "`tags[1]` must be a string, not a boolean",
+        ),
+    ] {
+        let (status, error) = app.post("/api/v1/users", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error["error"]["param"], field, "{body}");
+        assert_eq!(error_message(&error, "invalid_request_error"), message);
+    }
+    let user = app.create_user(&json!({"email": "t@example.com"})).await;
+    let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+    let (status, error) = app.patch(&path, &json!({"tags": null})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(&error, "invalid_request_error"),
+        "`tags` is required: the user's new tags"
+    );
+    // The id is read before the body, by the id's own parser.
+    let (status, error) = app.patch("/api/v1/users/abc", &json!(null)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"]["param"], "id");
+    assert_eq!(
+        error_message(&error, "invalid_request_error"),
+        "user id must be a positive integer, got \"abc\""
+    );
+}
