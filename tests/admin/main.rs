@@ -6,8 +6,13 @@
 mod access;
 mod browser;
 mod cors_browser;
-mod helpers;
 mod limits;
 mod pages;
 mod providers;
 mod setup;
+
+// The harness both test crates share; each uses only a part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "../common/mod.rs"]
+mod common;
+use common::{helpers, mock_upstream};

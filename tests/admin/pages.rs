@@ -3,7 +3,7 @@
 
 use actix_web::http::{Method, StatusCode};
 
-use crate::helpers::{signed_in, ADMIN_EMAIL};
+use crate::helpers::{signed_in, TestApp, ADMIN_EMAIL};
 
 const XSS: &str = "<script>alert(1)</script>";
 const XSS_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
@@ -277,7 +277,7 @@ fn field_after<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
 
 #[actix_web::test]
 async fn an_api_key_made_in_the_admin_works_until_revoked() {
-    let (app, browser) = signed_in().await;
+    let (app, browser) = TestApp::builder().without_api_key().signed_in().await;
     browser
         .get("/admin/api-keys")
         .await
@@ -603,7 +603,7 @@ async fn the_dashboard_counts_and_charts_usage() {
 #[actix_web::test]
 async fn what_the_api_stored_comes_back_escaped() {
     let (app, browser) = signed_in().await;
-    let key = app.api_key();
+    let key = app.api_key.clone();
     let api = awc::Client::default();
     for (path, body) in [
         (

@@ -2,45 +2,22 @@
 //! test against a local mock upstream, the model catalog, and the gateway
 //! seeing every change at once.
 
-use std::net::TcpListener;
-
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::json;
 
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::secrets::SecretKey;
 
 use crate::helpers::{signed_in, signed_in_with};
+use crate::mock_upstream::MockUpstream;
 
 const GOOD_KEY: &str = "sk-test-0123456789abcd";
 
-/// An OpenAI-style `/models` that wants `GOOD_KEY`; returns its base URL.
-fn mock_upstream() -> String {
-    async fn models(req: HttpRequest) -> HttpResponse {
-        let auth = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if auth == format!("Bearer {GOOD_KEY}") {
-            HttpResponse::Ok().json(json!({"data": [{"id": "m1"}, {"id": "m2"}, {"id": "m3"}]}))
-        } else {
-            // Echoing the key, as some providers do.
-            HttpResponse::Unauthorized().json(
-                json!({"error": {"message": format!("Incorrect API key <provided>: {auth}")}}),
-            )
-        }
-    }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = HttpServer::new(|| App::new().route("/v1/models", web::get().to(models)))
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-    actix_web::rt::spawn(server);
-    format!("http://{address}/v1")
+/// The base URL of a provider that takes only `GOOD_KEY` (it serves on
+/// until the test ends).
+async fn mock_upstream() -> String {
+    let mock = MockUpstream::start().await;
+    mock.accept_only(GOOD_KEY);
+    mock.openai_base()
 }
 
 fn stored_key(app: &crate::helpers::TestApp, id: &str) -> Option<String> {
@@ -58,7 +35,7 @@ fn stored_key(app: &crate::helpers::TestApp, id: &str) -> Option<String> {
 #[actix_web::test]
 async fn provider_keys_are_masked_kept_and_tested() {
     let (app, browser) = signed_in().await;
-    let upstream = mock_upstream();
+    let upstream = mock_upstream().await;
     let page = browser.get("/admin/providers").await;
     page.assert_ok()
         .assert_contains("id=\"provider-openai\"")
@@ -196,7 +173,7 @@ async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work(
         ..AppConfig::default()
     };
     let (app, browser) = signed_in_with(config).await;
-    let upstream = mock_upstream();
+    let upstream = mock_upstream().await;
     let sealed_key = || {
         let stored = stored_key(&app, "local").expect("a stored key");
         assert!(stored.starts_with("enc:v1:"), "{stored}");
@@ -244,7 +221,7 @@ async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work(
 #[actix_web::test]
 async fn the_model_catalog_changes_reach_the_gateway_at_once() {
     let (app, browser) = signed_in().await;
-    let key = app.api_key();
+    let key = app.api_key.clone();
     let listed = || async {
         let mut response = awc::Client::default()
             .get(app.url("/api/v1/models"))

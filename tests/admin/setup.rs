@@ -1,11 +1,8 @@
 //! The first admin: the one-time setup link and `mindgate admin set-password`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use actix_web::http::StatusCode;
 
-use crate::helpers::{spawn_app, spawn_app_on, ADMIN_PASSWORD};
+use crate::helpers::{set_password, spawn_app, spawn_app_on, ADMIN_PASSWORD};
 
 #[actix_web::test]
 async fn the_setup_link_creates_the_first_admin_once() {
@@ -63,20 +60,6 @@ async fn the_setup_link_creates_the_first_admin_once() {
     // With an admin in place, a restart prints no link.
     app.stop().await;
     assert!(spawn_app_on(&app.db_path).await.setup_path.is_none());
-}
-
-pub fn set_password(db: &std::path::Path, email: &str, password: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mindgate"))
-        .args(["admin", "set-password", email, "--db"])
-        .arg(db)
-        .env_remove("MINDGATE_DB")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mindgate");
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[actix_web::test]

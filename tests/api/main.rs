@@ -10,8 +10,6 @@ mod cors;
 mod errors;
 mod gateway;
 mod generated_client;
-mod helpers;
-mod mock_upstream;
 mod openapi;
 mod protocol;
 mod raw;
@@ -19,3 +17,9 @@ mod readme;
 mod secrets;
 mod storage;
 mod users;
+
+// The harness both test crates share; each uses only a part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "../common/mod.rs"]
+mod common;
+use common::{helpers, mock_upstream};
