@@ -10,6 +10,7 @@ mod cors;
 mod errors;
 mod gateway;
 mod generated_client;
+mod migrations;
 mod openapi;
 mod protocol;
 mod raw;
