@@ -4,6 +4,7 @@
 //! `cors_browser` drive a real headless Chromium.
 
 mod access;
+mod access_rules;
 mod browser;
 mod cors_browser;
 mod limits;
