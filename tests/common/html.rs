@@ -41,6 +41,24 @@ pub fn row_of(html: &str, text: &str) -> Option<Row> {
     row
 }
 
+/// The inside of the element with the id `id` (one that holds no element
+/// of its own kind), or all of `html` when there is none.
+pub fn by_id<'a>(html: &'a str, id: &str) -> &'a str {
+    let Some(at) = html.find(&format!("id=\"{id}\"")) else {
+        return "";
+    };
+    let Some(open) = html[..at].rfind('<') else {
+        return "";
+    };
+    let name: String = html[open + 1..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let inner = &html[at..];
+    let inner = &inner[inner.find('>').map_or(0, |i| i + 1)..];
+    &inner[..inner.find(&format!("</{name}>")).unwrap_or(inner.len())]
+}
+
 /// The insides of each `<name ...>...</name>` of `html` (not nested).
 fn elements<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
     let (open, close) = (format!("<{name}"), format!("</{name}>"));
