@@ -9,6 +9,7 @@ use actix_web::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{signed_in, Browser, Page, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::providers::add_local;
 
 /// A POST route with a form that would change something if let through.
 struct Route {
@@ -120,19 +121,7 @@ async fn populate(app: &TestApp, browser: &Browser) -> Ids {
     let character = app
         .create_character(&json!({"title": "Tutor", "instruction": "Teach."}))
         .await;
-    browser
-        .post(
-            "/admin/providers",
-            "/admin/providers",
-            &[
-                ("id", "local"),
-                ("kind", "openai"),
-                ("name", "Local"),
-                ("base_url", "http://127.0.0.1:9/v1"),
-            ],
-        )
-        .await
-        .assert_redirect("/admin/providers");
+    add_local(browser, "http://127.0.0.1:9/v1", "").await;
     Ids {
         user: user["id"].as_str().unwrap().to_owned(),
         character: character["id"].as_str().unwrap().to_owned(),

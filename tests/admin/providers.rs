@@ -34,7 +34,7 @@ fn stored_key(app: &TestApp, id: &str) -> Option<String> {
 }
 
 /// Adds the provider `local` at `upstream`, with `key`.
-async fn add_local(browser: &Browser, upstream: &str, key: &str) {
+pub(crate) async fn add_local(browser: &Browser, upstream: &str, key: &str) {
     browser
         .post(
             "/admin/providers",

@@ -11,11 +11,14 @@ use unicode_normalization::UnicodeNormalization;
 
 // Each schema step as a release shipped it (tests/fixtures/shipped/), named
 // by the version it brings a database to. Version 2 shipped twice: its file
-// was later edited to rebuild `chat_logs_by_user`, which only databases
-// made after the edit ever ran.
+// was later edited to rebuild `chat_logs_by_user` (the `_edit` file), which
+// only databases made after the edit ever ran.
 const V1: &str = include_str!("../fixtures/shipped/1_schema.sql");
 const V2: &str = include_str!("../fixtures/shipped/2_providers_and_models.sql");
-const V2_EDITED: &str = include_str!("../fixtures/shipped/2_providers_and_models_edited.sql");
+const V2_EDITED: &str = concat!(
+    include_str!("../fixtures/shipped/2_providers_and_models.sql"),
+    include_str!("../fixtures/shipped/2_providers_and_models_edit.sql"),
+);
 const V3: &str = include_str!("../fixtures/shipped/3_admin.sql");
 const V4: &str = include_str!("../fixtures/shipped/4_nfc_emails.sql");
 
