@@ -42,7 +42,7 @@ pub fn row_of(html: &str, text: &str) -> Option<Row> {
 }
 
 /// The inside of the element with the id `id` (one that holds no element
-/// of its own kind), or all of `html` when there is none.
+/// of its own kind); empty when there is none.
 pub fn by_id<'a>(html: &'a str, id: &str) -> &'a str {
     let Some(at) = html.find(&format!("id=\"{id}\"")) else {
         return "";
