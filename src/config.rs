@@ -1,7 +1,8 @@
 //! Server configuration: flags win over environment, which wins over defaults.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
@@ -49,6 +50,36 @@ pub struct AdminConfig {
     /// Mark admin cookies Secure even over plain HTTP (behind a TLS proxy that does not send X-Forwarded-Proto)
     #[arg(long, env = "MINDGATE_SECURE_COOKIES", action = ArgAction::Set, default_value_t = false, value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub secure_cookies: bool,
+    /// Where the one-time setup link reads the time; tests set their own.
+    #[arg(skip)]
+    pub clock: Clock,
+}
+
+/// A monotonic clock: the system's, or one that a test moves forward (to
+/// see a setup link expire without waiting 30 minutes).
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Instant + Send + Sync>);
+
+impl Clock {
+    pub fn new(now: impl Fn() -> Instant + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    pub fn now(&self) -> Instant {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new(Instant::now)
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 /// What every route shares: how long a request body may take, which

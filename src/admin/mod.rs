@@ -207,7 +207,7 @@ impl AdminState {
         let admins = db.read_blocking(db::admins::count)?;
         Ok(AdminState {
             setup: if admins == 0 {
-                setup::SetupToken::issue()
+                setup::SetupToken::issue(config.clock.clone())
             } else {
                 setup::SetupToken::none()
             },

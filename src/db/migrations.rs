@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_providers_and_models.sql"),
     include_str!("migrations/0003_admin.sql"),
     include_str!("migrations/0004_nfc_emails.sql"),
+    include_str!("migrations/0005_chat_logs_by_user.sql"),
 ];
 
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;

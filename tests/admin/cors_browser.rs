@@ -12,7 +12,7 @@ use fantoccini::Client;
 use mindgate::config::{AppConfig, HttpConfig};
 
 use crate::browser::{connect, start_driver, wait_for_text};
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_configured, TestApp};
 
 /// Posts `email` as a new user to the API at `api` with `key` (all from
 /// the query string), and shows what came of it.
@@ -65,7 +65,7 @@ async fn a_page_on_a_listed_origin_calls_the_api_and_others_are_stopped() {
         return;
     };
     let (allowed, other) = serve_page();
-    let app = spawn_app_with(AppConfig {
+    let app = spawn_app_configured(AppConfig {
         http: HttpConfig {
             cors_origins: vec![allowed.clone()],
             ..HttpConfig::default()
@@ -85,7 +85,7 @@ async fn run(
     allowed: &str,
     other: &str,
 ) -> Result<(), fantoccini::error::CmdError> {
-    let key = app.api_key();
+    let key = app.api_key.clone();
     let page = |origin: &str, email: &str| {
         format!(
             "{origin}/?api={}&key={key}&email={email}",

@@ -2,9 +2,6 @@
 //! lockouts, forwarded addresses, password hashing memory and form sizes
 //! (where `next` may lead is in `access`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
@@ -13,8 +10,10 @@ use mindgate::config::{AppConfig, HttpConfig};
 use mindgate::http::client_ip::TrustedProxies;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{spawn_app, spawn_app_with, Browser, Page, ADMIN_EMAIL, ADMIN_PASSWORD};
-use crate::setup::set_password;
+use crate::helpers::{
+    set_password, spawn_app, spawn_app_configured, Browser, Page, ServerProcess, ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+};
 
 /// Posts the sign-in form with the page token `csrf`, as a request that a
 /// proxy forwarded for `from` when given.
@@ -84,7 +83,7 @@ async fn a_burst_gets_five_checks_and_then_429_even_for_the_right_password() {
 
 #[actix_web::test]
 async fn a_locked_email_still_lets_its_admin_in_from_a_clean_ip() {
-    let app = spawn_app_with(behind_a_proxy()).await;
+    let app = spawn_app_configured(behind_a_proxy()).await;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
     let attacker = app.browser();
     let csrf = attacker.get("/admin/login").await.csrf();
@@ -146,7 +145,7 @@ async fn a_forwarded_header_from_an_untrusted_peer_changes_nothing() {
 
 #[actix_web::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
-    let app = spawn_app_with(behind_a_proxy()).await;
+    let app = spawn_app_configured(behind_a_proxy()).await;
     let browser = app.browser();
     let csrf = browser.get("/admin/login").await.csrf();
     // What the client wrote comes first; the proxy appends what it saw.
@@ -175,63 +174,6 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
     assert_eq!(other.status, StatusCode::UNAUTHORIZED, "another client");
 }
 
-/// A `mindgate serve` process, killed when dropped.
-struct Served {
-    child: Child,
-    url: String,
-    log: mpsc::Receiver<String>,
-}
-
-impl Served {
-    fn start(db: &std::path::Path, trusted_proxies: &str) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mindgate"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .args(["--trusted-proxies", trusted_proxies])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mindgate");
-        let (tx, log) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let url = loop {
-            let line = log
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the server logs its URL");
-            if let Some(at) = line.find("listening on http://") {
-                let rest = &line[at + "listening on ".len()..];
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        Served { child, url, log }
-    }
-
-    /// The most memory the process has held, in KiB.
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no VmHWM in {status}"))
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[actix_web::test]
 async fn a_flood_of_sign_ins_hashes_a_few_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,7 +181,18 @@ async fn a_flood_of_sign_ins_hashes_a_few_at_a_time() {
     assert!(set_password(&db, ADMIN_EMAIL, ADMIN_PASSWORD)
         .status
         .success());
-    let server = Served::start(&db, "127.0.0.1");
+    let server = ServerProcess::start(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--trusted-proxies",
+            "127.0.0.1",
+        ],
+        &[],
+    );
     let browser = Browser::new(&server.url);
     let csrf = browser.get("/admin/login").await.csrf();
     // The first check also makes the stand-in hash for unknown emails.

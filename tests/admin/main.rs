@@ -4,10 +4,16 @@
 //! `cors_browser` drive a real headless Chromium.
 
 mod access;
+mod access_rules;
 mod browser;
 mod cors_browser;
-mod helpers;
 mod limits;
 mod pages;
 mod providers;
 mod setup;
+
+// The harness both test crates share; each uses only a part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "../common/mod.rs"]
+mod common;
+use common::{helpers, mock_upstream};

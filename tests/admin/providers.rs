@@ -2,48 +2,26 @@
 //! test against a local mock upstream, the model catalog, and the gateway
 //! seeing every change at once.
 
-use std::net::TcpListener;
-
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::json;
 
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::secrets::SecretKey;
 
-use crate::helpers::{signed_in, signed_in_with};
+use crate::common::html;
+use crate::helpers::{signed_in, signed_in_with, Browser, TestApp};
+use crate::mock_upstream::MockUpstream;
 
 const GOOD_KEY: &str = "sk-test-0123456789abcd";
 
-/// An OpenAI-style `/models` that wants `GOOD_KEY`; returns its base URL.
-fn mock_upstream() -> String {
-    async fn models(req: HttpRequest) -> HttpResponse {
-        let auth = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if auth == format!("Bearer {GOOD_KEY}") {
-            HttpResponse::Ok().json(json!({"data": [{"id": "m1"}, {"id": "m2"}, {"id": "m3"}]}))
-        } else {
-            // Echoing the key, as some providers do.
-            HttpResponse::Unauthorized().json(
-                json!({"error": {"message": format!("Incorrect API key <provided>: {auth}")}}),
-            )
-        }
-    }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = HttpServer::new(|| App::new().route("/v1/models", web::get().to(models)))
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-    actix_web::rt::spawn(server);
-    format!("http://{address}/v1")
+/// The base URL of a provider that takes only `GOOD_KEY` (it serves on
+/// until the test ends).
+async fn mock_upstream() -> String {
+    let mock = MockUpstream::start().await;
+    mock.accept_only(GOOD_KEY);
+    mock.openai_base()
 }
 
-fn stored_key(app: &crate::helpers::TestApp, id: &str) -> Option<String> {
+fn stored_key(app: &TestApp, id: &str) -> Option<String> {
     app.db
         .read_blocking(|c| {
             Ok(
@@ -55,15 +33,50 @@ fn stored_key(app: &crate::helpers::TestApp, id: &str) -> Option<String> {
         .unwrap()
 }
 
+/// Adds the provider `local` at `upstream`, with `key`.
+pub(crate) async fn add_local(browser: &Browser, upstream: &str, key: &str) {
+    browser
+        .post(
+            "/admin/providers",
+            "/admin/providers",
+            &[
+                ("id", "local"),
+                ("kind", "openai"),
+                ("name", "Local box"),
+                ("base_url", &format!("{upstream}/")),
+                ("api_key", key),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/providers");
+}
+
+/// Saves the provider `local` with `fields` besides its name and URL.
+async fn save_local(browser: &Browser, upstream: &str, fields: &[(&str, &str)]) {
+    let mut all = vec![("name", "Local box"), ("base_url", upstream)];
+    all.extend_from_slice(fields);
+    browser
+        .post("/admin/providers", "/admin/providers/local", &all)
+        .await
+        .assert_redirect("/admin/providers");
+}
+
 #[actix_web::test]
-async fn provider_keys_are_masked_kept_and_tested() {
-    let (app, browser) = signed_in().await;
-    let upstream = mock_upstream();
-    let page = browser.get("/admin/providers").await;
-    page.assert_ok()
+async fn the_built_in_providers_are_listed_without_keys() {
+    let (_app, browser) = signed_in().await;
+    browser
+        .get("/admin/providers")
+        .await
+        .assert_ok()
         .assert_contains("id=\"provider-openai\"")
         .assert_contains("id=\"provider-anthropic\"")
         .assert_contains("(none set)");
+}
+
+#[actix_web::test]
+async fn a_provider_with_a_bad_url_or_id_is_refused() {
+    let (app, browser) = signed_in().await;
+    let upstream = mock_upstream().await;
     let bad_url = browser
         .post(
             "/admin/providers",
@@ -91,20 +104,14 @@ async fn provider_keys_are_masked_kept_and_tested() {
         )
         .await;
     assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
-    browser
-        .post(
-            "/admin/providers",
-            "/admin/providers",
-            &[
-                ("id", "local"),
-                ("kind", "openai"),
-                ("name", "Local box"),
-                ("base_url", &format!("{upstream}/")),
-                ("api_key", "wrong-key-but-long"),
-            ],
-        )
-        .await
-        .assert_redirect("/admin/providers");
+    assert_eq!(app.count("SELECT COUNT(*) FROM providers"), 2);
+}
+
+#[actix_web::test]
+async fn an_added_providers_key_is_only_ever_shown_masked() {
+    let (_app, browser) = signed_in().await;
+    let upstream = mock_upstream().await;
+    add_local(&browser, &upstream, "wrong-key-but-long").await;
     let page = browser.get("/admin/providers").await;
     page.assert_contains("Added the provider Local box.")
         .assert_contains(&format!("value=\"{upstream}\""))
@@ -113,8 +120,14 @@ async fn provider_keys_are_masked_kept_and_tested() {
         !page.body.contains("wrong-key-but-long"),
         "the key is never shown"
     );
+}
 
-    // The test reports the upstream's own error...
+#[actix_web::test]
+async fn the_connection_test_reports_the_providers_error_or_its_models() {
+    let (_app, browser) = signed_in().await;
+    let upstream = mock_upstream().await;
+    add_local(&browser, &upstream, "wrong-key-but-long").await;
+    // The test reports the upstream's own error, the key it echoed hidden...
     let failed = browser
         .hx_post("/admin/providers", "/admin/providers/local/test", &[])
         .await;
@@ -127,31 +140,8 @@ async fn provider_keys_are_masked_kept_and_tested() {
         "{}",
         failed.body
     );
-    // ...and, with the right key, success. Saving with an empty key field
-    // keeps the key; typing one replaces it.
-    let save = |key: &'static str| {
-        [
-            ("name", "Local box"),
-            ("base_url", upstream.as_str()),
-            ("api_key", key),
-        ]
-    };
-    browser
-        .post("/admin/providers", "/admin/providers/local", &save(""))
-        .await
-        .assert_redirect("/admin/providers");
-    assert_eq!(
-        stored_key(&app, "local").as_deref(),
-        Some("wrong-key-but-long")
-    );
-    browser
-        .post(
-            "/admin/providers",
-            "/admin/providers/local",
-            &save(GOOD_KEY),
-        )
-        .await;
-    assert_eq!(stored_key(&app, "local").as_deref(), Some(GOOD_KEY));
+    // ...and, with the right key, success.
+    save_local(&browser, &upstream, &[("api_key", GOOD_KEY)]).await;
     let passed = browser
         .post("/admin/providers", "/admin/providers/local/test", &[])
         .await;
@@ -160,20 +150,29 @@ async fn provider_keys_are_masked_kept_and_tested() {
         .get("/admin/providers")
         .await
         .assert_contains("Local box: connected: 3 models available");
-    // Removing the key is explicit.
-    browser
-        .post(
-            "/admin/providers",
-            "/admin/providers/local",
-            &[
-                ("name", "Local box"),
-                ("base_url", upstream.as_str()),
-                ("remove_key", "on"),
-            ],
-        )
-        .await;
+}
+
+#[actix_web::test]
+async fn an_empty_key_field_keeps_the_key_a_typed_one_replaces_it_and_removal_is_explicit() {
+    let (app, browser) = signed_in().await;
+    let upstream = mock_upstream().await;
+    add_local(&browser, &upstream, "wrong-key-but-long").await;
+    save_local(&browser, &upstream, &[("api_key", "")]).await;
+    assert_eq!(
+        stored_key(&app, "local").as_deref(),
+        Some("wrong-key-but-long")
+    );
+    save_local(&browser, &upstream, &[("api_key", GOOD_KEY)]).await;
+    assert_eq!(stored_key(&app, "local").as_deref(), Some(GOOD_KEY));
+    save_local(&browser, &upstream, &[("remove_key", "on")]).await;
     assert_eq!(stored_key(&app, "local"), None);
-    // Built-in providers stay; added ones can go.
+}
+
+#[actix_web::test]
+async fn built_in_providers_stay_and_added_ones_can_go() {
+    let (app, browser) = signed_in().await;
+    let upstream = mock_upstream().await;
+    add_local(&browser, &upstream, "").await;
     let builtin = browser
         .post("/admin/providers", "/admin/providers/openai/delete", &[])
         .await;
@@ -196,7 +195,7 @@ async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work(
         ..AppConfig::default()
     };
     let (app, browser) = signed_in_with(config).await;
-    let upstream = mock_upstream();
+    let upstream = mock_upstream().await;
     let sealed_key = || {
         let stored = stored_key(&app, "local").expect("a stored key");
         assert!(stored.starts_with("enc:v1:"), "{stored}");
@@ -241,31 +240,42 @@ async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work(
     assert_eq!(sealed_key(), first);
 }
 
-#[actix_web::test]
-async fn the_model_catalog_changes_reach_the_gateway_at_once() {
-    let (app, browser) = signed_in().await;
-    let key = app.api_key();
-    let listed = || async {
-        let mut response = awc::Client::default()
-            .get(app.url("/api/v1/models"))
-            .insert_header(("X-API-KEY", key.as_str()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: serde_json::Value = response.json().await.unwrap();
-        body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["id"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
-    assert!(listed().await.contains(&"gpt-4o".to_owned()));
-    browser
-        .get("/admin/providers")
+/// The models that the API lists now.
+async fn gateway_models(app: &TestApp) -> Vec<String> {
+    let mut response = awc::Client::default()
+        .get(app.url("/api/v1/models"))
+        .insert_header(("X-API-KEY", app.api_key.as_str()))
+        .send()
         .await
-        .assert_contains("<code>gpt-4-32k</code></td>");
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The catalog row of `model` on the providers page: its provider, what it
+/// is sent upstream as, and its state.
+async fn catalog_row(browser: &Browser, model: &str) -> Option<Vec<Vec<String>>> {
+    let page = browser.get("/admin/providers").await;
+    html::rows(&page.body)
+        .into_iter()
+        .find(|row| row.cell(0) == [model])
+        .map(|row| row.0[1..4].to_vec())
+}
+
+#[actix_web::test]
+async fn a_disabled_model_leaves_the_gateway_at_once() {
+    let (app, browser) = signed_in().await;
+    assert!(gateway_models(&app).await.contains(&"gpt-4o".to_owned()));
+    assert_eq!(
+        catalog_row(&browser, "gpt-4-32k").await.unwrap(),
+        [vec!["openai"], vec!["gpt-4o", "alias"], vec!["enabled"]]
+    );
     browser
         .post(
             "/admin/providers",
@@ -278,10 +288,19 @@ async fn the_model_catalog_changes_reach_the_gateway_at_once() {
         .get("/admin/providers")
         .await
         .assert_contains("The model gpt-4o is disabled.");
+    assert_eq!(
+        catalog_row(&browser, "gpt-4o").await.unwrap()[2],
+        ["disabled"]
+    );
     assert!(
-        !listed().await.contains(&"gpt-4o".to_owned()),
+        !gateway_models(&app).await.contains(&"gpt-4o".to_owned()),
         "disabled: gone from the gateway"
     );
+}
+
+#[actix_web::test]
+async fn an_added_alias_reaches_the_gateway_until_it_is_removed() {
+    let (app, browser) = signed_in().await;
     browser
         .post(
             "/admin/providers",
@@ -295,20 +314,17 @@ async fn the_model_catalog_changes_reach_the_gateway_at_once() {
         )
         .await
         .assert_redirect("/admin/providers");
-    assert!(listed().await.contains(&"house-model".to_owned()));
-    let page = browser.get("/admin/providers").await;
-    page.assert_contains(
-        "<code>claude-haiku-4-5</code> <span class=\"badge badge-muted\">alias</span>",
+    assert!(gateway_models(&app)
+        .await
+        .contains(&"house-model".to_owned()));
+    assert_eq!(
+        catalog_row(&browser, "house-model").await.unwrap(),
+        [
+            vec!["anthropic"],
+            vec!["claude-haiku-4-5", "alias"],
+            vec!["enabled"]
+        ]
     );
-    let unknown = browser
-        .post(
-            "/admin/providers",
-            "/admin/models",
-            &[("name", "x"), ("provider", "nowhere")],
-        )
-        .await;
-    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    unknown.assert_contains("no provider has the id");
     browser
         .get("/admin/models/delete?name=house-model")
         .await
@@ -321,7 +337,24 @@ async fn the_model_catalog_changes_reach_the_gateway_at_once() {
         )
         .await
         .assert_redirect("/admin/providers");
-    assert!(!listed().await.contains(&"house-model".to_owned()));
+    assert!(!gateway_models(&app)
+        .await
+        .contains(&"house-model".to_owned()));
+    assert_eq!(catalog_row(&browser, "house-model").await, None);
+}
+
+#[actix_web::test]
+async fn a_model_of_no_provider_or_no_model_is_refused() {
+    let (_app, browser) = signed_in().await;
+    let unknown = browser
+        .post(
+            "/admin/providers",
+            "/admin/models",
+            &[("name", "x"), ("provider", "nowhere")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    unknown.assert_contains("no provider has the id");
     let missing = browser
         .post(
             "/admin/providers",

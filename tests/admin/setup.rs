@@ -1,11 +1,14 @@
-//! The first admin: the one-time setup link and `mindgate admin set-password`.
+//! The first admin: the one-time setup link (30 minutes, once) and
+//! `mindgate admin set-password`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
+use mindgate::config::{AdminConfig, AppConfig, Clock};
 
-use crate::helpers::{spawn_app, spawn_app_on, ADMIN_PASSWORD};
+use crate::helpers::{set_password, spawn_app, spawn_app_configured, spawn_app_on, ADMIN_PASSWORD};
 
 #[actix_web::test]
 async fn the_setup_link_creates_the_first_admin_once() {
@@ -65,20 +68,6 @@ async fn the_setup_link_creates_the_first_admin_once() {
     assert!(spawn_app_on(&app.db_path).await.setup_path.is_none());
 }
 
-pub fn set_password(db: &std::path::Path, email: &str, password: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mindgate"))
-        .args(["admin", "set-password", email, "--db"])
-        .arg(db)
-        .env_remove("MINDGATE_DB")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mindgate");
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[actix_web::test]
 async fn the_cli_creates_an_admin_and_changes_a_password() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,4 +94,46 @@ async fn the_cli_creates_an_admin_and_changes_a_password() {
     browser
         .sign_in("ops@example.com", "a brand new passphrase")
         .await;
+}
+
+#[actix_web::test]
+async fn the_setup_link_dies_30_minutes_after_the_start() {
+    // A clock that stands still until the test moves it on.
+    let start = Instant::now();
+    let skipped = Arc::new(AtomicU64::new(0));
+    let clock = {
+        let skipped = skipped.clone();
+        Clock::new(move || start + Duration::from_secs(skipped.load(Ordering::SeqCst)))
+    };
+    let app = spawn_app_configured(AppConfig {
+        admin: AdminConfig {
+            clock,
+            ..AdminConfig::default()
+        },
+        ..AppConfig::default()
+    })
+    .await;
+    let link = app.setup_path.clone().expect("a setup link with no admin");
+    let token = link.split("token=").nth(1).unwrap();
+    let browser = app.browser();
+    skipped.store(30 * 60 - 1, Ordering::SeqCst);
+    browser
+        .get(&link)
+        .await
+        .assert_ok()
+        .assert_contains("Create the first admin");
+    skipped.store(30 * 60, Ordering::SeqCst);
+    let expired = browser.get(&link).await;
+    assert_eq!(expired.status, StatusCode::FORBIDDEN);
+    expired.assert_contains("setup link is invalid, expired or already used");
+    let fields = [
+        ("token", token),
+        ("email", "boss@example.com"),
+        ("password", ADMIN_PASSWORD),
+        ("confirm", ADMIN_PASSWORD),
+    ];
+    let late = browser.post("/admin/login", "/admin/setup", &fields).await;
+    assert_eq!(late.status, StatusCode::FORBIDDEN);
+    late.assert_contains("setup link is invalid, expired or already used");
+    assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 0);
 }

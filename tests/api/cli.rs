@@ -1,6 +1,4 @@
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
@@ -10,6 +8,7 @@ use serde_json::Value;
 
 use crate::helpers::{
     error_message, is_iso_millis, mindgate, mindgate_blocking, send, spawn_app, stderr, stdout,
+    ServerProcess,
 };
 
 #[actix_web::test]
@@ -173,87 +172,11 @@ fn a_database_newer_than_the_binary_is_refused() {
     assert!(err.contains("999") && err.contains("newer"), "{err}");
 }
 
-/// A `mindgate` server process and the URL it logged.
-struct ServerProcess {
-    child: Child,
-    url: String,
-    /// What it logged before the URL.
-    startup: Vec<String>,
-    log: mpsc::Receiver<String>,
-}
-
-fn start_server(args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mindgate"));
-    command.args(args);
-    start_server_with(command, envs)
-}
-
-/// Runs `command`, which starts mindgate.
-fn start_server_with(mut command: Command, envs: &[(&str, &str)]) -> ServerProcess {
-    let mut child = command
-        .env_remove("MINDGATE_DB")
-        .env_remove("MINDGATE_LISTEN")
-        .env_remove("MINDGATE_SECRET_KEY")
-        .env_remove("MINDGATE_SECRET_KEY_FILE")
-        .envs(envs.iter().copied())
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mindgate");
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut startup = Vec::new();
-    let url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its URL");
-        if let Some(at) = line.find("listening on http://") {
-            let rest = &line[at + "listening on ".len()..];
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-        startup.push(line);
-    };
-    ServerProcess {
-        child,
-        url,
-        startup,
-        log: rx,
-    }
-}
-
-impl ServerProcess {
-    /// SIGTERM, then the exit status and the rest of the log.
-    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        // The shell's builtin kill: no procps needed.
-        let killed = Command::new("sh")
-            .args(["-c", &format!("kill -TERM {}", self.child.id())])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, self.log.try_iter().collect());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill().unwrap();
-        panic!("mindgate did not stop within 10 s of SIGTERM");
-    }
-}
-
 #[actix_web::test]
 async fn serve_logs_its_url_answers_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("served.db");
-    let server = start_server(
+    let server = ServerProcess::start(
         &[
             "serve",
             "--listen",
@@ -302,7 +225,7 @@ async fn serve_logs_its_url_answers_health_and_stops_on_sigterm() {
 async fn with_no_subcommand_mindgate_serves_configured_by_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("env.db");
-    let server = start_server(
+    let server = ServerProcess::start(
         &[],
         &[
             ("MINDGATE_LISTEN", "127.0.0.1:0"),
@@ -325,7 +248,7 @@ async fn with_no_subcommand_mindgate_serves_configured_by_the_environment() {
 async fn cors_origins_and_the_body_timeout_come_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("http.db");
-    let server = start_server(
+    let server = ServerProcess::start(
         &["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()],
         &[
             (
@@ -399,7 +322,7 @@ fn a_busy_port_is_a_clear_error() {
 async fn on_a_wildcard_address_the_setup_link_points_at_this_machine() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
-    let server = start_server(
+    let server = ServerProcess::start(
         &["--listen", "0.0.0.0:0", "--db", db.to_str().unwrap()],
         &[],
     );
@@ -442,7 +365,7 @@ fn serve_with_ulimit(ulimit: &str) -> (ServerProcess, String) {
         "--db",
         db.to_str().unwrap(),
     ]);
-    let server = start_server_with(command, &[]);
+    let server = ServerProcess::start_with(command, &[]);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id()))
         .expect("read the server's limits");
     let open_files = limits
@@ -455,12 +378,6 @@ fn serve_with_ulimit(ulimit: &str) -> (ServerProcess, String) {
         .collect::<Vec<_>>()
         .join(" ");
     (server, open_files)
-}
-
-/// Ends a server at once, when how it stops is not what is tested.
-fn stop(mut server: ServerProcess) {
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }
 
 #[test]
@@ -478,7 +395,7 @@ fn serving_raises_the_open_files_limit_to_the_hard_one() {
         "{:?}",
         server.startup
     );
-    stop(server);
+    drop(server);
 }
 
 #[test]
@@ -494,5 +411,5 @@ fn a_low_hard_open_files_limit_is_a_warning() {
         "{:?}",
         server.startup
     );
-    stop(server);
+    drop(server);
 }

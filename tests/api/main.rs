@@ -10,8 +10,7 @@ mod cors;
 mod errors;
 mod gateway;
 mod generated_client;
-mod helpers;
-mod mock_upstream;
+mod migrations;
 mod openapi;
 mod protocol;
 mod raw;
@@ -19,3 +18,9 @@ mod readme;
 mod secrets;
 mod storage;
 mod users;
+
+// The harness both test crates share; each uses only a part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "../common/mod.rs"]
+mod common;
+use common::{helpers, mock_upstream};

@@ -44,10 +44,12 @@ async fn the_readme_api_examples_run_in_order_on_a_fresh_server() {
     let examples = api_examples();
     assert!(examples.len() >= 5, "{} blocks", examples.len());
     let host = app.address.trim_start_matches("http://");
-    // Any HTTP error fails the run, with the body in the output.
+    // Any HTTP error fails the run, with the body in the output. A reader
+    // takes a moment between blocks; so does the script, so that chats are
+    // in the log (written in batches every 50 ms) when the next block reads it.
     let script = format!(
         "set -euo pipefail\ncurl() {{ command curl --fail-with-body \"$@\"; echo; }}\n{}",
-        examples.concat().replace("localhost:8080", host)
+        examples.join("sleep 0.2\n").replace("localhost:8080", host)
     );
     let key = app.api_key.clone();
     let output = actix_web::rt::task::spawn_blocking(move || {

@@ -2,11 +2,10 @@
 //! with it, and never found in the database in plain text.
 
 use std::fs::Permissions;
-use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use actix_web::http::StatusCode;
 use mindgate::config::{AppConfig, GatewayConfig};
@@ -15,7 +14,7 @@ use mindgate::secrets::SecretKey;
 use mindgate::startup::Application;
 
 use crate::gateway::{config, hello, ANTHROPIC_KEY, OPENAI_KEY};
-use crate::helpers::{mindgate_command, spawn_app_on_with, stderr, stdout, TestApp};
+use crate::helpers::{mindgate_with_stdin as run, spawn_app_on_with, stderr, stdout, TestApp};
 use crate::mock_upstream::MockUpstream;
 
 // As `openssl rand -base64 32` makes them.
@@ -210,25 +209,6 @@ async fn keys_stored_in_plain_text_are_sealed_at_the_first_start_with_a_secret()
     for key in [OPENAI_KEY, ANTHROPIC_KEY, DELETED_KEY] {
         assert!(!contains(&bytes, key), "{key} is still in the file");
     }
-}
-
-/// Runs the binary with `env` set and `stdin` on its standard input.
-fn run(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let mut child = mindgate_command(&args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mindgate");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn assert_fails_with(output: &Output, needles: &[&str]) {

@@ -55,9 +55,3 @@ INSERT INTO models (name, provider_id, upstream, created_at) VALUES
     ('claude-sonnet-4-5',   'anthropic', 'claude-sonnet-4-5', 0),
     ('claude-haiku-4-5',    'anthropic', 'claude-haiku-4-5',  0),
     ('claude-3-5-haiku-latest', 'anthropic', 'claude-3-5-haiku-latest', 0);
-
--- Most chats name no user: index only those that do (deleting a user finds
--- its chats through it), so recording an unattributed chat writes one
--- index fewer.
-DROP INDEX chat_logs_by_user;
-CREATE INDEX chat_logs_by_user ON chat_logs(user_id, recorded_at) WHERE user_id IS NOT NULL;

@@ -1,94 +1,220 @@
+//! A server on 127.0.0.1:0 with a fresh temporary database (`TestApp`),
+//! started by one builder, and what the tests do with it: JSON requests
+//! with the API key, admins and a browser signed in as one, rows written
+//! straight to the database.
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
+use mindgate::admin::password;
 use mindgate::auth::ApiKey;
 use mindgate::config::{AppConfig, GatewayConfig};
-use mindgate::db::{api_keys, Db};
+use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
+use mindgate::db::{admins, api_keys, Db};
+use mindgate::domain::{AdminId, Email, Timestamp};
 use mindgate::startup::Application;
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub use super::browser::{field_value, Browser, Page};
+pub use super::server::{
+    mindgate, mindgate_blocking, mindgate_command, mindgate_with_stdin, set_password, stderr,
+    stdout, ServerProcess,
+};
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
 pub struct TestApp {
     pub address: String,
+    /// A key for the API, sent by `request`; empty when the builder was
+    /// told `without_api_key`.
     pub api_key: String,
     pub db_path: PathBuf,
     pub db: Db,
     pub client: awc::Client,
+    /// `/admin/setup?token=…` while the instance has no admin.
+    pub setup_path: Option<String>,
     handle: ServerHandle,
     server: std::sync::Mutex<Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>>,
     // Dropped last: the database lives here.
     _dir: Option<TempDir>,
 }
 
+/// How a `TestApp` starts: on a fresh temporary database unless `on` names
+/// one, configured by `config` (defaults otherwise), with one API key
+/// unless `without_api_key`.
+pub struct TestAppBuilder {
+    config: AppConfig,
+    path: Option<PathBuf>,
+    api_key: bool,
+}
+
+impl TestAppBuilder {
+    pub fn config(mut self, config: AppConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn gateway(mut self, gateway: GatewayConfig) -> Self {
+        self.config.gateway = gateway;
+        self
+    }
+
+    /// The database at `path`, kept by the caller (to restart on it).
+    pub fn on(mut self, path: &Path) -> Self {
+        self.path = Some(path.to_owned());
+        self
+    }
+
+    /// No API key: for tests of an instance that has none.
+    pub fn without_api_key(mut self) -> Self {
+        self.api_key = false;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let (dir, path) = match self.path {
+            Some(path) => (None, path),
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("mindgate.db");
+                (Some(dir), path)
+            }
+        };
+        let db = Db::open(&path).expect("open database");
+        let api_key = if self.api_key {
+            let key = ApiKey::generate();
+            db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
+                .expect("create key");
+            key.as_str().to_owned()
+        } else {
+            String::new()
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let app =
+            Application::on_listener(listener, db.clone(), self.config).expect("build server");
+        let address = format!("http://{}", app.address());
+        let setup_path = app.setup_path();
+        let handle = app.handle();
+        let server = actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            api_key,
+            db_path: path,
+            db,
+            client: awc::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .finish(),
+            setup_path,
+            handle,
+            server: std::sync::Mutex::new(Some(server)),
+            _dir: dir,
+        }
+    }
+
+    /// The server with one admin, and a browser signed in as them.
+    pub async fn signed_in(self) -> (TestApp, Browser) {
+        let app = self.spawn().await;
+        app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
+        let browser = app.browser();
+        browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        (app, browser)
+    }
+}
+
 /// A server on a fresh database, with one API key ready in `api_key`.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(GatewayConfig::default()).await
+    TestApp::builder().spawn().await
 }
 
 /// A server on a fresh database whose gateway is configured by `config`.
 pub async fn spawn_app_with(config: GatewayConfig) -> TestApp {
-    spawn_app_configured(AppConfig {
-        gateway: config,
-        ..AppConfig::default()
-    })
-    .await
+    TestApp::builder().gateway(config).spawn().await
 }
 
 /// A server on a fresh database, configured by `config`.
 pub async fn spawn_app_configured(config: AppConfig) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("mindgate.db");
-    let mut app = spawn_app_on_configured(&path, config).await;
-    app._dir = Some(dir);
-    app
+    TestApp::builder().config(config).spawn().await
 }
 
 /// A server on the database at `path` (kept by the caller).
 pub async fn spawn_app_on(path: &Path) -> TestApp {
-    spawn_app_on_with(path, GatewayConfig::default()).await
+    TestApp::builder().on(path).spawn().await
 }
 
 pub async fn spawn_app_on_with(path: &Path, config: GatewayConfig) -> TestApp {
-    spawn_app_on_configured(
-        path,
-        AppConfig {
-            gateway: config,
-            ..AppConfig::default()
-        },
-    )
-    .await
+    TestApp::builder().on(path).gateway(config).spawn().await
 }
 
-pub async fn spawn_app_on_configured(path: &Path, config: AppConfig) -> TestApp {
-    let db = Db::open(path).expect("open database");
-    let key = ApiKey::generate();
-    db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
-        .expect("create key");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let app = Application::on_listener(listener, db.clone(), config).expect("build server");
-    let address = format!("http://{}", app.address());
-    let handle = app.handle();
-    let server = actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        api_key: key.as_str().to_owned(),
-        db_path: path.to_owned(),
-        db,
-        client: awc::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .finish(),
-        handle,
-        server: std::sync::Mutex::new(Some(server)),
-        _dir: None,
-    }
+/// A server with one admin, and a browser signed in as them.
+pub async fn signed_in() -> (TestApp, Browser) {
+    TestApp::builder().signed_in().await
+}
+
+/// A server configured by `config`, and a browser signed in.
+pub async fn signed_in_with(config: AppConfig) -> (TestApp, Browser) {
+    TestApp::builder().config(config).signed_in().await
 }
 
 impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            config: AppConfig::default(),
+            path: None,
+            api_key: true,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// A browser-like client with no cookies yet.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.address)
+    }
+
+    pub fn add_admin(&self, email: &str, pw: &str) -> AdminId {
+        let email = Email::parse(email).unwrap();
+        let hash = password::hash(pw).unwrap();
+        self.db
+            .write_blocking(|tx| admins::insert(tx, &email, &hash))
+            .expect("add admin")
+    }
+
+    /// Records a chat directly, as the gateway would.
+    pub fn record_chat(&self, chat_id: &str, title: &str, text: &str, model: &str, ms_ago: i64) {
+        let log = NewChatLog {
+            chat_id: chat_id.to_owned(),
+            chat_title: title.to_owned(),
+            recorded_at: Timestamp(Timestamp::now().millis() - ms_ago),
+            conversation_text: text.to_owned(),
+            model: Some(model.to_owned()),
+            provider: Some("openai".to_owned()),
+            character_id: None,
+            user_id: None,
+            api_key_id: None,
+            prompt_tokens: Some(100),
+            completion_tokens: Some(23),
+            status: ChatStatus::Ok,
+            error_message: None,
+            latency_ms: Some(812),
+            ttft_ms: Some(240),
+        };
+        self.db
+            .write_blocking(|tx| chat_logs::upsert(tx, &log))
+            .expect("record chat");
+    }
+
+    /// The first column of the first row `sql` finds.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db
+            .read_blocking(|conn| Ok(conn.query_row(sql, [], |row| row.get(0))?))
+            .unwrap()
     }
 
     /// A request carrying the test key in X-API-KEY.
@@ -191,45 +317,6 @@ pub fn error_message(body: &Value, expected_type: &str) -> String {
         .unwrap_or_else(|| panic!("no error message in {body}"));
     assert!(!message.is_empty());
     message.to_owned()
-}
-
-/// Runs the mindgate binary, off the async runtime.
-pub fn mindgate(args: &[&str]) -> impl std::future::Future<Output = Output> + 'static {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    async move {
-        actix_web::rt::task::spawn_blocking(move || mindgate_blocking(&args))
-            .await
-            .expect("join")
-    }
-}
-
-pub fn mindgate_blocking(args: &[String]) -> Output {
-    mindgate_command(args).output().expect("run mindgate")
-}
-
-/// The mindgate binary with `args`, free of the caller's mindgate settings.
-pub fn mindgate_command(args: &[String]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mindgate"));
-    command
-        .args(args)
-        .env_remove("MINDGATE_DB")
-        .env_remove("MINDGATE_LISTEN")
-        .env_remove("MINDGATE_RECORD_CHATS")
-        .env_remove("MINDGATE_SECRET_KEY")
-        .env_remove("MINDGATE_SECRET_KEY_FILE")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("ANTHROPIC_BASE_URL");
-    command
-}
-
-pub fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-pub fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Matches `2024-08-14T04:18:53.000Z`.

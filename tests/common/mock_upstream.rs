@@ -1,6 +1,7 @@
 //! A mock model provider on 127.0.0.1:0 that speaks OpenAI chat completions
 //! (`/v1/chat/completions`) and Anthropic Messages (`/v1/messages`), as JSON
-//! and as SSE, and fails on demand: a queue of faults, one per request.
+//! and as SSE, lists its models (`/v1/models`), and fails on demand: a
+//! queue of faults, one per request, or every key refused but one.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -101,6 +102,8 @@ struct State {
     peak_in_flight: AtomicUsize,
     /// Connections accepted so far.
     connections: AtomicUsize,
+    /// The only key it takes, when set: any other gets a 401 that echoes it.
+    accepted_key: Mutex<Option<String>>,
 }
 
 /// One request being answered, counted while it lives.
@@ -156,6 +159,12 @@ impl MockUpstream {
         format!("{}/v1", self.address)
     }
 
+    /// From now on, answers a request with any other key by a 401 that
+    /// echoes the key it got, as some providers do.
+    pub fn accept_only(&self, key: &str) {
+        *self.state.accepted_key.lock().unwrap() = Some(key.to_owned());
+    }
+
     /// Queues faults for the next requests, in order.
     pub fn fail_with(&self, faults: impl IntoIterator<Item = Fault>) {
         self.state.faults.lock().unwrap().extend(faults);
@@ -206,8 +215,44 @@ async fn anthropic(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
     answer(Protocol::Anthropic, req, body, state).await
 }
 
-async fn models() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "data": [{ "id": "mock-1" }, { "id": "mock-2" }] }))
+async fn models(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    if let Some(refused) = refuse_key(Protocol::OpenAi, &credential(&req), &state) {
+        return refused;
+    }
+    HttpResponse::Ok()
+        .json(json!({ "data": [{ "id": "mock-1" }, { "id": "mock-2" }, { "id": "mock-3" }] }))
+}
+
+/// The credential a request carried: its `Authorization` or `x-api-key`.
+fn credential(req: &HttpRequest) -> String {
+    ["authorization", "x-api-key"]
+        .iter()
+        .find_map(|name| req.headers().get(*name))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A 401 for a credential other than the accepted key, if one is set.
+fn refuse_key(protocol: Protocol, credential: &str, state: &State) -> Option<HttpResponse> {
+    let accepted = state.accepted_key.lock().unwrap().clone()?;
+    if credential == accepted || credential == format!("Bearer {accepted}") {
+        return None;
+    }
+    Some(HttpResponse::Unauthorized().json(error_body(
+        protocol,
+        &format!("Incorrect API key <provided>: {credential}"),
+    )))
+}
+
+/// An error answer's body, as each protocol shapes it.
+fn error_body(protocol: Protocol, message: &str) -> Value {
+    match protocol {
+        Protocol::OpenAi => json!({ "error": { "message": message, "type": "mock_error" } }),
+        Protocol::Anthropic => {
+            json!({ "type": "error", "error": { "type": "mock_error", "message": message } })
+        }
+    }
 }
 
 async fn answer(
@@ -227,12 +272,10 @@ async fn answer(
             .collect(),
         body: body.clone(),
     });
-    let credential = ["authorization", "x-api-key"]
-        .iter()
-        .find_map(|name| req.headers().get(*name))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let credential = credential(&req);
+    if let Some(refused) = refuse_key(protocol, &credential, &state) {
+        return refused;
+    }
     let echo = |text: &str| text.replace("{key}", &credential);
     let fault = state.faults.lock().unwrap().pop_front();
     match &fault {
@@ -247,15 +290,7 @@ async fn answer(
             if let Some(after) = retry_after {
                 response.insert_header(("retry-after", *after));
             }
-            let error = match protocol {
-                Protocol::OpenAi => {
-                    json!({ "error": { "message": message, "type": "mock_error" } })
-                }
-                Protocol::Anthropic => {
-                    json!({ "type": "error", "error": { "type": "mock_error", "message": message } })
-                }
-            };
-            return response.json(error);
+            return response.json(error_body(protocol, &message));
         }
         Some(Fault::StallHead(delay)) => actix_web::rt::time::sleep(*delay).await,
         Some(Fault::HoldForCompany { in_flight, at_most }) => {

@@ -1,0 +1,316 @@
+//! The admin's access rules over every POST route (the routes of
+//! `src/admin/mod.rs`), as a table: a stranger is sent to sign in before
+//! anything happens; a signed-in admin's change is refused (403) without
+//! the session's CSRF token, with a wrong one, or from another origin; and
+//! nothing changes in any of those cases. The sign-in and setup forms,
+//! open to anyone, have rows of their own.
+
+use actix_web::http::{Method, StatusCode};
+use mindgate::domain::AdminId;
+use serde_json::json;
+
+use crate::helpers::{signed_in, Browser, Page, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::providers::add_local;
+
+/// A POST route with a form that would change something if let through.
+struct Route {
+    path: String,
+    form: Vec<(&'static str, String)>,
+}
+
+fn route(path: impl Into<String>, form: &[(&'static str, &str)]) -> Route {
+    Route {
+        path: path.into(),
+        form: form.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    }
+}
+
+/// Every POST route that needs a session, with ids that exist in `app`
+/// (see `populate`); sign-out comes last, as it ends the session.
+fn protected_routes(ids: &Ids) -> Vec<Route> {
+    let Ids {
+        user,
+        character,
+        key,
+        admin,
+    } = ids;
+    let new_pw = "a new passphrase for all";
+    vec![
+        route("/admin/users", &[("email", "eve@example.com")]),
+        route(
+            "/admin/users/import",
+            &[("csv", "email\nmallory@example.com\n")],
+        ),
+        route(format!("/admin/users/{user}/tags"), &[("tags", "owned")]),
+        route(format!("/admin/users/{user}/delete"), &[]),
+        route(
+            "/admin/characters",
+            &[("title", "Evil"), ("instruction", "Obey.")],
+        ),
+        route(
+            format!("/admin/characters/{character}"),
+            &[("title", "Renamed"), ("instruction", "Obey.")],
+        ),
+        route(format!("/admin/characters/{character}/delete"), &[]),
+        route(
+            "/admin/providers",
+            &[
+                ("id", "evil"),
+                ("kind", "openai"),
+                ("name", "Evil"),
+                ("base_url", "http://127.0.0.1:9/v1"),
+            ],
+        ),
+        route(
+            "/admin/providers/local",
+            &[
+                ("name", "Renamed"),
+                ("base_url", "http://127.0.0.1:9/v1"),
+                ("api_key", "sk-stolen-0000"),
+            ],
+        ),
+        route("/admin/providers/local/test", &[]),
+        route("/admin/providers/local/delete", &[]),
+        route(
+            "/admin/models",
+            &[
+                ("name", "evil-model"),
+                ("provider", "openai"),
+                ("upstream", "gpt-4o"),
+            ],
+        ),
+        route("/admin/models/toggle", &[("name", "gpt-4o")]),
+        route("/admin/models/delete?name=gpt-4o", &[]),
+        route("/admin/api-keys", &[("name", "backdoor")]),
+        route(format!("/admin/api-keys/{key}/revoke"), &[]),
+        route("/admin/settings/recording", &[]),
+        route(
+            "/admin/settings/password",
+            &[
+                ("current", ADMIN_PASSWORD),
+                ("password", new_pw),
+                ("confirm", new_pw),
+            ],
+        ),
+        route(
+            "/admin/settings/admins",
+            &[
+                ("email", "eve@example.com"),
+                ("password", new_pw),
+                ("confirm", new_pw),
+            ],
+        ),
+        route(format!("/admin/settings/admins/{admin}/delete"), &[]),
+        route("/admin/logout", &[]),
+    ]
+}
+
+/// The ids of the rows that `populate` made.
+struct Ids {
+    user: String,
+    character: String,
+    key: i64,
+    admin: AdminId,
+}
+
+/// Something for every route to act on: a user, a character, an added
+/// provider, an API key and a second admin.
+async fn populate(app: &TestApp, browser: &Browser) -> Ids {
+    let user = app
+        .create_user(&json!({"email": "ann@example.com", "tags": ["a"]}))
+        .await;
+    let character = app
+        .create_character(&json!({"title": "Tutor", "instruction": "Teach."}))
+        .await;
+    add_local(browser, "http://127.0.0.1:9/v1", "").await;
+    Ids {
+        user: user["id"].as_str().unwrap().to_owned(),
+        character: character["id"].as_str().unwrap().to_owned(),
+        key: app.count("SELECT id FROM api_keys"),
+        admin: app.add_admin("second@example.com", ADMIN_PASSWORD),
+    }
+}
+
+/// Every row of every table, as text: what a refused request must leave
+/// as it was.
+fn snapshot(app: &TestApp) -> Vec<String> {
+    app.db
+        .read_blocking(|conn| {
+            let mut tables = conn.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )?;
+            let tables: Vec<String> = tables
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut rows = Vec::new();
+            for table in tables {
+                // A session's last use is not a change the admin made.
+                let columns = match table.as_str() {
+                    "admin_sessions" => "id_hash, admin_id, csrf_token, created_at",
+                    _ => "*",
+                };
+                let mut select = conn.prepare(&format!("SELECT {columns} FROM {table}"))?;
+                let width = select.column_count();
+                let mut found = select.query([])?;
+                while let Some(row) = found.next()? {
+                    let values = (0..width)
+                        .map(|i| row.get_ref(i).map(|v| format!("{v:?}")))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    rows.push(format!("{table}: {}", values.join(" | ")));
+                }
+            }
+            rows.sort();
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+/// Posts `route`'s form with `csrf` in its `csrf` field when given, and
+/// `headers`.
+async fn post(
+    browser: &Browser,
+    route: &Route,
+    csrf: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Page {
+    let mut fields: Vec<(&str, &str)> = csrf.map(|t| ("csrf", t)).into_iter().collect();
+    fields.extend(route.form.iter().map(|(k, v)| (*k, v.as_str())));
+    let mut request = browser.request(Method::POST, &route.path);
+    for header in headers {
+        request = request.insert_header(*header);
+    }
+    let body = serde_urlencoded::to_string(&fields).unwrap();
+    browser.send(request, Some(body)).await
+}
+
+fn assert_refused(page: &Page, why: &str, case: &str, path: &str) {
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}, {case}");
+    assert!(page.body.contains(why), "{path}, {case}: {}", page.body);
+}
+
+#[actix_web::test]
+async fn every_post_route_sends_strangers_to_sign_in_and_refuses_forged_changes() {
+    let (app, browser) = signed_in().await;
+    let ids = populate(&app, &browser).await;
+    let routes = protected_routes(&ids);
+    let csrf = browser.get("/admin").await.csrf();
+    let before = snapshot(&app);
+    let stranger = app.browser();
+    let evil = "https://evil.example";
+    for route in &routes {
+        let path = route.path.as_str();
+        // No session: to the sign-in page, before the body is read.
+        let page = post(&stranger, route, Some(&csrf), &[]).await;
+        page.assert_redirect("/admin/login");
+        let hx = post(&stranger, route, Some(&csrf), &[("HX-Request", "true")]).await;
+        assert_eq!(hx.header("hx-redirect"), "/admin/login", "{path}");
+        // A session, but no token, a wrong one, or another origin.
+        let missing = post(&browser, route, None, &[]).await;
+        assert_refused(&missing, "CSRF", "no token", path);
+        let wrong = post(&browser, route, Some("guessed"), &[]).await;
+        assert_refused(&wrong, "CSRF", "a wrong token", path);
+        let hx_wrong = post(
+            &browser,
+            route,
+            None,
+            &[("HX-Request", "true"), ("X-CSRF-Token", "guessed")],
+        )
+        .await;
+        assert_refused(&hx_wrong, "CSRF", "a wrong htmx token", path);
+        let origin = post(&browser, route, Some(&csrf), &[("Origin", evil)]).await;
+        assert_refused(&origin, "cross-origin", "another Origin", path);
+        let referer = format!("{evil}/admin");
+        let referred = post(&browser, route, Some(&csrf), &[("Referer", &referer)]).await;
+        assert_refused(&referred, "cross-origin", "another Referer", path);
+    }
+    assert_eq!(
+        snapshot(&app),
+        before,
+        "a refused request changed something"
+    );
+    // The same requests with the token and from this origin go through:
+    // the refusals above came from the rules, not from the routes.
+    let own = browser.address.clone();
+    for route in &routes {
+        let page = post(&browser, route, Some(&csrf), &[("Origin", &own)]).await;
+        let path = route.path.as_str();
+        assert!(
+            ![
+                StatusCode::FORBIDDEN,
+                StatusCode::NOT_FOUND,
+                StatusCode::METHOD_NOT_ALLOWED
+            ]
+            .contains(&page.status),
+            "{path}: {} {}",
+            page.status,
+            page.body
+        );
+        if path == "/admin/logout" {
+            page.assert_redirect("/admin/login");
+        } else {
+            assert!(!page.location().starts_with("/admin/login"), "{path}");
+        }
+    }
+    assert_ne!(snapshot(&app), before);
+}
+
+#[actix_web::test]
+async fn the_public_forms_need_their_own_token_and_this_origin() {
+    let app = TestApp::builder().spawn().await;
+    app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
+    let setup = TestApp::builder().spawn().await;
+    let setup_token = setup.setup_path.clone().unwrap();
+    let setup_token = setup_token.split("token=").nth(1).unwrap().to_owned();
+    let new_pw = "the first admin's passphrase";
+    let cases = [
+        (
+            &app,
+            route(
+                "/admin/login",
+                &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+            ),
+        ),
+        (
+            &setup,
+            route(
+                "/admin/setup",
+                &[
+                    ("token", &setup_token),
+                    ("email", ADMIN_EMAIL),
+                    ("password", new_pw),
+                    ("confirm", new_pw),
+                ],
+            ),
+        ),
+    ];
+    for (app, route) in &cases {
+        let path = route.path.as_str();
+        let browser = app.browser();
+        // Before any page was shown there is no token to send.
+        let unknown = post(&browser, route, None, &[]).await;
+        assert_refused(&unknown, "CSRF", "no token, no cookie", path);
+        // The page's token: only its own counts, and only from here.
+        let csrf = browser.get("/admin/login").await.csrf();
+        let missing = post(&browser, route, None, &[]).await;
+        assert_refused(&missing, "CSRF", "no token", path);
+        let wrong = post(&browser, route, Some("guessed"), &[]).await;
+        assert_refused(&wrong, "CSRF", "a wrong token", path);
+        let origin = post(
+            &browser,
+            route,
+            Some(&csrf),
+            &[("Origin", "https://evil.example")],
+        )
+        .await;
+        assert_refused(&origin, "cross-origin", "another Origin", path);
+        assert!(browser.cookie("mg_session").is_none(), "{path}");
+        assert_eq!(app.count("SELECT COUNT(*) FROM admin_sessions"), 0);
+        // With it, from here: signed in (and, by setup, the admin made).
+        let own = browser.address.clone();
+        post(&browser, route, Some(&csrf), &[("Origin", &own)])
+            .await
+            .assert_redirect("/admin");
+        assert!(browser.cookie("mg_session").is_some(), "{path}");
+    }
+}
