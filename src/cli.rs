@@ -8,12 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::admin;
-use crate::auth::{parse_key_name, ApiKey};
 use crate::config::{DbConfig, ServeConfig};
 use crate::db::admins;
 use crate::db::api_keys::{self, Revoked};
 use crate::db::{providers, Db};
-use crate::domain::{ApiKeyId, Email, Timestamp};
+use crate::domain::{parse_key_name, ApiKey, ApiKeyId, Email, Timestamp};
 use crate::secrets::SecretKey;
 use crate::startup::Application;
 

@@ -6,10 +6,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::render::{Ctx, Flash};
-use crate::auth::{parse_key_name, ApiKey};
 use crate::db::api_keys::{self, ApiKeyInfo, Revoked};
 use crate::db::Db;
-use crate::domain::ApiKeyId;
+use crate::domain::{parse_key_name, ApiKey, ApiKeyId};
 use crate::error::ApiError;
 
 #[derive(Template)]

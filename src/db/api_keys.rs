@@ -4,8 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use crate::auth::{ApiKey, KeyHash};
-use crate::domain::{ApiKeyId, Timestamp};
+use crate::domain::{ApiKey, ApiKeyId, KeyHash, Timestamp};
 use crate::error::ApiError;
 
 /// `last_used_at` is written at most this often per key, so authenticated

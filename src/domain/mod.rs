@@ -1,6 +1,7 @@
 //! Types that parse and check input, so handlers and queries only ever see
 //! valid values.
 
+mod api_key;
 mod character;
 mod email;
 mod error;
@@ -10,6 +11,7 @@ mod tags;
 mod text;
 mod timestamp;
 
+pub use api_key::{parse_key_name, ApiKey, KeyHash};
 pub use character::{CharacterPatch, NewCharacter};
 pub use email::Email;
 pub use error::InvalidInput;

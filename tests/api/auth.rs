@@ -92,7 +92,10 @@ async fn only_the_hash_of_a_key_is_stored() {
             Ok(conn.query_row("SELECT key_hash FROM api_keys", [], |row| row.get(0))?)
         })
         .unwrap();
-    assert_eq!(stored, mindgate::auth::KeyHash::of(&app.api_key).as_bytes());
+    assert_eq!(
+        stored,
+        mindgate::domain::KeyHash::of(&app.api_key).as_bytes()
+    );
 }
 
 #[actix_web::test]

@@ -4,9 +4,9 @@ use std::process::{Command, Output};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
-use mindgate::auth::ApiKey;
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::{api_keys, Db};
+use mindgate::domain::ApiKey;
 use mindgate::startup::Application;
 use serde_json::Value;
 use tempfile::TempDir;
