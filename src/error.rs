@@ -1,9 +1,13 @@
 //! The one API error type. Every handler returns `Result<_, ApiError>`;
-//! the mapping to an HTTP status and the JSON error body lives here only.
+//! the mapping to an HTTP status and the JSON error body lives here only,
+//! with a `From` for each layer's own error.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+
+use crate::db::StoreError;
+use crate::domain::InvalidInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -217,26 +221,81 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::domain::InvalidInput> for ApiError {
-    fn from(e: crate::domain::InvalidInput) -> Self {
+impl From<InvalidInput> for ApiError {
+    fn from(e: InvalidInput) -> Self {
         ApiError::invalid_field(e.field, e.message)
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::internal(format!("database: {e}"))
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(conflict) => ApiError::conflict(conflict.to_string()),
+            // The client named a row that is not there (a model's provider):
+            // a 400 on the field named after it.
+            StoreError::NotFound { what, .. } => ApiError::invalid_field(what, e.to_string()),
+            StoreError::BuiltInProvider(_) => ApiError::invalid_field("id", e.to_string()),
+            e => ApiError::internal(e),
+        }
     }
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(e: r2d2::Error) -> Self {
-        ApiError::internal(format!("database pool: {e}"))
-    }
-}
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+    use serde_json::{json, Value};
 
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        ApiError::internal(format!("blocking task: {e}"))
+    use super::*;
+    use crate::db::Conflict;
+    use crate::domain::UserId;
+
+    /// Status, headers and JSON body, as a client gets them.
+    async fn rendered(error: ApiError) -> (StatusCode, header::HeaderMap, Value) {
+        let response = error.error_response();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = to_bytes(response.into_body()).await.unwrap();
+        (status, headers, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn store_errors_become_409_400_or_a_500_that_keeps_its_detail_in_the_log() {
+        let taken = StoreError::from(Conflict::UserEmail {
+            email: "ann@example.com".into(),
+            existing: UserId(7),
+        });
+        let (status, _, body) = rendered(taken.into()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(
+            body["error"],
+            json!({"message": "a user with email ann@example.com already exists (id 7)",
+                   "type": "conflict_error"})
+        );
+
+        let dangling = StoreError::NotFound {
+            what: "provider",
+            key: "nowhere".into(),
+        };
+        let (status, _, body) = rendered(dangling.into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["param"], "provider");
+        assert_eq!(
+            body["error"]["message"],
+            "no provider has the id \"nowhere\""
+        );
+
+        let built_in = ApiError::from(StoreError::BuiltInProvider("openai".into()));
+        assert_eq!(built_in.kind, ErrorKind::InvalidRequest);
+        assert_eq!(built_in.param.as_deref(), Some("id"));
+
+        let failed = StoreError::from(rusqlite::Error::InvalidQuery);
+        let error = ApiError::from(failed);
+        assert!(error.to_string().starts_with("database: "), "{error}");
+        let (status, _, body) = rendered(error).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["type"], "api_error");
+        assert!(
+            !body.to_string().contains("database"),
+            "the detail stays in the log: {body}"
+        );
     }
 }

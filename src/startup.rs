@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::admin::AdminState;
 use crate::config::{AppConfig, HttpConfig, ServeConfig};
-use crate::db::{Db, OpenError};
+use crate::db::{Db, OpenError, StoreError};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::http::client_ip::client_ip;
@@ -23,7 +23,7 @@ pub enum StartupError {
     #[error("cannot start the gateway: {0}")]
     Gateway(ApiError),
     #[error("cannot start the admin: {0}")]
-    Admin(ApiError),
+    Admin(StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -236,7 +236,7 @@ fn connections_per_worker(workers: usize) -> usize {
 
 /// 200 once the server is up and its database answers.
 async fn healthz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    db.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+    db.read(|conn| Ok::<_, StoreError>(conn.query_row("SELECT 1", [], |_| Ok(()))?))
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ok" })))
 }

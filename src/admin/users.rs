@@ -7,9 +7,9 @@ use serde::Deserialize;
 use super::format::url_encode;
 use super::render::{html, Ctx, Flash};
 use super::{one_page, page_window};
-use crate::db::{self, users::User, Db};
+use crate::db::{self, users::User, Db, StoreError};
 use crate::domain::{Email, Tags, UserId};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 
 const MAX_IMPORT_ROWS: usize = 10_000;
 
@@ -81,7 +81,7 @@ async fn users_page(
     let (users, total) = db
         .read(move |conn| {
             let users = db::users::search(conn, search.as_deref(), limit, offset)?;
-            Ok((users, db::users::count(conn)?))
+            Ok::<_, StoreError>((users, db::users::count(conn)?))
         })
         .await?;
     let (users, has_next) = one_page(users);
@@ -245,11 +245,11 @@ pub struct ImportForm {
 
 /// One CSV record: the email, then tags (in one column separated by `;`,
 /// or in further columns).
-fn import_record(tx: &rusqlite::Transaction, record: &csv::StringRecord) -> Result<(), ApiError> {
+fn import_record(record: &csv::StringRecord) -> Result<(Email, Tags), ApiError> {
     let email = Email::parse(record.get(0).unwrap_or(""))?;
     let rest: Vec<&str> = record.iter().skip(1).collect();
     let tags = parse_tags(&rest.join(";"))?;
-    db::users::insert(tx, &email, &tags).map(|_| ())
+    Ok((email, tags))
 }
 
 fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, ApiError> {
@@ -289,11 +289,13 @@ fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, 
                 format!("import at most {MAX_IMPORT_ROWS} rows at a time"),
             ));
         }
-        let (outcome, ok, detail) = match import_record(tx, &record) {
-            Ok(()) => ("added", true, String::new()),
-            Err(e) if e.kind == ErrorKind::Conflict => ("already there", true, String::new()),
-            Err(e) if e.kind == ErrorKind::InvalidRequest => ("invalid", false, e.message),
-            Err(e) => return Err(e),
+        let (outcome, ok, detail) = match import_record(&record) {
+            Err(invalid) => ("invalid", false, invalid.message),
+            Ok((email, tags)) => match db::users::insert(tx, &email, &tags) {
+                Ok(_) => ("added", true, String::new()),
+                Err(StoreError::Conflict(_)) => ("already there", true, String::new()),
+                Err(e) => return Err(e.into()),
+            },
         };
         rows.push(ImportRow {
             line,

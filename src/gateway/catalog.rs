@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
-use crate::db::{self, Db};
+use crate::db::{self, Db, StoreError};
 use crate::error::ApiError;
 use crate::secrets::SecretKey;
 
@@ -41,7 +41,10 @@ pub struct CatalogSnapshot {
 }
 
 impl CatalogSnapshot {
-    fn load(conn: &rusqlite::Connection, secret: &SecretKey) -> Result<CatalogSnapshot, ApiError> {
+    fn load(
+        conn: &rusqlite::Connection,
+        secret: &SecretKey,
+    ) -> Result<CatalogSnapshot, StoreError> {
         let providers: HashMap<_, _> = db::providers::list(conn, secret)?
             .into_iter()
             .map(|p| (p.id.clone(), Arc::new(p)))
@@ -202,7 +205,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn load(db: Db, secret_key: SecretKey) -> Result<Catalog, ApiError> {
+    pub fn load(db: Db, secret_key: SecretKey) -> Result<Catalog, StoreError> {
         let catalog = Catalog {
             db,
             secret_key,
@@ -229,9 +232,9 @@ impl Catalog {
         self.record_chats.load(Ordering::Relaxed)
     }
 
-    pub fn reload_blocking(&self) -> Result<(), ApiError> {
+    pub fn reload_blocking(&self) -> Result<(), StoreError> {
         let (snapshot, record) = self.db.read_blocking(|conn| {
-            Ok((
+            Ok::<_, StoreError>((
                 CatalogSnapshot::load(conn, &self.secret_key)?,
                 db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
             ))
@@ -245,7 +248,7 @@ impl Catalog {
     }
 
     /// Re-reads providers, models and settings from the database.
-    pub async fn reload(self: &Arc<Self>) -> Result<(), ApiError> {
+    pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let catalog = self.clone();
         actix_web::web::block(move || catalog.reload_blocking()).await?
     }

@@ -8,7 +8,7 @@ use actix_web::http::{header, Method, StatusCode};
 use mindgate::admin::password;
 use mindgate::config::AppConfig;
 use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
-use mindgate::db::{admins, api_keys, Db};
+use mindgate::db::{admins, api_keys, Db, StoreError};
 use mindgate::domain::ApiKey;
 use mindgate::domain::{Email, Timestamp};
 use mindgate::startup::Application;
@@ -128,7 +128,7 @@ impl TestApp {
 
     pub fn count(&self, sql: &str) -> i64 {
         self.db
-            .read_blocking(|conn| Ok(conn.query_row(sql, [], |row| row.get(0))?))
+            .read_blocking(|conn| Ok::<_, StoreError>(conn.query_row(sql, [], |row| row.get(0))?))
             .unwrap()
     }
 
