@@ -12,7 +12,7 @@ use crate::admin::AdminState;
 use crate::config::{AppConfig, HttpConfig, ServeConfig};
 use crate::db::{Db, OpenError, StoreError};
 use crate::error::ApiError;
-use crate::gateway::Gateway;
+use crate::gateway::{self, Gateway};
 use crate::http::client_ip::client_ip;
 use crate::http::BodyDeadline;
 
@@ -21,7 +21,7 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
     #[error("cannot start the gateway: {0}")]
-    Gateway(ApiError),
+    Gateway(gateway::StartError),
     #[error("cannot start the admin: {0}")]
     Admin(StoreError),
     #[error("cannot listen on {addr}: {source}")]

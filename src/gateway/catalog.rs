@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db, StoreError};
-use crate::error::ApiError;
+use crate::domain::InvalidInput;
 use crate::secrets::SecretKey;
 
 /// The built-in model that answers with the last user message.
@@ -70,7 +70,7 @@ impl CatalogSnapshot {
     }
 
     /// Resolves a model name: the catalog first, then the model's family.
-    pub fn resolve(&self, name: &str) -> Result<Route, ApiError> {
+    pub fn resolve(&self, name: &str) -> Result<Route, InvalidInput> {
         if name == ECHO_MODEL {
             return Ok(Route::Echo);
         }
@@ -99,8 +99,8 @@ impl CatalogSnapshot {
         &self.redactor
     }
 
-    fn unknown(&self, name: &str, why: &str) -> ApiError {
-        ApiError::invalid_field(
+    fn unknown(&self, name: &str, why: &str) -> InvalidInput {
+        InvalidInput::new(
             "model",
             format!(
                 "model {name:?} {why}; available models: {}",

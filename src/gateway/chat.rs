@@ -18,6 +18,7 @@ use super::relay::{Mode, Relay};
 use super::render::{self, AnswerMeta, Encoder};
 use super::request::{conversation_prefix, default_title, ChatRequest, ClientProtocol};
 use super::upstream::{self, Response, UpstreamRequest};
+use super::upstream_error::UpstreamError;
 use super::{anthropic, echo, openai, Gateway};
 use crate::config::GatewayConfig;
 use crate::db::characters::Character;
@@ -25,7 +26,7 @@ use crate::db::chat_logs::ChatStatus;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
 use crate::domain::{random_base62, ApiKeyId, Email, UserId};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 
 /// The caller, as the auth middleware and headers say.
 pub struct Caller {
@@ -80,9 +81,9 @@ pub async fn complete(
             let config = &gateway.config;
             let mut sent = send(client, config, &provider, &body, &chat.redactor).await;
             if let Err(error) = &sent {
-                if rejects_stream_options(error) && !chat.include_usage {
-                    // Some OpenAI-compatible servers refuse the usage option
-                    // mindgate adds: ask again without it.
+                // Some OpenAI-compatible servers refuse the usage option
+                // mindgate adds: ask again without it.
+                if error.refuses_param("stream_options") && !chat.include_usage {
                     let mut body = body;
                     if let Some(fields) = body.as_object_mut() {
                         fields.remove("stream_options");
@@ -108,15 +109,9 @@ async fn send(
     provider: &Arc<Provider>,
     body: &Value,
     redactor: &Redactor,
-) -> Result<Response, ApiError> {
+) -> Result<Response, UpstreamError> {
     let prepared = UpstreamRequest::new(provider.clone(), body)?;
     upstream::send(client, config, &prepared, redactor).await
-}
-
-/// An upstream that does not know `stream_options`.
-fn rejects_stream_options(error: &ApiError) -> bool {
-    matches!(error.kind, ErrorKind::UpstreamRejected(status) if status == 400 || status == 422)
-        && error.message.contains("stream_options")
 }
 
 /// Who asks, with which character and model, and where that model leads.
@@ -255,24 +250,14 @@ async fn read_answer(
     mut response: Response,
     config: &GatewayConfig,
     redactor: &Redactor,
-) -> Result<(Bytes, Completion), ApiError> {
+) -> Result<(Bytes, Completion), UpstreamError> {
     let limit = config.max_answer_bytes;
     let body = actix_web::rt::time::timeout(config.idle_timeout, response.body().limit(limit))
         .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorKind::UpstreamTimeout,
-                "the provider stopped sending its answer",
-            )
-        })?
-        .map_err(|e| {
-            let message = match e {
-                PayloadError::Overflow => {
-                    format!("the provider's answer is larger than the limit of {limit} bytes")
-                }
-                e => format!("cannot read the provider's answer: {e}"),
-            };
-            ApiError::new(ErrorKind::Upstream, message)
+        .map_err(|_| UpstreamError::silent(config.idle_timeout))?
+        .map_err(|e| match e {
+            PayloadError::Overflow => UpstreamError::too_large(limit),
+            e => UpstreamError::broken(format!("cannot read the provider's answer: {e}")),
         })?;
     let body = redactor.bytes(body);
     let completion = upstream::completion(kind, &body)?;
@@ -342,12 +327,12 @@ fn finish_ok(record: PendingChatLog, completion: &Completion) {
 }
 
 /// Records a completion that failed before the client got anything.
-fn finish_failed(record: PendingChatLog, error: ApiError) -> ApiError {
+fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ApiError {
     record.finish(Outcome {
         reply: "",
         usage: Default::default(),
         status: ChatStatus::Error,
         error: Some(error.message.clone()),
     });
-    error
+    error.into()
 }
