@@ -16,6 +16,8 @@ use crate::gateway::{self, Gateway};
 use crate::http::client_ip::client_ip;
 use crate::http::BodyDeadline;
 
+/// Why the server did not start. Each message holds what it wraps (none is
+/// a `source`), so it reads whole wherever it is shown.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -24,11 +26,8 @@ pub enum StartupError {
     Gateway(gateway::StartError),
     #[error("cannot start the admin: {0}")]
     Admin(StoreError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: String, error: std::io::Error },
 }
 
 /// A server bound to its address, not yet running.
@@ -84,9 +83,9 @@ impl Application {
     pub fn build(config: &ServeConfig) -> Result<Application, StartupError> {
         log_open_files_limit();
         let db = Db::open(&config.db.path)?;
-        let listen_err = |source| StartupError::Listen {
+        let listen_err = |error| StartupError::Listen {
             addr: config.listen.clone(),
-            source,
+            error,
         };
         let listener = TcpListener::bind(&config.listen).map_err(listen_err)?;
         Application::on_listener(listener, db, config.app.clone())
@@ -99,15 +98,15 @@ impl Application {
     ) -> Result<Application, StartupError> {
         let address = listener
             .local_addr()
-            .map_err(|source| StartupError::Listen {
+            .map_err(|error| StartupError::Listen {
                 addr: "the given socket".to_owned(),
-                source,
+                error,
             })?;
         socket2::SockRef::from(&listener)
             .listen(LISTEN_BACKLOG)
-            .map_err(|source| StartupError::Listen {
+            .map_err(|error| StartupError::Listen {
                 addr: address.to_string(),
-                source,
+                error,
             })?;
         let gateway =
             web::Data::new(Gateway::start(&db, config.gateway).map_err(StartupError::Gateway)?);
@@ -129,10 +128,10 @@ impl Application {
             );
         }
         let server =
-            run(listener, db, config.http, gateway.clone(), admin.clone()).map_err(|source| {
+            run(listener, db, config.http, gateway.clone(), admin.clone()).map_err(|error| {
                 StartupError::Listen {
                     addr: address.to_string(),
-                    source,
+                    error,
                 }
             })?;
         Ok(Application {
