@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
-use awc::error::PayloadError;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::answer::Completion;
@@ -244,7 +244,9 @@ async fn whole_answer(
     Ok(HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion)))
 }
 
-/// A whole answer, as it came (keys redacted) and as read.
+/// A whole answer, as it came (keys redacted) and as read. The idle
+/// timeout bounds each silence between two chunks, not the whole read: a
+/// long answer may take its time while it keeps coming.
 async fn read_answer(
     kind: ProviderKind,
     mut response: Response,
@@ -252,14 +254,25 @@ async fn read_answer(
     redactor: &Redactor,
 ) -> Result<(Bytes, Completion), UpstreamError> {
     let limit = config.max_answer_bytes;
-    let body = actix_web::rt::time::timeout(config.idle_timeout, response.body().limit(limit))
-        .await
-        .map_err(|_| UpstreamError::silent(config.idle_timeout))?
-        .map_err(|e| match e {
-            PayloadError::Overflow => UpstreamError::too_large(limit),
-            e => UpstreamError::broken(format!("cannot read the provider's answer: {e}")),
-        })?;
-    let body = redactor.bytes(body);
+    let mut body = BytesMut::new();
+    loop {
+        let chunk = actix_web::rt::time::timeout(config.idle_timeout, response.next())
+            .await
+            .map_err(|_| UpstreamError::silent(config.idle_timeout))?;
+        match chunk {
+            None => break,
+            Some(Ok(chunk)) if body.len() + chunk.len() > limit => {
+                return Err(UpstreamError::too_large(limit))
+            }
+            Some(Ok(chunk)) => body.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                return Err(UpstreamError::broken(format!(
+                    "cannot read the provider's answer: {e}"
+                )))
+            }
+        }
+    }
+    let body = redactor.bytes(body.freeze());
     let completion = upstream::completion(kind, &body)?;
     Ok((body, completion))
 }
