@@ -1,55 +1,14 @@
-//! API keys: their format, their hashes, and the middleware that demands
-//! one on every protected route.
+//! The middleware that demands an API key on every protected route.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use sha2::{Digest, Sha256};
 
 use crate::db::{self, Db};
-use crate::domain::{random_base62, ApiKeyId, Timestamp};
+use crate::domain::{ApiKey, ApiKeyId, KeyHash, Timestamp};
 use crate::error::ApiError;
-
-const KEY_PREFIX: &str = "mg_";
-const KEY_RANDOM_LEN: usize = 40;
-/// How much of a key is kept in clear, to tell keys apart in listings.
-const SHOWN_PREFIX_LEN: usize = KEY_PREFIX.len() + 6;
-
-/// A freshly generated key: `mg_` plus 40 random base62 characters.
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn generate() -> ApiKey {
-        ApiKey(format!("{KEY_PREFIX}{}", random_base62(KEY_RANDOM_LEN)))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn prefix(&self) -> &str {
-        &self.0[..SHOWN_PREFIX_LEN]
-    }
-
-    pub fn hash(&self) -> KeyHash {
-        KeyHash::of(&self.0)
-    }
-}
-
-/// The SHA-256 of a key: all that the store keeps of it.
-pub struct KeyHash([u8; 32]);
-
-impl KeyHash {
-    pub fn of(key: &str) -> KeyHash {
-        KeyHash(Sha256::digest(key.as_bytes()).into())
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
 
 /// The key that authenticated the request, left in the request's extensions.
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +34,7 @@ async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<AuthenticatedKey, 
         )
         })?;
     let invalid = || ApiError::unauthorized("invalid API key");
-    if !key.starts_with(KEY_PREFIX) {
+    if !key.starts_with(ApiKey::PREFIX) {
         return Err(invalid());
     }
     let hash = KeyHash::of(key);

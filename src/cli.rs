@@ -5,15 +5,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 
 use crate::admin;
-use crate::auth::ApiKey;
 use crate::config::{DbConfig, ServeConfig};
 use crate::db::admins;
 use crate::db::api_keys::{self, Revoked};
 use crate::db::{providers, Db};
-use crate::domain::{ApiKeyId, Email, KeyName, NewPassword, Timestamp};
+use crate::domain::{ApiKey, ApiKeyId, Email, KeyName, NewPassword, Timestamp};
 use crate::secrets::SecretKey;
 use crate::startup::Application;
 
@@ -111,7 +111,7 @@ enum AdminCommand {
     },
 }
 
-type CommandResult = Result<(), Box<dyn std::error::Error>>;
+type CommandResult = anyhow::Result<()>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -137,7 +137,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mindgate: error: {e}");
+            // `{:#}`: the error with the context around it, outermost first.
+            eprintln!("mindgate: error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -152,7 +153,7 @@ fn serve(mut config: ServeConfig) -> CommandResult {
             app.address(),
             config.db.path.display()
         );
-        app.run_until_stopped().await?;
+        app.run_until_stopped().await.context("the server failed")?;
         log::info!("mindgate stopped");
         Ok(())
     })
@@ -162,7 +163,9 @@ fn create_key(name: &str, db: &DbConfig) -> CommandResult {
     let name = KeyName::parse(name)?;
     let db = Db::open(&db.path)?;
     let key = ApiKey::generate();
-    let info = db.write_blocking(|tx| api_keys::insert(tx, name.as_str(), &key))?;
+    let info = db
+        .write_blocking(|tx| api_keys::insert(tx, name.as_str(), &key))
+        .context("cannot store the new API key")?;
     println!("{}", key.as_str());
     eprintln!(
         "created API key {} ({:?}); it is shown only this once",
@@ -173,7 +176,9 @@ fn create_key(name: &str, db: &DbConfig) -> CommandResult {
 
 fn list_keys(db: &DbConfig) -> CommandResult {
     let db = Db::open_existing(&db.path)?;
-    let keys = db.read_blocking(api_keys::list)?;
+    let keys = db
+        .read_blocking(api_keys::list)
+        .context("cannot read the API keys")?;
     let when = |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), Timestamp::to_iso);
     let rows: Vec<[String; 6]> = keys
         .iter()
@@ -218,10 +223,13 @@ fn list_keys(db: &DbConfig) -> CommandResult {
 
 fn revoke_key(id: ApiKeyId, db: &DbConfig) -> CommandResult {
     let db = Db::open_existing(&db.path)?;
-    match db.write_blocking(|tx| api_keys::revoke(tx, id))? {
+    let revoked = db
+        .write_blocking(|tx| api_keys::revoke(tx, id))
+        .with_context(|| format!("cannot revoke API key {id}"))?;
+    match revoked {
         Revoked::Now => println!("revoked key {id}"),
         Revoked::Already => println!("key {id} was already revoked"),
-        Revoked::NoSuchKey => return Err(format!("no API key with id {id}").into()),
+        Revoked::NoSuchKey => bail!("no API key with id {id}"),
     }
     Ok(())
 }
@@ -229,12 +237,17 @@ fn revoke_key(id: ApiKeyId, db: &DbConfig) -> CommandResult {
 fn set_admin_password(email: &str, db: &DbConfig) -> CommandResult {
     let email = Email::parse(email)?;
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
     let password = line.trim_end_matches(['\n', '\r']);
     let password = NewPassword::parse(password)?;
-    let hash = admin::password::hash(password.as_str())?;
+    let hash = admin::password::hash(password.as_str())
+        .map_err(|e| anyhow!("cannot hash the password: {e}"))?;
     let db = Db::open(&db.path)?;
-    let created = db.write_blocking(|tx| admins::upsert_password(tx, &email, &hash))?;
+    let created = db
+        .write_blocking(|tx| admins::upsert_password(tx, &email, &hash))
+        .with_context(|| format!("cannot store the password of admin {email}"))?;
     if created {
         println!("created admin {email}");
     } else {
@@ -245,7 +258,9 @@ fn set_admin_password(email: &str, db: &DbConfig) -> CommandResult {
 
 fn backup(dest: &std::path::Path, db: &DbConfig) -> CommandResult {
     let source = Db::open_existing(&db.path)?;
-    source.backup_to(dest)?;
+    source
+        .backup_to(dest)
+        .with_context(|| format!("cannot back up {}", source.path().display()))?;
     println!(
         "backed up {} to {}",
         source.path().display(),
@@ -263,9 +278,13 @@ fn secrets(command: SecretsCommand) -> CommandResult {
     match command {
         SecretsCommand::Rotate { .. } => {
             let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the new secret from stdin")?;
             let new = SecretKey::derive(&line, "the new secret (stdin)")?;
-            let count = db.write_blocking(|tx| providers::reseal_keys(tx, &current, &new))?;
+            let count = db
+                .write_blocking(|tx| providers::reseal_keys(tx, &current, &new))
+                .context("cannot re-encrypt the provider keys")?;
             println!(
                 "encrypted {count} provider key(s) with the new secret; \
                  start mindgate with it in MINDGATE_SECRET_KEY or MINDGATE_SECRET_KEY_FILE"
@@ -273,14 +292,18 @@ fn secrets(command: SecretsCommand) -> CommandResult {
         }
         SecretsCommand::Decrypt { .. } => {
             let none = SecretKey::default();
-            let count = db.write_blocking(|tx| providers::reseal_keys(tx, &current, &none))?;
+            let count = db
+                .write_blocking(|tx| providers::reseal_keys(tx, &current, &none))
+                .context("cannot decrypt the provider keys")?;
             println!(
                 "stored {count} provider key(s) in plain text; \
                  start mindgate without MINDGATE_SECRET_KEY and MINDGATE_SECRET_KEY_FILE"
             );
         }
         SecretsCommand::Forget { .. } => {
-            let forgotten = db.write_blocking(|tx| providers::forget_sealed_keys(tx, &current))?;
+            let forgotten = db
+                .write_blocking(|tx| providers::forget_sealed_keys(tx, &current))
+                .context("cannot remove the provider keys")?;
             if forgotten.is_empty() {
                 println!("every provider key can be read; none removed");
             } else {

@@ -1,9 +1,15 @@
 //! The one API error type. Every handler returns `Result<_, ApiError>`;
-//! the mapping to an HTTP status and the JSON error body lives here only.
+//! the mapping to an HTTP status and the JSON error body lives here only,
+//! with a `From` for each layer's own error: the store's, the domain's and
+//! the gateway's.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+
+use crate::db::StoreError;
+use crate::domain::InvalidInput;
+use crate::gateway::{Failure, UpstreamError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -117,12 +123,6 @@ impl ApiError {
         self
     }
 
-    /// An upstream failure mindgate has already retried.
-    pub fn after_retries(mut self) -> Self {
-        self.retried = true;
-        self
-    }
-
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidRequest, message)
     }
@@ -217,8 +217,8 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::domain::InvalidInput> for ApiError {
-    fn from(e: crate::domain::InvalidInput) -> Self {
+impl From<InvalidInput> for ApiError {
+    fn from(e: InvalidInput) -> Self {
         let param = (!e.field.is_empty()).then_some(e.field);
         ApiError {
             param,
@@ -227,20 +227,223 @@ impl From<crate::domain::InvalidInput> for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::internal(format!("database: {e}"))
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(conflict) => ApiError::conflict(conflict.to_string()),
+            // The client named a row that is not there (a model's provider):
+            // a 400 on the field named after it.
+            StoreError::NotFound { what, .. } => ApiError::invalid_field(what, e.to_string()),
+            StoreError::BuiltInProvider(_) => ApiError::invalid_field("id", e.to_string()),
+            e => ApiError::internal(e),
+        }
     }
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(e: r2d2::Error) -> Self {
-        ApiError::internal(format!("database pool: {e}"))
+/// What a provider's failing status means for the client.
+fn kind_for_status(status: StatusCode) -> ErrorKind {
+    match status.as_u16() {
+        429 => ErrorKind::RateLimited,
+        // The instance's provider key is wrong or lacks rights, not the
+        // caller's.
+        401 | 403 => ErrorKind::Upstream,
+        400..=499 => ErrorKind::UpstreamRejected(status),
+        _ => ErrorKind::Upstream,
     }
 }
 
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        ApiError::internal(format!("blocking task: {e}"))
+/// The README's mapping of upstream failures, for whole answers and
+/// streams alike: a provider's refusal by the status it goes with, a
+/// timeout as 504, anything else as 502. A rate limit always says when to
+/// come back.
+impl From<UpstreamError> for ApiError {
+    fn from(e: UpstreamError) -> Self {
+        let kind = match &e.failure {
+            Failure::Refused(said) => said.status().map_or(ErrorKind::Upstream, kind_for_status),
+            Failure::Timeout(_) => ErrorKind::UpstreamTimeout,
+            Failure::Unreachable | Failure::Broken | Failure::BadAnswer | Failure::NoKey => {
+                ErrorKind::Upstream
+            }
+        };
+        let retry_after = (kind == ErrorKind::RateLimited)
+            .then(|| e.retry_after.map_or(1, |wait| wait.as_secs().max(1)));
+        ApiError {
+            retry_after,
+            retried: e.retried,
+            ..ApiError::new(kind, e.message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::body::to_bytes;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::db::Conflict;
+    use crate::domain::UserId;
+    use crate::gateway::ProviderError;
+
+    /// Status, headers and JSON body, as a client gets them.
+    async fn rendered(error: ApiError) -> (StatusCode, header::HeaderMap, Value) {
+        let response = error.error_response();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = to_bytes(response.into_body()).await.unwrap();
+        (status, headers, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn store_errors_become_409_400_or_a_500_that_keeps_its_detail_in_the_log() {
+        let taken = StoreError::from(Conflict::UserEmail {
+            email: "ann@example.com".into(),
+            existing: UserId(7),
+        });
+        let (status, _, body) = rendered(taken.into()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(
+            body["error"],
+            json!({"message": "a user with email ann@example.com already exists (id 7)",
+                   "type": "conflict_error"})
+        );
+
+        let dangling = StoreError::NotFound {
+            what: "provider",
+            key: "nowhere".into(),
+        };
+        let (status, _, body) = rendered(dangling.into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["param"], "provider");
+        assert_eq!(
+            body["error"]["message"],
+            "no provider has the id \"nowhere\""
+        );
+
+        let built_in = ApiError::from(StoreError::BuiltInProvider("openai".into()));
+        assert_eq!(built_in.kind, ErrorKind::InvalidRequest);
+        assert_eq!(built_in.param.as_deref(), Some("id"));
+
+        let failed = StoreError::from(rusqlite::Error::InvalidQuery);
+        let error = ApiError::from(failed);
+        assert!(error.to_string().starts_with("database: "), "{error}");
+        let (status, _, body) = rendered(error).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["type"], "api_error");
+        assert!(
+            !body.to_string().contains("database"),
+            "the detail stays in the log: {body}"
+        );
+    }
+
+    fn answered(status: u16, retry_after: Option<Duration>) -> UpstreamError {
+        let status = StatusCode::from_u16(status).unwrap();
+        let body = br#"{"error":{"type":"mock_error","message":"mock says no"}}"#;
+        UpstreamError::answered("openai", status, body, retry_after)
+    }
+
+    #[actix_web::test]
+    async fn a_providers_status_maps_as_the_readme_says() {
+        for (from, to, kind) in [
+            (400, 400, "invalid_request_error"),
+            (404, 404, "not_found_error"),
+            (422, 422, "invalid_request_error"),
+            // The instance's key is at fault, not the caller's.
+            (401, 502, "upstream_error"),
+            (403, 502, "upstream_error"),
+            (500, 502, "upstream_error"),
+            (503, 502, "upstream_error"),
+            (529, 502, "upstream_error"),
+            (429, 429, "rate_limit_error"),
+        ] {
+            let (status, headers, body) = rendered(answered(from, None).into()).await;
+            assert_eq!(status.as_u16(), to, "{from}");
+            assert_eq!(body["error"]["type"], kind, "{from}");
+            assert_eq!(
+                body["error"]["message"],
+                format!("provider \"openai\" answered {from}: mock says no")
+            );
+            let retry_after = headers.get(header::RETRY_AFTER);
+            assert_eq!(retry_after.is_some(), from == 429, "{from}");
+            assert!(headers.get("x-should-retry").is_none(), "{from}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_rate_limit_always_says_when_to_come_back() {
+        for (wait, header) in [
+            (Some(Duration::from_secs(7)), "7"),
+            (Some(Duration::from_millis(500)), "1"),
+            (None, "1"),
+        ] {
+            let (_, headers, _) = rendered(answered(429, wait).into()).await;
+            assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), header);
+        }
+        let slow_down = ProviderError::reported(&json!({"type": "rate_limit_error"}));
+        let error = ApiError::from(UpstreamError::reported(slow_down));
+        assert_eq!(
+            (error.kind, error.retry_after),
+            (ErrorKind::RateLimited, Some(1))
+        );
+    }
+
+    #[test]
+    fn reported_errors_map_like_the_status_they_go_with() {
+        let kind = |error: Value| {
+            ApiError::from(UpstreamError::reported(ProviderError::reported(&error))).kind
+        };
+        // OpenAI reports a bad key as an invalid request with its code.
+        assert_eq!(
+            kind(json!({"type": "invalid_request_error", "code": "invalid_api_key"})),
+            ErrorKind::Upstream
+        );
+        assert_eq!(
+            kind(json!({"type": "invalid_request_error", "code": "context_length_exceeded"})),
+            ErrorKind::UpstreamRejected(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            kind(json!({"type": "permission_error"})),
+            ErrorKind::Upstream
+        );
+        assert_eq!(
+            kind(json!({"type": "tokens", "code": "rate_limit_exceeded"})),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            kind(json!({"type": "not_found_error"})),
+            ErrorKind::UpstreamRejected(StatusCode::NOT_FOUND)
+        );
+        // vLLM and others put the HTTP status in `code`.
+        assert_eq!(
+            kind(json!({"type": "BadRequestError", "code": 400})),
+            ErrorKind::UpstreamRejected(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            kind(json!({"type": "overloaded_error"})),
+            ErrorKind::Upstream
+        );
+        assert_eq!(kind(json!({"message": "?"})), ErrorKind::Upstream);
+        assert_eq!(kind(json!("a bare string")), ErrorKind::Upstream);
+    }
+
+    #[actix_web::test]
+    async fn timeouts_are_504_other_failures_502_and_retries_are_told() {
+        let silent = ApiError::from(UpstreamError::silent(Duration::from_millis(300)));
+        assert_eq!(silent.kind, ErrorKind::UpstreamTimeout);
+        assert_eq!(silent.message, "the provider sent nothing for 300 ms");
+        for failure in [
+            UpstreamError::unreachable("cannot connect"),
+            UpstreamError::broken("cut"),
+            UpstreamError::too_large(100),
+            UpstreamError::no_key("no key"),
+        ] {
+            assert_eq!(ApiError::from(failure).kind, ErrorKind::Upstream);
+        }
+        let retried = UpstreamError::unreachable("cannot connect").after_retries();
+        let (status, headers, body) = rendered(retried.into()).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(headers.get("x-should-retry").unwrap(), "false");
+        assert_eq!(body["error"]["message"], "cannot connect");
     }
 }

@@ -41,10 +41,11 @@ pub enum SecretError {
     NotUtf8,
     #[error("set only one of {SECRET_VAR} and {SECRET_FILE_VAR}")]
     Both,
-    #[error("cannot read {SECRET_FILE_VAR} {}: {source}", path.display())]
+    // Not a `source`: the message holds it already.
+    #[error("cannot read {SECRET_FILE_VAR} {}: {error}", path.display())]
     File {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -112,9 +113,9 @@ impl SecretKey {
     }
 
     fn from_file(path: &Path) -> Result<SecretKey, SecretError> {
-        let file_err = |source| SecretError::File {
+        let file_err = |error| SecretError::File {
             path: path.to_owned(),
-            source,
+            error,
         };
         let secret = std::fs::read_to_string(path).map_err(file_err)?;
         warn_if_shared(path);

@@ -10,25 +10,24 @@ use serde_json::json;
 
 use crate::admin::AdminState;
 use crate::config::{AppConfig, HttpConfig, ServeConfig};
-use crate::db::{Db, OpenError};
+use crate::db::{Db, OpenError, StoreError};
 use crate::error::ApiError;
-use crate::gateway::Gateway;
+use crate::gateway::{self, Gateway};
 use crate::http::client_ip::client_ip;
 use crate::http::BodyDeadline;
 
+/// Why the server did not start. Each message holds what it wraps (none is
+/// a `source`), so it reads whole wherever it is shown.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
     #[error("cannot start the gateway: {0}")]
-    Gateway(ApiError),
+    Gateway(gateway::StartError),
     #[error("cannot start the admin: {0}")]
-    Admin(ApiError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Admin(StoreError),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: String, error: std::io::Error },
 }
 
 /// A server bound to its address, not yet running.
@@ -84,9 +83,9 @@ impl Application {
     pub fn build(config: &ServeConfig) -> Result<Application, StartupError> {
         log_open_files_limit();
         let db = Db::open(&config.db.path)?;
-        let listen_err = |source| StartupError::Listen {
+        let listen_err = |error| StartupError::Listen {
             addr: config.listen.clone(),
-            source,
+            error,
         };
         let listener = TcpListener::bind(&config.listen).map_err(listen_err)?;
         Application::on_listener(listener, db, config.app.clone())
@@ -99,15 +98,15 @@ impl Application {
     ) -> Result<Application, StartupError> {
         let address = listener
             .local_addr()
-            .map_err(|source| StartupError::Listen {
+            .map_err(|error| StartupError::Listen {
                 addr: "the given socket".to_owned(),
-                source,
+                error,
             })?;
         socket2::SockRef::from(&listener)
             .listen(LISTEN_BACKLOG)
-            .map_err(|source| StartupError::Listen {
+            .map_err(|error| StartupError::Listen {
                 addr: address.to_string(),
-                source,
+                error,
             })?;
         let gateway =
             web::Data::new(Gateway::start(&db, config.gateway).map_err(StartupError::Gateway)?);
@@ -129,10 +128,10 @@ impl Application {
             );
         }
         let server =
-            run(listener, db, config.http, gateway.clone(), admin.clone()).map_err(|source| {
+            run(listener, db, config.http, gateway.clone(), admin.clone()).map_err(|error| {
                 StartupError::Listen {
                     addr: address.to_string(),
-                    source,
+                    error,
                 }
             })?;
         Ok(Application {
@@ -237,7 +236,7 @@ fn connections_per_worker(workers: usize) -> usize {
 
 /// 200 once the server is up and its database answers.
 async fn healthz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    db.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+    db.read(|conn| Ok::<_, StoreError>(conn.query_row("SELECT 1", [], |_| Ok(()))?))
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ok" })))
 }

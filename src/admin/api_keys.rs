@@ -6,10 +6,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::render::{Ctx, Flash};
-use crate::auth::ApiKey;
 use crate::db::api_keys::{self, ApiKeyInfo, Revoked};
 use crate::db::Db;
-use crate::domain::{ApiKeyId, KeyName};
+use crate::domain::{ApiKey, ApiKeyId, KeyName};
 use crate::error::ApiError;
 
 #[derive(Template)]

@@ -12,7 +12,7 @@ use super::format::DAY_MS;
 use super::render::Ctx;
 use super::{one_page, page_window};
 use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail};
-use crate::db::Db;
+use crate::db::{Db, StoreError};
 use crate::domain::InvalidInput;
 use crate::error::ApiError;
 
@@ -131,7 +131,7 @@ pub async fn list(
     let (chats, models) = db
         .read(move |conn| {
             let chats = chat_logs::search(conn, &filter, Some(PREVIEW_CHARS), Some(limit), offset)?;
-            Ok((chats, chat_logs::models_used(conn)?))
+            Ok::<_, StoreError>((chats, chat_logs::models_used(conn)?))
         })
         .await?;
     let (chats, has_next) = one_page(chats);
@@ -170,8 +170,9 @@ pub async fn show(
 
 async fn export(db: &Db, query: &FilterQuery) -> Result<Vec<ChatLogDetail>, ApiError> {
     let filter = query.filter()?;
-    db.read(move |conn| chat_logs::search(conn, &filter, None, None, 0))
-        .await
+    Ok(db
+        .read(move |conn| chat_logs::search(conn, &filter, None, None, 0))
+        .await?)
 }
 
 fn download(content_type: &str, ext: &str, body: Vec<u8>) -> HttpResponse {

@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::format::{self, DAY_MS};
 use super::render::Ctx;
-use crate::db::{self, chat_logs::DailyUsage, Db};
+use crate::db::{self, chat_logs::DailyUsage, Db, StoreError};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 
@@ -147,7 +147,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError>
     let first_day = today - (DAYS - 1);
     let (users, characters, (chats_today, _), (_, tokens_week), usage) = db
         .read(move |conn| {
-            Ok((
+            Ok::<_, StoreError>((
                 db::users::count(conn)?,
                 db::characters::count(conn)?,
                 db::chat_logs::totals_since(conn, today * DAY_MS)?,

@@ -28,7 +28,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::web;
 
 use crate::config::AdminConfig;
-use crate::db::{self, Db};
+use crate::db::{self, Db, StoreError};
 use crate::error::ApiError;
 
 pub use setup::SETUP_TOKEN_LIFETIME;
@@ -181,7 +181,7 @@ fn page_window(page: u32) -> (u32, u32) {
 async fn find_or_404<T: Send + 'static>(
     db: &Db,
     key: String,
-    get: fn(&rusqlite::Connection, &str) -> Result<Option<T>, ApiError>,
+    get: fn(&rusqlite::Connection, &str) -> Result<Option<T>, StoreError>,
     missing: String,
 ) -> Result<T, ApiError> {
     db.read(move |conn| get(conn, &key))
@@ -203,7 +203,7 @@ pub struct AdminState {
 
 impl AdminState {
     /// Issues a setup token when the instance has no admin yet.
-    pub fn start(db: &Db, config: &AdminConfig) -> Result<AdminState, ApiError> {
+    pub fn start(db: &Db, config: &AdminConfig) -> Result<AdminState, StoreError> {
         let admins = db.read_blocking(db::admins::count)?;
         Ok(AdminState {
             setup: if admins == 0 {

@@ -26,13 +26,11 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes a password (slow on purpose: the server goes through
 /// `Hashing`; the command line calls it directly).
-pub fn hash(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-        .map_err(|e| ApiError::internal(format!("argon2 salt: {e}")))?;
+pub fn hash(password: &str) -> argon2::password_hash::Result<String> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::internal(format!("argon2: {e}")))
 }
 
 /// Whether `password` matches the stored hash. With no hash (an unknown
@@ -122,7 +120,9 @@ impl Hashing {
 
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
         let password = password.to_owned();
-        self.run(move || hash(&password)).await?
+        self.run(move || hash(&password))
+            .await?
+            .map_err(|e| ApiError::internal(format!("argon2: {e}")))
     }
 
     /// Whether `password` matches `stored` (`None`: an unknown email).

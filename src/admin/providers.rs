@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::render::{html, Ctx, Flash};
 use crate::db::models::{self, CatalogModel};
 use crate::db::providers::{self, Provider, ProviderKind};
-use crate::db::Db;
+use crate::db::{Db, StoreError};
 use crate::domain::{check_length, trimmed, InvalidInput};
 use crate::error::ApiError;
 use crate::gateway::{test_connection, Catalog};
@@ -66,7 +66,9 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let secret = catalog.secret_key().clone();
     let (providers, models) = db
-        .read(move |conn| Ok((providers::list(conn, &secret)?, models::list(conn)?)))
+        .read(move |conn| {
+            Ok::<_, StoreError>((providers::list(conn, &secret)?, models::list(conn)?))
+        })
         .await?;
     ctx.page(
         "Providers & models",

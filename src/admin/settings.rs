@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::render::{Ctx, Flash};
 use super::AdminState;
-use crate::db::{self, admins::Admin, admins::Removed, Db};
+use crate::db::{self, admins::Admin, admins::Removed, Db, StoreError};
 use crate::domain::{AdminId, Email, InvalidInput, NewPassword};
 use crate::error::ApiError;
 use crate::gateway::Catalog;
@@ -24,7 +24,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError>
     let me = ctx.admin()?.id;
     let (record_chats, admins) = db
         .read(|conn| {
-            Ok((
+            Ok::<_, StoreError>((
                 db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
                 db::admins::list(conn)?,
             ))

@@ -154,7 +154,7 @@ pub async fn submit(
             if db::admins::count(tx)? > 0 {
                 return Err(dead_link());
             }
-            db::admins::insert(tx, &email, &hash)
+            Ok(db::admins::insert(tx, &email, &hash)?)
         })
         .await?;
     log::info!("admin setup: created the first admin");

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use super::format::url_encode;
 use super::render::{html, Ctx, Flash};
 use super::{one_page, page_window};
-use crate::db::{self, users::User, Db};
+use crate::db::{self, users::User, Db, StoreError};
 use crate::domain::{InvalidInput, NewUser, Tags, UserId, UserInput};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 
 const MAX_IMPORT_ROWS: usize = 10_000;
 
@@ -81,7 +81,7 @@ async fn users_page(
     let (users, total) = db
         .read(move |conn| {
             let users = db::users::search(conn, search.as_deref(), limit, offset)?;
-            Ok((users, db::users::count(conn)?))
+            Ok::<_, StoreError>((users, db::users::count(conn)?))
         })
         .await?;
     let (users, has_next) = one_page(users);
@@ -255,13 +255,12 @@ pub struct ImportForm {
 
 /// One CSV record: the email, then tags (in one column separated by `;`,
 /// or in further columns).
-fn import_record(tx: &rusqlite::Transaction, record: &csv::StringRecord) -> Result<(), ApiError> {
+fn import_record(record: &csv::StringRecord) -> Result<NewUser, InvalidInput> {
     let rest: Vec<&str> = record.iter().skip(1).collect();
-    let NewUser { email, tags } = NewUser::try_from(NewUserForm {
+    NewUser::try_from(NewUserForm {
         email: record.get(0).unwrap_or("").to_owned(),
         tags: rest.join(";"),
-    })?;
-    db::users::insert(tx, &email, &tags).map(|_| ())
+    })
 }
 
 fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, ApiError> {
@@ -301,11 +300,13 @@ fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, 
                 format!("import at most {MAX_IMPORT_ROWS} rows at a time"),
             ));
         }
-        let (outcome, ok, detail) = match import_record(tx, &record) {
-            Ok(()) => ("added", true, String::new()),
-            Err(e) if e.kind == ErrorKind::Conflict => ("already there", true, String::new()),
-            Err(e) if e.kind == ErrorKind::InvalidRequest => ("invalid", false, e.message),
-            Err(e) => return Err(e),
+        let (outcome, ok, detail) = match import_record(&record) {
+            Err(invalid) => ("invalid", false, invalid.message),
+            Ok(NewUser { email, tags }) => match db::users::insert(tx, &email, &tags) {
+                Ok(_) => ("added", true, String::new()),
+                Err(StoreError::Conflict(_)) => ("already there", true, String::new()),
+                Err(e) => return Err(e.into()),
+            },
         };
         rows.push(ImportRow {
             line,

@@ -2,8 +2,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::{Conflict, StoreError};
 use crate::domain::{AdminId, Email, Timestamp};
-use crate::error::ApiError;
 
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -12,12 +12,12 @@ pub struct Admin {
     pub created_at: Timestamp,
 }
 
-pub fn count(conn: &Connection) -> Result<i64, ApiError> {
+pub fn count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM admins", [], |row| row.get(0))?)
 }
 
 /// All admins, oldest first.
-pub fn list(conn: &Connection) -> Result<Vec<Admin>, ApiError> {
+pub fn list(conn: &Connection) -> Result<Vec<Admin>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, email, created_at FROM admins ORDER BY id")?;
     let rows = stmt.query_map([], |row| {
         Ok(Admin {
@@ -33,20 +33,20 @@ pub fn list(conn: &Connection) -> Result<Vec<Admin>, ApiError> {
 pub fn credentials(
     conn: &Connection,
     email: &Email,
-) -> Result<Option<(AdminId, String)>, ApiError> {
+) -> Result<Option<(AdminId, String)>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, password_hash FROM admins WHERE email = ?1")?;
     Ok(stmt
         .query_row([email.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?)
 }
 
-pub fn password_hash(conn: &Connection, id: AdminId) -> Result<Option<String>, ApiError> {
+pub fn password_hash(conn: &Connection, id: AdminId) -> Result<Option<String>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT password_hash FROM admins WHERE id = ?1")?;
     Ok(stmt.query_row([id], |row| row.get(0)).optional()?)
 }
 
-/// Adds an admin; a taken e-mail is a 409.
-pub fn insert(tx: &Transaction, email: &Email, password_hash: &str) -> Result<AdminId, ApiError> {
+/// Adds an admin; a taken e-mail is a conflict.
+pub fn insert(tx: &Transaction, email: &Email, password_hash: &str) -> Result<AdminId, StoreError> {
     let now = Timestamp::now();
     let inserted = tx.execute(
         "INSERT INTO admins (email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
@@ -54,9 +54,10 @@ pub fn insert(tx: &Transaction, email: &Email, password_hash: &str) -> Result<Ad
         params![email.as_str(), password_hash, now],
     )?;
     if inserted == 0 {
-        return Err(ApiError::conflict(format!(
-            "an admin with email {email} already exists"
-        )));
+        return Err(Conflict::AdminEmail {
+            email: email.to_string(),
+        }
+        .into());
     }
     Ok(AdminId(tx.last_insert_rowid()))
 }
@@ -67,7 +68,7 @@ pub fn upsert_password(
     tx: &Transaction,
     email: &Email,
     password_hash: &str,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     let existing = credentials(tx, email)?;
     match existing {
         Some((id, _)) => {
@@ -78,7 +79,7 @@ pub fn upsert_password(
     }
 }
 
-pub fn set_password(tx: &Transaction, id: AdminId, password_hash: &str) -> Result<(), ApiError> {
+pub fn set_password(tx: &Transaction, id: AdminId, password_hash: &str) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE admins SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, password_hash, Timestamp::now()],
@@ -95,7 +96,7 @@ pub enum Removed {
 }
 
 /// Deletes an admin (and, by cascade, their sessions), never the last one.
-pub fn delete(tx: &Transaction, id: AdminId) -> Result<Removed, ApiError> {
+pub fn delete(tx: &Transaction, id: AdminId) -> Result<Removed, StoreError> {
     if count(tx)? <= 1 {
         let exists: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM admins WHERE id = ?1)",

@@ -4,9 +4,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use crate::auth::{ApiKey, KeyHash};
-use crate::domain::{ApiKeyId, Timestamp};
-use crate::error::ApiError;
+use super::StoreError;
+use crate::domain::{ApiKey, ApiKeyId, KeyHash, Timestamp};
 
 /// `last_used_at` is written at most this often per key, so authenticated
 /// reads do not each turn into a write.
@@ -33,7 +32,7 @@ pub struct KeyRecord {
     pub last_used_at: Option<Timestamp>,
 }
 
-pub fn insert(tx: &Transaction, name: &str, key: &ApiKey) -> Result<ApiKeyInfo, ApiError> {
+pub fn insert(tx: &Transaction, name: &str, key: &ApiKey) -> Result<ApiKeyInfo, StoreError> {
     let created_at = Timestamp::now();
     tx.execute(
         "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -49,7 +48,7 @@ pub fn insert(tx: &Transaction, name: &str, key: &ApiKey) -> Result<ApiKeyInfo, 
     })
 }
 
-pub fn find_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecord>, ApiError> {
+pub fn find_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, revoked_at IS NOT NULL, last_used_at FROM api_keys WHERE key_hash = ?1",
     )?;
@@ -64,7 +63,7 @@ pub fn find_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecor
         .optional()?)
 }
 
-pub fn touch(tx: &Transaction, id: ApiKeyId, now: Timestamp) -> Result<(), ApiError> {
+pub fn touch(tx: &Transaction, id: ApiKeyId, now: Timestamp) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
         params![id, now],
@@ -73,7 +72,7 @@ pub fn touch(tx: &Transaction, id: ApiKeyId, now: Timestamp) -> Result<(), ApiEr
 }
 
 /// All keys, oldest first.
-pub fn list(conn: &Connection) -> Result<Vec<ApiKeyInfo>, ApiError> {
+pub fn list(conn: &Connection) -> Result<Vec<ApiKeyInfo>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id",
     )?;
@@ -97,7 +96,7 @@ pub enum Revoked {
     NoSuchKey,
 }
 
-pub fn revoke(tx: &Transaction, id: ApiKeyId) -> Result<Revoked, ApiError> {
+pub fn revoke(tx: &Transaction, id: ApiKeyId) -> Result<Revoked, StoreError> {
     let state: Option<bool> = tx
         .query_row(
             "SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = ?1",

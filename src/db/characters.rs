@@ -3,8 +3,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 
+use super::StoreError;
 use crate::domain::{CharacterId, CharacterPatch, NewCharacter, Timestamp};
-use crate::error::ApiError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Character {
@@ -35,7 +35,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Character> {
     })
 }
 
-pub fn insert(tx: &Transaction, new: &NewCharacter) -> Result<Character, ApiError> {
+pub fn insert(tx: &Transaction, new: &NewCharacter) -> Result<Character, StoreError> {
     let now = Timestamp::now();
     let id = CharacterId::generate();
     tx.execute(
@@ -55,18 +55,18 @@ pub fn insert(tx: &Transaction, new: &NewCharacter) -> Result<Character, ApiErro
 }
 
 /// All characters, oldest first.
-pub fn list(conn: &Connection) -> Result<Vec<Character>, ApiError> {
+pub fn list(conn: &Connection) -> Result<Vec<Character>, StoreError> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM characters ORDER BY seq"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn count(conn: &Connection) -> Result<i64, ApiError> {
+pub fn count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM characters", [], |row| row.get(0))?)
 }
 
-pub fn get(conn: &Connection, id: &str) -> Result<Option<Character>, ApiError> {
+pub fn get(conn: &Connection, id: &str) -> Result<Option<Character>, StoreError> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM characters WHERE id = ?1"))?;
     Ok(stmt.query_row([id], from_row).optional()?)
@@ -77,7 +77,7 @@ pub fn update(
     tx: &Transaction,
     id: &str,
     patch: &CharacterPatch,
-) -> Result<Option<Character>, ApiError> {
+) -> Result<Option<Character>, StoreError> {
     let changed = tx.execute(
         "UPDATE characters SET
              title = COALESCE(?2, title),
@@ -103,6 +103,6 @@ pub fn update(
 }
 
 /// Deletes the character; false when there was no such character.
-pub fn delete(tx: &Transaction, id: &str) -> Result<bool, ApiError> {
+pub fn delete(tx: &Transaction, id: &str) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM characters WHERE id = ?1", [id])? > 0)
 }

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
+use super::StoreError;
 use crate::domain::{ApiKeyId, Timestamp, UserId};
-use crate::error::ApiError;
 
 /// A chat log as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -66,7 +66,7 @@ pub struct NewChatLog {
 /// its `created_at`). A user deleted since the chat began leaves it
 /// unattributed rather than unrecorded (API keys are revoked, never
 /// deleted).
-pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), ApiError> {
+pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text,
              model, provider, character_id, user_id, api_key_id, prompt_tokens,
@@ -165,7 +165,7 @@ pub struct ChatLogQuery {
 pub fn list(
     conn: &Connection,
     query: &ChatLogQuery,
-) -> Result<(Vec<Chatlog>, Option<Cursor>), ApiError> {
+) -> Result<(Vec<Chatlog>, Option<Cursor>), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, chat_id, chat_title, created_at, recorded_at, conversation_text
          FROM chat_logs
@@ -288,7 +288,7 @@ pub fn search(
     preview: Option<u32>,
     limit: Option<u32>,
     offset: u32,
-) -> Result<Vec<ChatLogDetail>, ApiError> {
+) -> Result<Vec<ChatLogDetail>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         r"{RECORD_SELECT}
          WHERE c.recorded_at >= ?2 AND c.recorded_at <= ?3
@@ -316,7 +316,7 @@ pub fn search(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn get_detail(conn: &Connection, chat_id: &str) -> Result<Option<ChatLogDetail>, ApiError> {
+pub fn get_detail(conn: &Connection, chat_id: &str) -> Result<Option<ChatLogDetail>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!("{RECORD_SELECT} WHERE c.chat_id = ?2"))?;
     Ok(stmt
         .query_row(params![Option::<u32>::None, chat_id], detail_from_row)
@@ -324,7 +324,7 @@ pub fn get_detail(conn: &Connection, chat_id: &str) -> Result<Option<ChatLogDeta
 }
 
 /// The distinct models the logs mention, sorted.
-pub fn models_used(conn: &Connection) -> Result<Vec<String>, ApiError> {
+pub fn models_used(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT model FROM chat_logs WHERE model IS NOT NULL ORDER BY model",
     )?;
@@ -333,7 +333,7 @@ pub fn models_used(conn: &Connection) -> Result<Vec<String>, ApiError> {
 }
 
 /// Chats and tokens (prompt plus completion) recorded since `since_ms`.
-pub fn totals_since(conn: &Connection, since_ms: i64) -> Result<(i64, i64), ApiError> {
+pub fn totals_since(conn: &Connection, since_ms: i64) -> Result<(i64, i64), StoreError> {
     Ok(conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0)
          FROM chat_logs WHERE recorded_at >= ?1",
@@ -353,7 +353,7 @@ pub struct DailyUsage {
 }
 
 /// Chats and tokens per UTC day and model, since `since_ms`.
-pub fn daily_usage(conn: &Connection, since_ms: i64) -> Result<Vec<DailyUsage>, ApiError> {
+pub fn daily_usage(conn: &Connection, since_ms: i64) -> Result<Vec<DailyUsage>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT recorded_at / 86400000 AS day, model, COUNT(*),
                 COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0)

@@ -23,9 +23,9 @@ const MIGRATIONS: &[&str] = &[
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
 pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
-    register_functions(conn).map_err(|source| OpenError::Sqlite {
+    register_functions(conn).map_err(|error| OpenError::Sqlite {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     apply(conn, path, SCHEMA, MIGRATIONS)
 }
@@ -49,9 +49,9 @@ fn apply(
     migrations: &[&str],
 ) -> Result<(), OpenError> {
     let latest = 1 + migrations.len() as i64;
-    let sqlite_err = |source| OpenError::Sqlite {
+    let sqlite_err = |error| OpenError::Sqlite {
         path: path.to_owned(),
-        source,
+        error,
     };
     loop {
         // Read the version inside the write transaction, so two processes

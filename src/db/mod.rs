@@ -6,6 +6,7 @@ pub mod admins;
 pub mod api_keys;
 pub mod characters;
 pub mod chat_logs;
+mod error;
 mod files;
 mod migrations;
 pub mod models;
@@ -20,8 +21,7 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::error::ApiError;
-
+pub use error::{Conflict, StoreError};
 pub use migrations::LATEST_VERSION;
 
 /// A `LIKE ... ESCAPE '\'` pattern matching text that contains `needle`.
@@ -37,15 +37,16 @@ type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+// Like `StoreError`, each message holds what it wraps, which is no `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("cannot open database {path}: {source}")]
+    #[error("cannot open database {path}: {error}")]
     Sqlite {
         path: PathBuf,
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
-    #[error("cannot open database {path}: {source}")]
-    Pool { path: PathBuf, source: r2d2::Error },
+    #[error("cannot open database {path}: {error}")]
+    Pool { path: PathBuf, error: r2d2::Error },
     #[error(
         "database {path} has schema version {found}, newer than this mindgate knows ({known}); \
          run a newer mindgate or restore a backup"
@@ -57,10 +58,10 @@ pub enum OpenError {
     },
     #[error("database {0} does not exist")]
     Missing(PathBuf),
-    #[error("cannot create database {path}: {source}")]
+    #[error("cannot create database {path}: {error}")]
     Create {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -108,21 +109,21 @@ impl Db {
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
     pub fn open(path: &Path) -> Result<Db, OpenError> {
-        let sqlite_err = |source| OpenError::Sqlite {
+        let sqlite_err = |error| OpenError::Sqlite {
             path: path.to_owned(),
-            source,
+            error,
         };
-        let pool_err = |source| OpenError::Pool {
+        let pool_err = |error| OpenError::Pool {
             path: path.to_owned(),
-            source,
+            error,
         };
         match files::create_private(path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => files::warn_if_shared(path),
-            Err(source) => {
+            Err(error) => {
                 return Err(OpenError::Create {
                     path: path.to_owned(),
-                    source,
+                    error,
                 })
             }
         }
@@ -169,22 +170,30 @@ impl Db {
     }
 
     /// Runs `f` on a reader connection, off the async workers.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    ///
+    /// `f` may fail with any error a `StoreError` turns into, so a handler
+    /// can stop with its own error half-way. A closure that only gathers
+    /// store results names the type: `Ok::<_, StoreError>((a?, b?))`.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.read_blocking(f)).await?
+        actix_web::web::block(move || db.read_blocking(f))
+            .await
+            .map_err(StoreError::from)?
     }
 
     /// Runs a quick indexed lookup right here, on the async worker, when a
     /// reader is free at once (a hop to the blocking pool costs more than
     /// such a query), else like `read`.
-    pub async fn read_on_worker<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn read_on_worker<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         match self.readers.try_get() {
             Some(conn) => f(&conn),
@@ -193,40 +202,46 @@ impl Db {
     }
 
     /// Runs `f` in an immediate transaction on the single writer
-    /// connection, off the async workers; commits when `f` succeeds.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// connection, off the async workers; commits when `f` succeeds, so an
+    /// error of `f` (its own or the store's) changes nothing.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.write_blocking(f)).await?
+        actix_web::web::block(move || db.write_blocking(f))
+            .await
+            .map_err(StoreError::from)?
     }
 
-    pub fn read_blocking<T>(
+    pub fn read_blocking<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let conn = self.readers.get()?;
+        f: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let conn = self.readers.get().map_err(StoreError::from)?;
         f(&conn)
     }
 
-    pub fn write_blocking<T>(
+    pub fn write_blocking<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&Transaction) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let mut conn = self.writer.get()?;
+        f: impl FnOnce(&Transaction) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.writer.get().map_err(StoreError::from)?;
         // IMMEDIATE takes the write lock up front, so a transaction never
         // fails half-way with SQLITE_BUSY when another process writes too.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
         let value = f(&tx)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }
 
     /// Rebuilds the database file from its live rows, so nothing deleted or
     /// overwritten lingers in its free space, and empties the WAL into it.
-    pub fn vacuum(&self) -> Result<(), ApiError> {
+    pub fn vacuum(&self) -> Result<(), StoreError> {
         let conn = self.writer.get()?;
         conn.execute_batch("VACUUM")?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -235,26 +250,24 @@ impl Db {
 
     /// Writes a consistent copy of the live database to `dest`, which must
     /// not exist; the copy is readable by its owner only, like the database.
-    pub fn backup_to(&self, dest: &Path) -> Result<(), ApiError> {
+    pub fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
         let dest_str = dest
             .to_str()
-            .ok_or_else(|| ApiError::invalid("the backup path must be valid UTF-8"))?
+            .ok_or(StoreError::BackupPathNotUtf8)?
             .to_owned();
-        files::create_private(dest).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                ApiError::conflict(format!(
-                    "{} already exists; choose a new file name",
-                    dest.display()
-                ))
+        files::create_private(dest).map_err(|error| {
+            let path = dest.to_owned();
+            if error.kind() == std::io::ErrorKind::AlreadyExists {
+                Conflict::File { path }.into()
             } else {
-                ApiError::internal(format!("cannot create {}: {e}", dest.display()))
+                StoreError::CreateFile { path, error }
             }
         })?;
         // Not a reader: those are query_only, which VACUUM INTO refuses.
         let copied = self
             .writer
             .get()
-            .map_err(ApiError::from)
+            .map_err(StoreError::from)
             .and_then(|conn| Ok(conn.execute("VACUUM INTO ?1", [dest_str])?));
         if copied.is_err() {
             // Leave no empty or partial file that would block a retry.

@@ -3,8 +3,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
+use super::StoreError;
 use crate::domain::Timestamp;
-use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogModel {
@@ -28,7 +28,7 @@ fn from_row(row: &Row) -> rusqlite::Result<CatalogModel> {
 }
 
 /// The whole catalog, by provider then name.
-pub fn list(conn: &Connection) -> Result<Vec<CatalogModel>, ApiError> {
+pub fn list(conn: &Connection) -> Result<Vec<CatalogModel>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM models ORDER BY provider_id, name"
     ))?;
@@ -36,7 +36,7 @@ pub fn list(conn: &Connection) -> Result<Vec<CatalogModel>, ApiError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn get(conn: &Connection, name: &str) -> Result<Option<CatalogModel>, ApiError> {
+pub fn get(conn: &Connection, name: &str) -> Result<Option<CatalogModel>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM models WHERE name = ?1"))?;
     Ok(stmt.query_row([name], from_row).optional()?)
 }
@@ -48,12 +48,12 @@ pub fn upsert(
     provider_id: &str,
     upstream: &str,
     enabled: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     if !crate::db::providers::exists(tx, provider_id)? {
-        return Err(ApiError::invalid_field(
-            "provider",
-            format!("no provider has the id {provider_id:?}"),
-        ));
+        return Err(StoreError::NotFound {
+            what: "provider",
+            key: provider_id.to_owned(),
+        });
     }
     tx.execute(
         "INSERT INTO models (name, provider_id, upstream, enabled, created_at)
@@ -68,13 +68,13 @@ pub fn upsert(
 }
 
 /// Enables or disables an entry; returns whether it exists.
-pub fn set_enabled(tx: &Transaction, name: &str, enabled: bool) -> Result<bool, ApiError> {
+pub fn set_enabled(tx: &Transaction, name: &str, enabled: bool) -> Result<bool, StoreError> {
     Ok(tx.execute(
         "UPDATE models SET enabled = ?2 WHERE name = ?1",
         params![name, enabled],
     )? == 1)
 }
 
-pub fn delete(tx: &Transaction, name: &str) -> Result<bool, ApiError> {
+pub fn delete(tx: &Transaction, name: &str) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM models WHERE name = ?1", [name])? == 1)
 }

@@ -7,9 +7,9 @@ use std::fmt;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
+use super::{Conflict, StoreError};
 use crate::domain::Timestamp;
-use crate::error::ApiError;
-use crate::secrets::{is_sealed, SecretKey, SECRET_FILE_VAR, SECRET_VAR};
+use crate::secrets::{is_sealed, SecretKey};
 
 /// The protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,14 +110,13 @@ fn seal_key(secret: &SecretKey, id: &str, key: &str) -> String {
     secret.seal(key, &key_context(id))
 }
 
-fn open_key(secret: &SecretKey, id: &str, stored: &str) -> Result<String, ApiError> {
-    secret.open(stored, &key_context(id)).map_err(|e| {
-        ApiError::internal(format!(
-            "the key of provider {id:?} {e}: set {SECRET_VAR} (or {SECRET_FILE_VAR}) to the \
-             secret it was encrypted with; if that secret is lost, remove the encrypted keys \
-             with `mindgate secrets forget` and enter them again"
-        ))
-    })
+fn open_key(secret: &SecretKey, id: &str, stored: &str) -> Result<String, StoreError> {
+    secret
+        .open(stored, &key_context(id))
+        .map_err(|problem| StoreError::KeyLocked {
+            provider: id.to_owned(),
+            problem,
+        })
 }
 
 /// A row, its key still as stored.
@@ -140,7 +139,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Provider> {
 }
 
 /// A row with its key opened; an error when it does not open.
-fn opened(secret: &SecretKey, mut provider: Provider) -> Result<Provider, ApiError> {
+fn opened(secret: &SecretKey, mut provider: Provider) -> Result<Provider, StoreError> {
     if let Some(stored) = &provider.api_key {
         provider.api_key = Some(open_key(secret, &provider.id, stored)?);
     }
@@ -148,7 +147,7 @@ fn opened(secret: &SecretKey, mut provider: Provider) -> Result<Provider, ApiErr
 }
 
 /// Every provider, the built-in ones first.
-pub fn list(conn: &Connection, secret: &SecretKey) -> Result<Vec<Provider>, ApiError> {
+pub fn list(conn: &Connection, secret: &SecretKey) -> Result<Vec<Provider>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM providers
          ORDER BY id NOT IN ('openai', 'anthropic'), id"
@@ -157,7 +156,11 @@ pub fn list(conn: &Connection, secret: &SecretKey) -> Result<Vec<Provider>, ApiE
     rows.map(|row| opened(secret, row?)).collect()
 }
 
-pub fn get(conn: &Connection, secret: &SecretKey, id: &str) -> Result<Option<Provider>, ApiError> {
+pub fn get(
+    conn: &Connection,
+    secret: &SecretKey,
+    id: &str,
+) -> Result<Option<Provider>, StoreError> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM providers WHERE id = ?1"))?;
     stmt.query_row([id], from_row)
@@ -166,12 +169,12 @@ pub fn get(conn: &Connection, secret: &SecretKey, id: &str) -> Result<Option<Pro
         .transpose()
 }
 
-pub fn exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
+pub fn exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT 1 FROM providers WHERE id = ?1")?;
     Ok(stmt.exists([id])?)
 }
 
-/// Adds a provider; a taken id is a 409.
+/// Adds a provider; a taken id is a conflict.
 pub fn insert(
     tx: &Transaction,
     secret: &SecretKey,
@@ -180,7 +183,7 @@ pub fn insert(
     name: &str,
     base_url: &str,
     api_key: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let stored = api_key.map(|key| seal_key(secret, id, key));
     let inserted = tx.execute(
         "INSERT INTO providers (id, kind, name, base_url, api_key, updated_at)
@@ -188,9 +191,7 @@ pub fn insert(
         params![id, kind.as_str(), name, base_url, stored, Timestamp::now()],
     )?;
     if inserted == 0 {
-        return Err(ApiError::conflict(format!(
-            "a provider with id {id:?} already exists"
-        )));
+        return Err(Conflict::ProviderId { id: id.to_owned() }.into());
     }
     Ok(())
 }
@@ -204,7 +205,7 @@ pub fn update(
     name: &str,
     base_url: &str,
     api_key: Option<Option<&str>>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     let now = Timestamp::now();
     let changed = match api_key {
         Some(key) => tx.execute(
@@ -221,12 +222,9 @@ pub fn update(
 
 /// Deletes an added provider (and its catalog entries). The built-in
 /// `openai` and `anthropic` stay: model families resolve to them.
-pub fn delete(tx: &Transaction, id: &str) -> Result<bool, ApiError> {
+pub fn delete(tx: &Transaction, id: &str) -> Result<bool, StoreError> {
     if is_builtin(id) {
-        return Err(ApiError::invalid_field(
-            "id",
-            format!("the built-in provider {id:?} cannot be deleted; remove its key instead"),
-        ));
+        return Err(StoreError::BuiltInProvider(id.to_owned()));
     }
     Ok(tx.execute("DELETE FROM providers WHERE id = ?1", [id])? == 1)
 }
@@ -258,7 +256,7 @@ pub fn seed(
     secret: &SecretKey,
     id: &str,
     seed: &ProviderSeed,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     let Some(current) = get(tx, secret, id)? else {
         return Ok(false);
     };
@@ -290,7 +288,7 @@ pub fn seed(
 }
 
 /// Every provider's key as stored, with its provider's id.
-fn stored_keys(conn: &Connection) -> Result<Vec<(String, String)>, ApiError> {
+fn stored_keys(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
     let mut stmt =
         conn.prepare("SELECT id, api_key FROM providers WHERE api_key IS NOT NULL ORDER BY id")?;
     let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
@@ -299,7 +297,7 @@ fn stored_keys(conn: &Connection) -> Result<Vec<(String, String)>, ApiError> {
 
 /// Stores a key in another form; the provider's `updated_at` stays, since
 /// the key itself has not changed.
-fn rewrite_key(tx: &Transaction, id: &str, stored: &str) -> Result<(), ApiError> {
+fn rewrite_key(tx: &Transaction, id: &str, stored: &str) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE providers SET api_key = ?2 WHERE id = ?1",
         params![id, stored],
@@ -309,7 +307,7 @@ fn rewrite_key(tx: &Transaction, id: &str, stored: &str) -> Result<(), ApiError>
 
 /// Seals the keys stored in plain text (from before the secret was set);
 /// returns how many.
-pub fn seal_plain_keys(tx: &Transaction, secret: &SecretKey) -> Result<usize, ApiError> {
+pub fn seal_plain_keys(tx: &Transaction, secret: &SecretKey) -> Result<usize, StoreError> {
     if !secret.is_set() {
         return Ok(0);
     }
@@ -326,7 +324,11 @@ pub fn seal_plain_keys(tx: &Transaction, secret: &SecretKey) -> Result<usize, Ap
 /// Stores every key again: opened with `from`, sealed with `to` (in plain
 /// text when `to` is no secret). Fails, changing nothing, when a key does
 /// not open with `from`. Returns how many keys there are.
-pub fn reseal_keys(tx: &Transaction, from: &SecretKey, to: &SecretKey) -> Result<usize, ApiError> {
+pub fn reseal_keys(
+    tx: &Transaction,
+    from: &SecretKey,
+    to: &SecretKey,
+) -> Result<usize, StoreError> {
     let keys = stored_keys(tx)?;
     for (id, stored) in &keys {
         let key = open_key(from, id, stored)?;
@@ -337,7 +339,7 @@ pub fn reseal_keys(tx: &Transaction, from: &SecretKey, to: &SecretKey) -> Result
 
 /// Removes the keys that do not open with `secret` (sealed with a secret
 /// that is lost); returns the ids of their providers.
-pub fn forget_sealed_keys(tx: &Transaction, secret: &SecretKey) -> Result<Vec<String>, ApiError> {
+pub fn forget_sealed_keys(tx: &Transaction, secret: &SecretKey) -> Result<Vec<String>, StoreError> {
     let mut forgotten = Vec::new();
     for (id, stored) in stored_keys(tx)? {
         if secret.open(&stored, &key_context(&id)).is_err() {

@@ -3,8 +3,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::StoreError;
 use crate::domain::{AdminId, Timestamp};
-use crate::error::ApiError;
 
 /// A live session, with the admin it belongs to.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub fn insert(
     id_hash: &[u8],
     admin_id: AdminId,
     csrf_token: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let now = Timestamp::now();
     tx.execute(
         "INSERT INTO admin_sessions (id_hash, admin_id, csrf_token, created_at, last_seen_at)
@@ -31,7 +31,7 @@ pub fn insert(
     Ok(())
 }
 
-pub fn find(conn: &Connection, id_hash: &[u8]) -> Result<Option<Session>, ApiError> {
+pub fn find(conn: &Connection, id_hash: &[u8]) -> Result<Option<Session>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.admin_id, a.email, s.csrf_token, s.created_at, s.last_seen_at
          FROM admin_sessions AS s JOIN admins AS a ON a.id = s.admin_id
@@ -50,7 +50,7 @@ pub fn find(conn: &Connection, id_hash: &[u8]) -> Result<Option<Session>, ApiErr
         .optional()?)
 }
 
-pub fn touch(tx: &Transaction, id_hash: &[u8], now: Timestamp) -> Result<(), ApiError> {
+pub fn touch(tx: &Transaction, id_hash: &[u8], now: Timestamp) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE admin_sessions SET last_seen_at = ?2 WHERE id_hash = ?1",
         params![id_hash, now],
@@ -58,13 +58,13 @@ pub fn touch(tx: &Transaction, id_hash: &[u8], now: Timestamp) -> Result<(), Api
     Ok(())
 }
 
-pub fn delete(tx: &Transaction, id_hash: &[u8]) -> Result<(), ApiError> {
+pub fn delete(tx: &Transaction, id_hash: &[u8]) -> Result<(), StoreError> {
     tx.execute("DELETE FROM admin_sessions WHERE id_hash = ?1", [id_hash])?;
     Ok(())
 }
 
 /// Ends every session of the admin except `keep` (after a password change).
-pub fn delete_others(tx: &Transaction, admin_id: AdminId, keep: &[u8]) -> Result<(), ApiError> {
+pub fn delete_others(tx: &Transaction, admin_id: AdminId, keep: &[u8]) -> Result<(), StoreError> {
     tx.execute(
         "DELETE FROM admin_sessions WHERE admin_id = ?1 AND id_hash != ?2",
         params![admin_id, keep],
@@ -77,7 +77,7 @@ pub fn delete_expired(
     tx: &Transaction,
     idle_before: Timestamp,
     created_before: Timestamp,
-) -> Result<usize, ApiError> {
+) -> Result<usize, StoreError> {
     Ok(tx.execute(
         "DELETE FROM admin_sessions WHERE last_seen_at < ?1 OR created_at < ?2",
         params![idle_before, created_before],

@@ -3,8 +3,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
+use super::{Conflict, StoreError};
 use crate::domain::{Email, Tags, Timestamp, UserId};
-use crate::error::ApiError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
@@ -24,7 +24,7 @@ pub struct UserFilter {
     pub offset: u32,
 }
 
-pub fn insert(tx: &Transaction, email: &Email, tags: &Tags) -> Result<User, ApiError> {
+pub fn insert(tx: &Transaction, email: &Email, tags: &Tags) -> Result<User, StoreError> {
     let existing: Option<i64> = tx
         .query_row(
             "SELECT id FROM users WHERE email = ?1",
@@ -33,9 +33,11 @@ pub fn insert(tx: &Transaction, email: &Email, tags: &Tags) -> Result<User, ApiE
         )
         .optional()?;
     if let Some(id) = existing {
-        return Err(ApiError::conflict(format!(
-            "a user with email {email} already exists (id {id})"
-        )));
+        return Err(Conflict::UserEmail {
+            email: email.to_string(),
+            existing: UserId(id),
+        }
+        .into());
     }
     let created_at = Timestamp::now();
     tx.execute(
@@ -52,7 +54,7 @@ pub fn insert(tx: &Transaction, email: &Email, tags: &Tags) -> Result<User, ApiE
     })
 }
 
-fn write_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<(), ApiError> {
+fn write_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<(), StoreError> {
     tx.execute("DELETE FROM user_tags WHERE user_id = ?1", [id])?;
     let mut insert =
         tx.prepare_cached("INSERT INTO user_tags (user_id, position, tag) VALUES (?1, ?2, ?3)")?;
@@ -63,7 +65,7 @@ fn write_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<(), ApiError>
 }
 
 /// Users matching `filter`, in id order, each with its tags.
-pub fn list(conn: &Connection, filter: &UserFilter) -> Result<Vec<User>, ApiError> {
+pub fn list(conn: &Connection, filter: &UserFilter) -> Result<Vec<User>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.email, u.created_at, t.tag
          FROM (SELECT id, email, created_at FROM users
@@ -79,7 +81,7 @@ pub fn list(conn: &Connection, filter: &UserFilter) -> Result<Vec<User>, ApiErro
 }
 
 /// Groups `(id, email, created_at, tag)` rows, ordered by user, into users.
-fn collect(mut rows: rusqlite::Rows) -> Result<Vec<User>, ApiError> {
+fn collect(mut rows: rusqlite::Rows) -> Result<Vec<User>, StoreError> {
     let mut users: Vec<User> = Vec::new();
     let mut tags: Vec<String> = Vec::new();
     while let Some(row) = rows.next()? {
@@ -112,7 +114,7 @@ pub fn search(
     query: Option<&str>,
     limit: u32,
     offset: u32,
-) -> Result<Vec<User>, ApiError> {
+) -> Result<Vec<User>, StoreError> {
     let mut stmt = conn.prepare_cached(
         r"SELECT u.id, u.email, u.created_at, t.tag
          FROM (SELECT id, email, created_at FROM users
@@ -128,19 +130,19 @@ pub fn search(
     collect(rows)
 }
 
-pub fn count(conn: &Connection) -> Result<i64, ApiError> {
+pub fn count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?)
 }
 
 /// The id of the user with this (already normalised) address.
-pub fn id_by_email(conn: &Connection, email: &Email) -> Result<Option<UserId>, ApiError> {
+pub fn id_by_email(conn: &Connection, email: &Email) -> Result<Option<UserId>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM users WHERE email = ?1")?;
     Ok(stmt
         .query_row([email.as_str()], |row| row.get(0))
         .optional()?)
 }
 
-pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, ApiError> {
+pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, StoreError> {
     let user = conn
         .query_row(
             "SELECT email, created_at FROM users WHERE id = ?1",
@@ -165,7 +167,7 @@ pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, ApiError> {
 }
 
 /// Replaces the user's tags; `None` when there is no such user.
-pub fn set_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<Option<User>, ApiError> {
+pub fn set_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<Option<User>, StoreError> {
     if get(tx, id)?.is_none() {
         return Ok(None);
     }
@@ -174,6 +176,6 @@ pub fn set_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<Option<User
 }
 
 /// Deletes the user; false when there was no such user.
-pub fn delete(tx: &Transaction, id: UserId) -> Result<bool, ApiError> {
+pub fn delete(tx: &Transaction, id: UserId) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id])? > 0)
 }

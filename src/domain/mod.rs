@@ -3,6 +3,7 @@
 //! line) reads its input into a plain struct and turns it into these types,
 //! so all of them share one set of rules and one error, `InvalidInput`.
 
+mod api_key;
 mod character;
 mod email;
 mod error;
@@ -15,6 +16,7 @@ mod text;
 mod timestamp;
 mod user;
 
+pub use api_key::{ApiKey, KeyHash};
 pub use character::{CharacterInput, CharacterPatch, NewCharacter};
 pub use email::Email;
 pub use error::InvalidInput;

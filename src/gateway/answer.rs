@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::error::ErrorKind;
+use super::upstream_error::ProviderError;
 
 /// Why generation stopped, in either vendor's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,11 +114,8 @@ pub enum Piece {
     },
     Finish(Finish),
     Usage(Usage),
-    /// The upstream reported an error inside the stream, of this kind.
-    Error {
-        kind: ErrorKind,
-        message: String,
-    },
+    /// The upstream reported an error inside the stream.
+    Error(ProviderError),
 }
 
 impl Completion {
@@ -165,7 +162,7 @@ impl Transcript {
             Piece::Text(text) => self.text.push_str(text),
             Piece::Finish(finish) => self.finish = Some(*finish),
             Piece::Usage(usage) => self.usage.merge(*usage),
-            Piece::Error { message, .. } => self.error = Some(message.clone()),
+            Piece::Error(said) => self.error = Some(said.message.clone()),
             Piece::ToolStart { .. } | Piece::ToolArgs { .. } => {}
         }
     }

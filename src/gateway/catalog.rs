@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
-use crate::db::{self, Db};
-use crate::error::ApiError;
+use crate::db::{self, Db, StoreError};
+use crate::domain::InvalidInput;
 use crate::secrets::SecretKey;
 
 /// The built-in model that answers with the last user message.
@@ -41,7 +41,10 @@ pub struct CatalogSnapshot {
 }
 
 impl CatalogSnapshot {
-    fn load(conn: &rusqlite::Connection, secret: &SecretKey) -> Result<CatalogSnapshot, ApiError> {
+    fn load(
+        conn: &rusqlite::Connection,
+        secret: &SecretKey,
+    ) -> Result<CatalogSnapshot, StoreError> {
         let providers: HashMap<_, _> = db::providers::list(conn, secret)?
             .into_iter()
             .map(|p| (p.id.clone(), Arc::new(p)))
@@ -67,7 +70,7 @@ impl CatalogSnapshot {
     }
 
     /// Resolves a model name: the catalog first, then the model's family.
-    pub fn resolve(&self, name: &str) -> Result<Route, ApiError> {
+    pub fn resolve(&self, name: &str) -> Result<Route, InvalidInput> {
         if name == ECHO_MODEL {
             return Ok(Route::Echo);
         }
@@ -96,8 +99,8 @@ impl CatalogSnapshot {
         &self.redactor
     }
 
-    fn unknown(&self, name: &str, why: &str) -> ApiError {
-        ApiError::invalid_field(
+    fn unknown(&self, name: &str, why: &str) -> InvalidInput {
+        InvalidInput::new(
             "model",
             format!(
                 "model {name:?} {why}; available models: {}",
@@ -202,7 +205,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn load(db: Db, secret_key: SecretKey) -> Result<Catalog, ApiError> {
+    pub fn load(db: Db, secret_key: SecretKey) -> Result<Catalog, StoreError> {
         let catalog = Catalog {
             db,
             secret_key,
@@ -229,9 +232,9 @@ impl Catalog {
         self.record_chats.load(Ordering::Relaxed)
     }
 
-    pub fn reload_blocking(&self) -> Result<(), ApiError> {
+    pub fn reload_blocking(&self) -> Result<(), StoreError> {
         let (snapshot, record) = self.db.read_blocking(|conn| {
-            Ok((
+            Ok::<_, StoreError>((
                 CatalogSnapshot::load(conn, &self.secret_key)?,
                 db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
             ))
@@ -245,7 +248,7 @@ impl Catalog {
     }
 
     /// Re-reads providers, models and settings from the database.
-    pub async fn reload(self: &Arc<Self>) -> Result<(), ApiError> {
+    pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let catalog = self.clone();
         actix_web::web::block(move || catalog.reload_blocking()).await?
     }

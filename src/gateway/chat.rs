@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
-use awc::error::PayloadError;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::answer::Completion;
@@ -18,6 +18,7 @@ use super::relay::{Mode, Relay};
 use super::render::{self, AnswerMeta, Encoder};
 use super::request::{conversation_prefix, default_title, ChatRequest, ClientProtocol};
 use super::upstream::{self, Response, UpstreamRequest};
+use super::upstream_error::UpstreamError;
 use super::{anthropic, echo, openai, Gateway};
 use crate::config::GatewayConfig;
 use crate::db::characters::Character;
@@ -25,7 +26,7 @@ use crate::db::chat_logs::ChatStatus;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
 use crate::domain::{random_base62, ApiKeyId, Email, UserId};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 
 /// The caller, as the auth middleware and headers say.
 pub struct Caller {
@@ -80,9 +81,9 @@ pub async fn complete(
             let config = &gateway.config;
             let mut sent = send(client, config, &provider, &body, &chat.redactor).await;
             if let Err(error) = &sent {
-                if rejects_stream_options(error) && !chat.include_usage {
-                    // Some OpenAI-compatible servers refuse the usage option
-                    // mindgate adds: ask again without it.
+                // Some OpenAI-compatible servers refuse the usage option
+                // mindgate adds: ask again without it.
+                if error.refuses_param("stream_options") && !chat.include_usage {
                     let mut body = body;
                     if let Some(fields) = body.as_object_mut() {
                         fields.remove("stream_options");
@@ -108,15 +109,9 @@ async fn send(
     provider: &Arc<Provider>,
     body: &Value,
     redactor: &Redactor,
-) -> Result<Response, ApiError> {
+) -> Result<Response, UpstreamError> {
     let prepared = UpstreamRequest::new(provider.clone(), body)?;
     upstream::send(client, config, &prepared, redactor).await
-}
-
-/// An upstream that does not know `stream_options`.
-fn rejects_stream_options(error: &ApiError) -> bool {
-    matches!(error.kind, ErrorKind::UpstreamRejected(status) if status == 400 || status == 422)
-        && error.message.contains("stream_options")
 }
 
 /// Who asks, with which character and model, and where that model leads.
@@ -249,32 +244,35 @@ async fn whole_answer(
     Ok(HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion)))
 }
 
-/// A whole answer, as it came (keys redacted) and as read.
+/// A whole answer, as it came (keys redacted) and as read. The idle
+/// timeout bounds each silence between two chunks, not the whole read: a
+/// long answer may take its time while it keeps coming.
 async fn read_answer(
     kind: ProviderKind,
     mut response: Response,
     config: &GatewayConfig,
     redactor: &Redactor,
-) -> Result<(Bytes, Completion), ApiError> {
+) -> Result<(Bytes, Completion), UpstreamError> {
     let limit = config.max_answer_bytes;
-    let body = actix_web::rt::time::timeout(config.idle_timeout, response.body().limit(limit))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorKind::UpstreamTimeout,
-                "the provider stopped sending its answer",
-            )
-        })?
-        .map_err(|e| {
-            let message = match e {
-                PayloadError::Overflow => {
-                    format!("the provider's answer is larger than the limit of {limit} bytes")
-                }
-                e => format!("cannot read the provider's answer: {e}"),
-            };
-            ApiError::new(ErrorKind::Upstream, message)
-        })?;
-    let body = redactor.bytes(body);
+    let mut body = BytesMut::new();
+    loop {
+        let chunk = actix_web::rt::time::timeout(config.idle_timeout, response.next())
+            .await
+            .map_err(|_| UpstreamError::silent(config.idle_timeout))?;
+        match chunk {
+            None => break,
+            Some(Ok(chunk)) if body.len() + chunk.len() > limit => {
+                return Err(UpstreamError::too_large(limit))
+            }
+            Some(Ok(chunk)) => body.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                return Err(UpstreamError::broken(format!(
+                    "cannot read the provider's answer: {e}"
+                )))
+            }
+        }
+    }
+    let body = redactor.bytes(body.freeze());
     let completion = upstream::completion(kind, &body)?;
     Ok((body, completion))
 }
@@ -342,12 +340,12 @@ fn finish_ok(record: PendingChatLog, completion: &Completion) {
 }
 
 /// Records a completion that failed before the client got anything.
-fn finish_failed(record: PendingChatLog, error: ApiError) -> ApiError {
+fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ApiError {
     record.finish(Outcome {
         reply: "",
         usage: Default::default(),
         status: ChatStatus::Error,
         error: Some(error.message.clone()),
     });
-    error
+    error.into()
 }

@@ -92,7 +92,7 @@ fn write_loop(db: &Db, receiver: &Receiver<Message>) {
             for row in &batch {
                 db::chat_logs::upsert(tx, row)?;
             }
-            Ok(())
+            Ok::<_, db::StoreError>(())
         });
         if let Err(e) = written {
             log::error!("could not write {count} chat log(s): {e}");

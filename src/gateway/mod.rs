@@ -17,16 +17,26 @@ mod render;
 pub mod request;
 mod sse;
 mod upstream;
+mod upstream_error;
 
 use std::sync::Arc;
 
 use crate::config::GatewayConfig;
-use crate::db::{self, Db};
-use crate::error::ApiError;
+use crate::db::{self, Db, StoreError};
 
 pub use catalog::Catalog;
 pub use chat_log_writer::ChatLogWriter;
 pub use upstream::{client, test_connection};
+pub use upstream_error::{Failure, ProviderError, UpstreamError};
+
+/// Why the gateway did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start the chat log writer: {0}")]
+    ChatLogWriter(std::io::Error),
+}
 
 /// What every worker shares.
 pub struct Gateway {
@@ -41,7 +51,7 @@ impl Gateway {
     ///
     /// Refuses to start when a stored provider key does not open with the
     /// instance secret (or there is none), rather than run with broken providers.
-    pub fn start(db: &Db, config: GatewayConfig) -> Result<Gateway, ApiError> {
+    pub fn start(db: &Db, config: GatewayConfig) -> Result<Gateway, StartError> {
         let secret = &config.secret_key;
         let sealed = db.write_blocking(|tx| {
             // Every key must open before anything is written: a wrong secret
@@ -64,7 +74,8 @@ impl Gateway {
             db.vacuum()?;
         }
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
-        let chat_log_writer = ChatLogWriter::start(db.clone()).map_err(ApiError::internal)?;
+        let chat_log_writer =
+            ChatLogWriter::start(db.clone()).map_err(StartError::ChatLogWriter)?;
         Ok(Gateway {
             catalog,
             chat_log_writer,

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::answer::{Completion, Finish, Piece, Usage};
 use super::request::ClientProtocol;
+use super::upstream_error::ProviderError;
 
 /// The upstream body: the client's parameters as sent, with the upstream
 /// model id, and usage asked for at the end of a stream.
@@ -181,10 +182,7 @@ pub fn chunk(data: &str) -> Option<Chunk> {
 
 /// An `error` object inside a stream (OpenAI's and Anthropic's alike).
 pub fn reported(error: &Value) -> Piece {
-    Piece::Error {
-        kind: super::upstream::reported_kind(error),
-        message: error_message(error),
-    }
+    Piece::Error(ProviderError::reported(error))
 }
 
 /// The message of an OpenAI-style `error` object (or a bare string).
@@ -244,10 +242,11 @@ mod tests {
         let error = chunk(r#"{"error":{"message":"boom","type":"server_error"}}"#).unwrap();
         assert_eq!(
             error.pieces,
-            vec![Piece::Error {
-                kind: crate::error::ErrorKind::Upstream,
-                message: "boom".into()
-            }]
+            vec![Piece::Error(ProviderError {
+                error_type: Some("server_error".into()),
+                message: "boom".into(),
+                ..ProviderError::default()
+            })]
         );
         assert!(chunk("not json").is_none());
     }

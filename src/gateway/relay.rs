@@ -29,11 +29,11 @@ use super::render::{self, Encoder};
 use super::request::ClientProtocol;
 use super::sse::{self, Splitter};
 use super::upstream::{self, Response};
+use super::upstream_error::UpstreamError;
 use super::{anthropic, openai};
 use crate::config::GatewayConfig;
 use crate::db::chat_logs::ChatStatus;
 use crate::db::providers::ProviderKind;
-use crate::error::ErrorKind;
 
 /// How upstream events become client events.
 pub enum Mode {
@@ -138,11 +138,7 @@ impl Relay {
         }
         match &mut self.body {
             Body::Json(whole) if whole.len() + chunk.len() > self.max_answer => {
-                let message = format!(
-                    "the provider's answer is larger than the limit of {} bytes",
-                    self.max_answer
-                );
-                self.fail(ErrorKind::Upstream, &message, out);
+                self.fail(UpstreamError::too_large(self.max_answer), out);
             }
             Body::Json(whole) => whole.extend_from_slice(chunk),
             Body::Events | Body::Unknown => {
@@ -163,7 +159,7 @@ impl Relay {
                         "the provider sent an event larger than the limit of {} bytes",
                         self.max_event
                     );
-                    self.fail(ErrorKind::Upstream, &message, out);
+                    self.fail(UpstreamError::bad_answer(message), out);
                 }
             }
             if self.ended {
@@ -192,10 +188,7 @@ impl Relay {
                 let Some(chunk) = openai::chunk(&event.data) else {
                     return self.malformed(&raw, out);
                 };
-                let error = chunk
-                    .pieces
-                    .iter()
-                    .any(|p| matches!(p, Piece::Error { .. }));
+                let error = chunk.pieces.iter().any(|p| matches!(p, Piece::Error(_)));
                 if !error && (*client_wants_usage || !chunk.usage_only) {
                     out.extend_from_slice(&raw);
                 }
@@ -224,8 +217,8 @@ impl Relay {
     /// were passed through; an error ends the stream.
     fn take(&mut self, pieces: &[Piece], out: &mut BytesMut) {
         for piece in pieces {
-            if let Piece::Error { kind, message } = piece {
-                return self.fail(*kind, message, out);
+            if let Piece::Error(said) = piece {
+                return self.fail(UpstreamError::reported(said.clone()), out);
             }
             self.transcript.take(piece);
             if self.encoding {
@@ -240,8 +233,9 @@ impl Relay {
     fn malformed(&mut self, raw: &[u8], out: &mut BytesMut) {
         if self.encoding {
             self.fail(
-                ErrorKind::Upstream,
-                "the provider's stream is malformed: an event is not what its API sends",
+                UpstreamError::bad_answer(
+                    "the provider's stream is malformed: an event is not what its API sends",
+                ),
                 out,
             );
         } else {
@@ -267,8 +261,7 @@ impl Relay {
         }
         if !self.complete {
             return self.fail(
-                ErrorKind::Upstream,
-                "the provider ended the stream before it was complete",
+                UpstreamError::bad_answer("the provider ended the stream before it was complete"),
                 out,
             );
         }
@@ -286,14 +279,14 @@ impl Relay {
                 self.complete = true;
                 self.take(&completion.pieces(), out);
             }
-            Err(error) => self.fail(error.kind, &error.message, out),
+            Err(error) => self.fail(error, out),
         }
     }
 
-    fn fail(&mut self, kind: ErrorKind, message: &str, out: &mut BytesMut) {
+    fn fail(&mut self, error: UpstreamError, out: &mut BytesMut) {
         self.ended = true;
-        self.transcript.error = Some(message.to_owned());
-        render::stream_error(self.protocol, kind, message, out);
+        self.transcript.error = Some(error.message.clone());
+        render::stream_error(self.protocol, error, out);
     }
 
     fn finish_record(&mut self, status: ChatStatus) {
@@ -339,8 +332,7 @@ impl Stream for Relay {
                 Poll::Ready(Some(Err(e))) => {
                     log::warn!("upstream stream failed: {e}");
                     this.fail(
-                        ErrorKind::Upstream,
-                        "the connection to the provider broke",
+                        UpstreamError::broken("the connection to the provider broke"),
                         &mut out,
                     );
                 }
@@ -354,9 +346,7 @@ impl Stream for Relay {
                         this.heartbeat.as_mut().reset(next);
                         return Poll::Ready(Some(Ok(Bytes::from_static(HEARTBEAT_EVENT))));
                     }
-                    let message =
-                        format!("the provider sent nothing for {} ms", this.idle.as_millis());
-                    this.fail(ErrorKind::UpstreamTimeout, &message, &mut out);
+                    this.fail(UpstreamError::silent(this.idle), &mut out);
                 }
             }
             if !out.is_empty() {

@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 
 use super::answer::{Completion, Finish, Piece, Transcript, Usage};
 use super::request::ClientProtocol;
-use crate::error::ErrorKind;
+use super::upstream_error::UpstreamError;
+use crate::error::ApiError;
 
 /// Names an answer: its id, the model the client asked for, and when.
 #[derive(Debug, Clone)]
@@ -129,7 +130,7 @@ impl Encoder {
 
     pub fn piece(&mut self, piece: &Piece, out: &mut BytesMut) {
         match (self.protocol, piece) {
-            (_, Piece::Usage(_) | Piece::Error { .. }) => {}
+            (_, Piece::Usage(_) | Piece::Error(_)) => {}
             (ClientProtocol::OpenAiChat, Piece::Text(text)) => {
                 self.start(out);
                 self.chunk(out, json!({ "content": text }), None);
@@ -180,9 +181,11 @@ impl Encoder {
 }
 
 /// The end of a stream that failed, in the client's protocol: an error event
-/// (typed as the README's table says), then `[DONE]` for OpenAI clients.
-pub fn stream_error(protocol: ClientProtocol, kind: ErrorKind, message: &str, out: &mut BytesMut) {
-    let kind = kind.type_name();
+/// (typed as the README's table says, by the same mapping as an error
+/// before the stream), then `[DONE]` for OpenAI clients.
+pub fn stream_error(protocol: ClientProtocol, error: UpstreamError, out: &mut BytesMut) {
+    let error = ApiError::from(error);
+    let (kind, message) = (error.kind.type_name(), error.message);
     match protocol {
         ClientProtocol::OpenAiChat => {
             data(

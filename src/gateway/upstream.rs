@@ -8,7 +8,7 @@ use actix_service::{apply_fn, Service};
 use actix_tls::connect::{
     ConnectError, ConnectInfo, Connection, Connector as TcpConnector, ConnectorService,
 };
-use actix_web::http::{StatusCode, Uri};
+use actix_web::http::Uri;
 use actix_web::rt::net::TcpStream;
 use awc::error::{ConnectError as ClientConnectError, SendRequestError};
 use bytes::Bytes;
@@ -17,10 +17,10 @@ use serde_json::Value;
 
 use super::answer::Completion;
 use super::redact::Redactor;
+use super::upstream_error::{error_detail, ProviderError, UpstreamError, Wait};
 use super::{anthropic, openai};
 use crate::config::GatewayConfig;
 use crate::db::providers::{Provider, ProviderKind};
-use crate::error::{ApiError, ErrorKind};
 
 pub type Response = awc::ClientResponse;
 
@@ -95,7 +95,7 @@ pub struct UpstreamRequest {
 }
 
 impl UpstreamRequest {
-    pub fn new(provider: Arc<Provider>, body: &Value) -> Result<UpstreamRequest, ApiError> {
+    pub fn new(provider: Arc<Provider>, body: &Value) -> Result<UpstreamRequest, UpstreamError> {
         let base = provider.base_url.trim_end_matches('/');
         let url = match provider.kind {
             ProviderKind::OpenAi => format!("{base}/chat/completions"),
@@ -106,15 +106,12 @@ impl UpstreamRequest {
                 ProviderKind::OpenAi => "OPENAI_API_KEY",
                 ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
             };
-            return Err(ApiError::new(
-                ErrorKind::Upstream,
-                format!(
-                    "provider {:?} has no API key: set {var} or add the key in the admin UI",
-                    provider.id
-                ),
-            ));
+            return Err(UpstreamError::no_key(format!(
+                "provider {:?} has no API key: set {var} or add the key in the admin UI",
+                provider.id
+            )));
         }
-        let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
+        let body = serde_json::to_vec(body).expect("JSON values serialize");
         Ok(UpstreamRequest {
             url,
             provider,
@@ -140,15 +137,6 @@ fn authorize(request: awc::ClientRequest, provider: &Provider) -> awc::ClientReq
     }
 }
 
-/// Why one attempt failed, and whether another may follow.
-enum Failure {
-    Retryable {
-        error: ApiError,
-        retry_after: Option<Duration>,
-    },
-    Final(ApiError),
-}
-
 /// Sends the request, retrying connect failures, 429, 5xx and 529 (at most
 /// `config.retries` times, with jittered backoff that honours
 /// `Retry-After`). Only a 2xx response comes back; an error after retries
@@ -158,44 +146,44 @@ pub async fn send(
     config: &GatewayConfig,
     prepared: &UpstreamRequest,
     redactor: &Redactor,
-) -> Result<Response, ApiError> {
+) -> Result<Response, UpstreamError> {
     let mut attempt = 0;
     loop {
-        let failure = match attempt_once(client, config, prepared, redactor).await {
+        let error = match attempt_once(client, config, prepared, redactor).await {
             Ok(response) => return Ok(response),
-            Err(failure) => failure,
+            Err(error) => error,
         };
-        let retried = |error: ApiError| {
+        let retried = |error: UpstreamError| {
             if attempt > 0 {
                 error.after_retries()
             } else {
                 error
             }
         };
-        match failure {
-            Failure::Final(error) => return Err(retried(error)),
-            Failure::Retryable { error, retry_after } => {
-                if retry_after.is_some_and(|wait| wait > MAX_RETRY_WAIT) {
-                    // The client may wait that long; mindgate does not.
-                    return Err(error);
-                }
-                if attempt >= config.retries {
-                    return Err(retried(error));
-                }
-                let backoff = BACKOFF_BASE * 2u32.pow(attempt);
-                let jittered = backoff.mul_f64(rand::rng().random_range(0.5..1.5));
-                let wait = retry_after.map_or(jittered, |after| after.max(jittered / 4));
-                log::warn!(
-                    "upstream {} failed ({}); retry {} in {} ms",
-                    prepared.provider.id,
-                    error.message,
-                    attempt + 1,
-                    wait.as_millis()
-                );
-                actix_web::rt::time::sleep(wait).await;
-                attempt += 1;
-            }
+        if !error.retryable() {
+            return Err(retried(error));
         }
+        if error.retry_after.is_some_and(|wait| wait > MAX_RETRY_WAIT) {
+            // The client may wait that long; mindgate does not.
+            return Err(error);
+        }
+        if attempt >= config.retries {
+            return Err(retried(error));
+        }
+        let backoff = BACKOFF_BASE * 2u32.pow(attempt);
+        let jittered = backoff.mul_f64(rand::rng().random_range(0.5..1.5));
+        let wait = error
+            .retry_after
+            .map_or(jittered, |after| after.max(jittered / 4));
+        log::warn!(
+            "upstream {} failed ({}); retry {} in {} ms",
+            prepared.provider.id,
+            error.message,
+            attempt + 1,
+            wait.as_millis()
+        );
+        actix_web::rt::time::sleep(wait).await;
+        attempt += 1;
     }
 }
 
@@ -204,7 +192,7 @@ async fn attempt_once(
     config: &GatewayConfig,
     prepared: &UpstreamRequest,
     redactor: &Redactor,
-) -> Result<Response, Failure> {
+) -> Result<Response, UpstreamError> {
     let provider = &prepared.provider.id;
     let sent = actix_web::rt::time::timeout(
         config.first_byte_timeout,
@@ -213,36 +201,28 @@ async fn attempt_once(
     .await;
     let mut response = match sent {
         Err(_) => {
-            return Err(Failure::Final(ApiError::new(
-                ErrorKind::UpstreamTimeout,
+            return Err(UpstreamError::timeout(
+                Wait::FirstByte,
                 format!(
                     "provider {provider:?} did not answer within {} ms",
                     config.first_byte_timeout.as_millis()
                 ),
-            )))
+            ))
         }
         Ok(Err(SendRequestError::Connect(ClientConnectError::Timeout))) => {
-            return Err(Failure::Retryable {
-                error: ApiError::new(
-                    ErrorKind::UpstreamTimeout,
-                    format!("connecting to provider {provider:?} timed out"),
-                ),
-                retry_after: None,
-            })
+            return Err(UpstreamError::timeout(
+                Wait::Connect,
+                format!("connecting to provider {provider:?} timed out"),
+            ))
         }
         Ok(Err(SendRequestError::Connect(e))) => {
-            return Err(Failure::Retryable {
-                error: ApiError::new(
-                    ErrorKind::Upstream,
-                    format!("cannot connect to provider {provider:?}: {e}"),
-                ),
-                retry_after: None,
-            })
+            return Err(UpstreamError::unreachable(format!(
+                "cannot connect to provider {provider:?}: {e}"
+            )))
         }
         Ok(Err(e)) => {
-            return Err(Failure::Final(ApiError::new(
-                ErrorKind::Upstream,
-                format!("request to provider {provider:?} failed: {e}"),
+            return Err(UpstreamError::broken(format!(
+                "request to provider {provider:?} failed: {e}"
             )))
         }
         Ok(Ok(response)) => response,
@@ -257,86 +237,24 @@ async fn attempt_once(
         .limit(ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();
-    let detail = error_detail(&redactor.bytes(body));
-    let message = format!(
-        "provider {provider:?} answered {}: {detail}",
-        status.as_u16()
-    );
-    let seconds = retry_after.map_or(1, |d| d.as_secs().max(1));
-    let error = upstream_error(kind_for_status(status), message, seconds);
-    Err(
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            Failure::Retryable { error, retry_after }
-        } else {
-            Failure::Final(error)
-        },
-    )
-}
-
-/// What a provider's failing status means for the client.
-pub fn kind_for_status(status: StatusCode) -> ErrorKind {
-    match status.as_u16() {
-        429 => ErrorKind::RateLimited,
-        // The instance's provider key is wrong or lacks rights, not the
-        // caller's.
-        401 | 403 => ErrorKind::Upstream,
-        400..=499 => ErrorKind::UpstreamRejected(status),
-        _ => ErrorKind::Upstream,
-    }
-}
-
-/// An upstream failure for the client; a rate limit always says when to
-/// come back (`retry_after` seconds).
-fn upstream_error(kind: ErrorKind, message: String, retry_after: u64) -> ApiError {
-    match kind {
-        ErrorKind::RateLimited => ApiError::rate_limited(message, Some(retry_after)),
-        kind => ApiError::new(kind, message),
-    }
-}
-
-/// What an error a provider reports in a body (an OpenAI `error` object,
-/// an Anthropic `error` event) means for the client: the same as the HTTP
-/// status that goes with its code or type.
-pub fn reported_kind(error: &Value) -> ErrorKind {
-    let named = |field: &str| error[field].as_str().and_then(status_of_error_name);
-    named("code")
-        .or_else(|| error["code"].as_u64().and_then(|c| u16::try_from(c).ok()))
-        .or_else(|| named("type"))
-        .and_then(|status| StatusCode::from_u16(status).ok())
-        .filter(|status| status.is_client_error() || status.is_server_error())
-        .map_or(ErrorKind::Upstream, kind_for_status)
-}
-
-/// The HTTP status of an OpenAI or Anthropic error type or code.
-fn status_of_error_name(name: &str) -> Option<u16> {
-    Some(match name {
-        "invalid_request_error" => 400,
-        "authentication_error" | "invalid_api_key" => 401,
-        "permission_error" => 403,
-        "not_found_error" | "model_not_found" => 404,
-        "request_too_large" => 413,
-        "rate_limit_error"
-        | "rate_limit_exceeded"
-        | "insufficient_quota"
-        | "tokens"
-        | "requests" => 429,
-        "api_error" | "server_error" => 500,
-        "overloaded_error" => 529,
-        _ => return None,
-    })
+    Err(UpstreamError::answered(
+        provider,
+        status,
+        &redactor.bytes(body),
+        retry_after,
+    ))
 }
 
 /// A whole answer's body as a completion; an error object in it (some
 /// servers answer 200 with one) is the error it reports.
-pub fn completion(kind: ProviderKind, body: &[u8]) -> Result<Completion, ApiError> {
+pub fn completion(kind: ProviderKind, body: &[u8]) -> Result<Completion, UpstreamError> {
     let malformed = |e: serde_json::Error| {
-        ApiError::new(
-            ErrorKind::Upstream,
-            format!("the provider's answer is not what its API returns: {e}"),
-        )
+        UpstreamError::bad_answer(format!(
+            "the provider's answer is not what its API returns: {e}"
+        ))
     };
     if let Some(error) = reported_error(body) {
-        return Err(error);
+        return Err(UpstreamError::reported(error));
     }
     match kind {
         ProviderKind::OpenAi => openai::completion(body).map_err(malformed),
@@ -348,7 +266,7 @@ pub fn completion(kind: ProviderKind, body: &[u8]) -> Result<Completion, ApiErro
 
 /// The error a body is, when it is `{"error": {...}}` (either vendor's
 /// shape).
-fn reported_error(body: &[u8]) -> Option<ApiError> {
+fn reported_error(body: &[u8]) -> Option<ProviderError> {
     #[derive(serde::Deserialize)]
     struct Reported {
         error: Option<Value>,
@@ -356,8 +274,7 @@ fn reported_error(body: &[u8]) -> Option<ApiError> {
     // A substring search spares real answers a second parse.
     memchr::memmem::find(body, b"\"error\"")?;
     let error = serde_json::from_slice::<Reported>(body).ok()?.error?;
-    let message = openai::error_message(&error);
-    Some(upstream_error(reported_kind(&error), message, 1))
+    Some(ProviderError::reported(&error))
 }
 
 fn retry_after(response: &Response) -> Option<Duration> {
@@ -372,22 +289,6 @@ fn retry_after(response: &Response) -> Option<Duration> {
     header("retry-after-ms")
         .map(|ms| Duration::from_secs_f64(ms / 1000.0))
         .or_else(|| header("retry-after").map(Duration::from_secs_f64))
-}
-
-/// The message inside an upstream's error body (OpenAI's or Anthropic's
-/// shape), else the body itself, shortened.
-pub fn error_detail(body: &[u8]) -> String {
-    if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        if let Some(message) = openai::error_text(&value["error"]) {
-            return message.to_owned();
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "no message".to_owned();
-    }
-    text.chars().take(500).collect()
 }
 
 /// Checks that a provider answers with its key: lists its models.
@@ -426,57 +327,25 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    #[test]
-    fn reported_errors_map_like_the_status_they_go_with() {
-        let kind = |error: Value| reported_kind(&error);
-        // OpenAI reports a bad key as an invalid request with its code.
-        assert_eq!(
-            kind(json!({"type": "invalid_request_error", "code": "invalid_api_key"})),
-            ErrorKind::Upstream
-        );
-        assert_eq!(
-            kind(json!({"type": "invalid_request_error", "code": "context_length_exceeded"})),
-            ErrorKind::UpstreamRejected(StatusCode::BAD_REQUEST)
-        );
-        assert_eq!(
-            kind(json!({"type": "permission_error"})),
-            ErrorKind::Upstream
-        );
-        assert_eq!(
-            kind(json!({"type": "tokens", "code": "rate_limit_exceeded"})),
-            ErrorKind::RateLimited
-        );
-        assert_eq!(
-            kind(json!({"type": "not_found_error"})),
-            ErrorKind::UpstreamRejected(StatusCode::NOT_FOUND)
-        );
-        // vLLM and others put the HTTP status in `code`.
-        assert_eq!(
-            kind(json!({"type": "BadRequestError", "code": 400})),
-            ErrorKind::UpstreamRejected(StatusCode::BAD_REQUEST)
-        );
-        assert_eq!(
-            kind(json!({"type": "overloaded_error"})),
-            ErrorKind::Upstream
-        );
-        assert_eq!(kind(json!({"message": "?"})), ErrorKind::Upstream);
-        assert_eq!(kind(json!("a bare string")), ErrorKind::Upstream);
-    }
+    use crate::gateway::upstream_error::Failure;
 
     #[test]
     fn an_error_body_is_the_error_it_reports() {
         let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
         let error = completion(ProviderKind::Anthropic, body).unwrap_err();
-        assert_eq!(error.kind, ErrorKind::RateLimited);
+        let Failure::Refused(said) = &error.failure else {
+            panic!("{error:?}");
+        };
+        assert_eq!(said.error_type.as_deref(), Some("rate_limit_error"));
+        assert_eq!(said.status, None);
         assert_eq!(error.message, "slow down");
         let answer = br#"{"choices":[{"message":{"content":"an \"error\" is fine"}}]}"#;
         assert_eq!(
             completion(ProviderKind::OpenAi, answer).unwrap().text,
             "an \"error\" is fine"
         );
+        let error = completion(ProviderKind::OpenAi, b"[]").unwrap_err();
+        assert_eq!(error.failure, Failure::BadAnswer);
     }
 }

@@ -278,7 +278,7 @@ async fn sessions_survive_a_restart_and_expire_when_idle_or_old() {
     again
         .db
         .write_blocking(|tx| {
-            Ok(tx.execute(
+            Ok::<_, mindgate::db::StoreError>(tx.execute(
                 "UPDATE admin_sessions SET last_seen_at = ?1",
                 [three_hours_ago],
             )?)
@@ -292,7 +292,7 @@ async fn sessions_survive_a_restart_and_expire_when_idle_or_old() {
     again
         .db
         .write_blocking(|tx| {
-            Ok(tx.execute(
+            Ok::<_, mindgate::db::StoreError>(tx.execute(
                 "UPDATE admin_sessions SET created_at = ?1",
                 [thirteen_hours_ago],
             )?)

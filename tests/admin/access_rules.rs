@@ -6,6 +6,7 @@
 //! open to anyone, have rows of their own.
 
 use actix_web::http::{Method, StatusCode};
+use mindgate::db::StoreError;
 use mindgate::domain::AdminId;
 use serde_json::json;
 
@@ -161,7 +162,7 @@ fn snapshot(app: &TestApp) -> Vec<String> {
                 }
             }
             rows.sort();
-            Ok(rows)
+            Ok::<_, StoreError>(rows)
         })
         .unwrap()
 }

@@ -317,7 +317,7 @@ async fn a_character_is_edited_and_deleted() {
     let stored: String = app
         .db
         .read_blocking(|c| {
-            Ok(c.query_row(
+            Ok::<_, mindgate::db::StoreError>(c.query_row(
                 "SELECT title || '|' || instruction || '|' || IFNULL(default_model, '-') FROM characters",
                 [],
                 |r| r.get(0),
@@ -429,7 +429,7 @@ async fn recording_is_switched_off_and_on() {
     let value: String = app
         .db
         .read_blocking(|c| {
-            Ok(c.query_row(
+            Ok::<_, mindgate::db::StoreError>(c.query_row(
                 "SELECT value FROM settings WHERE key = 'record_chats'",
                 [],
                 |r| r.get(0),
@@ -732,7 +732,11 @@ async fn what_the_api_stored_comes_back_escaped() {
     let id = app
         .db
         .read_blocking(|c| {
-            Ok(c.query_row("SELECT id FROM characters", [], |r| r.get::<_, String>(0))?)
+            Ok::<_, mindgate::db::StoreError>(c.query_row(
+                "SELECT id FROM characters",
+                [],
+                |r| r.get::<_, String>(0),
+            )?)
         })
         .unwrap();
     for path in [

@@ -24,11 +24,11 @@ async fn mock_upstream() -> String {
 fn stored_key(app: &TestApp, id: &str) -> Option<String> {
     app.db
         .read_blocking(|c| {
-            Ok(
-                c.query_row("SELECT api_key FROM providers WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?,
-            )
+            Ok::<_, mindgate::db::StoreError>(c.query_row(
+                "SELECT api_key FROM providers WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
         })
         .unwrap()
 }

@@ -1,5 +1,5 @@
 use actix_web::http::{Method, StatusCode};
-use mindgate::db::api_keys;
+use mindgate::db::{api_keys, StoreError};
 use mindgate::domain::ApiKeyId;
 use serde_json::json;
 
@@ -89,10 +89,15 @@ async fn only_the_hash_of_a_key_is_stored() {
     let stored: Vec<u8> = app
         .db
         .read_blocking(|conn| {
-            Ok(conn.query_row("SELECT key_hash FROM api_keys", [], |row| row.get(0))?)
+            Ok::<_, StoreError>(
+                conn.query_row("SELECT key_hash FROM api_keys", [], |row| row.get(0))?,
+            )
         })
         .unwrap();
-    assert_eq!(stored, mindgate::auth::KeyHash::of(&app.api_key).as_bytes());
+    assert_eq!(
+        stored,
+        mindgate::domain::KeyHash::of(&app.api_key).as_bytes()
+    );
 }
 
 #[actix_web::test]

@@ -1,5 +1,5 @@
 use actix_web::http::StatusCode;
-use mindgate::db::LATEST_VERSION;
+use mindgate::db::{StoreError, LATEST_VERSION};
 use serde_json::json;
 
 use crate::helpers::{mindgate, spawn_app, spawn_app_on, stderr};
@@ -115,8 +115,14 @@ async fn connections_use_wal_foreign_keys_and_a_busy_timeout() {
             conn.query_row("PRAGMA user_version", [], |r| r.get(0))?,
         ))
     };
-    let read = app.db.read_blocking(|c| Ok(pragmas(c)?)).unwrap();
-    let write = app.db.write_blocking(|tx| Ok(pragmas(tx)?)).unwrap();
+    let read = app
+        .db
+        .read_blocking(|c| Ok::<_, StoreError>(pragmas(c)?))
+        .unwrap();
+    let write = app
+        .db
+        .write_blocking(|tx| Ok::<_, StoreError>(pragmas(tx)?))
+        .unwrap();
     for (journal, fk, busy, sync, version) in [read, write] {
         assert_eq!(journal, "wal");
         assert_eq!(fk, 1);
@@ -227,7 +233,7 @@ async fn emails_stored_before_nfc_are_normalised_without_creating_duplicates() {
             .read_blocking(|conn| {
                 let mut stmt = conn.prepare(sql)?;
                 let rows = stmt.query_map([], |row| row.get(0))?;
-                Ok(rows.collect::<Result<Vec<String>, _>>()?)
+                Ok::<_, StoreError>(rows.collect::<Result<Vec<String>, _>>()?)
             })
             .unwrap()
     };

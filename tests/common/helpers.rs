@@ -10,11 +10,10 @@ use std::process::Command;
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
 use mindgate::admin::password;
-use mindgate::auth::ApiKey;
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
-use mindgate::db::{admins, api_keys, Db};
-use mindgate::domain::{AdminId, Email, Timestamp};
+use mindgate::db::{admins, api_keys, Db, StoreError};
+use mindgate::domain::{AdminId, ApiKey, Email, Timestamp};
 use mindgate::startup::Application;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -213,7 +212,7 @@ impl TestApp {
     /// The first column of the first row `sql` finds.
     pub fn count(&self, sql: &str) -> i64 {
         self.db
-            .read_blocking(|conn| Ok(conn.query_row(sql, [], |row| row.get(0))?))
+            .read_blocking(|conn| Ok::<_, StoreError>(conn.query_row(sql, [], |row| row.get(0))?))
             .unwrap()
     }
 

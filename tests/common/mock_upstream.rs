@@ -65,6 +65,9 @@ pub enum Fault {
     /// Nothing until this many requests are being answered at once, or
     /// for `at_most`, then a normal answer.
     HoldForCompany { in_flight: usize, at_most: Duration },
+    /// A whole (not streamed) answer sent in this many pieces, `pause`
+    /// apart.
+    Trickle { pieces: usize, pause: Duration },
 }
 // In a fault's message or text, `{key}` stands for the credential the
 // request carried (its `Authorization` or `x-api-key` header), as sent back
@@ -311,6 +314,24 @@ async fn answer(
         Protocol::OpenAi => openai_completion_of(&model, &text),
         Protocol::Anthropic => anthropic_message_of(&model, &text),
     };
+    if let Some(Fault::Trickle { pieces, pause }) = fault {
+        let text = whole.to_string().into_bytes();
+        let size = text.len().div_ceil(pieces);
+        let chunks: Vec<Bytes> = text.chunks(size).map(Bytes::copy_from_slice).collect();
+        let trickle = stream::unfold(
+            chunks.into_iter().enumerate(),
+            move |mut chunks| async move {
+                let (index, chunk) = chunks.next()?;
+                if index > 0 {
+                    actix_web::rt::time::sleep(pause).await;
+                }
+                Some((Ok::<_, std::io::Error>(chunk), chunks))
+            },
+        );
+        return HttpResponse::Ok()
+            .content_type("application/json")
+            .streaming(trickle);
+    }
     if body["stream"] != true {
         return HttpResponse::Ok().json(whole);
     }

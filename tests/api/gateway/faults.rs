@@ -199,6 +199,37 @@ async fn a_stream_that_goes_silent_times_out_with_an_error_event() {
 }
 
 #[actix_web::test]
+async fn a_whole_answer_may_outlast_the_idle_timeout_while_it_keeps_coming() {
+    // Six pieces 250 ms apart: 1.25 s in all, never silent for the 1 s allowed.
+    let gw = spawn_gateway_with(|c| c.idle_timeout = Duration::from_secs(1)).await;
+    for model in ["gpt-4o", "claude-haiku-4-5"] {
+        gw.mock.fail_with([Fault::Trickle {
+            pieces: 6,
+            pause: Duration::from_millis(250),
+        }]);
+        let (code, body) = gw.complete(&hello(model)).await;
+        assert_eq!(code, StatusCode::OK, "{model}: {body}");
+        assert_eq!(body["choices"][0]["message"]["content"], REPLY, "{model}");
+    }
+    let chats = wait_for_chats(&gw.app, 2).await;
+    assert!(chats.iter().all(|c| c.status == "ok"), "{chats:#?}");
+}
+
+#[actix_web::test]
+async fn a_whole_answer_silent_past_the_idle_timeout_is_a_504() {
+    let gw = spawn_gateway_with(|c| c.idle_timeout = Duration::from_millis(300)).await;
+    gw.mock.fail_with([Fault::Trickle {
+        pieces: 2,
+        pause: Duration::from_millis(1500),
+    }]);
+    let (code, body) = gw.complete(&hello("gpt-4o")).await;
+    assert_eq!(code, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert!(error_message(&body, "timeout_error").contains("300 ms"));
+    assert_eq!(gw.mock.received().len(), 1, "a begun answer is not retried");
+    assert_eq!(the_chat(&gw.app).await.status, "error");
+}
+
+#[actix_web::test]
 async fn an_upstream_that_refuses_stream_options_is_asked_again_without() {
     let gw = spawn_gateway().await;
     let refusal = || Fault::Status {

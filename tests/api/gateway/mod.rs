@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use mindgate::config::GatewayConfig;
 use mindgate::db::providers::ProviderSeed;
+use mindgate::db::StoreError;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, TestApp};
@@ -191,7 +192,7 @@ pub fn stored_chats(app: &TestApp) -> Vec<StoredChat> {
                     recorded_at: r.get(15)?,
                 })
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            Ok::<_, StoreError>(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .expect("read chat logs")
 }
