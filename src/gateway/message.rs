@@ -83,7 +83,7 @@ pub struct ChatMessage {
 }
 
 /// What is wrong with a content value, for the caller to name the field.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum ContentError {
     /// Neither a string nor an array (nor null): its JSON type.
     NotTextOrParts(&'static str),
