@@ -5,38 +5,37 @@
 use serde_json::{json, Map, Value};
 
 use super::answer::{Completion, Finish, Piece, Usage};
-use super::request::content_text;
+use super::message::{ChatMessage, Content, Part, PartKind, Role};
 
 pub const VERSION: &str = "2023-06-01";
 /// Anthropic requires `max_tokens`; this is used when the client set none.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 pub fn request_body(
-    messages: &[Value],
+    messages: &[ChatMessage],
     params: &Map<String, Value>,
     upstream_model: &str,
     stream: bool,
 ) -> Value {
     let mut system = Vec::new();
-    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
     for message in messages {
-        let role = message["role"].as_str().unwrap_or("user");
-        let (role, blocks) = match role {
-            "system" | "developer" => {
-                system.push(content_text(&message["content"]));
+        let (role, blocks) = match message.role() {
+            Role::System | Role::Developer => {
+                system.push(message.text());
                 continue;
             }
-            "assistant" => ("assistant", assistant_blocks(message)),
-            "tool" | "function" => ("user", vec![tool_result(message)]),
-            _ => ("user", content_blocks(&message["content"])),
+            Role::Assistant => ("assistant", assistant_blocks(message)),
+            Role::Tool | Role::Function => ("user", vec![tool_result(message)]),
+            Role::User => ("user", content_blocks(message.content())),
         };
         if blocks.is_empty() {
             continue;
         }
         // Anthropic wants turns to alternate: same-role neighbours merge.
         match turns.last_mut() {
-            Some((last, existing)) if last == role => existing.extend(blocks),
-            _ => turns.push((role.to_owned(), blocks)),
+            Some((last, existing)) if *last == role => existing.extend(blocks),
+            _ => turns.push((role, blocks)),
         }
     }
     let mut body = Map::new();
@@ -118,25 +117,24 @@ pub fn request_body(
 }
 
 /// OpenAI content (a string or parts) as Anthropic content blocks.
-fn content_blocks(content: &Value) -> Vec<Value> {
+fn content_blocks(content: Option<&Content>) -> Vec<Value> {
     match content {
-        Value::String(text) if !text.is_empty() => vec![json!({"type": "text", "text": text})],
-        Value::Array(parts) => parts.iter().filter_map(content_block).collect(),
+        Some(Content::Text(text)) if !text.is_empty() => {
+            vec![json!({"type": "text", "text": text})]
+        }
+        Some(Content::Parts(parts)) => parts.iter().filter_map(content_block).collect(),
         _ => Vec::new(),
     }
 }
 
-fn content_block(part: &Value) -> Option<Value> {
-    match part["type"].as_str()? {
-        "text" => Some(json!({"type": "text", "text": part["text"].as_str()?})),
-        "image_url" => {
-            let url = part["image_url"]["url"]
-                .as_str()
-                .or(part["image_url"].as_str())?;
-            Some(json!({"type": "image", "source": image_source(url)}))
+fn content_block(part: &Part) -> Option<Value> {
+    match part.kind() {
+        PartKind::Text => Some(json!({"type": "text", "text": part.text()?})),
+        PartKind::ImageUrl => {
+            Some(json!({"type": "image", "source": image_source(part.image_url()?)}))
         }
         // Already Anthropic-shaped (image, document, ...): pass it on.
-        _ => Some(part.clone()),
+        PartKind::Image | PartKind::Other => Some(part.to_value()),
     }
 }
 
@@ -150,9 +148,9 @@ fn image_source(url: &str) -> Value {
     json!({"type": "url", "url": url})
 }
 
-fn assistant_blocks(message: &Value) -> Vec<Value> {
-    let mut blocks = content_blocks(&message["content"]);
-    for call in message["tool_calls"].as_array().into_iter().flatten() {
+fn assistant_blocks(message: &ChatMessage) -> Vec<Value> {
+    let mut blocks = content_blocks(message.content());
+    for call in message.tool_calls() {
         let arguments = call["function"]["arguments"].as_str().unwrap_or("{}");
         blocks.push(json!({
             "type": "tool_use",
@@ -164,11 +162,11 @@ fn assistant_blocks(message: &Value) -> Vec<Value> {
     blocks
 }
 
-fn tool_result(message: &Value) -> Value {
+fn tool_result(message: &ChatMessage) -> Value {
     json!({
         "type": "tool_result",
-        "tool_use_id": message["tool_call_id"].as_str().unwrap_or_default(),
-        "content": content_text(&message["content"]),
+        "tool_use_id": message.tool_call_id().unwrap_or_default(),
+        "content": message.text(),
     })
 }
 
@@ -266,10 +264,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::gateway::message::parse_messages;
 
     #[test]
     fn messages_become_system_and_alternating_turns() {
-        let messages = vec![
+        let messages = parse_messages(vec![
             json!({"role": "system", "content": "Be kind."}),
             json!({"role": "user", "content": "Hi"}),
             json!({"role": "user", "content": [
@@ -277,7 +276,8 @@ mod tests {
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
             ]}),
             json!({"role": "assistant", "content": "Nice"}),
-        ];
+        ])
+        .unwrap();
         let mut params = Map::new();
         params.insert("stop".into(), json!("END"));
         params.insert("temperature".into(), json!(0.5));
@@ -301,13 +301,14 @@ mod tests {
 
     #[test]
     fn tool_calls_round_trip_into_tool_use() {
-        let messages = vec![
+        let messages = parse_messages(vec![
             json!({"role": "user", "content": "Weather?"}),
             json!({"role": "assistant", "content": null, "tool_calls": [
                 {"id": "t1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Oslo\"}"}}
             ]}),
             json!({"role": "tool", "tool_call_id": "t1", "content": "rain"}),
-        ];
+        ])
+        .unwrap();
         let body = request_body(&messages, &Map::new(), "claude-x", true);
         assert_eq!(body["stream"], true);
         assert_eq!(

@@ -8,15 +8,16 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::answer::Completion;
 use super::catalog::Route;
-use super::chat_log::{ChatMeta, Outcome, PendingChatLog};
+use super::chat_log::{conversation_prefix, default_title, ChatMeta, Outcome, PendingChatLog};
+use super::message::{ChatMessage, Role};
 use super::redact::Redactor;
 use super::relay::{Mode, Relay};
 use super::render::{self, AnswerMeta, Encoder};
-use super::request::{conversation_prefix, default_title, ChatRequest, ClientProtocol};
+use super::request::{ChatRequest, ClientProtocol};
 use super::upstream::{self, Response, UpstreamRequest};
 use super::upstream_error::UpstreamError;
 use super::{anthropic, echo, openai, Gateway};
@@ -42,7 +43,7 @@ struct Chat {
     include_usage: bool,
     /// The model the client asked for (or its character's).
     model: String,
-    messages: Vec<Value>,
+    messages: Vec<ChatMessage>,
     params: serde_json::Map<String, Value>,
     /// Provider keys, redacted from what the upstream sends.
     redactor: Arc<Redactor>,
@@ -140,7 +141,7 @@ async fn open_chat(
     if let Some(character) = &character {
         messages.insert(
             0,
-            json!({ "role": "system", "content": character.instruction }),
+            ChatMessage::new(Role::System, character.instruction.clone()),
         );
     }
     let provider = match &route {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 
 use super::answer::Usage;
+use super::message::{ChatMessage, Role};
 use super::Gateway;
 use crate::db::chat_logs::{ChatStatus, NewChatLog};
 use crate::domain::{ApiKeyId, Timestamp, UserId};
@@ -29,6 +30,46 @@ pub struct ChatMeta {
     pub user_id: Option<UserId>,
     pub api_key_id: Option<ApiKeyId>,
     pub started: Instant,
+}
+
+/// `User: Hello\n\nAssistant: Hi there!` for the turns (system messages
+/// left out), without the reply.
+pub fn conversation_prefix(messages: &[ChatMessage]) -> String {
+    let mut text = String::new();
+    for message in messages {
+        let label = match message.role() {
+            Role::User => "User",
+            Role::Assistant => "Assistant",
+            Role::Tool | Role::Function => "Tool",
+            Role::System | Role::Developer => continue,
+        };
+        let content = message.text();
+        if content.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(label);
+        text.push_str(": ");
+        text.push_str(&content);
+    }
+    text
+}
+
+/// The first user message, cut to 60 characters: a chat's default title.
+pub fn default_title(messages: &[ChatMessage]) -> String {
+    let first = messages
+        .iter()
+        .find(|m| m.is_user())
+        .map(ChatMessage::text)
+        .unwrap_or_default();
+    let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    if first.chars().count() <= 60 {
+        first
+    } else {
+        first.chars().take(60).collect()
+    }
 }
 
 /// How a completion ended.
@@ -113,5 +154,43 @@ impl Drop for PendingChatLog {
                 error: Some("the request ended before the answer".to_owned()),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::gateway::message::parse_messages;
+
+    #[test]
+    fn conversation_text_leaves_out_system_and_labels_turns() {
+        let messages = parse_messages(vec![
+            json!({"role": "system", "content": "secret"}),
+            json!({"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "image_url", "image_url": {"url": "x"}}]}),
+            json!({"role": "assistant", "content": "Hi"}),
+            json!({"role": "assistant", "content": null, "tool_calls": []}),
+            json!({"role": "tool", "tool_call_id": "c1", "content": "rain"}),
+        ])
+        .unwrap();
+        assert_eq!(
+            conversation_prefix(&messages),
+            "User: Hello\n[image]\n\nAssistant: Hi\n\nTool: rain"
+        );
+    }
+
+    #[test]
+    fn titles_are_the_first_user_message_cut_to_sixty_characters() {
+        let long = "word ".repeat(30);
+        let messages = [
+            ChatMessage::new(Role::System, "Be brief."),
+            ChatMessage::new(Role::User, long),
+            ChatMessage::new(Role::User, "later"),
+        ];
+        let title = default_title(&messages);
+        assert_eq!(title.chars().count(), 60);
+        assert!(title.starts_with("word word"));
+        assert_eq!(default_title(&messages[..1]), "");
     }
 }

@@ -2,21 +2,22 @@
 //! upstream and no key, so the whole flow can be tried on a fresh machine.
 
 use bytes::{Bytes, BytesMut};
-use serde_json::Value;
 
 use super::answer::{Completion, Finish, Piece, Transcript, Usage};
+use super::message::ChatMessage;
 use super::render::{AnswerMeta, Encoder};
-use super::request::{last_user_text, ClientProtocol};
+use super::request::ClientProtocol;
 
-pub fn completion(messages: &[Value]) -> Completion {
-    let text = last_user_text(messages).unwrap_or_default();
+pub fn completion(messages: &[ChatMessage]) -> Completion {
+    let text = messages
+        .iter()
+        .rev()
+        .find(|m| m.is_user())
+        .map(|m| m.text().into_owned())
+        .unwrap_or_default();
     let prompt_words: usize = messages
         .iter()
-        .map(|m| {
-            super::request::content_text(&m["content"])
-                .split_whitespace()
-                .count()
-        })
+        .map(|m| m.text().split_whitespace().count())
         .sum();
     Completion {
         id: None,

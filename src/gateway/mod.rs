@@ -10,6 +10,7 @@ pub mod chat;
 mod chat_log;
 mod chat_log_writer;
 mod echo;
+pub mod message;
 mod openai;
 mod redact;
 mod relay;

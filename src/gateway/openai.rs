@@ -5,14 +5,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::answer::{Completion, Finish, Piece, Usage};
+use super::message::{ChatMessage, Content};
 use super::request::ClientProtocol;
 use super::upstream_error::ProviderError;
 
-/// The upstream body: the client's parameters as sent, with the upstream
-/// model id, and usage asked for at the end of a stream.
+/// The upstream body: the client's parameters and messages as sent, with
+/// the upstream model id, and usage asked for at the end of a stream.
 pub fn request_body(
     protocol: ClientProtocol,
-    messages: Vec<Value>,
+    messages: Vec<ChatMessage>,
     params: &Map<String, Value>,
     upstream_model: &str,
     stream: bool,
@@ -25,6 +26,7 @@ pub fn request_body(
         }
     }
     body.insert("model".into(), upstream_model.into());
+    let messages = messages.into_iter().map(Value::from).collect();
     body.insert("messages".into(), Value::Array(messages));
     if stream {
         body.insert("stream".into(), true.into());
@@ -80,20 +82,23 @@ struct WireMessage {
 /// A `chat.completion` body.
 pub fn completion(body: &[u8]) -> serde_json::Result<Completion> {
     let wire: WireCompletion = serde_json::from_slice(body)?;
-    let choice = wire.choices.into_iter().next();
+    let (message, finish) = match wire.choices.into_iter().next() {
+        Some(choice) => (
+            choice.message,
+            choice.finish_reason.as_deref().map(Finish::from_openai),
+        ),
+        None => (WireMessage::default(), None),
+    };
     Ok(Completion {
         id: wire.id,
-        text: choice
-            .as_ref()
-            .map(|c| super::request::content_text(&c.message.content))
+        // Content that is not text or typed parts is no text.
+        text: Content::parse(message.content)
+            .ok()
+            .flatten()
+            .map(Content::into_text)
             .unwrap_or_default(),
-        finish: choice
-            .as_ref()
-            .and_then(|c| c.finish_reason.as_deref())
-            .map(Finish::from_openai),
-        tool_calls: choice
-            .and_then(|c| c.message.tool_calls)
-            .unwrap_or_default(),
+        tool_calls: message.tool_calls.unwrap_or_default(),
+        finish,
         usage: wire.usage.map(Usage::from).unwrap_or_default(),
     })
 }

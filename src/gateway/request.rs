@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::{json_type, trimmed, JsonObject};
+use super::message::{parse_messages, ChatMessage, Role};
+use crate::domain::{json_type, trimmed, InvalidInput, JsonObject};
 use crate::error::ApiError;
 
 /// The shape the client asked in, and so the shape of the answer.
@@ -15,15 +16,6 @@ pub enum ClientProtocol {
     /// Anthropic's legacy text completions: a `prompt` in, `completion` out.
     LegacyPrompt,
 }
-
-const ROLES: &[&str] = &[
-    "system",
-    "developer",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-];
 
 /// Longest `chatID` and `chatTitle` accepted.
 const MAX_CHAT_ID: usize = 128;
@@ -38,7 +30,7 @@ pub struct ChatRequest {
     pub chat_id: Option<String>,
     pub chat_title: Option<String>,
     /// OpenAI-shaped messages: the request's, or its prompt parsed into turns.
-    pub messages: Vec<Value>,
+    pub messages: Vec<ChatMessage>,
     /// Every other field, passed on as sent.
     pub params: Map<String, Value>,
     /// Whether the client asked for a usage chunk at the end of a stream.
@@ -127,7 +119,7 @@ impl ChatRequest {
 /// required, send an empty `messages` (`[]` or `""`) beside a prompt.
 fn style_and_messages(
     params: &mut Map<String, Value>,
-) -> Result<(ClientProtocol, Vec<Value>), ApiError> {
+) -> Result<(ClientProtocol, Vec<ChatMessage>), ApiError> {
     let prompt = take_string(params, "prompt")?.filter(|p| !p.is_empty());
     let messages = match params.remove("messages") {
         None | Some(Value::Null) => Vec::new(),
@@ -141,10 +133,7 @@ fn style_and_messages(
         }
     };
     match prompt {
-        _ if !messages.is_empty() => {
-            check_messages(&messages)?;
-            Ok((ClientProtocol::OpenAiChat, messages))
-        }
+        _ if !messages.is_empty() => Ok((ClientProtocol::OpenAiChat, parse_messages(messages)?)),
         Some(prompt) => Ok((ClientProtocol::LegacyPrompt, parse_prompt(&prompt)?)),
         None => Err(ApiError::invalid_field(
             "messages",
@@ -182,79 +171,23 @@ fn check_chat_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_messages(messages: &[Value]) -> Result<(), ApiError> {
-    for (i, message) in messages.iter().enumerate() {
-        let field = |name: &str| format!("messages[{i}].{name}");
-        let Value::Object(message) = message else {
-            return Err(ApiError::invalid_field(
-                format!("messages[{i}]"),
-                format!(
-                    "`messages[{i}]` must be an object, not {}",
-                    json_type(message)
-                ),
-            ));
-        };
-        match message.get("role") {
-            Some(Value::String(role)) if ROLES.contains(&role.as_str()) => {}
-            Some(Value::String(role)) => {
-                return Err(ApiError::invalid_field(
-                    field("role"),
-                    format!(
-                        "`{}` must be one of {}, not {role:?}",
-                        field("role"),
-                        ROLES.join(", ")
-                    ),
-                ))
-            }
-            _ => {
-                return Err(ApiError::invalid_field(
-                    field("role"),
-                    format!("`{}` is required and must be a string", field("role")),
-                ))
-            }
-        }
-        match message.get("content") {
-            None | Some(Value::Null | Value::String(_)) => {}
-            Some(Value::Array(parts)) => {
-                for (j, part) in parts.iter().enumerate() {
-                    if !part.get("type").is_some_and(Value::is_string) {
-                        let name = format!("messages[{i}].content[{j}].type");
-                        return Err(ApiError::invalid_field(
-                            &name,
-                            format!("`{name}` is required and must be a string"),
-                        ));
-                    }
-                }
-            }
-            Some(other) => {
-                return Err(ApiError::invalid_field(
-                    field("content"),
-                    format!(
-                        "`{}` must be a string or an array of parts, not {}",
-                        field("content"),
-                        json_type(other)
-                    ),
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Splits `"\n\nHuman: ...\n\nAssistant:"` into messages. Text before the
 /// first turn is the system prompt; an empty last Assistant turn is the
 /// slot for the answer, not a message.
-pub fn parse_prompt(prompt: &str) -> Result<Vec<Value>, ApiError> {
+pub fn parse_prompt(prompt: &str) -> Result<Vec<ChatMessage>, InvalidInput> {
     let mut messages = Vec::new();
     let mut rest = prompt;
-    let mut role: Option<&str> = None;
+    let mut role: Option<Role> = None;
     loop {
-        let next = [("\n\nHuman:", "user"), ("\n\nAssistant:", "assistant")]
-            .iter()
-            .filter_map(|(marker, r)| rest.find(marker).map(|at| (at, *marker, *r)))
-            .min_by_key(|(at, _, _)| *at);
+        let next = [
+            ("\n\nHuman:", Role::User),
+            ("\n\nAssistant:", Role::Assistant),
+        ]
+        .iter()
+        .filter_map(|(marker, r)| rest.find(marker).map(|at| (at, *marker, *r)))
+        .min_by_key(|(at, _, _)| *at);
         // A prompt may open with a turn, without the blank line before it.
-        let leading = [("Human:", "user"), ("Assistant:", "assistant")]
+        let leading = [("Human:", Role::User), ("Assistant:", Role::Assistant)]
             .iter()
             .find(|(marker, _)| role.is_none() && messages.is_empty() && rest.starts_with(marker));
         let (text, following) = match (leading, next) {
@@ -267,8 +200,8 @@ pub fn parse_prompt(prompt: &str) -> Result<Vec<Value>, ApiError> {
         if let Some(text) = text {
             let text = text.trim();
             match role {
-                None if !text.is_empty() => messages.push(message("system", text)),
-                Some(r) if !text.is_empty() => messages.push(message(r, text)),
+                None if !text.is_empty() => messages.push(ChatMessage::new(Role::System, text)),
+                Some(r) if !text.is_empty() => messages.push(ChatMessage::new(r, text)),
                 _ => {}
             }
         }
@@ -280,96 +213,24 @@ pub fn parse_prompt(prompt: &str) -> Result<Vec<Value>, ApiError> {
             None => break,
         }
     }
-    if !messages.iter().any(|m| m["role"] == "user") {
+    if !messages.iter().any(ChatMessage::is_user) {
         // No Human turn: the whole prompt is what the user says.
         let text = prompt.trim();
         if text.is_empty() {
-            return Err(ApiError::invalid_field(
-                "prompt",
-                "`prompt` must not be blank",
-            ));
+            return Err(InvalidInput::new("prompt", "`prompt` must not be blank"));
         }
-        return Ok(vec![message("user", text)]);
+        return Ok(vec![ChatMessage::new(Role::User, text)]);
     }
     Ok(messages)
 }
 
-fn message(role: &str, text: &str) -> Value {
-    serde_json::json!({ "role": role, "content": text })
-}
-
-/// The plain text of a message's content: its text parts, images as
-/// `[image]`.
-pub fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|part| match part["type"].as_str() {
-                Some("text") => part["text"].as_str().map(str::to_owned),
-                Some("image_url" | "image") => Some("[image]".to_owned()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
-/// `User: Hello\n\nAssistant: Hi there!` for the turns (system messages
-/// left out), without the reply.
-pub fn conversation_prefix(messages: &[Value]) -> String {
-    let mut text = String::new();
-    for message in messages {
-        let label = match message["role"].as_str() {
-            Some("user") => "User",
-            Some("assistant") => "Assistant",
-            Some("tool" | "function") => "Tool",
-            _ => continue,
-        };
-        let content = content_text(&message["content"]);
-        if content.is_empty() {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str("\n\n");
-        }
-        text.push_str(label);
-        text.push_str(": ");
-        text.push_str(&content);
-    }
-    text
-}
-
-/// The text of the last user message, if any.
-pub fn last_user_text(messages: &[Value]) -> Option<String> {
-    messages
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .map(|m| content_text(&m["content"]))
-}
-
-/// The first user message, cut to 60 characters: a chat's default title.
-pub fn default_title(messages: &[Value]) -> String {
-    let first = messages
-        .iter()
-        .find(|m| m["role"] == "user")
-        .map(|m| content_text(&m["content"]))
-        .unwrap_or_default();
-    let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
-    if first.chars().count() <= 60 {
-        first
-    } else {
-        first.chars().take(60).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+
+    fn message(role: Role, text: &str) -> ChatMessage {
+        ChatMessage::new(role, text)
+    }
 
     #[test]
     fn a_prompt_becomes_system_and_turns() {
@@ -379,10 +240,10 @@ mod tests {
         assert_eq!(
             messages,
             vec![
-                json!({"role": "system", "content": "Be brief."}),
-                json!({"role": "user", "content": "Hi"}),
-                json!({"role": "assistant", "content": "Hello!"}),
-                json!({"role": "user", "content": "Bye"}),
+                message(Role::System, "Be brief."),
+                message(Role::User, "Hi"),
+                message(Role::Assistant, "Hello!"),
+                message(Role::User, "Bye"),
             ]
         );
     }
@@ -391,32 +252,13 @@ mod tests {
     fn a_prompt_may_open_with_a_turn_or_have_none() {
         assert_eq!(
             parse_prompt("Human: Hi\n\nAssistant:").unwrap(),
-            vec![json!({"role": "user", "content": "Hi"})]
+            vec![message(Role::User, "Hi")]
         );
         assert_eq!(
             parse_prompt("just text").unwrap(),
-            vec![json!({"role": "user", "content": "just text"})]
+            vec![message(Role::User, "just text")]
         );
-        assert!(parse_prompt("  ").is_err());
-    }
-
-    #[test]
-    fn conversation_text_leaves_out_system_and_labels_turns() {
-        let messages = vec![
-            json!({"role": "system", "content": "secret"}),
-            json!({"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "image_url", "image_url": {"url": "x"}}]}),
-            json!({"role": "assistant", "content": "Hi"}),
-        ];
-        assert_eq!(
-            conversation_prefix(&messages),
-            "User: Hello\n[image]\n\nAssistant: Hi"
-        );
-    }
-
-    #[test]
-    fn titles_are_cut_to_sixty_characters() {
-        let long = "word ".repeat(30);
-        let title = default_title(&[json!({"role": "user", "content": long})]);
-        assert_eq!(title.chars().count(), 60);
+        let blank = parse_prompt("  ").unwrap_err();
+        assert_eq!(blank.field, "prompt");
     }
 }

@@ -29,6 +29,35 @@ async fn messages_to_openai_return_the_providers_answer_as_is() {
 }
 
 #[actix_web::test]
+async fn messages_reach_an_openai_provider_exactly_as_sent() {
+    let gw = spawn_gateway().await;
+    // Fields in unusual orders, fields mindgate does not know, null content,
+    // parts of every kind, tool calls and their answers.
+    let messages = json!([
+        { "content": "Be brief.", "role": "system", "name": "rules" },
+        { "role": "developer", "content": "x", "x_future": { "a": [1, 2.5, null] } },
+        { "role": "user", "content": [
+            { "type": "text", "text": "Look", "cache_control": { "type": "ephemeral" } },
+            { "image_url": { "url": "https://example.com/a.png", "detail": "low" }, "type": "image_url" },
+            { "type": "input_audio", "input_audio": { "data": "AAAA", "format": "wav" } }
+        ] },
+        { "role": "assistant", "content": null, "refusal": null, "tool_calls": [
+            { "id": "c1", "type": "function", "function": { "name": "f", "arguments": "{\"a\":1}" } }
+        ] },
+        { "role": "tool", "tool_call_id": "c1", "content": "rain" },
+        { "role": "assistant", "tool_calls": [] }
+    ]);
+    let request = json!({ "model": "gpt-4o-mini", "messages": messages });
+    let (status, body) = gw.complete(&request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Compared as text: the same fields in the same order.
+    assert_eq!(
+        gw.mock.last().body["messages"].to_string(),
+        messages.to_string()
+    );
+}
+
+#[actix_web::test]
 async fn catalog_aliases_send_the_upstream_model_id() {
     let gw = spawn_gateway().await;
     let (status, _) = gw.complete(&hello("gpt-4-0314")).await;
