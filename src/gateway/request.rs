@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use super::message::{parse_messages, ChatMessage, Role};
 use crate::domain::{json_type, trimmed, InvalidInput, JsonObject};
-use crate::error::ApiError;
 
 /// The shape the client asked in, and so the shape of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +37,7 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
-    pub fn parse(body: JsonObject) -> Result<ChatRequest, ApiError> {
+    pub fn parse(body: JsonObject) -> Result<ChatRequest, InvalidInput> {
         let mut params = body.into_map();
         let model = take_string(&mut params, "model")?;
         let character_id = take_string(&mut params, "activatedCharacterID")?;
@@ -50,16 +49,13 @@ impl ChatRequest {
             check_chat_id(id)?;
         }
         if model.as_deref().is_some_and(|m| m.trim().is_empty()) {
-            return Err(ApiError::invalid_field(
-                "model",
-                "`model` must not be blank",
-            ));
+            return Err(InvalidInput::new("model", "`model` must not be blank"));
         }
         let stream = match params.remove("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => b,
             Some(other) => {
-                return Err(ApiError::invalid_field(
+                return Err(InvalidInput::new(
                     "stream",
                     format!("`stream` must be a boolean, not {}", json_type(&other)),
                 ))
@@ -71,7 +67,7 @@ impl ChatRequest {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
                 Some(other) => {
-                    return Err(ApiError::invalid_field(
+                    return Err(InvalidInput::new(
                         "stream_options.include_usage",
                         format!(
                             "`stream_options.include_usage` must be a boolean, not {}",
@@ -81,7 +77,7 @@ impl ChatRequest {
                 }
             },
             Some(other) => {
-                return Err(ApiError::invalid_field(
+                return Err(InvalidInput::new(
                     "stream_options",
                     format!(
                         "`stream_options` must be an object, not {}",
@@ -119,14 +115,14 @@ impl ChatRequest {
 /// required, send an empty `messages` (`[]` or `""`) beside a prompt.
 fn style_and_messages(
     params: &mut Map<String, Value>,
-) -> Result<(ClientProtocol, Vec<ChatMessage>), ApiError> {
+) -> Result<(ClientProtocol, Vec<ChatMessage>), InvalidInput> {
     let prompt = take_string(params, "prompt")?.filter(|p| !p.is_empty());
     let messages = match params.remove("messages") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) if s.is_empty() => Vec::new(),
         Some(Value::Array(messages)) => messages,
         Some(other) => {
-            return Err(ApiError::invalid_field(
+            return Err(InvalidInput::new(
                 "messages",
                 format!("`messages` must be an array, not {}", json_type(&other)),
             ))
@@ -135,25 +131,28 @@ fn style_and_messages(
     match prompt {
         _ if !messages.is_empty() => Ok((ClientProtocol::OpenAiChat, parse_messages(messages)?)),
         Some(prompt) => Ok((ClientProtocol::LegacyPrompt, parse_prompt(&prompt)?)),
-        None => Err(ApiError::invalid_field(
+        None => Err(InvalidInput::new(
             "messages",
             "send `messages` (a list of at least one chat message) or `prompt` (a Claude-style prompt)",
         )),
     }
 }
 
-fn take_string(params: &mut Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+fn take_string(
+    params: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, InvalidInput> {
     match params.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ApiError::invalid_field(
+        Some(other) => Err(InvalidInput::new(
             name,
             format!("`{name}` must be a string, not {}", json_type(&other)),
         )),
     }
 }
 
-fn check_chat_id(id: &str) -> Result<(), ApiError> {
+fn check_chat_id(id: &str) -> Result<(), InvalidInput> {
     let ok = !id.is_empty()
         && id.len() <= MAX_CHAT_ID
         && id
@@ -162,7 +161,7 @@ fn check_chat_id(id: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid_field(
+        Err(InvalidInput::new(
             "chatID",
             format!(
                 "`chatID` must be 1 to {MAX_CHAT_ID} characters of letters, digits, '-', '_', '.' or ':'"
