@@ -6,8 +6,9 @@ use serde_json::json;
 use super::data_list;
 use crate::db::characters;
 use crate::db::Db;
-use crate::domain::{CharacterId, CharacterInput, CharacterPatch, JsonBody, NewCharacter};
+use crate::domain::{CharacterId, CharacterInput, CharacterPatch, NewCharacter};
 use crate::error::ApiError;
+use crate::http::JsonBody;
 
 fn no_such_character(id: &CharacterId) -> ApiError {
     ApiError::not_found(format!("no AI character with id {:?}", id.as_str()))

@@ -16,8 +16,9 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::require_api_key;
-use crate::domain::{BodyLimit, InvalidInput};
+use crate::domain::InvalidInput;
 use crate::error::ApiError;
+use crate::http::BodyLimit;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
 /// an API key. Chat completions take bodies up to `completion_body_limit`.

@@ -7,8 +7,9 @@ use serde_json::json;
 use super::{bounded_param, data_list, QueryParams};
 use crate::db::users::{self, UserFilter};
 use crate::db::Db;
-use crate::domain::{Email, JsonBody, NewUser, Tags, TagsInput, UserId, UserInput};
+use crate::domain::{Email, NewUser, Tags, TagsInput, UserId, UserInput};
 use crate::error::ApiError;
+use crate::http::JsonBody;
 
 fn no_such_user(id: UserId) -> ApiError {
     ApiError::not_found(format!("no user with id {id}"))

@@ -21,7 +21,7 @@ pub use character::{CharacterInput, CharacterPatch, NewCharacter};
 pub use email::Email;
 pub use error::InvalidInput;
 pub use ids::{random_base62, AdminId, ApiKeyId, CharacterId, UserId};
-pub use json::{json_type, BodyLimit, JsonBody, JsonObject};
+pub use json::{json_type, JsonObject};
 pub use key_name::KeyName;
 pub use password::NewPassword;
 pub use tags::Tags;

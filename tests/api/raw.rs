@@ -43,7 +43,11 @@ impl RawResponse {
 pub async fn send_raw(app: &TestApp, bytes: &[u8]) -> TcpStream {
     let addr = app.address.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(bytes).await.expect("send");
+    // The server may answer and close before it has read everything (a
+    // head it refuses): what it sent is still there to read.
+    if let Err(e) = stream.write_all(bytes).await {
+        eprintln!("the server stopped reading after a part of the request: {e}");
+    }
     stream
 }
 
