@@ -1,13 +1,15 @@
 //! HTTP plumbing that every route shares, whatever serves it: the API, the
 //! admin and the static files.
 
+mod base_path;
 mod body_deadline;
 pub mod client_ip;
 mod cors;
 mod head;
 mod path;
 
+pub use base_path::BasePath;
 pub use body_deadline::{body_deadline, body_read_error, BodyDeadline};
 pub use cors::{cors, cors_errors_as_json, parse_origin};
 pub use head::head_as_get;
-pub use path::path_config;
+pub use path::{bad_segment, path_config};

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use actix_web::http::{header, Method, StatusCode};
+use mindgate::admin::paths::Urls;
 
 /// A response, read whole.
 pub struct Page {
@@ -63,6 +64,8 @@ pub fn field_value(html: &str, name: &str) -> Option<String> {
 /// A client that keeps cookies, like a browser, and never follows redirects.
 pub struct Browser {
     pub address: String,
+    /// The admin's URLs on this server (under its base path).
+    pub urls: Urls,
     client: awc::Client,
     cookies: Mutex<HashMap<String, String>>,
 }
@@ -70,8 +73,14 @@ pub struct Browser {
 impl Browser {
     /// A browser with no cookies yet, for the server at `address`.
     pub fn new(address: &str) -> Browser {
+        Browser::under(address, Urls::default())
+    }
+
+    /// A browser for a server that serves the admin at `urls`.
+    pub fn under(address: &str, urls: Urls) -> Browser {
         Browser {
             address: address.to_owned(),
+            urls,
             client: awc::Client::builder()
                 .disable_redirects()
                 .timeout(std::time::Duration::from_secs(60))
@@ -86,6 +95,7 @@ impl Browser {
     pub fn clone_to(&self, address: &str) -> Browser {
         Browser {
             address: address.to_owned(),
+            urls: self.urls.clone(),
             client: self.client.clone(),
             cookies: Mutex::new(self.cookies.lock().unwrap().clone()),
         }
@@ -188,14 +198,11 @@ impl Browser {
     }
 
     pub async fn sign_in(&self, email: &str, pw: &str) -> Page {
+        let login = self.urls.login();
         let page = self
-            .post(
-                "/admin/login",
-                "/admin/login",
-                &[("email", email), ("password", pw)],
-            )
+            .post(&login, &login, &[("email", email), ("password", pw)])
             .await;
-        page.assert_redirect("/admin");
+        page.assert_redirect(&self.urls.dashboard());
         page
     }
 }
