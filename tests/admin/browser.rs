@@ -1,7 +1,7 @@
 //! End to end in a real headless Chromium driven over WebDriver: set up the
-//! first admin, sign out and in, add a user and edit its tags, create a
-//! character, make an API key and use it, open a chat log. Screenshots of
-//! each page land in `target/screenshots/`.
+//! first admin, sign out and in, add a user and edit its tags, import a CSV
+//! file, create a character, make an API key and use it, open a chat log.
+//! Screenshots of each page land in `target/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test
 //! skips loudly, unless `MINDGATE_REQUIRE_BROWSER=1` (as in CI) makes it fail.
@@ -257,6 +257,19 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     c.accept_alert().await?;
     wait_for_text(c, "Deleted bob@example.com.").await;
     assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
+    // A CSV file, chosen and posted by htmx as the multipart form it is.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("team.csv");
+    std::fs::write(&file, "email,tags\ncarol@example.com,team-c\n").expect("write the CSV");
+    wait_for(c, "#csv-file")
+        .await
+        .send_keys(file.to_str().unwrap())
+        .await?;
+    let import = format!("form[action='{}'] button[type=submit]", u.users_import());
+    click(c, &import).await;
+    let report = wait_for(c, "#import-report").await.text().await?;
+    assert!(report.contains("carol@example.com"), "{report}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 2);
     screenshot(c, "users").await;
 
     // An AI character, with a default model from the catalog.

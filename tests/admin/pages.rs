@@ -195,6 +195,29 @@ async fn htmx_gets_the_fragment_and_a_plain_request_the_page() {
     assert_eq!(location["target"], "#main");
 }
 
+/// Line, email and outcome of each row of an import's report, then the
+/// outcome's detail.
+fn import_report(page: &str) -> Vec<(String, String, String, String)> {
+    html::rows(html::by_id(page, "import-report"))
+        .iter()
+        .skip(1)
+        .map(|row| {
+            let outcome = row.cell(2);
+            (
+                row.cell(0).concat(),
+                row.cell(1).concat(),
+                outcome.first().cloned().unwrap_or_default(),
+                outcome[1..].concat(),
+            )
+        })
+        .collect()
+}
+
+/// A row of the report with no detail.
+fn line(line: &str, email: &str, outcome: &str) -> (String, String, String, String) {
+    (line.into(), email.into(), outcome.into(), String::new())
+}
+
 #[actix_web::test]
 async fn a_csv_import_reports_each_row() {
     let (app, browser) = signed_in().await;
@@ -207,24 +230,7 @@ async fn a_csv_import_reports_each_row() {
         .post(&u.users(), &u.users_import(), &[("csv", csv)])
         .await;
     report.assert_ok().assert_contains("Import result");
-    // Line, email and outcome of each row, then the outcome's detail.
-    let rows: Vec<(String, String, String, String)> =
-        html::rows(html::by_id(&report.body, "import-report"))
-            .iter()
-            .skip(1)
-            .map(|row| {
-                let outcome = row.cell(2);
-                (
-                    row.cell(0).concat(),
-                    row.cell(1).concat(),
-                    outcome.first().cloned().unwrap_or_default(),
-                    outcome[1..].concat(),
-                )
-            })
-            .collect();
-    let line = |line: &str, email: &str, outcome: &str| {
-        (line.into(), email.into(), outcome.into(), String::new())
-    };
+    let rows = import_report(&report.body);
     assert_eq!(rows.len(), 4, "{}", report.body);
     assert_eq!(rows[0], line("2", "new@example.com", "added"));
     assert_eq!(rows[1], line("3", "old@example.com", "already there"));
@@ -241,6 +247,92 @@ async fn a_csv_import_reports_each_row() {
         .post(&u.users(), &u.users_import(), &[("csv", "  ")])
         .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn a_csv_file_is_imported_without_javascript() {
+    let (app, browser) = signed_in().await;
+    let u = &browser.urls;
+    let page = browser.get(&u.users()).await;
+    // The form posts the chosen file itself, no script needed.
+    page.assert_contains("enctype=\"multipart/form-data\"")
+        .assert_contains("name=\"file\" type=\"file\"");
+    let csrf = page.csrf();
+    let import = || browser.request(Method::POST, &u.users_import());
+    // A spreadsheet's export: a byte order mark first, a header line.
+    let file = "\u{feff}email,tags\nann@example.com,vip;beta\nbroken-address,x\n";
+    let report = browser
+        .send_multipart(
+            import(),
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("file", Some("team.csv"), file.as_bytes()),
+                ("csv", None, b""),
+            ],
+        )
+        .await;
+    report.assert_ok().assert_contains("<html");
+    let rows = import_report(&report.body);
+    assert_eq!(rows.len(), 2, "{}", report.body);
+    assert_eq!(rows[0], line("2", "ann@example.com", "added"));
+    assert_eq!((rows[1].1.as_str(), rows[1].2.as_str()), ("broken-address", "invalid"));
+    let listed = html::by_id(&report.body, "users-table");
+    let ann = html::row_of(listed, "ann@example.com").expect("ann is listed");
+    assert_eq!(ann.cell(1), ["vip", "beta"]);
+    // htmx posts the same form with its token in a header, for the fragment.
+    let hx = import()
+        .insert_header(("HX-Request", "true"))
+        .insert_header(("X-CSRF-Token", csrf.as_str()));
+    let fragment = browser
+        .send_multipart(hx, &[("file", Some("more.csv"), b"bob@example.com\n")])
+        .await;
+    fragment.assert_ok();
+    assert!(!fragment.body.contains("<html"), "{}", fragment.body);
+    assert_eq!(import_report(&fragment.body), [line("1", "bob@example.com", "added")]);
+    // Pasted lines still work, in the same form.
+    let pasted = browser
+        .send_multipart(
+            import(),
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("file", Some(""), b""),
+                ("csv", None, b"carol@example.com,x\n"),
+            ],
+        )
+        .await;
+    assert_eq!(import_report(&pasted.body), [line("1", "carol@example.com", "added")]);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 3);
+    // A file and pasted lines at once, or a file that is not UTF-8: refused.
+    let both = browser
+        .send_multipart(
+            import(),
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("file", Some("a.csv"), b"dan@example.com\n"),
+                ("csv", None, b"eve@example.com\n"),
+            ],
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    both.assert_contains("choose a file or paste lines, not both");
+    let latin1 = browser
+        .send_multipart(
+            import(),
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("file", Some("a.csv"), b"jos\xe9@example.com\n"),
+            ],
+        )
+        .await;
+    assert_eq!(latin1.status, StatusCode::BAD_REQUEST);
+    latin1.assert_contains("`file` must be UTF-8 text");
+    // The token counts in a multipart form as in any other.
+    let forged = browser
+        .send_multipart(import(), &[("file", Some("a.csv"), b"mallory@example.com\n")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    forged.assert_contains("CSRF");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 3);
 }
 
 #[actix_web::test]

@@ -133,13 +133,51 @@ impl Browser {
         let sent = match body {
             Some(body) => {
                 request
-                    .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                    .insert_header_if_none((
+                        header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    ))
                     .send_body(body)
                     .await
             }
             None => request.send().await,
         };
-        let mut response = sent.expect("request failed");
+        self.read(sent.expect("request failed")).await
+    }
+
+    /// Sends `request` with a multipart form, as a browser posts a file:
+    /// each part a name, a file name if it is a file, and its bytes.
+    pub async fn send_multipart(
+        &self,
+        request: awc::ClientRequest,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Page {
+        let boundary = "----mindgate-test-boundary";
+        let mut body = Vec::new();
+        for (name, file, content) in parts {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes());
+            if let Some(file) = file {
+                body.extend(format!("; filename=\"{file}\"\r\nContent-Type: text/csv").bytes());
+            }
+            body.extend(b"\r\n\r\n");
+            body.extend(*content);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let sent = request
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .send_body(body)
+            .await;
+        self.read(sent.expect("request failed")).await
+    }
+
+    /// Reads a response whole, keeping its cookies.
+    async fn read<S>(&self, mut response: awc::ClientResponse<S>) -> Page
+    where
+        S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+            + Unpin,
+    {
         let headers = response.headers().clone();
         for value in headers.get_all(header::SET_COOKIE) {
             let cookie =
