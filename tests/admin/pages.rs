@@ -275,7 +275,10 @@ async fn a_csv_file_is_imported_without_javascript() {
     let rows = import_report(&report.body);
     assert_eq!(rows.len(), 2, "{}", report.body);
     assert_eq!(rows[0], line("2", "ann@example.com", "added"));
-    assert_eq!((rows[1].1.as_str(), rows[1].2.as_str()), ("broken-address", "invalid"));
+    assert_eq!(
+        (rows[1].1.as_str(), rows[1].2.as_str()),
+        ("broken-address", "invalid")
+    );
     let listed = html::by_id(&report.body, "users-table");
     let ann = html::row_of(listed, "ann@example.com").expect("ann is listed");
     assert_eq!(ann.cell(1), ["vip", "beta"]);
@@ -288,7 +291,10 @@ async fn a_csv_file_is_imported_without_javascript() {
         .await;
     fragment.assert_ok();
     assert!(!fragment.body.contains("<html"), "{}", fragment.body);
-    assert_eq!(import_report(&fragment.body), [line("1", "bob@example.com", "added")]);
+    assert_eq!(
+        import_report(&fragment.body),
+        [line("1", "bob@example.com", "added")]
+    );
     // Pasted lines still work, in the same form.
     let pasted = browser
         .send_multipart(
@@ -300,7 +306,10 @@ async fn a_csv_file_is_imported_without_javascript() {
             ],
         )
         .await;
-    assert_eq!(import_report(&pasted.body), [line("1", "carol@example.com", "added")]);
+    assert_eq!(
+        import_report(&pasted.body),
+        [line("1", "carol@example.com", "added")]
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM users"), 3);
     // A file and pasted lines at once, or a file that is not UTF-8: refused.
     let both = browser
@@ -328,7 +337,10 @@ async fn a_csv_file_is_imported_without_javascript() {
     latin1.assert_contains("`file` must be UTF-8 text");
     // The token counts in a multipart form as in any other.
     let forged = browser
-        .send_multipart(import(), &[("file", Some("a.csv"), b"mallory@example.com\n")])
+        .send_multipart(
+            import(),
+            &[("file", Some("a.csv"), b"mallory@example.com\n")],
+        )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     forged.assert_contains("CSRF");

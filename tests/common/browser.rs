@@ -155,7 +155,9 @@ impl Browser {
         let boundary = "----mindgate-test-boundary";
         let mut body = Vec::new();
         for (name, file, content) in parts {
-            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes());
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes(),
+            );
             if let Some(file) = file {
                 body.extend(format!("; filename=\"{file}\"\r\nContent-Type: text/csv").bytes());
             }
