@@ -237,8 +237,10 @@ async fn a_flood_of_sign_ins_hashes_a_few_at_a_time() {
     // The access log names the client the proxy forwarded for.
     let log: Vec<String> = server.log.try_iter().collect();
     assert!(
-        log.iter()
-            .any(|l| l.contains(r#"10.0.1.7 "POST /admin/login HTTP/1.1" 401"#)),
+        log.iter().any(|l| l.contains(&format!(
+            r#"10.0.1.7 "POST {} HTTP/1.1" 401"#,
+            browser.urls.login()
+        ))),
         "{log:?}"
     );
 }
@@ -267,16 +269,20 @@ async fn response_head(address: &str, head: &str) -> String {
 #[actix_web::test]
 async fn strangers_are_turned_away_before_their_body_is_read() {
     let app = spawn_app().await;
+    let u = &app.urls;
     // Announces 8 MiB and sends a few bytes of it.
-    let head = "POST /admin/users/import HTTP/1.1\r\nHost: localhost\r\n\
-                Content-Type: application/x-www-form-urlencoded\r\n\
-                Content-Length: 8000000\r\n\r\ncsrf=x&csv=";
-    let answer = response_head(&app.address, head).await;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 8000000\r\n\r\ncsrf=x&csv=",
+        u.users_import()
+    );
+    let answer = response_head(&app.address, &head).await;
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     assert!(
         answer
             .to_ascii_lowercase()
-            .contains("location: /admin/login"),
+            .contains(&format!("location: {}", u.login())),
         "{answer}"
     );
 }
