@@ -68,27 +68,15 @@ pub struct Endpoint {
     route: Route,
 }
 
-fn get<F, Args>(pattern: &'static str, handler: F) -> Endpoint
+fn endpoint<F, Args>(method: Method, pattern: &'static str, handler: F) -> Endpoint
 where
     F: Handler<Args, Output = AdminResult>,
     Args: FromRequest + 'static,
 {
     Endpoint {
-        method: Method::GET,
+        route: web::route().method(method.clone()).to(answer(handler)),
+        method,
         pattern,
-        route: web::get().to(answer(handler)),
-    }
-}
-
-fn post<F, Args>(pattern: &'static str, handler: F) -> Endpoint
-where
-    F: Handler<Args, Output = AdminResult>,
-    Args: FromRequest + 'static,
-{
-    Endpoint {
-        method: Method::POST,
-        pattern,
-        route: web::post().to(answer(handler)),
     }
 }
 
@@ -96,52 +84,54 @@ where
 /// (each POST route against the access rules).
 pub fn endpoints() -> Vec<Endpoint> {
     use paths::*;
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
     vec![
-        get(DASHBOARD, dashboard::show),
-        get(LOGIN, login::form),
-        post(LOGIN, login::submit),
-        post(LOGOUT, login::logout),
-        get(SETUP, setup::form),
-        post(SETUP, setup::submit),
-        get(USERS, users::list),
-        post(USERS, users::create),
-        post(USERS_IMPORT, users::import),
-        get(USER_ROW, users::row),
-        get(USER_EDIT, users::edit),
-        post(USER_TAGS, users::set_tags),
-        get(USER_DELETE, users::confirm_delete),
-        post(USER_DELETE, users::delete),
-        get(CHARACTERS, characters::list),
-        post(CHARACTERS, characters::create),
-        get(CHARACTER_NEW, characters::new),
-        get(CHARACTER_EDIT, characters::edit),
-        post(CHARACTER, characters::update),
-        get(CHARACTER_DELETE, characters::confirm_delete),
-        post(CHARACTER_DELETE, characters::delete),
-        get(PROVIDERS, providers::show),
-        post(PROVIDERS, providers::create),
-        post(PROVIDER, providers::update),
-        post(PROVIDER_TEST, providers::test),
-        get(PROVIDER_DELETE, providers::confirm_delete),
-        post(PROVIDER_DELETE, providers::delete),
-        post(MODELS, providers::save_model),
-        post(MODEL_TOGGLE, providers::toggle_model),
-        get(MODEL_DELETE, providers::confirm_delete_model),
-        post(MODEL_DELETE, providers::delete_model),
-        get(CHATLOGS, chatlogs::list),
-        get(CHATLOGS_JSON, chatlogs::export_json),
-        get(CHATLOGS_CSV, chatlogs::export_csv),
-        get(CHATLOG, chatlogs::show),
-        get(API_KEYS, api_keys::list),
-        post(API_KEYS, api_keys::create),
-        get(API_KEY_REVOKE, api_keys::confirm_revoke),
-        post(API_KEY_REVOKE, api_keys::revoke),
-        get(SETTINGS, settings::show),
-        post(SETTINGS_RECORDING, settings::set_recording),
-        post(SETTINGS_PASSWORD, settings::change_password),
-        post(ADMINS, settings::add_admin),
-        get(ADMIN_DELETE, settings::confirm_remove_admin),
-        post(ADMIN_DELETE, settings::remove_admin),
+        endpoint(GET, DASHBOARD, dashboard::show),
+        endpoint(GET, LOGIN, login::form),
+        endpoint(POST, LOGIN, login::submit),
+        endpoint(POST, LOGOUT, login::logout),
+        endpoint(GET, SETUP, setup::form),
+        endpoint(POST, SETUP, setup::submit),
+        endpoint(GET, USERS, users::list),
+        endpoint(POST, USERS, users::create),
+        endpoint(POST, USERS_IMPORT, users::import),
+        endpoint(GET, USER_ROW, users::row),
+        endpoint(GET, USER_EDIT, users::edit),
+        endpoint(POST, USER_TAGS, users::set_tags),
+        endpoint(GET, USER_DELETE, users::confirm_delete),
+        endpoint(POST, USER_DELETE, users::delete),
+        endpoint(GET, CHARACTERS, characters::list),
+        endpoint(POST, CHARACTERS, characters::create),
+        endpoint(GET, CHARACTER_NEW, characters::new),
+        endpoint(GET, CHARACTER_EDIT, characters::edit),
+        endpoint(POST, CHARACTER, characters::update),
+        endpoint(GET, CHARACTER_DELETE, characters::confirm_delete),
+        endpoint(POST, CHARACTER_DELETE, characters::delete),
+        endpoint(GET, PROVIDERS, providers::show),
+        endpoint(POST, PROVIDERS, providers::create),
+        endpoint(POST, PROVIDER, providers::update),
+        endpoint(POST, PROVIDER_TEST, providers::test),
+        endpoint(GET, PROVIDER_DELETE, providers::confirm_delete),
+        endpoint(POST, PROVIDER_DELETE, providers::delete),
+        endpoint(POST, MODELS, providers::save_model),
+        endpoint(POST, MODEL_TOGGLE, providers::toggle_model),
+        endpoint(GET, MODEL_DELETE, providers::confirm_delete_model),
+        endpoint(POST, MODEL_DELETE, providers::delete_model),
+        endpoint(GET, CHATLOGS, chatlogs::list),
+        endpoint(GET, CHATLOGS_JSON, chatlogs::export_json),
+        endpoint(GET, CHATLOGS_CSV, chatlogs::export_csv),
+        endpoint(GET, CHATLOG, chatlogs::show),
+        endpoint(GET, API_KEYS, api_keys::list),
+        endpoint(POST, API_KEYS, api_keys::create),
+        endpoint(GET, API_KEY_REVOKE, api_keys::confirm_revoke),
+        endpoint(POST, API_KEY_REVOKE, api_keys::revoke),
+        endpoint(GET, SETTINGS, settings::show),
+        endpoint(POST, SETTINGS_RECORDING, settings::set_recording),
+        endpoint(POST, SETTINGS_PASSWORD, settings::change_password),
+        endpoint(POST, ADMINS, settings::add_admin),
+        endpoint(GET, ADMIN_DELETE, settings::confirm_remove_admin),
+        endpoint(POST, ADMIN_DELETE, settings::remove_admin),
     ]
 }
 

@@ -176,18 +176,9 @@ async fn htmx_gets_the_fragment_and_a_plain_request_the_page() {
     restore.assert_contains("<html").assert_contains("<nav");
     // A change answered to htmx reloads the page it came from.
     let csrf = page.csrf();
+    let filtered = format!("{}?q=ann", u.users());
     let response = browser
-        .send(
-            browser
-                .request(Method::POST, &u.users())
-                .insert_header(("HX-Request", "true"))
-                .insert_header((
-                    "HX-Current-URL",
-                    format!("{}/admin/users?q=ann", browser.address),
-                ))
-                .insert_header(("X-CSRF-Token", csrf)),
-            Some("email=ann%40example.com".to_owned()),
-        )
+        .hx_post_on(&filtered, &csrf, &u.users(), "email=ann%40example.com")
         .await;
     response.assert_ok();
     let location: serde_json::Value = serde_json::from_str(response.header("hx-location")).unwrap();

@@ -2,7 +2,7 @@
 //! API, the static files, every link, redirect and cookie carrying it, and
 //! nothing left at the unprefixed paths), and with a trailing slash.
 
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use mindgate::config::{AppConfig, HttpConfig};
 use mindgate::http::BasePath;
 use regex::Regex;
@@ -132,18 +132,9 @@ async fn the_admin_runs_under_a_base_path() {
         .assert_contains("Saved the tags of ann@example.com.");
     // A change from a filtered page goes back to it, under the base.
     let csrf = dashboard.csrf();
+    let filtered = format!("{}?q=bob", u.users());
     let added = browser
-        .send(
-            browser
-                .request(Method::POST, &u.users())
-                .insert_header(("HX-Request", "true"))
-                .insert_header((
-                    "HX-Current-URL",
-                    format!("{}{}?q=bob", browser.address, u.users()),
-                ))
-                .insert_header(("X-CSRF-Token", csrf.as_str())),
-            Some("email=bob%40example.com".to_owned()),
-        )
+        .hx_post_on(&filtered, &csrf, &u.users(), "email=bob%40example.com")
         .await;
     let location: serde_json::Value = serde_json::from_str(added.header("hx-location")).unwrap();
     assert_eq!(location["path"], "/mindgate/admin/users?q=bob");
@@ -229,6 +220,33 @@ async fn the_base_path_is_checked_and_the_setup_link_logged_at_start_carries_it(
             "{bad}: {err}"
         );
     }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mindgate.db");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--db",
+        db.to_str().unwrap(),
+    ];
+    let server = ServerProcess::start(&args, &[("MINDGATE_BASE_PATH", BASE)]);
+    let link = server
+        .startup
+        .iter()
+        .find_map(|line| line.split_once("create the first one within 30 minutes at "))
+        .map(|(_, link)| link.to_owned())
+        .unwrap_or_else(|| panic!("no setup link in {:?}", server.startup));
+    let origin = server.url.trim_end_matches('/');
+    assert!(
+        link.starts_with(&format!("{origin}/mindgate/admin/setup?token=")),
+        "{link}"
+    );
+    let browser = Browser::new(origin);
+    browser
+        .get(&link[origin.len()..])
+        .await
+        .assert_ok()
+        .assert_contains("Create the first admin");
 }
 
 #[actix_web::test]

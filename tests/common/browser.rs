@@ -237,6 +237,17 @@ impl Browser {
         self.send(request, Some(body)).await
     }
 
+    /// Posts `body` as htmx does from the page at `current` (a path and
+    /// query), which it names in `HX-Current-URL`.
+    pub async fn hx_post_on(&self, current: &str, csrf: &str, path: &str, body: &str) -> Page {
+        let request = self
+            .request(Method::POST, path)
+            .insert_header(("HX-Request", "true"))
+            .insert_header(("HX-Current-URL", format!("{}{current}", self.address)))
+            .insert_header(("X-CSRF-Token", csrf));
+        self.send(request, Some(body.to_owned())).await
+    }
+
     pub async fn sign_in(&self, email: &str, pw: &str) -> Page {
         let login = self.urls.login();
         let page = self
