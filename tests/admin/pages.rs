@@ -3,8 +3,14 @@
 
 use actix_web::http::{Method, StatusCode};
 
+use std::time::Duration;
+
+use mindgate::db::{Db, StoreError};
+
 use crate::common::html;
-use crate::helpers::{signed_in, Browser, TestApp, ADMIN_EMAIL};
+use crate::helpers::{
+    set_password, signed_in, Browser, ServerProcess, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD,
+};
 
 const XSS: &str = "<script>alert(1)</script>";
 const XSS_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
@@ -979,4 +985,39 @@ async fn a_bad_id_in_a_path_is_a_page_naming_it_from_the_ids_own_parser() {
         hx.assert_contains(&message);
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 1);
+}
+
+#[actix_web::test]
+async fn a_server_fault_is_a_page_that_hides_it_and_is_logged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mindgate.db");
+    let db = path.to_str().unwrap();
+    assert!(set_password(&path, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .status
+        .success());
+    let server = ServerProcess::start(&["serve", "--listen", "127.0.0.1:0", "--db", db], &[]);
+    let browser = Browser::new(&server.url);
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    // The store fails under the page: a table is gone.
+    Db::open(&path)
+        .unwrap()
+        .write_blocking(|tx| Ok::<_, StoreError>(tx.execute_batch("DROP TABLE chat_logs")?))
+        .unwrap();
+    let u = &browser.urls;
+    let page = browser.get(&u.chatlogs()).await;
+    assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
+    page.assert_contains("<html")
+        .assert_contains("internal server error; the details are in the server log");
+    assert!(!page.body.contains("no such table"), "{}", page.body);
+    let hx = browser.hx_get(&u.chatlogs()).await;
+    assert_eq!(hx.header("hx-retarget"), "#flash");
+    // The request after both, to know the log has all they wrote.
+    browser.get("/healthz").await;
+    let mut log = Vec::new();
+    while !log.iter().any(|l: &String| l.contains("GET /healthz")) {
+        let line = server.log.recv_timeout(Duration::from_secs(10));
+        log.push(line.expect("the server logs each request"));
+    }
+    let faults = log.iter().filter(|l| l.contains("no such table")).count();
+    assert_eq!(faults, 2, "once for each of the two requests: {log:#?}");
 }
