@@ -1,6 +1,7 @@
 //! The static files under `/static/`, embedded in the binary. Each is served
 //! with a content-hash ETag and cached for good: pages link them with the
-//! hash in the query (`assets::url`), so a new build busts the cache.
+//! hash in the query (`admin::paths::Urls::asset`), so a new build busts the
+//! cache.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -30,12 +31,9 @@ fn hashes() -> &'static HashMap<String, String> {
     })
 }
 
-/// The URL of an embedded file, versioned by its content.
-pub fn url(name: &str) -> String {
-    match hashes().get(name) {
-        Some(hash) => format!("/static/{name}?v={hash}"),
-        None => format!("/static/{name}"),
-    }
+/// The version of an embedded file: a hash of its content.
+pub fn version(name: &str) -> Option<&'static str> {
+    hashes().get(name).map(String::as_str)
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -80,5 +78,5 @@ async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
 
 /// Mounts `/static/{name}`.
 pub fn mount(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{name:.*}", web::get().to(serve));
+    cfg.route(crate::admin::paths::STATIC, web::get().to(serve));
 }

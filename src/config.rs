@@ -9,6 +9,7 @@ use clap::{ArgAction, Args};
 
 use crate::db::providers::ProviderSeed;
 use crate::http::client_ip::TrustedProxies;
+use crate::http::BasePath;
 use crate::secrets::SecretKey;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -83,7 +84,8 @@ impl std::fmt::Debug for Clock {
 }
 
 /// What every route shares: how long a request body may take, which
-/// browser origins may call the API, and which proxies name the client.
+/// browser origins may call the API, which proxies name the client, and
+/// the path everything is served under.
 #[derive(Debug, Clone, Args)]
 pub struct HttpConfig {
     /// Time allowed for a request body to arrive, plus 1s per --body-min-rate bytes received
@@ -98,6 +100,9 @@ pub struct HttpConfig {
     /// Reverse proxies whose X-Forwarded-For names the client: comma-separated addresses or CIDRs
     #[arg(long, env = "MINDGATE_TRUSTED_PROXIES", default_value = "", hide_default_value = true, value_parser = TrustedProxies::parse, value_name = "CIDRS")]
     pub trusted_proxies: TrustedProxies,
+    /// Serve everything (API, admin, static files) under this path, for a reverse proxy: e.g. /mindgate
+    #[arg(long, env = "MINDGATE_BASE_PATH", default_value = "", hide_default_value = true, value_parser = BasePath::parse, value_name = "PATH")]
+    pub base_path: BasePath,
 }
 
 pub const DEFAULT_BODY_MIN_RATE: u64 = 16 * 1024;
@@ -110,6 +115,7 @@ impl Default for HttpConfig {
             body_min_rate: DEFAULT_BODY_MIN_RATE,
             cors_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            base_path: BasePath::default(),
         }
     }
 }

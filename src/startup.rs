@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::num::NonZeroUsize;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, Logger, NormalizePath};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use crate::db::{Db, OpenError, StoreError};
 use crate::error::ApiError;
 use crate::gateway::{self, Gateway};
 use crate::http::client_ip::client_ip;
-use crate::http::BodyDeadline;
+use crate::http::{BasePath, BodyDeadline};
 
 /// Why the server did not start. Each message holds what it wraps (none is
 /// a `source`), so it reads whole wherever it is shown.
@@ -110,8 +110,10 @@ impl Application {
             })?;
         let gateway =
             web::Data::new(Gateway::start(&db, config.gateway).map_err(StartupError::Gateway)?);
-        let admin =
-            web::Data::new(AdminState::start(&db, &config.admin).map_err(StartupError::Admin)?);
+        let admin = web::Data::new(
+            AdminState::start(&db, &config.admin, &config.http.base_path)
+                .map_err(StartupError::Admin)?,
+        );
         if let Some(path) = admin.setup_path() {
             // A wildcard address is no place to open: point at this machine.
             let mut shown = address;
@@ -179,9 +181,13 @@ fn run(
 ) -> std::io::Result<Server> {
     let db = web::Data::new(db);
     let trusted = web::Data::new(http.trusted_proxies.clone());
+    let base = web::Data::new(http.base_path.clone());
     let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let server = HttpServer::new(move || {
         App::new()
+            // A trailing slash reaches the same page (`/admin/` is `/admin`);
+            // innermost, so the access log shows the path as it was sent.
+            .wrap(NormalizePath::trim())
             .wrap(from_fn(crate::http::body_deadline))
             .wrap(from_fn(crate::http::head_as_get))
             // The client as the login limiter sees it, proxies resolved.
@@ -195,6 +201,7 @@ fn run(
             )
             .app_data(db.clone())
             .app_data(trusted.clone())
+            .app_data(base.clone())
             .app_data(BodyDeadline::from(&http))
             .app_data(crate::http::path_config())
             .app_data(gateway.clone())
@@ -204,13 +211,18 @@ fn run(
                 gateway.config.connect_timeout,
                 gateway.config.max_upstream_connections,
             )))
-            .route("/healthz", web::get().to(healthz))
-            .route("/", web::get().to(index))
-            .configure(|cfg| {
-                crate::api::mount(cfg, gateway.config.max_body_bytes, &http.cors_origins)
-            })
-            .configure(crate::admin::mount)
-            .configure(crate::assets::mount)
+            // Everything under the base path; outside it, the 404 below.
+            .service(
+                web::scope(http.base_path.as_str())
+                    .route("/healthz", web::get().to(healthz))
+                    // `/` and, under a base path, the base path itself.
+                    .service(web::resource(["", "/"]).get(index))
+                    .configure(|cfg| {
+                        crate::api::mount(cfg, gateway.config.max_body_bytes, &http.cors_origins)
+                    })
+                    .configure(crate::admin::mount)
+                    .configure(crate::assets::mount),
+            )
             .default_service(web::to(crate::api::not_found))
     })
     // Stream events are small writes: send each at once.
@@ -241,11 +253,11 @@ async fn healthz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({ "status": "ok" })))
 }
 
-async fn index() -> HttpResponse {
+async fn index(base: web::Data<BasePath>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "name": "mindgate",
         "version": env!("CARGO_PKG_VERSION"),
-        "api": "/api/v1",
-        "openapi": "/api/v1/openapi.json",
+        "api": format!("{}/api/v1", base.as_str()),
+        "openapi": format!("{}/api/v1/openapi.json", base.as_str()),
     }))
 }

@@ -25,17 +25,6 @@
     }
   });
 
-  // A chosen CSV file is read into the textarea the input names, so the
-  // import posts as a plain form.
-  document.addEventListener("change", function (event) {
-    var input = event.target;
-    if (!input.matches || !input.matches("input[type=file][data-fills]")) return;
-    var target = document.getElementById(input.getAttribute("data-fills"));
-    var file = input.files && input.files[0];
-    if (!target || !file) return;
-    file.text().then(function (text) { target.value = text; });
-  });
-
   // Forms marked data-reset-on-success empty themselves after a success.
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;

@@ -1,20 +1,23 @@
 //! `/admin/characters`: AI characters, listed, created, edited and deleted.
 //! Forms go through the same checks as the REST API.
 
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
-use super::render::{Ctx, Flash};
+use super::error::AdminError;
+use super::guard::Ctx;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult, Flash};
 use crate::db::{self, characters::Character, Db};
 use crate::domain::{CharacterId, CharacterInput, CharacterPatch, NewCharacter};
-use crate::error::ApiError;
 use crate::gateway::Catalog;
 
 #[derive(Template)]
 #[template(path = "characters.html")]
-struct CharactersPage {
+struct CharactersPage<'a> {
     characters: Vec<Character>,
+    urls: &'a Urls,
 }
 
 #[derive(Template)]
@@ -24,6 +27,7 @@ struct CharacterForm<'a> {
     action: String,
     submit: &'a str,
     csrf: &'a str,
+    urls: &'a Urls,
     form: FormValues,
     models: Vec<String>,
 }
@@ -53,9 +57,15 @@ impl From<FormValues> for CharacterInput {
     }
 }
 
-pub async fn list(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn list(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
     let characters = db.read(db::characters::list).await?;
-    ctx.page("AI characters", &CharactersPage { characters })
+    AdminResponse::page(
+        "AI characters",
+        &CharactersPage {
+            characters,
+            urls: &ctx.urls,
+        },
+    )
 }
 
 /// The catalog's enabled models, plus `current` if it is not among them.
@@ -79,46 +89,43 @@ fn form_page(
     action: String,
     submit: &str,
     form: FormValues,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let models = model_choices(catalog, &form.default_model);
-    ctx.page(
+    AdminResponse::page(
         heading,
         &CharacterForm {
             heading,
             action,
             submit,
             csrf: &ctx.csrf,
+            urls: &ctx.urls,
             form,
             models,
         },
     )
 }
 
-pub async fn new(ctx: Ctx, catalog: web::Data<Catalog>) -> Result<HttpResponse, ApiError> {
+pub async fn new(ctx: Ctx, catalog: web::Data<Catalog>) -> AdminResult {
     form_page(
         &ctx,
         &catalog,
         "New AI character",
-        "/admin/characters".to_owned(),
+        ctx.urls.characters(),
         "Create character",
         FormValues::default(),
     )
 }
 
-pub async fn create(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    form: web::Form<FormValues>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create(ctx: Ctx, db: web::Data<Db>, form: web::Form<FormValues>) -> AdminResult {
     let new = NewCharacter::try_from(CharacterInput::from(form.into_inner()))?;
     let character = db.write(move |tx| db::characters::insert(tx, &new)).await?;
-    Ok(ctx.done(
-        "/admin/characters",
+    Ok(AdminResponse::redirect(
+        ctx.urls.characters(),
         Flash::ok(format!("Created “{}”.", character.title)),
     ))
 }
 
-async fn find(db: &Db, id: CharacterId) -> Result<Character, ApiError> {
+async fn find(db: &Db, id: CharacterId) -> Result<Character, AdminError> {
     let missing = format!("no AI character with id {:?}", id.as_str());
     super::find_or_404(db, id.as_str().to_owned(), db::characters::get, missing).await
 }
@@ -128,13 +135,13 @@ pub async fn edit(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     id: web::Path<CharacterId>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let c = find(&db, id.into_inner()).await?;
     form_page(
         &ctx,
         &catalog,
         "Edit AI character",
-        format!("/admin/characters/{}", c.id),
+        ctx.urls.character(&c.id),
         "Save changes",
         FormValues {
             title: c.title,
@@ -150,16 +157,16 @@ pub async fn update(
     db: web::Data<Db>,
     id: web::Path<CharacterId>,
     form: web::Form<FormValues>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let patch = CharacterPatch::try_from(CharacterInput::from(form.into_inner()))?;
     let id = id.into_inner();
-    let missing = ApiError::not_found(format!("no AI character with id {:?}", id.as_str()));
+    let missing = AdminError::NotFound(format!("no AI character with id {:?}", id.as_str()));
     let character = db
         .write(move |tx| db::characters::update(tx, id.as_str(), &patch))
         .await?
         .ok_or(missing)?;
-    Ok(ctx.done(
-        "/admin/characters",
+    Ok(AdminResponse::redirect(
+        ctx.urls.characters(),
         Flash::ok(format!("Saved “{}”.", character.title)),
     ))
 }
@@ -168,30 +175,26 @@ pub async fn confirm_delete(
     ctx: Ctx,
     db: web::Data<Db>,
     id: web::Path<CharacterId>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let c = find(&db, id.into_inner()).await?;
     let question = format!("Delete the AI character “{}”?", c.title);
-    let action = format!("/admin/characters/{}/delete", c.id);
-    ctx.confirm(
+    AdminResponse::confirm(
+        &ctx,
         "Delete AI character",
         &question,
-        &action,
+        &ctx.urls.character_delete(&c.id),
         "Delete character",
-        "/admin/characters",
+        &ctx.urls.characters(),
     )
 }
 
-pub async fn delete(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    id: web::Path<CharacterId>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete(ctx: Ctx, db: web::Data<Db>, id: web::Path<CharacterId>) -> AdminResult {
     let c = find(&db, id.into_inner()).await?;
     let cid = c.id.clone();
     db.write(move |tx| db::characters::delete(tx, cid.as_str()))
         .await?;
-    Ok(ctx.done(
-        "/admin/characters",
+    Ok(AdminResponse::redirect(
+        ctx.urls.characters(),
         Flash::ok(format!("Deleted “{}”.", c.title)),
     ))
 }

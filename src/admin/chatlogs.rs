@@ -1,20 +1,21 @@
 //! `/admin/chatlogs`: the recorded chats, filtered and paged, one page per
 //! chat, and the filtered set as JSON or CSV.
 
-use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 use time::macros::format_description;
 use time::Date;
 
+use super::error::AdminError;
 use super::format::DAY_MS;
-use super::render::Ctx;
+use super::guard::Ctx;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult};
 use super::{one_page, page_window};
 use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail};
 use crate::db::{Db, StoreError};
 use crate::domain::InvalidInput;
-use crate::error::ApiError;
 
 const PREVIEW_CHARS: u32 = 160;
 
@@ -94,7 +95,8 @@ impl FilterQuery {
 
 #[derive(Template)]
 #[template(path = "chatlogs.html")]
-struct ChatlogsPage {
+struct ChatlogsPage<'a> {
+    urls: &'a Urls,
     f: FilterQuery,
     query: String,
     chats: Vec<ChatLogDetail>,
@@ -103,27 +105,24 @@ struct ChatlogsPage {
     has_next: bool,
 }
 
-impl ChatlogsPage {
+impl ChatlogsPage<'_> {
     fn page_url(&self, page: u32) -> String {
         match self.query.as_str() {
-            "" => format!("/admin/chatlogs?page={page}"),
-            q => format!("/admin/chatlogs?{q}&page={page}"),
+            "" => format!("{}?page={page}", self.urls.chatlogs()),
+            q => format!("{}?{q}&page={page}", self.urls.chatlogs()),
         }
     }
 
-    fn export_url(&self, ext: &str) -> String {
+    /// The filtered set as a file: `path` is the JSON's or the CSV's.
+    fn export_url(&self, path: String) -> String {
         match self.query.as_str() {
-            "" => format!("/admin/chatlogs.{ext}"),
-            q => format!("/admin/chatlogs.{ext}?{q}"),
+            "" => path,
+            q => format!("{path}?{q}"),
         }
     }
 }
 
-pub async fn list(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    query: web::Query<FilterQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(ctx: Ctx, db: web::Data<Db>, query: web::Query<FilterQuery>) -> AdminResult {
     let f = query.into_inner();
     let filter = f.filter()?;
     let page = f.page.unwrap_or(1).max(1);
@@ -135,9 +134,10 @@ pub async fn list(
         })
         .await?;
     let (chats, has_next) = one_page(chats);
-    ctx.page(
+    AdminResponse::page(
         "Chat logs",
         &ChatlogsPage {
+            urls: &ctx.urls,
             query: f.query_string(),
             f,
             chats,
@@ -150,48 +150,46 @@ pub async fn list(
 
 #[derive(Template)]
 #[template(path = "chatlog.html")]
-struct ChatPage {
+struct ChatPage<'a> {
     chat: ChatLogDetail,
+    urls: &'a Urls,
 }
 
-pub async fn show(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    chat_id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn show(ctx: Ctx, db: web::Data<Db>, chat_id: web::Path<String>) -> AdminResult {
     let chat_id = chat_id.into_inner();
-    let missing = ApiError::not_found(format!("no chat with id {chat_id:?}"));
+    let missing = AdminError::NotFound(format!("no chat with id {chat_id:?}"));
     let chat = db
         .read(move |conn| chat_logs::get_detail(conn, &chat_id))
         .await?
         .ok_or(missing)?;
-    ctx.page("Chat", &ChatPage { chat })
+    AdminResponse::page(
+        "Chat",
+        &ChatPage {
+            chat,
+            urls: &ctx.urls,
+        },
+    )
 }
 
-async fn export(db: &Db, query: &FilterQuery) -> Result<Vec<ChatLogDetail>, ApiError> {
+async fn export(db: &Db, query: &FilterQuery) -> Result<Vec<ChatLogDetail>, AdminError> {
     let filter = query.filter()?;
     Ok(db
         .read(move |conn| chat_logs::search(conn, &filter, None, None, 0))
         .await?)
 }
 
-fn download(content_type: &str, ext: &str, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"mindgate-chatlogs.{ext}\""),
-        ))
-        .body(body)
+fn download(content_type: &'static str, ext: &str, body: Vec<u8>) -> AdminResponse {
+    AdminResponse::Download {
+        content_type,
+        file_name: format!("mindgate-chatlogs.{ext}"),
+        body,
+    }
 }
 
-pub async fn export_json(
-    db: web::Data<Db>,
-    query: web::Query<FilterQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn export_json(db: web::Data<Db>, query: web::Query<FilterQuery>) -> AdminResult {
     let chats = export(&db, &query).await?;
     let body = serde_json::to_vec_pretty(&serde_json::json!({ "data": chats }))
-        .map_err(ApiError::internal)?;
+        .map_err(AdminError::internal)?;
     Ok(download("application/json", "json", body))
 }
 
@@ -211,13 +209,10 @@ fn defuse(cell: &str) -> String {
     }
 }
 
-pub async fn export_csv(
-    db: web::Data<Db>,
-    query: web::Query<FilterQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn export_csv(db: web::Data<Db>, query: web::Query<FilterQuery>) -> AdminResult {
     let chats = export(&db, &query).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| ApiError::internal(format!("csv: {e}"));
+    let csv_err = |e: csv::Error| AdminError::internal(format!("csv: {e}"));
     out.write_record([
         "chatID",
         "chatTitle",
@@ -257,6 +252,6 @@ pub async fn export_csv(
     }
     let body = out
         .into_inner()
-        .map_err(|e| ApiError::internal(format!("csv: {e}")))?;
+        .map_err(|e| AdminError::internal(format!("csv: {e}")))?;
     Ok(download("text/csv; charset=utf-8", "csv", body))
 }

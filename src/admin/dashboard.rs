@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use askama::Template;
 
 use super::format::{self, DAY_MS};
-use super::render::Ctx;
+use super::guard::Ctx;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult};
 use crate::db::{self, chat_logs::DailyUsage, Db, StoreError};
 use crate::domain::Timestamp;
-use crate::error::ApiError;
 
 const DAYS: i64 = 30;
 /// Models drawn in their own colour; the rest are "other".
@@ -52,7 +53,8 @@ pub struct Legend {
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
-struct DashboardPage {
+struct DashboardPage<'a> {
+    urls: &'a Urls,
     users: i64,
     characters: i64,
     chats_today: i64,
@@ -141,7 +143,7 @@ fn chart(
     }
 }
 
-pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
     let now = Timestamp::now().millis();
     let today = now.div_euclid(DAY_MS);
     let first_day = today - (DAYS - 1);
@@ -201,9 +203,10 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError>
             "tokens",
         ),
     ];
-    ctx.page(
+    AdminResponse::page(
         "Dashboard",
         &DashboardPage {
+            urls: &ctx.urls,
             users,
             characters,
             chats_today,

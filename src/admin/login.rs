@@ -4,24 +4,26 @@
 
 use std::net::Ipv4Addr;
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use askama::Template;
 use serde::Deserialize;
 
-use super::guard::{session_hash, session_removal, SESSION_COOKIE};
-use super::render::{cookie, Ctx, Flash};
+use super::guard::Ctx;
+use super::password::HashingError;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult, Flash};
+use super::sessions;
 use super::AdminState;
 use crate::db::{self, Db};
-use crate::domain::{random_base62, AdminId, Email, Timestamp};
-use crate::error::{ApiError, ErrorKind};
+use crate::domain::{AdminId, Email};
 use crate::http::client_ip::client_ip;
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
     csrf: &'a str,
+    urls: &'a Urls,
     email: &'a str,
     next: &'a str,
     error: Option<&'a str>,
@@ -35,9 +37,9 @@ pub struct NextQuery {
 
 /// Only a clean path inside the admin, fit for a `Location` header: never
 /// an open redirect, never a 500. Anything else is the dashboard.
-fn safe_next(next: &str) -> &str {
+fn safe_next(urls: &Urls, next: &str) -> String {
     let path = next.split(['?', '#']).next().unwrap_or_default();
-    let inside = path == "/admin" || path.starts_with("/admin/");
+    let inside = urls.relative(path).is_some();
     // Browsers read `%2e` as a dot: `/admin/%2e%2e/x` is `/x`.
     let dot_segment = path.split('/').any(|segment| {
         let segment = segment.to_ascii_lowercase().replace("%2e", ".");
@@ -46,23 +48,27 @@ fn safe_next(next: &str) -> &str {
     let clean =
         next.bytes().all(|b| b.is_ascii_graphic()) && !next.contains("//") && !next.contains('\\');
     if inside && clean && !dot_segment {
-        next
+        next.to_owned()
     } else {
-        "/admin"
+        urls.dashboard()
     }
 }
 
-pub async fn form(ctx: Ctx, query: web::Query<NextQuery>) -> Result<HttpResponse, ApiError> {
-    let next = safe_next(&query.next);
+pub async fn form(ctx: Ctx, query: web::Query<NextQuery>) -> AdminResult {
+    let next = safe_next(&ctx.urls, &query.next);
     if ctx.admin.is_some() {
-        return Ok(ctx.done(next, Flash::ok("You are signed in.")));
+        return Ok(AdminResponse::redirect(
+            next,
+            Flash::ok("You are signed in."),
+        ));
     }
-    ctx.page(
+    AdminResponse::page(
         "Sign in",
         &LoginPage {
             csrf: &ctx.csrf,
+            urls: &ctx.urls,
             email: "",
-            next,
+            next: &next,
             error: None,
         },
     )
@@ -82,27 +88,25 @@ pub async fn submit(
     state: web::Data<AdminState>,
     db: web::Data<Db>,
     form: web::Form<LoginForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let form = form.into_inner();
-    let next = safe_next(&form.next);
+    let next = safe_next(&ctx.urls, &form.next);
+    // The form again, with what went wrong beside it.
     let failed = |status: StatusCode, message: &str| {
-        ctx.page_with_status(
+        AdminResponse::page_with(
             status,
             "Sign in",
             &LoginPage {
                 csrf: &ctx.csrf,
+                urls: &ctx.urls,
                 email: &form.email,
-                next,
+                next: &next,
                 error: Some(message),
             },
         )
     };
     let refused = |wait: u64, message: &str| {
-        let mut response = failed(StatusCode::TOO_MANY_REQUESTS, message)?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        Ok(response)
+        Ok(failed(StatusCode::TOO_MANY_REQUESTS, message)?.retry_after(wait))
     };
     let email = Email::parse(&form.email).ok();
     // No peer address happens only off TCP: all such requests share a count.
@@ -127,55 +131,34 @@ pub async fn submit(
     let hash = stored.as_ref().map(|(_, h)| h.clone());
     let valid = match state.hashing.verify(&form.password, hash).await {
         Ok(valid) => valid,
-        Err(busy) if busy.kind == ErrorKind::RateLimited => {
+        Err(busy @ HashingError::Busy { retry_after }) => {
             attempt.withdraw();
-            return refused(busy.retry_after.unwrap_or(1), &busy.message);
+            return refused(retry_after, &busy.to_string());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     match stored {
         Some((admin_id, _)) if valid => {
             attempt.succeeded();
-            start_session(&ctx, &db, admin_id, next, "Signed in.").await
+            signed_in(&db, admin_id, next, "Signed in.").await
         }
         _ => failed(StatusCode::UNAUTHORIZED, "wrong email or password"),
     }
 }
 
 /// Opens a session for the admin and sends them on to `to`.
-pub async fn start_session(
-    ctx: &Ctx,
-    db: &Db,
-    admin_id: AdminId,
-    to: &str,
-    message: &str,
-) -> Result<HttpResponse, ApiError> {
-    let id = random_base62(43);
-    let hash = session_hash(&id);
-    let csrf = random_base62(32);
-    db.write(move |tx| {
-        let now = Timestamp::now().millis();
-        db::sessions::delete_expired(
-            tx,
-            Timestamp(now - super::guard::IDLE_TIMEOUT_MS),
-            Timestamp(now - super::guard::ABSOLUTE_TIMEOUT_MS),
-        )?;
-        db::sessions::insert(tx, &hash, admin_id, &csrf)
+pub async fn signed_in(db: &Db, admin_id: AdminId, to: String, message: &str) -> AdminResult {
+    let session = sessions::start(db, admin_id).await?;
+    Ok(AdminResponse::SignedIn {
+        session,
+        to,
+        flash: Flash::ok(message),
     })
-    .await?;
-    let mut response = ctx.done(to, Flash::ok(message));
-    response
-        .add_cookie(&cookie(SESSION_COOKIE, id, ctx.secure))
-        .map_err(ApiError::internal)?;
-    Ok(response)
 }
 
-pub async fn logout(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    let hash = ctx.admin()?.session_hash.clone();
-    db.write(move |tx| db::sessions::delete(tx, &hash)).await?;
-    let mut response = ctx.done("/admin/login", Flash::ok("Signed out."));
-    response
-        .add_cookie(&session_removal())
-        .map_err(ApiError::internal)?;
-    Ok(response)
+pub async fn logout(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
+    sessions::end(&db, ctx.admin()?).await?;
+    Ok(AdminResponse::SignedOut {
+        flash: Flash::ok("Signed out."),
+    })
 }

@@ -1,21 +1,28 @@
 //! The web admin under `/admin`: server-rendered askama pages that htmx
-//! swaps in place. One module per page; every admin route is listed here.
+//! swaps in place. One module per page; every admin route is listed here
+//! (`endpoints`), its path in `paths`.
 //!
-//! Every page and action also works as a plain form or link: a request
-//! with `HX-Request` gets the page's fragment, one without the whole page.
-//! Mutations are POSTs carrying the session's CSRF token (see `guard`).
+//! Every page and action also works as a plain form or link: handlers
+//! answer an `AdminResponse`, or an `AdminError`, and `response::respond`
+//! gives a request with `HX-Request` the page's fragment, one without the
+//! whole page. Mutations are POSTs carrying the session's CSRF token (see
+//! `guard`, `sessions` and `csrf`).
 
 mod api_keys;
 mod characters;
 mod chatlogs;
+mod csrf;
 mod dashboard;
+mod error;
 pub(crate) mod format;
 mod guard;
 mod limiter;
 mod login;
 pub mod password;
+pub mod paths;
 mod providers;
-mod render;
+mod response;
+mod sessions;
 mod settings;
 mod setup;
 mod users;
@@ -23,13 +30,15 @@ mod users;
 use std::time::Duration;
 
 use actix_web::error::UrlencodedError;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
-use actix_web::web;
+use actix_web::{web, FromRequest, Handler, Route};
 
 use crate::config::AdminConfig;
 use crate::db::{self, Db, StoreError};
-use crate::error::ApiError;
+use crate::http::BasePath;
+use error::AdminError;
+use response::{answer, AdminResult};
 
 pub use setup::SETUP_TOKEN_LIFETIME;
 
@@ -47,109 +56,126 @@ fn form_config(limit: usize) -> web::FormConfig {
     web::FormConfig::default()
         .limit(limit)
         .error_handler(|e, _| match e {
-            UrlencodedError::Overflow { limit, .. } => ApiError::too_large(limit).into(),
-            e => ApiError::invalid(format!("the form could not be read: {e}")).into(),
+            UrlencodedError::Overflow { limit, .. } => AdminError::TooLarge(limit).into(),
+            e => AdminError::invalid("", format!("the form could not be read: {e}")).into(),
         })
 }
 
-/// What the sign-in and setup forms accept (the guard reads theirs with
-/// the same limit).
-fn public_form() -> web::FormConfig {
-    form_config(PUBLIC_FORM_LIMIT)
+/// One admin route: a method on a pattern of `paths`, and its handler.
+pub struct Endpoint {
+    pub method: Method,
+    pub pattern: &'static str,
+    route: Route,
 }
 
-/// Mounts `/admin`.
+fn endpoint<F, Args>(method: Method, pattern: &'static str, handler: F) -> Endpoint
+where
+    F: Handler<Args, Output = AdminResult>,
+    Args: FromRequest + 'static,
+{
+    Endpoint {
+        route: web::route().method(method.clone()).to(answer(handler)),
+        method,
+        pattern,
+    }
+}
+
+/// Every admin route, once: `mount` serves them, and the tests walk them
+/// (each POST route against the access rules).
+pub fn endpoints() -> Vec<Endpoint> {
+    use paths::*;
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
+    vec![
+        endpoint(GET, DASHBOARD, dashboard::show),
+        endpoint(GET, LOGIN, login::form),
+        endpoint(POST, LOGIN, login::submit),
+        endpoint(POST, LOGOUT, login::logout),
+        endpoint(GET, SETUP, setup::form),
+        endpoint(POST, SETUP, setup::submit),
+        endpoint(GET, USERS, users::list),
+        endpoint(POST, USERS, users::create),
+        endpoint(POST, USERS_IMPORT, users::import),
+        endpoint(GET, USER_ROW, users::row),
+        endpoint(GET, USER_EDIT, users::edit),
+        endpoint(POST, USER_TAGS, users::set_tags),
+        endpoint(GET, USER_DELETE, users::confirm_delete),
+        endpoint(POST, USER_DELETE, users::delete),
+        endpoint(GET, CHARACTERS, characters::list),
+        endpoint(POST, CHARACTERS, characters::create),
+        endpoint(GET, CHARACTER_NEW, characters::new),
+        endpoint(GET, CHARACTER_EDIT, characters::edit),
+        endpoint(POST, CHARACTER, characters::update),
+        endpoint(GET, CHARACTER_DELETE, characters::confirm_delete),
+        endpoint(POST, CHARACTER_DELETE, characters::delete),
+        endpoint(GET, PROVIDERS, providers::show),
+        endpoint(POST, PROVIDERS, providers::create),
+        endpoint(POST, PROVIDER, providers::update),
+        endpoint(POST, PROVIDER_TEST, providers::test),
+        endpoint(GET, PROVIDER_DELETE, providers::confirm_delete),
+        endpoint(POST, PROVIDER_DELETE, providers::delete),
+        endpoint(POST, MODELS, providers::save_model),
+        endpoint(POST, MODEL_TOGGLE, providers::toggle_model),
+        endpoint(GET, MODEL_DELETE, providers::confirm_delete_model),
+        endpoint(POST, MODEL_DELETE, providers::delete_model),
+        endpoint(GET, CHATLOGS, chatlogs::list),
+        endpoint(GET, CHATLOGS_JSON, chatlogs::export_json),
+        endpoint(GET, CHATLOGS_CSV, chatlogs::export_csv),
+        endpoint(GET, CHATLOG, chatlogs::show),
+        endpoint(GET, API_KEYS, api_keys::list),
+        endpoint(POST, API_KEYS, api_keys::create),
+        endpoint(GET, API_KEY_REVOKE, api_keys::confirm_revoke),
+        endpoint(POST, API_KEY_REVOKE, api_keys::revoke),
+        endpoint(GET, SETTINGS, settings::show),
+        endpoint(POST, SETTINGS_RECORDING, settings::set_recording),
+        endpoint(POST, SETTINGS_PASSWORD, settings::change_password),
+        endpoint(POST, ADMINS, settings::add_admin),
+        endpoint(GET, ADMIN_DELETE, settings::confirm_remove_admin),
+        endpoint(POST, ADMIN_DELETE, settings::remove_admin),
+    ]
+}
+
+/// Mounts the admin at `paths::ROOT`: each pattern of `endpoints` one
+/// resource with its methods, in their order.
 pub fn mount(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/admin")
-            .app_data(form_config(FORM_LIMIT))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                ApiError::invalid(format!("the query string could not be read: {e}")).into()
-            }))
-            .wrap(from_fn(guard::guard))
-            .wrap(security_headers())
-            .route("", web::get().to(dashboard::show))
-            .service(
-                web::resource("/login")
-                    .app_data(public_form())
-                    .get(login::form)
-                    .post(login::submit),
-            )
-            .route("/logout", web::post().to(login::logout))
-            .service(
-                web::resource("/setup")
-                    .app_data(public_form())
-                    .get(setup::form)
-                    .post(setup::submit),
-            )
-            .route("/users", web::get().to(users::list))
-            .route("/users", web::post().to(users::create))
-            .route("/users/import", web::post().to(users::import))
-            .route("/users/{id}/row", web::get().to(users::row))
-            .route("/users/{id}/edit", web::get().to(users::edit))
-            .route("/users/{id}/tags", web::post().to(users::set_tags))
-            .route("/users/{id}/delete", web::get().to(users::confirm_delete))
-            .route("/users/{id}/delete", web::post().to(users::delete))
-            .route("/characters", web::get().to(characters::list))
-            .route("/characters", web::post().to(characters::create))
-            .route("/characters/new", web::get().to(characters::new))
-            .route("/characters/{id}/edit", web::get().to(characters::edit))
-            .route("/characters/{id}", web::post().to(characters::update))
-            .route(
-                "/characters/{id}/delete",
-                web::get().to(characters::confirm_delete),
-            )
-            .route(
-                "/characters/{id}/delete",
-                web::post().to(characters::delete),
-            )
-            .route("/providers", web::get().to(providers::show))
-            .route("/providers", web::post().to(providers::create))
-            .route("/providers/{id}", web::post().to(providers::update))
-            .route("/providers/{id}/test", web::post().to(providers::test))
-            .route(
-                "/providers/{id}/delete",
-                web::get().to(providers::confirm_delete),
-            )
-            .route("/providers/{id}/delete", web::post().to(providers::delete))
-            .route("/models", web::post().to(providers::save_model))
-            .route("/models/toggle", web::post().to(providers::toggle_model))
-            .route(
-                "/models/delete",
-                web::get().to(providers::confirm_delete_model),
-            )
-            .route("/models/delete", web::post().to(providers::delete_model))
-            .route("/chatlogs", web::get().to(chatlogs::list))
-            .route("/chatlogs.json", web::get().to(chatlogs::export_json))
-            .route("/chatlogs.csv", web::get().to(chatlogs::export_csv))
-            .route("/chatlogs/{chat_id}", web::get().to(chatlogs::show))
-            .route("/api-keys", web::get().to(api_keys::list))
-            .route("/api-keys", web::post().to(api_keys::create))
-            .route(
-                "/api-keys/{id}/revoke",
-                web::get().to(api_keys::confirm_revoke),
-            )
-            .route("/api-keys/{id}/revoke", web::post().to(api_keys::revoke))
-            .route("/settings", web::get().to(settings::show))
-            .route(
-                "/settings/recording",
-                web::post().to(settings::set_recording),
-            )
-            .route(
-                "/settings/password",
-                web::post().to(settings::change_password),
-            )
-            .route("/settings/admins", web::post().to(settings::add_admin))
-            .route(
-                "/settings/admins/{id}/delete",
-                web::get().to(settings::confirm_remove_admin),
-            )
-            .route(
-                "/settings/admins/{id}/delete",
-                web::post().to(settings::remove_admin),
-            )
-            .default_service(web::to(render::not_found)),
-    );
+    let mut grouped: Vec<(&str, Vec<Route>)> = Vec::new();
+    for Endpoint { pattern, route, .. } in endpoints() {
+        match grouped.iter_mut().find(|(p, _)| *p == pattern) {
+            Some((_, routes)) => routes.push(route),
+            None => grouped.push((pattern, vec![route])),
+        }
+    }
+    let mut scope = web::scope(paths::ROOT)
+        .app_data(form_config(FORM_LIMIT))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            AdminError::invalid("", format!("the query string could not be read: {e}")).into()
+        }))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, req| AdminError::from(crate::http::bad_segment(e, req)).into()),
+        )
+        .wrap(from_fn(guard::guard))
+        .wrap(security_headers());
+    for (pattern, routes) in grouped {
+        let mut resource = web::resource(pattern);
+        if paths::is_public(pattern) {
+            // Anyone may post these: small forms only (the guard reads
+            // their token with the same limit).
+            resource = resource.app_data(form_config(PUBLIC_FORM_LIMIT));
+        }
+        for route in routes {
+            resource = resource.route(route);
+        }
+        scope = scope.service(resource);
+    }
+    cfg.service(scope.default_service(web::to(answer(not_found))));
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> AdminResult {
+    Err(AdminError::NotFound(format!(
+        "there is no admin page at {}",
+        req.path()
+    )))
 }
 
 fn security_headers() -> DefaultHeaders {
@@ -183,15 +209,15 @@ async fn find_or_404<T: Send + 'static>(
     key: String,
     get: fn(&rusqlite::Connection, &str) -> Result<Option<T>, StoreError>,
     missing: String,
-) -> Result<T, ApiError> {
+) -> Result<T, AdminError> {
     db.read(move |conn| get(conn, &key))
         .await?
-        .ok_or_else(|| ApiError::not_found(missing))
+        .ok_or(AdminError::NotFound(missing))
 }
 
 /// What the admin pages share across workers: the one-time setup token,
-/// the login rate limiter, the password hashing queue and whether cookies
-/// must be `Secure`.
+/// the login rate limiter, the password hashing queue, whether cookies
+/// must be `Secure`, and the admin's URLs.
 pub struct AdminState {
     setup: setup::SetupToken,
     limiter: limiter::Limiter,
@@ -199,11 +225,12 @@ pub struct AdminState {
     /// Mark cookies `Secure` even on plain HTTP (behind a TLS proxy that
     /// does not say so).
     secure_cookies: bool,
+    urls: paths::Urls,
 }
 
 impl AdminState {
     /// Issues a setup token when the instance has no admin yet.
-    pub fn start(db: &Db, config: &AdminConfig) -> Result<AdminState, StoreError> {
+    pub fn start(db: &Db, config: &AdminConfig, base: &BasePath) -> Result<AdminState, StoreError> {
         let admins = db.read_blocking(db::admins::count)?;
         Ok(AdminState {
             setup: if admins == 0 {
@@ -214,11 +241,13 @@ impl AdminState {
             limiter: limiter::Limiter::new(5, Duration::from_secs(5 * 60)),
             hashing: password::Hashing::for_this_machine(),
             secure_cookies: config.secure_cookies,
+            urls: paths::Urls::new(base.clone()),
         })
     }
 
-    /// `/admin/setup?token=…` while the first admin is still to be created.
+    /// The one-time link that creates the first admin, while there is none
+    /// to create it.
     pub fn setup_path(&self) -> Option<String> {
-        self.setup.path()
+        self.setup.token().map(|token| self.urls.setup_with(&token))
     }
 }

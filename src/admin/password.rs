@@ -10,14 +10,23 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::oneshot;
 
-use crate::error::ApiError;
-
 /// Argon2 runs at most this many at once, fewer on fewer cores: each one
 /// holds 19 MiB, and with p=1 more than a core each buys no speed.
 const MOST_AT_ONCE: usize = 4;
 /// Jobs that may wait for a turn; past them the server is too busy and
 /// says so at once.
 const QUEUE: usize = 256;
+/// Seconds a client refused for a full queue should wait.
+const BUSY_RETRY_AFTER: u64 = 2;
+
+/// Why the server's hashing gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    #[error("too many password checks at once; try again in a few seconds")]
+    Busy { retry_after: u64 },
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
@@ -93,7 +102,7 @@ impl Hashing {
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, HashingError> {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             // The client left while it waited: skip the work.
@@ -104,29 +113,32 @@ impl Hashing {
         match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                return Err(ApiError::rate_limited(
-                    "too many password checks at once; try again in a few seconds",
-                    Some(2),
-                ))
+                return Err(HashingError::Busy {
+                    retry_after: BUSY_RETRY_AFTER,
+                })
             }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(ApiError::internal("the password hashing threads are gone"))
+                return Err(HashingError::Failed("the hashing threads are gone".into()))
             }
         }
         result
             .await
-            .map_err(|_| ApiError::internal("password hashing failed"))
+            .map_err(|_| HashingError::Failed("the job ended without an answer".into()))
     }
 
-    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: &str) -> Result<String, HashingError> {
         let password = password.to_owned();
         self.run(move || hash(&password))
             .await?
-            .map_err(|e| ApiError::internal(format!("argon2: {e}")))
+            .map_err(|e| HashingError::Failed(format!("argon2: {e}")))
     }
 
     /// Whether `password` matches `stored` (`None`: an unknown email).
-    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<String>,
+    ) -> Result<bool, HashingError> {
         let password = password.to_owned();
         self.run(move || verify(&password, stored.as_deref())).await
     }
@@ -139,8 +151,7 @@ mod tests {
 
     use futures_util::FutureExt;
 
-    use super::{hash, verify, Hashing};
-    use crate::error::ErrorKind;
+    use super::{hash, verify, Hashing, HashingError};
 
     #[test]
     fn hashes_verify_and_unknown_never_does() {
@@ -169,8 +180,10 @@ mod tests {
         let mut waiting = pin!(hashing.run(|| "waited"));
         assert!((&mut waiting).now_or_never().is_none());
         let refused = hashing.run(|| "refused").await.unwrap_err();
-        assert_eq!(refused.kind, ErrorKind::RateLimited);
-        assert_eq!(refused.retry_after, Some(2));
+        assert!(
+            matches!(refused, HashingError::Busy { retry_after: 2 }),
+            "{refused:?}"
+        );
         release.send(()).unwrap();
         assert!(running.await.unwrap());
         assert_eq!(waiting.await.unwrap(), "waited");

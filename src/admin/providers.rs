@@ -4,16 +4,18 @@
 
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
-use super::render::{html, Ctx, Flash};
+use super::error::AdminError;
+use super::guard::Ctx;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult, Flash};
 use crate::db::models::{self, CatalogModel};
 use crate::db::providers::{self, Provider, ProviderKind};
 use crate::db::{Db, StoreError};
 use crate::domain::{check_length, trimmed, InvalidInput};
-use crate::error::ApiError;
 use crate::gateway::{test_connection, Catalog};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,6 +49,7 @@ impl From<Provider> for ProviderView {
 #[template(path = "providers.html")]
 struct ProvidersPage<'a> {
     csrf: &'a str,
+    urls: &'a Urls,
     providers: Vec<ProviderView>,
     models: Vec<CatalogModel>,
 }
@@ -59,21 +62,18 @@ struct TestResult<'a> {
     message: &'a str,
 }
 
-pub async fn show(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    catalog: web::Data<Catalog>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn show(ctx: Ctx, db: web::Data<Db>, catalog: web::Data<Catalog>) -> AdminResult {
     let secret = catalog.secret_key().clone();
     let (providers, models) = db
         .read(move |conn| {
             Ok::<_, StoreError>((providers::list(conn, &secret)?, models::list(conn)?))
         })
         .await?;
-    ctx.page(
+    AdminResponse::page(
         "Providers & models",
         &ProvidersPage {
             csrf: &ctx.csrf,
+            urls: &ctx.urls,
             providers: providers.into_iter().map(ProviderView::from).collect(),
             models,
         },
@@ -167,7 +167,7 @@ pub async fn create(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     form: web::Form<NewProviderForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let new = NewProvider::try_from(form.into_inner())?;
     let shown = new.name.clone();
     let secret = catalog.secret_key().clone();
@@ -234,11 +234,11 @@ pub async fn update(
     catalog: web::Data<Catalog>,
     id: web::Path<String>,
     form: web::Form<ProviderForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let id = id.into_inner();
     let change = ProviderChange::try_from(form.into_inner())?;
     let shown = change.name.clone();
-    let missing = ApiError::not_found(format!("no provider with id {id:?}"));
+    let missing = AdminError::NotFound(format!("no provider with id {id:?}"));
     let secret = catalog.secret_key().clone();
     let found = db
         .write(move |tx| {
@@ -254,17 +254,16 @@ pub async fn update(
 
 /// After a change to providers or models: the gateway reloads them, the
 /// admin goes back to the page with `message`.
-async fn changed(
-    ctx: Ctx,
-    catalog: &web::Data<Catalog>,
-    message: String,
-) -> Result<HttpResponse, ApiError> {
+async fn changed(ctx: Ctx, catalog: &web::Data<Catalog>, message: String) -> AdminResult {
     catalog.reload().await?;
-    Ok(ctx.done("/admin/providers", Flash::ok(message)))
+    Ok(AdminResponse::redirect(
+        ctx.urls.providers(),
+        Flash::ok(message),
+    ))
 }
 
-async fn find(db: &Db, catalog: &Catalog, id: String) -> Result<Provider, ApiError> {
-    let missing = ApiError::not_found(format!("no provider with id {id:?}"));
+async fn find(db: &Db, catalog: &Catalog, id: String) -> Result<Provider, AdminError> {
+    let missing = AdminError::NotFound(format!("no provider with id {id:?}"));
     let secret = catalog.secret_key().clone();
     db.read(move |conn| providers::get(conn, &secret, &id))
         .await?
@@ -278,27 +277,27 @@ pub async fn test(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let provider = find(&db, &catalog, id.into_inner()).await?;
     let outcome = test_connection(&provider, TEST_TIMEOUT).await;
     let (ok, message) = match &outcome {
         Ok(message) => (true, message.as_str()),
         Err(message) => (false, message.as_str()),
     };
-    if ctx.hx {
-        return html(&TestResult {
-            id: &provider.id,
-            ok,
-            message,
-        });
-    }
     let text = format!("{}: {message}", provider.name);
     let flash = if ok {
         Flash::ok(text)
     } else {
         Flash::error(text)
     };
-    Ok(ctx.done("/admin/providers", flash))
+    AdminResponse::swap(
+        &TestResult {
+            id: &provider.id,
+            ok,
+            message,
+        },
+        AdminResponse::redirect(ctx.urls.providers(), flash),
+    )
 }
 
 pub async fn confirm_delete(
@@ -306,19 +305,19 @@ pub async fn confirm_delete(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let provider = find(&db, &catalog, id.into_inner()).await?;
     let question = format!(
         "Delete the provider {} and its entries in the model catalog?",
         provider.name
     );
-    let action = format!("/admin/providers/{}/delete", provider.id);
-    ctx.confirm(
+    AdminResponse::confirm(
+        &ctx,
         "Delete provider",
         &question,
-        &action,
+        &ctx.urls.provider_delete(&provider.id),
         "Delete provider",
-        "/admin/providers",
+        &ctx.urls.providers(),
     )
 }
 
@@ -327,7 +326,7 @@ pub async fn delete(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let provider = find(&db, &catalog, id.into_inner()).await?;
     let pid = provider.id.clone();
     db.write(move |tx| providers::delete(tx, &pid)).await?;
@@ -384,7 +383,7 @@ pub async fn save_model(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     form: web::Form<ModelForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let model = ModelEntry::try_from(form.into_inner())?;
     let shown = model.name.clone();
     db.write(move |tx| {
@@ -406,7 +405,7 @@ pub struct ModelName {
     name: String,
 }
 
-async fn find_model(db: &Db, name: String) -> Result<CatalogModel, ApiError> {
+async fn find_model(db: &Db, name: String) -> Result<CatalogModel, AdminError> {
     let missing = format!("no model {name:?} in the catalog");
     super::find_or_404(db, name, models::get, missing).await
 }
@@ -416,7 +415,7 @@ pub async fn toggle_model(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     form: web::Form<ModelName>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let model = find_model(&db, form.into_inner().name).await?;
     let enabled = !model.enabled;
     let name = model.name.clone();
@@ -435,19 +434,16 @@ pub async fn confirm_delete_model(
     ctx: Ctx,
     db: web::Data<Db>,
     query: web::Query<ModelName>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let model = find_model(&db, query.into_inner().name).await?;
     let question = format!("Remove the model {} from the catalog?", model.name);
-    let action = format!(
-        "/admin/models/delete?name={}",
-        super::format::url_encode(&model.name)
-    );
-    ctx.confirm(
+    AdminResponse::confirm(
+        &ctx,
         "Remove model",
         &question,
-        &action,
+        &ctx.urls.model_delete(&model.name),
         "Remove model",
-        "/admin/providers",
+        &ctx.urls.providers(),
     )
 }
 
@@ -456,7 +452,7 @@ pub async fn delete_model(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     query: web::Query<ModelName>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let model = find_model(&db, query.into_inner().name).await?;
     let name = model.name.clone();
     db.write(move |tx| models::delete(tx, &name)).await?;

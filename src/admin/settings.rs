@@ -1,26 +1,29 @@
 //! `/admin/settings`: chat recording, the admins, your own password.
 
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
-use super::render::{Ctx, Flash};
+use super::error::AdminError;
+use super::guard::Ctx;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult, Flash};
 use super::AdminState;
 use crate::db::{self, admins::Admin, admins::Removed, Db, StoreError};
 use crate::domain::{AdminId, Email, InvalidInput, NewPassword};
-use crate::error::ApiError;
 use crate::gateway::Catalog;
 
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage<'a> {
     csrf: &'a str,
+    urls: &'a Urls,
     me: AdminId,
     record_chats: bool,
     admins: Vec<Admin>,
 }
 
-pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
     let me = ctx.admin()?.id;
     let (record_chats, admins) = db
         .read(|conn| {
@@ -30,10 +33,11 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> Result<HttpResponse, ApiError>
             ))
         })
         .await?;
-    ctx.page(
+    AdminResponse::page(
         "Settings",
         &SettingsPage {
             csrf: &ctx.csrf,
+            urls: &ctx.urls,
             me,
             record_chats,
             admins,
@@ -53,7 +57,7 @@ pub async fn set_recording(
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
     form: web::Form<RecordingForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let on = form.record.is_some();
     db.write(move |tx| db::settings::set_bool(tx, db::settings::RECORD_CHATS, on))
         .await?;
@@ -64,7 +68,10 @@ pub async fn set_recording(
     } else {
         "Chats are no longer recorded."
     };
-    Ok(ctx.done("/admin/settings", Flash::ok(message)))
+    Ok(AdminResponse::redirect(
+        ctx.urls.settings(),
+        Flash::ok(message),
+    ))
 }
 
 /// The form that adds an admin, here and (the first one) at setup.
@@ -97,48 +104,43 @@ pub async fn add_admin(
     state: web::Data<AdminState>,
     db: web::Data<Db>,
     form: web::Form<NewAdminForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let NewAdmin { email, password } = NewAdmin::try_from(&*form)?;
     let hash = state.hashing.hash(password.as_str()).await?;
     let shown = email.to_string();
     db.write(move |tx| db::admins::insert(tx, &email, &hash))
         .await?;
-    Ok(ctx.done(
-        "/admin/settings",
+    Ok(AdminResponse::redirect(
+        ctx.urls.settings(),
         Flash::ok(format!("{shown} is now an admin.")),
     ))
 }
 
-pub async fn confirm_remove_admin(
-    ctx: Ctx,
-    id: web::Path<AdminId>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn confirm_remove_admin(ctx: Ctx, id: web::Path<AdminId>) -> AdminResult {
     let id = id.into_inner();
-    let action = format!("/admin/settings/admins/{id}/delete");
-    ctx.confirm(
+    AdminResponse::confirm(
+        &ctx,
         "Remove admin",
         "Remove this admin? They are signed out at once.",
-        &action,
+        &ctx.urls.admin_delete(id),
         "Remove admin",
-        "/admin/settings",
+        &ctx.urls.settings(),
     )
 }
 
-pub async fn remove_admin(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    id: web::Path<AdminId>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn remove_admin(ctx: Ctx, db: web::Data<Db>, id: web::Path<AdminId>) -> AdminResult {
     let id = id.into_inner();
     match db.write(move |tx| db::admins::delete(tx, id)).await? {
-        Removed::Now if id == ctx.admin()?.id => Ok(ctx.done(
-            "/admin/login",
-            Flash::ok("You removed yourself as an admin."),
+        Removed::Now if id == ctx.admin()?.id => Ok(AdminResponse::SignedOut {
+            flash: Flash::ok("You removed yourself as an admin."),
+        }),
+        Removed::Now => Ok(AdminResponse::redirect(
+            ctx.urls.settings(),
+            Flash::ok("Admin removed."),
         )),
-        Removed::Now => Ok(ctx.done("/admin/settings", Flash::ok("Admin removed."))),
-        Removed::NoSuchAdmin => Err(ApiError::not_found(format!("no admin with id {id}"))),
-        Removed::LastOne => Err(ApiError::conflict(
-            "this is the last admin: add another before removing this one",
+        Removed::NoSuchAdmin => Err(AdminError::NotFound(format!("no admin with id {id}"))),
+        Removed::LastOne => Err(AdminError::Conflict(
+            "this is the last admin: add another before removing this one".to_owned(),
         )),
     }
 }
@@ -155,13 +157,13 @@ pub async fn change_password(
     state: web::Data<AdminState>,
     db: web::Data<Db>,
     form: web::Form<PasswordForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let me = ctx.admin()?.clone();
     let stored = db
         .read(move |conn| db::admins::password_hash(conn, me.id))
         .await?;
     if !state.hashing.verify(&form.current, stored).await? {
-        return Err(ApiError::invalid_field(
+        return Err(AdminError::invalid(
             "current",
             "the current password is wrong",
         ));
@@ -174,8 +176,8 @@ pub async fn change_password(
         db::sessions::delete_others(tx, me.id, &me.session_hash)
     })
     .await?;
-    Ok(ctx.done(
-        "/admin/settings",
+    Ok(AdminResponse::redirect(
+        ctx.urls.settings(),
         Flash::ok("Password changed; your other sessions were signed out."),
     ))
 }

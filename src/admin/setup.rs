@@ -5,19 +5,21 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::login::start_session;
-use super::render::Ctx;
+use super::error::AdminError;
+use super::guard::Ctx;
+use super::login::signed_in;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult};
 use super::settings::{NewAdmin, NewAdminForm};
 use super::AdminState;
 use crate::config::Clock;
 use crate::db::{self, Db};
 use crate::domain::random_base62;
-use crate::error::ApiError;
 
 pub const SETUP_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
@@ -48,10 +50,9 @@ impl SetupToken {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn path(&self) -> Option<String> {
-        self.lock()
-            .as_ref()
-            .map(|(token, _)| format!("/admin/setup?token={token}"))
+    /// The token, until it is used.
+    pub fn token(&self) -> Option<String> {
+        self.lock().as_ref().map(|(token, _)| token.clone())
     }
 
     fn is_valid(&self, presented: &str) -> bool {
@@ -75,6 +76,7 @@ impl SetupToken {
 #[template(path = "setup.html")]
 struct SetupPage<'a> {
     csrf: &'a str,
+    urls: &'a Urls,
     token: &'a str,
     email: &'a str,
     error: Option<String>,
@@ -86,10 +88,11 @@ pub struct TokenQuery {
     token: String,
 }
 
-fn dead_link() -> ApiError {
-    ApiError::forbidden(
+fn dead_link() -> AdminError {
+    AdminError::Forbidden(
         "this setup link is invalid, expired or already used; \
-         restart mindgate for a new one, or run `mindgate admin set-password EMAIL`",
+         restart mindgate for a new one, or run `mindgate admin set-password EMAIL`"
+            .to_owned(),
     )
 }
 
@@ -97,14 +100,15 @@ pub async fn form(
     ctx: Ctx,
     state: web::Data<AdminState>,
     query: web::Query<TokenQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     if !state.setup.is_valid(&query.token) {
         return Err(dead_link());
     }
-    ctx.page(
+    AdminResponse::page(
         "Create the first admin",
         &SetupPage {
             csrf: &ctx.csrf,
+            urls: &ctx.urls,
             token: &query.token,
             email: "",
             error: None,
@@ -125,18 +129,19 @@ pub async fn submit(
     state: web::Data<AdminState>,
     db: web::Data<Db>,
     form: web::Form<SetupForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     if !state.setup.is_valid(&form.token) {
         return Err(dead_link());
     }
     let NewAdmin { email, password } = match NewAdmin::try_from(&form.admin) {
         Ok(admin) => admin,
         Err(e) => {
-            return ctx.page_with_status(
+            return AdminResponse::page_with(
                 StatusCode::BAD_REQUEST,
                 "Create the first admin",
                 &SetupPage {
                     csrf: &ctx.csrf,
+                    urls: &ctx.urls,
                     token: &form.token,
                     email: &form.admin.email,
                     error: Some(e.message),
@@ -158,11 +163,10 @@ pub async fn submit(
         })
         .await?;
     log::info!("admin setup: created the first admin");
-    start_session(
-        &ctx,
+    signed_in(
         &db,
         admin_id,
-        "/admin",
+        ctx.urls.dashboard(),
         "Welcome! Your admin account is ready.",
     )
     .await
@@ -178,16 +182,10 @@ mod tests {
     #[test]
     fn a_token_redeems_once() {
         let token = SetupToken::issue(Clock::default());
-        let value = token
-            .path()
-            .unwrap()
-            .split("token=")
-            .nth(1)
-            .unwrap()
-            .to_owned();
+        let value = token.token().unwrap();
         assert!(!token.redeem("wrong"));
         assert!(token.redeem(&value));
         assert!(!token.redeem(&value), "dead after use");
-        assert!(token.path().is_none());
+        assert!(token.token().is_none());
     }
 }

@@ -1,15 +1,21 @@
 //! `/admin/users`: search, add, edit tags inline, delete, import a CSV.
 
-use actix_web::{web, HttpResponse};
+use actix_multipart::Multipart;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use askama::Template;
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
 use serde::Deserialize;
 
+use super::error::AdminError;
 use super::format::url_encode;
-use super::render::{html, Ctx, Flash};
+use super::guard::Ctx;
+use super::paths::Urls;
+use super::response::{AdminResponse, AdminResult, Flash};
 use super::{one_page, page_window};
 use crate::db::{self, users::User, Db, StoreError};
 use crate::domain::{InvalidInput, NewUser, Tags, UserId, UserInput};
-use crate::error::ApiError;
 
 const MAX_IMPORT_ROWS: usize = 10_000;
 
@@ -34,6 +40,7 @@ pub struct ImportRow {
 #[template(path = "users.html")]
 struct UsersPage<'a> {
     csrf: &'a str,
+    urls: &'a Urls,
     q: &'a str,
     users: Vec<User>,
     page: u32,
@@ -44,7 +51,7 @@ struct UsersPage<'a> {
 
 impl UsersPage<'_> {
     fn page_url(&self, page: u32) -> String {
-        format!("/admin/users?q={}&page={page}", url_encode(self.q))
+        format!("{}?q={}&page={page}", self.urls.users(), url_encode(self.q))
     }
 }
 
@@ -52,6 +59,7 @@ impl UsersPage<'_> {
 #[template(path = "_user_row.html")]
 struct UserRow<'a> {
     user: &'a User,
+    urls: &'a Urls,
 }
 
 #[derive(Template)]
@@ -59,6 +67,7 @@ struct UserRow<'a> {
 struct UserEditRow<'a> {
     user: &'a User,
     csrf: &'a str,
+    urls: &'a Urls,
 }
 
 #[derive(Template)]
@@ -66,6 +75,7 @@ struct UserEditRow<'a> {
 struct UserEditPage<'a> {
     user: &'a User,
     csrf: &'a str,
+    urls: &'a Urls,
 }
 
 async fn users_page(
@@ -73,7 +83,7 @@ async fn users_page(
     db: &Db,
     query: ListQuery,
     import: Option<Vec<ImportRow>>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let q = query.q.trim().to_owned();
     let page = query.page.unwrap_or(1).max(1);
     let search = (!q.is_empty()).then(|| q.clone());
@@ -85,10 +95,11 @@ async fn users_page(
         })
         .await?;
     let (users, has_next) = one_page(users);
-    ctx.page(
+    AdminResponse::page(
         "Users",
         &UsersPage {
             csrf: &ctx.csrf,
+            urls: &ctx.urls,
             q: &q,
             users,
             page,
@@ -99,11 +110,7 @@ async fn users_page(
     )
 }
 
-pub async fn list(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(ctx: Ctx, db: web::Data<Db>, query: web::Query<ListQuery>) -> AdminResult {
     users_page(&ctx, &db, query.into_inner(), None).await
 }
 
@@ -136,55 +143,57 @@ impl TryFrom<NewUserForm> for NewUser {
     }
 }
 
-pub async fn create(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    form: web::Form<NewUserForm>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create(ctx: Ctx, db: web::Data<Db>, form: web::Form<NewUserForm>) -> AdminResult {
     let NewUser { email, tags } = form.into_inner().try_into()?;
     let user = db
         .write(move |tx| db::users::insert(tx, &email, &tags))
         .await?;
-    Ok(ctx.done("/admin/users", Flash::ok(format!("Added {}.", user.email))))
+    Ok(AdminResponse::redirect(
+        ctx.urls.users(),
+        Flash::ok(format!("Added {}.", user.email)),
+    ))
 }
 
-async fn find(db: &Db, id: UserId) -> Result<User, ApiError> {
+fn no_such_user(id: UserId) -> AdminError {
+    AdminError::NotFound(format!("no user with id {id}"))
+}
+
+async fn find(db: &Db, id: UserId) -> Result<User, AdminError> {
     db.read(move |conn| db::users::get(conn, id))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))
+        .ok_or_else(|| no_such_user(id))
 }
 
 /// The row as shown, to cancel an inline edit.
-pub async fn row(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    id: web::Path<UserId>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn row(ctx: Ctx, db: web::Data<Db>, id: web::Path<UserId>) -> AdminResult {
     let user = find(&db, id.into_inner()).await?;
-    if !ctx.hx {
-        return Ok(ctx.done("/admin/users", Flash::ok("Nothing changed.")));
-    }
-    html(&UserRow { user: &user })
+    let unchanged = AdminResponse::redirect(ctx.urls.users(), Flash::ok("Nothing changed."));
+    AdminResponse::swap(
+        &UserRow {
+            user: &user,
+            urls: &ctx.urls,
+        },
+        unchanged,
+    )
 }
 
-pub async fn edit(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    id: web::Path<UserId>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn edit(ctx: Ctx, db: web::Data<Db>, id: web::Path<UserId>) -> AdminResult {
     let user = find(&db, id.into_inner()).await?;
-    if ctx.hx {
-        return html(&UserEditRow {
-            user: &user,
-            csrf: &ctx.csrf,
-        });
-    }
-    ctx.page(
+    let page = AdminResponse::page(
         "Edit tags",
         &UserEditPage {
             user: &user,
             csrf: &ctx.csrf,
+            urls: &ctx.urls,
         },
+    )?;
+    AdminResponse::swap(
+        &UserEditRow {
+            user: &user,
+            csrf: &ctx.csrf,
+            urls: &ctx.urls,
+        },
+        page,
     )
 }
 
@@ -199,58 +208,118 @@ pub async fn set_tags(
     db: web::Data<Db>,
     id: web::Path<UserId>,
     form: web::Form<TagsForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> AdminResult {
     let id = id.into_inner();
     let tags = Tags::parse(&tag_list(&form.tags))?;
     let user = db
         .write(move |tx| db::users::set_tags(tx, id, &tags))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))?;
+        .ok_or_else(|| no_such_user(id))?;
     let flash = Flash::ok(format!("Saved the tags of {}.", user.email));
-    if ctx.hx {
-        return ctx.fragment(&UserRow { user: &user }, flash);
-    }
-    Ok(ctx.done("/admin/users", flash))
+    let row = UserRow {
+        user: &user,
+        urls: &ctx.urls,
+    };
+    let saved = AdminResponse::redirect(ctx.urls.users(), flash.clone());
+    Ok(AdminResponse::swap(&row, saved)?.with_flash(flash))
 }
 
-pub async fn confirm_delete(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    id: web::Path<UserId>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn confirm_delete(ctx: Ctx, db: web::Data<Db>, id: web::Path<UserId>) -> AdminResult {
     let user = find(&db, id.into_inner()).await?;
     let question = format!(
         "Delete the user {}? Their chat logs stay, without the user.",
         user.email
     );
-    let action = format!("/admin/users/{}/delete", user.id);
-    ctx.confirm(
+    AdminResponse::confirm(
+        &ctx,
         "Delete user",
         &question,
-        &action,
+        &ctx.urls.user_delete(user.id),
         "Delete user",
-        "/admin/users",
+        &ctx.urls.users(),
     )
 }
 
-pub async fn delete(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    id: web::Path<UserId>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete(ctx: Ctx, db: web::Data<Db>, id: web::Path<UserId>) -> AdminResult {
     let user = find(&db, id.into_inner()).await?;
     let uid = user.id;
     db.write(move |tx| db::users::delete(tx, uid)).await?;
-    Ok(ctx.done(
-        "/admin/users",
+    Ok(AdminResponse::redirect(
+        ctx.urls.users(),
         Flash::ok(format!("Deleted {}.", user.email)),
     ))
 }
 
+/// Lines pasted into a plain form.
 #[derive(Deserialize)]
-pub struct ImportForm {
+struct PastedForm {
     #[serde(default)]
     csv: String,
+}
+
+/// The CSV to import: a chosen file (`file`) or lines pasted (`csv`), from
+/// the page's multipart form, or pasted lines from a plain form.
+pub struct ImportForm {
+    csv: String,
+}
+
+impl FromRequest for ImportForm {
+    type Error = AdminError;
+    type Future = LocalBoxFuture<'static, Result<ImportForm, AdminError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.content_type() != "multipart/form-data" {
+            let form = web::Form::<PastedForm>::from_request(req, payload);
+            return Box::pin(async move {
+                let form = form.await.map_err(AdminError::from_extractor)?;
+                Ok(ImportForm {
+                    csv: form.into_inner().csv,
+                })
+            });
+        }
+        let form = Multipart::new(req.headers(), payload.take());
+        Box::pin(read_multipart(form))
+    }
+}
+
+/// Reads the page's form, at most `FORM_LIMIT` bytes in all.
+async fn read_multipart(mut form: Multipart) -> Result<ImportForm, AdminError> {
+    let mut left = super::FORM_LIMIT;
+    let (mut pasted, mut file) = (String::new(), String::new());
+    while let Some(field) = form.next().await {
+        let mut field = field?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes(left)
+            .await
+            .map_err(|_| AdminError::TooLarge(super::FORM_LIMIT))??;
+        left -= bytes.len();
+        match name.as_str() {
+            "csv" => pasted = utf8_text("csv", &bytes)?,
+            "file" => file = utf8_text("file", &bytes)?,
+            _ => {}
+        }
+    }
+    match (pasted.trim().is_empty(), file.trim().is_empty()) {
+        (false, false) => Err(AdminError::invalid(
+            "csv",
+            "choose a file or paste lines, not both",
+        )),
+        (true, false) => Ok(ImportForm { csv: file }),
+        _ => Ok(ImportForm { csv: pasted }),
+    }
+}
+
+/// A field's bytes as text, without the byte order mark that spreadsheets
+/// put before a CSV.
+fn utf8_text(field: &str, bytes: &[u8]) -> Result<String, AdminError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        AdminError::invalid(
+            field,
+            format!("`{field}` must be UTF-8 text (save the CSV as UTF-8)"),
+        )
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_owned())
 }
 
 /// One CSV record: the email, then tags (in one column separated by `;`,
@@ -263,7 +332,7 @@ fn import_record(record: &csv::StringRecord) -> Result<NewUser, InvalidInput> {
     })
 }
 
-fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, ApiError> {
+fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, AdminError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -295,7 +364,7 @@ fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, 
             continue;
         }
         if rows.len() == MAX_IMPORT_ROWS {
-            return Err(ApiError::invalid_field(
+            return Err(AdminError::invalid(
                 "csv",
                 format!("import at most {MAX_IMPORT_ROWS} rows at a time"),
             ));
@@ -319,14 +388,10 @@ fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, 
     Ok(rows)
 }
 
-pub async fn import(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    form: web::Form<ImportForm>,
-) -> Result<HttpResponse, ApiError> {
-    let text = form.into_inner().csv;
+pub async fn import(ctx: Ctx, db: web::Data<Db>, form: ImportForm) -> AdminResult {
+    let text = form.csv;
     if text.trim().is_empty() {
-        return Err(ApiError::invalid_field(
+        return Err(AdminError::invalid(
             "csv",
             "paste CSV lines (email,tags) or choose a .csv file to import",
         ));

@@ -8,13 +8,16 @@ use serde_json::{json, Value};
 
 use crate::gateway::catalog::Answerable;
 use crate::gateway::Catalog;
+use crate::http::BasePath;
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(include_str!("openapi.json")).expect("openapi.json is valid JSON")
 });
 
-pub async fn document(catalog: web::Data<Catalog>) -> HttpResponse {
+pub async fn document(catalog: web::Data<Catalog>, base: web::Data<BasePath>) -> HttpResponse {
     let mut document = DOCUMENT.clone();
+    // Clients resolve the paths against this: under a base path, it too.
+    document["servers"] = json!([{ "url": format!("{}/api/v1", base.as_str()) }]);
     document["components"]["schemas"]["Model"] = model_schema(catalog.snapshot().answerable());
     HttpResponse::Ok().json(document)
 }

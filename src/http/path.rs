@@ -1,19 +1,21 @@
 //! Typed path segments (`web::Path<UserId>`): a segment that does not
 //! parse is a 400 naming it, as JSON from the API and as a page from the
-//! admin (whose guard renders every `ApiError` as HTML).
+//! admin (which reads segments with its own config around `bad_segment`).
 
 use actix_web::error::PathError;
 use actix_web::{web, HttpRequest};
 
+use crate::domain::InvalidInput;
 use crate::error::ApiError;
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(bad_segment)
+    web::PathConfig::default()
+        .error_handler(|err, req| ApiError::from(bad_segment(err, req)).into())
 }
 
 /// The id's own parser said what is wrong; the field is the segment's
 /// name in the route (`{id}`). Every route has one typed segment at most.
-fn bad_segment(err: PathError, req: &HttpRequest) -> actix_web::Error {
+pub fn bad_segment(err: PathError, req: &HttpRequest) -> InvalidInput {
     let problem = match err {
         PathError::Deserialize(problem) => problem.to_string(),
         other => other.to_string(),
@@ -23,5 +25,5 @@ fn bad_segment(err: PathError, req: &HttpRequest) -> actix_web::Error {
         .iter()
         .next()
         .map_or("path", |(name, _)| name);
-    ApiError::invalid_field(field, problem).into()
+    InvalidInput::new(field, problem)
 }

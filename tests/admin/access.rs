@@ -1,31 +1,41 @@
 //! Sign-in, sessions, CSRF, rate limiting and security headers.
 
 use actix_web::http::{Method, StatusCode};
+use mindgate::admin::paths::Urls;
 
 use crate::helpers::{field_value, signed_in, spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
 
-const PAGES: [&str; 10] = [
-    "/admin",
-    "/admin/users",
-    "/admin/users/1/edit",
-    "/admin/characters",
-    "/admin/characters/new",
-    "/admin/providers",
-    "/admin/chatlogs",
-    "/admin/chatlogs.csv",
-    "/admin/api-keys",
-    "/admin/settings",
-];
+fn pages(u: &Urls) -> [String; 10] {
+    [
+        u.dashboard(),
+        u.users(),
+        u.user_edit(1),
+        u.characters(),
+        u.character_new(),
+        u.providers(),
+        u.chatlogs(),
+        u.chatlogs_csv(),
+        u.api_keys(),
+        u.settings(),
+    ]
+}
 
 #[actix_web::test]
 async fn anonymous_requests_go_to_the_login_page() {
     let app = spawn_app().await;
+    let u = &app.urls;
     let browser = app.browser();
-    browser.get("/admin").await.assert_redirect("/admin/login");
-    for path in &PAGES[1..] {
+    browser
+        .get(&u.dashboard())
+        .await
+        .assert_redirect(&u.login());
+    for path in &pages(u)[1..] {
         let page = browser.get(path).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
-        let next = page.location().strip_prefix("/admin/login?next=").unwrap();
+        let next = page
+            .location()
+            .strip_prefix(&format!("{}?next=", u.login()))
+            .unwrap();
         assert_eq!(
             percent_encoding::percent_decode_str(next)
                 .decode_utf8()
@@ -33,10 +43,10 @@ async fn anonymous_requests_go_to_the_login_page() {
             *path
         );
     }
-    let hx = browser.hx_get("/admin/users").await;
-    assert_eq!(hx.header("hx-redirect"), "/admin/login");
+    let hx = browser.hx_get(&u.users()).await;
+    assert_eq!(hx.header("hx-redirect"), &u.login());
     browser
-        .get("/admin/login")
+        .get(&u.login())
         .await
         .assert_ok()
         .assert_contains("Sign in");
@@ -45,6 +55,7 @@ async fn anonymous_requests_go_to_the_login_page() {
 #[actix_web::test]
 async fn wrong_password_fails_and_the_right_one_lands_on_the_dashboard() {
     let app = spawn_app().await;
+    let u = &app.urls;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
     let browser = app.browser();
     for (email, pw) in [
@@ -53,8 +64,8 @@ async fn wrong_password_fails_and_the_right_one_lands_on_the_dashboard() {
     ] {
         let page = browser
             .post(
-                "/admin/login",
-                "/admin/login",
+                &u.login(),
+                &u.login(),
                 &[("email", email), ("password", pw)],
             )
             .await;
@@ -78,7 +89,7 @@ async fn wrong_password_fails_and_the_right_one_lands_on_the_dashboard() {
         "plain HTTP: {}",
         set_cookie[0]
     );
-    let dashboard = browser.get("/admin").await;
+    let dashboard = browser.get(&u.dashboard()).await;
     dashboard
         .assert_ok()
         .assert_contains("Dashboard")
@@ -113,14 +124,17 @@ const UNUSABLE_NEXT: [&str; 13] = [
 #[actix_web::test]
 async fn login_leads_back_to_the_page_asked_for_and_anywhere_else_to_the_dashboard() {
     let app = spawn_app().await;
+    let u = &app.urls;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
-    let cases = [("/admin/users?q=x", "/admin/users?q=x")]
+    let asked = format!("{}?q=x", u.users());
+    let dashboard = u.dashboard();
+    let cases = [(asked.as_str(), asked.as_str())]
         .into_iter()
-        .chain(UNUSABLE_NEXT.map(|next| (next, "/admin")));
+        .chain(UNUSABLE_NEXT.map(|next| (next, dashboard.as_str())));
     for (next, to) in cases {
         let browser = app.browser();
         let query = percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC);
-        let form = browser.get(&format!("/admin/login?next={query}")).await;
+        let form = browser.get(&format!("{}?next={query}", u.login())).await;
         form.assert_ok();
         assert_eq!(
             field_value(&form.body, "next").as_deref(),
@@ -129,8 +143,8 @@ async fn login_leads_back_to_the_page_asked_for_and_anywhere_else_to_the_dashboa
         );
         let page = browser
             .post(
-                "/admin/login",
-                "/admin/login",
+                &u.login(),
+                &u.login(),
                 &[
                     ("email", ADMIN_EMAIL),
                     ("password", ADMIN_PASSWORD),
@@ -147,7 +161,7 @@ async fn login_leads_back_to_the_page_asked_for_and_anywhere_else_to_the_dashboa
         assert_eq!(page.location(), to, "{next:?}");
         // Already signed in, the sign-in page sends you on.
         browser
-            .get(&format!("/admin/login?next={query}"))
+            .get(&format!("{}?next={query}", u.login()))
             .await
             .assert_redirect(to);
     }
@@ -156,35 +170,40 @@ async fn login_leads_back_to_the_page_asked_for_and_anywhere_else_to_the_dashboa
 #[actix_web::test]
 async fn logout_ends_the_session_for_good() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     let old = browser.cookie("mg_session").unwrap();
     browser
-        .post("/admin", "/admin/logout", &[])
+        .post(&u.dashboard(), &u.logout(), &[])
         .await
-        .assert_redirect("/admin/login");
+        .assert_redirect(&u.login());
     assert!(browser.cookie("mg_session").is_none());
     assert_eq!(app.count("SELECT COUNT(*) FROM admin_sessions"), 0);
     browser.set_cookie("mg_session", &old);
-    browser.get("/admin").await.assert_redirect("/admin/login");
+    browser
+        .get(&u.dashboard())
+        .await
+        .assert_redirect(&u.login());
 }
 
 #[actix_web::test]
 async fn mutations_without_the_token_or_from_elsewhere_get_403() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     let fields = [("email", "eve@example.com"), ("tags", "")];
-    let no_token = browser.post_raw("/admin/users", &fields).await;
+    let no_token = browser.post_raw(&u.users(), &fields).await;
     assert_eq!(no_token.status, StatusCode::FORBIDDEN);
     no_token.assert_contains("CSRF");
     let wrong = browser
-        .post_raw("/admin/users", &[("csrf", "guessed"), fields[0], fields[1]])
+        .post_raw(&u.users(), &[("csrf", "guessed"), fields[0], fields[1]])
         .await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     // The right token, but sent from another site.
-    let csrf = browser.get("/admin/users").await.csrf();
+    let csrf = browser.get(&u.users()).await.csrf();
     let body = serde_urlencoded::to_string([("csrf", csrf.as_str()), fields[0]]).unwrap();
     let cross = browser
         .send(
             browser
-                .request(Method::POST, "/admin/users")
+                .request(Method::POST, &u.users())
                 .insert_header(("Origin", "https://evil.example")),
             Some(body.clone()),
         )
@@ -195,7 +214,7 @@ async fn mutations_without_the_token_or_from_elsewhere_get_403() {
     let hx = browser
         .send(
             browser
-                .request(Method::POST, "/admin/users")
+                .request(Method::POST, &u.users())
                 .insert_header(("HX-Request", "true"))
                 .insert_header(("X-CSRF-Token", "nope")),
             Some(serde_urlencoded::to_string(fields).unwrap()),
@@ -209,31 +228,32 @@ async fn mutations_without_the_token_or_from_elsewhere_get_403() {
         "nothing changed"
     );
     // Logging out needs the token too.
-    let logout = browser.post_raw("/admin/logout", &[]).await;
+    let logout = browser.post_raw(&u.logout(), &[]).await;
     assert_eq!(logout.status, StatusCode::FORBIDDEN);
     // And with it, from the same origin, the mutation goes through.
     let same_origin = browser
         .send(
             browser
-                .request(Method::POST, "/admin/users")
+                .request(Method::POST, &u.users())
                 .insert_header(("Origin", browser.address.as_str())),
             Some(body),
         )
         .await;
-    same_origin.assert_redirect("/admin/users");
+    same_origin.assert_redirect(&u.users());
     assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
 }
 
 #[actix_web::test]
 async fn failed_logins_are_limited_per_email_and_per_ip() {
     let app = spawn_app().await;
+    let u = &app.urls;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
     let browser = app.browser();
     for _ in 0..5 {
         let page = browser
             .post(
-                "/admin/login",
-                "/admin/login",
+                &u.login(),
+                &u.login(),
                 &[("email", ADMIN_EMAIL), ("password", "wrong password")],
             )
             .await;
@@ -242,8 +262,8 @@ async fn failed_logins_are_limited_per_email_and_per_ip() {
     // Now this IP is refused, even with the right password...
     let page = browser
         .post(
-            "/admin/login",
-            "/admin/login",
+            &u.login(),
+            &u.login(),
             &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
         )
         .await;
@@ -254,8 +274,8 @@ async fn failed_logins_are_limited_per_email_and_per_ip() {
     // ...and for any other email (a clean IP still gets in: see `limits`).
     let other = browser
         .post(
-            "/admin/login",
-            "/admin/login",
+            &u.login(),
+            &u.login(),
             &[
                 ("email", "other@example.com"),
                 ("password", "whatever it is"),
@@ -269,10 +289,11 @@ async fn failed_logins_are_limited_per_email_and_per_ip() {
 #[actix_web::test]
 async fn sessions_survive_a_restart_and_expire_when_idle_or_old() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     app.stop().await;
     let again = crate::helpers::spawn_app_on(&app.db_path).await;
     let moved = crate::helpers::Browser::clone_to(&browser, &again.address);
-    moved.get("/admin").await.assert_ok();
+    moved.get(&u.dashboard()).await.assert_ok();
     // Idle for three hours: gone.
     let three_hours_ago = mindgate::domain::Timestamp::now().millis() - 3 * 3_600_000;
     again
@@ -284,7 +305,7 @@ async fn sessions_survive_a_restart_and_expire_when_idle_or_old() {
             )?)
         })
         .unwrap();
-    moved.get("/admin").await.assert_redirect("/admin/login");
+    moved.get(&u.dashboard()).await.assert_redirect(&u.login());
     assert_eq!(again.count("SELECT COUNT(*) FROM admin_sessions"), 0);
     // In use all along, but signed in 13 hours ago: gone too.
     moved.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -298,13 +319,14 @@ async fn sessions_survive_a_restart_and_expire_when_idle_or_old() {
             )?)
         })
         .unwrap();
-    moved.get("/admin").await.assert_redirect("/admin/login");
+    moved.get(&u.dashboard()).await.assert_redirect(&u.login());
 }
 
 #[actix_web::test]
 async fn every_page_sends_the_security_headers() {
     let (_app, browser) = signed_in().await;
-    for path in ["/admin", "/admin/login", "/admin/users", "/admin/nowhere"] {
+    let u = &browser.urls;
+    for path in [&u.dashboard(), &u.login(), &u.users(), &u.at("/nowhere")] {
         let page = browser.get(path).await;
         let csp = page.header("content-security-policy");
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
@@ -316,21 +338,23 @@ async fn every_page_sends_the_security_headers() {
         assert_eq!(page.header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(page.header("referrer-policy"), "same-origin", "{path}");
     }
-    let page = browser.get("/admin").await;
+    let page = browser.get(&u.dashboard()).await;
     page.assert_contains("\"allowEval\":false")
         .assert_contains("\"includeIndicatorStyles\":false");
     assert!(!page.body.contains("<script>"), "no inline script");
     assert!(!page.body.contains("style=\""), "no inline style");
-    let missing = browser.get("/admin/nowhere").await;
+    let nowhere = u.at("/nowhere");
+    let missing = browser.get(&nowhere).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    missing.assert_contains("there is no admin page at /admin/nowhere");
+    missing.assert_contains(&format!("there is no admin page at {nowhere}"));
 }
 
 #[actix_web::test]
 async fn static_files_are_cached_forever_and_revalidate_with_304() {
     let app = spawn_app().await;
+    let u = &app.urls;
     let browser = app.browser();
-    let login = browser.get("/admin/login").await;
+    let login = browser.get(&u.login()).await;
     let start = login.body.find("/static/htmx.min.js?v=").unwrap();
     let src = &login.body[start..login.body[start..].find('"').unwrap() + start];
     let js = browser.get(src).await;
@@ -364,9 +388,10 @@ async fn static_files_are_cached_forever_and_revalidate_with_304() {
 #[actix_web::test]
 async fn cookies_are_secure_when_the_request_came_over_tls() {
     let app = spawn_app().await;
+    let u = &app.urls;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
     let browser = app.browser();
-    let csrf = browser.get("/admin/login").await.csrf();
+    let csrf = browser.get(&u.login()).await.csrf();
     let body = serde_urlencoded::to_string([
         ("csrf", csrf.as_str()),
         ("email", ADMIN_EMAIL),
@@ -377,12 +402,12 @@ async fn cookies_are_secure_when_the_request_came_over_tls() {
     let page = browser
         .send(
             browser
-                .request(Method::POST, "/admin/login")
+                .request(Method::POST, &u.login())
                 .insert_header(("X-Forwarded-Proto", "https")),
             Some(body),
         )
         .await;
-    page.assert_redirect("/admin");
+    page.assert_redirect(&u.dashboard());
     let session = page
         .headers
         .get_all("set-cookie")

@@ -1,11 +1,13 @@
-//! The admin's access rules over every POST route (the routes of
-//! `src/admin/mod.rs`), as a table: a stranger is sent to sign in before
-//! anything happens; a signed-in admin's change is refused (403) without
-//! the session's CSRF token, with a wrong one, or from another origin; and
-//! nothing changes in any of those cases. The sign-in and setup forms,
-//! open to anyone, have rows of their own.
+//! The admin's access rules over every POST route (`admin::endpoints`, the
+//! table the server mounts), as a table: a stranger is sent to sign in
+//! before anything happens; a signed-in admin's change is refused (403)
+//! without the session's CSRF token, with a wrong one, or from another
+//! origin; and nothing changes in any of those cases. A new POST route is
+//! checked as soon as it is in the table. The sign-in and setup forms, open
+//! to anyone, have rows of their own.
 
 use actix_web::http::{Method, StatusCode};
+use mindgate::admin::paths::{self, Urls};
 use mindgate::db::StoreError;
 use mindgate::domain::AdminId;
 use serde_json::json;
@@ -26,84 +28,84 @@ fn route(path: impl Into<String>, form: &[(&'static str, &str)]) -> Route {
     }
 }
 
-/// Every POST route that needs a session, with ids that exist in `app`
-/// (see `populate`); sign-out comes last, as it ends the session.
-fn protected_routes(ids: &Ids) -> Vec<Route> {
-    let Ids {
-        user,
-        character,
-        key,
-        admin,
-    } = ids;
+/// What each POST route is sent: a form that changes something when let
+/// through. A route not named here gets an empty form, and every rule
+/// still holds for it.
+fn form_for(pattern: &str) -> Vec<(&'static str, &'static str)> {
     let new_pw = "a new passphrase for all";
-    vec![
-        route("/admin/users", &[("email", "eve@example.com")]),
-        route(
-            "/admin/users/import",
-            &[("csv", "email\nmallory@example.com\n")],
-        ),
-        route(format!("/admin/users/{user}/tags"), &[("tags", "owned")]),
-        route(format!("/admin/users/{user}/delete"), &[]),
-        route(
-            "/admin/characters",
-            &[("title", "Evil"), ("instruction", "Obey.")],
-        ),
-        route(
-            format!("/admin/characters/{character}"),
-            &[("title", "Renamed"), ("instruction", "Obey.")],
-        ),
-        route(format!("/admin/characters/{character}/delete"), &[]),
-        route(
-            "/admin/providers",
-            &[
-                ("id", "evil"),
-                ("kind", "openai"),
-                ("name", "Evil"),
-                ("base_url", "http://127.0.0.1:9/v1"),
-            ],
-        ),
-        route(
-            "/admin/providers/local",
-            &[
-                ("name", "Renamed"),
-                ("base_url", "http://127.0.0.1:9/v1"),
-                ("api_key", "sk-stolen-0000"),
-            ],
-        ),
-        route("/admin/providers/local/test", &[]),
-        route("/admin/providers/local/delete", &[]),
-        route(
-            "/admin/models",
-            &[
-                ("name", "evil-model"),
-                ("provider", "openai"),
-                ("upstream", "gpt-4o"),
-            ],
-        ),
-        route("/admin/models/toggle", &[("name", "gpt-4o")]),
-        route("/admin/models/delete?name=gpt-4o", &[]),
-        route("/admin/api-keys", &[("name", "backdoor")]),
-        route(format!("/admin/api-keys/{key}/revoke"), &[]),
-        route("/admin/settings/recording", &[]),
-        route(
-            "/admin/settings/password",
-            &[
-                ("current", ADMIN_PASSWORD),
-                ("password", new_pw),
-                ("confirm", new_pw),
-            ],
-        ),
-        route(
-            "/admin/settings/admins",
-            &[
-                ("email", "eve@example.com"),
-                ("password", new_pw),
-                ("confirm", new_pw),
-            ],
-        ),
-        route(format!("/admin/settings/admins/{admin}/delete"), &[]),
-        route("/admin/logout", &[]),
-    ]
+    match pattern {
+        paths::USERS => vec![("email", "eve@example.com")],
+        paths::USERS_IMPORT => vec![("csv", "email\nmallory@example.com\n")],
+        paths::USER_TAGS => vec![("tags", "owned")],
+        paths::CHARACTERS => vec![("title", "Evil"), ("instruction", "Obey.")],
+        paths::CHARACTER => vec![("title", "Renamed"), ("instruction", "Obey.")],
+        paths::PROVIDERS => vec![
+            ("id", "evil"),
+            ("kind", "openai"),
+            ("name", "Evil"),
+            ("base_url", "http://127.0.0.1:9/v1"),
+        ],
+        paths::PROVIDER => vec![
+            ("name", "Renamed"),
+            ("base_url", "http://127.0.0.1:9/v1"),
+            ("api_key", "sk-stolen-0000"),
+        ],
+        paths::MODELS => vec![
+            ("name", "evil-model"),
+            ("provider", "openai"),
+            ("upstream", "gpt-4o"),
+        ],
+        paths::MODEL_TOGGLE => vec![("name", "gpt-4o")],
+        paths::API_KEYS => vec![("name", "backdoor")],
+        paths::SETTINGS_PASSWORD => vec![
+            ("current", ADMIN_PASSWORD),
+            ("password", new_pw),
+            ("confirm", new_pw),
+        ],
+        paths::ADMINS => vec![
+            ("email", "eve@example.com"),
+            ("password", new_pw),
+            ("confirm", new_pw),
+        ],
+        _ => vec![],
+    }
+}
+
+/// `pattern` with its segment naming a row of `ids` (see `populate`).
+fn path_for(u: &Urls, pattern: &str, ids: &Ids) -> String {
+    let under = |root: &str| pattern.starts_with(&format!("{root}/"));
+    if pattern == paths::MODEL_DELETE {
+        u.model_delete("gpt-4o")
+    } else if !pattern.contains('{') {
+        u.at(pattern)
+    } else if under(paths::USERS) {
+        u.with(pattern, &ids.user)
+    } else if under(paths::CHARACTERS) {
+        u.with(pattern, &ids.character)
+    } else if under(paths::PROVIDERS) {
+        u.with(pattern, "local")
+    } else if under(paths::API_KEYS) {
+        u.with(pattern, ids.key)
+    } else if under(paths::ADMINS) {
+        u.with(pattern, ids.admin)
+    } else {
+        panic!("no row for the segment of {pattern}: name one in `path_for`")
+    }
+}
+
+/// Every POST route that needs a session, with ids that exist in `app`;
+/// sign-out comes last, as it ends the session.
+fn protected_routes(u: &Urls, ids: &Ids) -> Vec<Route> {
+    let mut routes: Vec<(&str, Route)> = mindgate::admin::endpoints()
+        .into_iter()
+        .filter(|e| e.method == Method::POST && !paths::is_public(e.pattern))
+        .map(|e| {
+            let path = path_for(u, e.pattern, ids);
+            (e.pattern, route(path, &form_for(e.pattern)))
+        })
+        .collect();
+    routes.sort_by_key(|(pattern, _)| *pattern == paths::LOGOUT);
+    routes.into_iter().map(|(_, route)| route).collect()
 }
 
 /// The ids of the rows that `populate` made.
@@ -193,9 +195,11 @@ fn assert_refused(page: &Page, why: &str, case: &str, path: &str) {
 #[actix_web::test]
 async fn every_post_route_sends_strangers_to_sign_in_and_refuses_forged_changes() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     let ids = populate(&app, &browser).await;
-    let routes = protected_routes(&ids);
-    let csrf = browser.get("/admin").await.csrf();
+    let routes = protected_routes(u, &ids);
+    assert!(routes.len() > 20, "every POST route: {}", routes.len());
+    let csrf = browser.get(&u.dashboard()).await.csrf();
     let before = snapshot(&app);
     let stranger = app.browser();
     let evil = "https://evil.example";
@@ -203,9 +207,9 @@ async fn every_post_route_sends_strangers_to_sign_in_and_refuses_forged_changes(
         let path = route.path.as_str();
         // No session: to the sign-in page, before the body is read.
         let page = post(&stranger, route, Some(&csrf), &[]).await;
-        page.assert_redirect("/admin/login");
+        page.assert_redirect(&u.login());
         let hx = post(&stranger, route, Some(&csrf), &[("HX-Request", "true")]).await;
-        assert_eq!(hx.header("hx-redirect"), "/admin/login", "{path}");
+        assert_eq!(hx.header("hx-redirect"), &u.login(), "{path}");
         // A session, but no token, a wrong one, or another origin.
         let missing = post(&browser, route, None, &[]).await;
         assert_refused(&missing, "CSRF", "no token", path);
@@ -247,10 +251,10 @@ async fn every_post_route_sends_strangers_to_sign_in_and_refuses_forged_changes(
             page.status,
             page.body
         );
-        if path == "/admin/logout" {
-            page.assert_redirect("/admin/login");
+        if path == u.logout() {
+            page.assert_redirect(&u.login());
         } else {
-            assert!(!page.location().starts_with("/admin/login"), "{path}");
+            assert!(!page.location().starts_with(&u.login()), "{path}");
         }
     }
     assert_ne!(snapshot(&app), before);
@@ -259,6 +263,7 @@ async fn every_post_route_sends_strangers_to_sign_in_and_refuses_forged_changes(
 #[actix_web::test]
 async fn the_public_forms_need_their_own_token_and_this_origin() {
     let app = TestApp::builder().spawn().await;
+    let u = &app.urls;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
     let setup = TestApp::builder().spawn().await;
     let setup_token = setup.setup_path.clone().unwrap();
@@ -268,14 +273,14 @@ async fn the_public_forms_need_their_own_token_and_this_origin() {
         (
             &app,
             route(
-                "/admin/login",
+                u.login(),
                 &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
             ),
         ),
         (
             &setup,
             route(
-                "/admin/setup",
+                u.setup(),
                 &[
                     ("token", &setup_token),
                     ("email", ADMIN_EMAIL),
@@ -292,7 +297,7 @@ async fn the_public_forms_need_their_own_token_and_this_origin() {
         let unknown = post(&browser, route, None, &[]).await;
         assert_refused(&unknown, "CSRF", "no token, no cookie", path);
         // The page's token: only its own counts, and only from here.
-        let csrf = browser.get("/admin/login").await.csrf();
+        let csrf = browser.get(&u.login()).await.csrf();
         let missing = post(&browser, route, None, &[]).await;
         assert_refused(&missing, "CSRF", "no token", path);
         let wrong = post(&browser, route, Some("guessed"), &[]).await;
@@ -311,7 +316,7 @@ async fn the_public_forms_need_their_own_token_and_this_origin() {
         let own = browser.address.clone();
         post(&browser, route, Some(&csrf), &[("Origin", &own)])
             .await
-            .assert_redirect("/admin");
+            .assert_redirect(&u.dashboard());
         assert!(browser.cookie("mg_session").is_some(), "{path}");
     }
 }

@@ -1,7 +1,7 @@
 //! End to end in a real headless Chromium driven over WebDriver: set up the
-//! first admin, sign out and in, add a user and edit its tags, create a
-//! character, make an API key and use it, open a chat log. Screenshots of
-//! each page land in `target/screenshots/`.
+//! first admin, sign out and in, add a user and edit its tags, import a CSV
+//! file, create a character, make an API key and use it, open a chat log.
+//! Screenshots of each page land in `target/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test
 //! skips loudly, unless `MINDGATE_REQUIRE_BROWSER=1` (as in CI) makes it fail.
@@ -196,13 +196,18 @@ async fn an_admin_runs_the_instance_in_a_real_browser() {
 }
 
 async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdError> {
+    let u = &app.urls;
     // First start: the setup link creates the admin and signs them in.
     c.goto(&app.url(app.setup_path.as_deref().unwrap())).await?;
     screenshot(c, "setup").await;
     fill(c, "#email", "admin@example.com").await;
     fill(c, "#password", ADMIN_PASSWORD).await;
     fill(c, "#confirm", ADMIN_PASSWORD).await;
-    click(c, "form[action='/admin/setup'] button[type=submit]").await;
+    click(
+        c,
+        &format!("form[action='{}'] button[type=submit]", u.setup()),
+    )
+    .await;
     wait_for_text(c, "Your admin account is ready").await;
 
     // Sign out, and back in with the password.
@@ -211,17 +216,25 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     fill(c, "#email", "admin@example.com").await;
     fill(c, "#password", ADMIN_PASSWORD).await;
     screenshot(c, "login").await;
-    click(c, "form[action='/admin/login'] button[type=submit]").await;
+    click(
+        c,
+        &format!("form[action='{}'] button[type=submit]", u.login()),
+    )
+    .await;
     wait_for(c, ".stat-value").await;
     assert_eq!(c.title().await?, "Dashboard · mindgate admin");
     wait_for(c, "rect.bar").await;
 
     // Users: added without a reload, tags edited inline, one deleted.
-    c.goto(&app.url("/admin/users")).await?;
+    c.goto(&app.url(&u.users())).await?;
     for (email, tags) in [("ann@example.com", "team-a, beta"), ("bob@example.com", "")] {
         fill(c, "#new-email", email).await;
         fill(c, "#new-tags", tags).await;
-        click(c, "form[action='/admin/users'] button[type=submit]").await;
+        click(
+            c,
+            &format!("form[action='{}'] button[type=submit]", u.users()),
+        )
+        .await;
         wait_for_text(c, &format!("Added {email}.")).await;
     }
     // htmx runs under the CSP: the edit row swaps in, the page stays.
@@ -230,7 +243,7 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     let ann = app.count("SELECT id FROM users WHERE email = 'ann@example.com'");
     click(c, &format!("#user-{ann} a[href$='/edit']")).await;
     fill(c, &format!("#tags-{ann}"), "team-a, gold").await;
-    assert!(c.current_url().await?.path() == "/admin/users");
+    assert!(c.current_url().await?.path() == u.users());
     click(c, &format!("#user-{ann} button[type=submit]")).await;
     wait_for_text(c, "Saved the tags of ann@example.com.").await;
     let row = wait_for(c, &format!("#user-{ann}")).await.text().await?;
@@ -244,10 +257,23 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     c.accept_alert().await?;
     wait_for_text(c, "Deleted bob@example.com.").await;
     assert_eq!(app.count("SELECT COUNT(*) FROM users"), 1);
+    // A CSV file, chosen and posted by htmx as the multipart form it is.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("team.csv");
+    std::fs::write(&file, "email,tags\ncarol@example.com,team-c\n").expect("write the CSV");
+    wait_for(c, "#csv-file")
+        .await
+        .send_keys(file.to_str().unwrap())
+        .await?;
+    let import = format!("form[action='{}'] button[type=submit]", u.users_import());
+    click(c, &import).await;
+    let report = wait_for(c, "#import-report").await.text().await?;
+    assert!(report.contains("carol@example.com"), "{report}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users"), 2);
     screenshot(c, "users").await;
 
     // An AI character, with a default model from the catalog.
-    c.goto(&app.url("/admin/characters/new")).await?;
+    c.goto(&app.url(&u.character_new())).await?;
     fill(c, "#title", "Travel guide").await;
     fill(c, "#description", "Plans city trips").await;
     fill(c, "#instruction", "You are a friendly travel guide.").await;
@@ -256,7 +282,11 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
         .select_by_value("gpt-4o")
         .await?;
     screenshot(c, "character-form").await;
-    click(c, "form[action='/admin/characters'] button[type=submit]").await;
+    click(
+        c,
+        &format!("form[action='{}'] button[type=submit]", u.characters()),
+    )
+    .await;
     wait_for_text(c, "Created “Travel guide”.").await;
     screenshot(c, "characters").await;
     assert_eq!(
@@ -265,9 +295,13 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     );
 
     // An API key made here works against the REST API.
-    c.goto(&app.url("/admin/api-keys")).await?;
+    c.goto(&app.url(&u.api_keys())).await?;
     fill(c, "#key-name", "HR sync").await;
-    click(c, "form[action='/admin/api-keys'] button[type=submit]").await;
+    click(
+        c,
+        &format!("form[action='{}'] button[type=submit]", u.api_keys()),
+    )
+    .await;
     let key = wait_for(c, "#new-key-value")
         .await
         .prop("value")
@@ -287,14 +321,14 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     assert!(String::from_utf8_lossy(&body).contains("ann@example.com"));
 
     // Chat logs: filter, then open one.
-    c.goto(&app.url("/admin/chatlogs")).await?;
+    c.goto(&app.url(&u.chatlogs())).await?;
     screenshot(c, "chatlogs").await;
     fill(c, "#f-q", "Lisbon").await;
     click(c, "form.filters button[type=submit]").await;
     // The Reset link shows once the filtered table is in.
-    wait_for(c, "form.filters a[href='/admin/chatlogs']").await;
+    wait_for(c, &format!("form.filters a[href='{}']", u.chatlogs())).await;
     assert!(c.current_url().await?.as_str().contains("q=Lisbon"));
-    click(c, "a[href='/admin/chatlogs/trip-chat']").await;
+    click(c, &format!("a[href='{}']", u.chatlog("trip-chat"))).await;
     let conversation = wait_for(c, "#conversation").await.text().await?;
     assert!(
         conversation.contains("Alfama and the tram 28"),
@@ -302,24 +336,24 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     );
     screenshot(c, "chatlog").await;
 
-    c.goto(&app.url("/admin/providers")).await?;
+    c.goto(&app.url(&u.providers())).await?;
     wait_for(c, "#models-table").await;
     screenshot(c, "providers").await;
 
-    c.goto(&app.url("/admin/settings")).await?;
+    c.goto(&app.url(&u.settings())).await?;
     wait_for(c, "#admins-table").await;
     screenshot(c, "settings").await;
 
-    c.goto(&app.url("/admin")).await?;
+    c.goto(&app.url(&u.dashboard())).await?;
     wait_for(c, "rect.bar").await;
     screenshot(c, "dashboard").await;
 
     // On a phone.
     c.set_window_size(390, 844).await?;
-    c.goto(&app.url("/admin/users")).await?;
+    c.goto(&app.url(&u.users())).await?;
     wait_for(c, "#users-table").await;
     screenshot(c, "users-phone").await;
-    c.goto(&app.url("/admin")).await?;
+    c.goto(&app.url(&u.dashboard())).await?;
     wait_for(c, "rect.bar").await;
     screenshot(c, "dashboard-phone").await;
     Ok(())

@@ -24,10 +24,11 @@ async fn attempt(
     email: &str,
     password: &str,
 ) -> Page {
+    let u = &browser.urls;
     let body =
         serde_urlencoded::to_string([("csrf", csrf), ("email", email), ("password", password)])
             .unwrap();
-    let mut request = browser.request(Method::POST, "/admin/login");
+    let mut request = browser.request(Method::POST, &u.login());
     if let Some(ip) = from {
         request = request.insert_header(("X-Forwarded-For", ip));
     }
@@ -48,9 +49,10 @@ fn behind_a_proxy() -> AppConfig {
 #[actix_web::test]
 async fn a_burst_gets_five_checks_and_then_429_even_for_the_right_password() {
     let app = spawn_app().await;
+    let u = &app.urls;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
     let browser = app.browser();
-    let csrf = browser.get("/admin/login").await.csrf();
+    let csrf = browser.get(&u.login()).await.csrf();
     let wrong: Vec<String> = (0..40).map(|i| format!("wrong password {i}")).collect();
     let mut burst: FuturesUnordered<_> = wrong
         .iter()
@@ -84,9 +86,10 @@ async fn a_burst_gets_five_checks_and_then_429_even_for_the_right_password() {
 #[actix_web::test]
 async fn a_locked_email_still_lets_its_admin_in_from_a_clean_ip() {
     let app = spawn_app_configured(behind_a_proxy()).await;
+    let u = &app.urls;
     app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
     let attacker = app.browser();
-    let csrf = attacker.get("/admin/login").await.csrf();
+    let csrf = attacker.get(&u.login()).await.csrf();
     let a = Some("203.0.113.66");
     for _ in 0..5 {
         let page = attempt(&attacker, &csrf, a, ADMIN_EMAIL, "guessing away").await;
@@ -105,11 +108,11 @@ async fn a_locked_email_still_lets_its_admin_in_from_a_clean_ip() {
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     // The admin, from an address with no failures, gets in.
     let admin = app.browser();
-    let admin_csrf = admin.get("/admin/login").await.csrf();
+    let admin_csrf = admin.get(&u.login()).await.csrf();
     let b = Some("198.51.100.5");
     let page = attempt(&admin, &admin_csrf, b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    page.assert_redirect("/admin");
-    admin.get("/admin").await.assert_ok();
+    page.assert_redirect(&u.dashboard());
+    admin.get(&u.dashboard()).await.assert_ok();
     // Which forgave the email's failures; the attacker's IP stays locked.
     let page = attempt(&attacker, &csrf, c, ADMIN_EMAIL, "guessing again").await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
@@ -120,8 +123,9 @@ async fn a_locked_email_still_lets_its_admin_in_from_a_clean_ip() {
 #[actix_web::test]
 async fn a_forwarded_header_from_an_untrusted_peer_changes_nothing() {
     let app = spawn_app().await;
+    let u = &app.urls;
     let browser = app.browser();
-    let csrf = browser.get("/admin/login").await.csrf();
+    let csrf = browser.get(&u.login()).await.csrf();
     for i in 0..5 {
         let from = format!("10.0.0.{i}");
         let email = format!("user{i}@example.com");
@@ -146,8 +150,9 @@ async fn a_forwarded_header_from_an_untrusted_peer_changes_nothing() {
 #[actix_web::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
     let app = spawn_app_configured(behind_a_proxy()).await;
+    let u = &app.urls;
     let browser = app.browser();
-    let csrf = browser.get("/admin/login").await.csrf();
+    let csrf = browser.get(&u.login()).await.csrf();
     // What the client wrote comes first; the proxy appends what it saw.
     for forged in ["6.6.6.1", "6.6.6.2", "6.6.6.3", "6.6.6.4", "6.6.6.5"] {
         let from = format!("{forged}, 203.0.113.10");
@@ -194,7 +199,8 @@ async fn a_flood_of_sign_ins_hashes_a_few_at_a_time() {
         &[],
     );
     let browser = Browser::new(&server.url);
-    let csrf = browser.get("/admin/login").await.csrf();
+    let u = &browser.urls;
+    let csrf = browser.get(&u.login()).await.csrf();
     // The first check also makes the stand-in hash for unknown emails.
     let first = attempt(&browser, &csrf, Some("10.9.9.9"), ADMIN_EMAIL, "warming up").await;
     assert_eq!(first.status, StatusCode::UNAUTHORIZED);
@@ -231,8 +237,10 @@ async fn a_flood_of_sign_ins_hashes_a_few_at_a_time() {
     // The access log names the client the proxy forwarded for.
     let log: Vec<String> = server.log.try_iter().collect();
     assert!(
-        log.iter()
-            .any(|l| l.contains(r#"10.0.1.7 "POST /admin/login HTTP/1.1" 401"#)),
+        log.iter().any(|l| l.contains(&format!(
+            r#"10.0.1.7 "POST {} HTTP/1.1" 401"#,
+            browser.urls.login()
+        ))),
         "{log:?}"
     );
 }
@@ -261,16 +269,20 @@ async fn response_head(address: &str, head: &str) -> String {
 #[actix_web::test]
 async fn strangers_are_turned_away_before_their_body_is_read() {
     let app = spawn_app().await;
+    let u = &app.urls;
     // Announces 8 MiB and sends a few bytes of it.
-    let head = "POST /admin/users/import HTTP/1.1\r\nHost: localhost\r\n\
-                Content-Type: application/x-www-form-urlencoded\r\n\
-                Content-Length: 8000000\r\n\r\ncsrf=x&csv=";
-    let answer = response_head(&app.address, head).await;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 8000000\r\n\r\ncsrf=x&csv=",
+        u.users_import()
+    );
+    let answer = response_head(&app.address, &head).await;
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     assert!(
         answer
             .to_ascii_lowercase()
-            .contains("location: /admin/login"),
+            .contains(&format!("location: {}", u.login())),
         "{answer}"
     );
 }
@@ -278,18 +290,19 @@ async fn strangers_are_turned_away_before_their_body_is_read() {
 #[actix_web::test]
 async fn the_sign_in_and_setup_forms_take_16_kib_at_most() {
     let app = spawn_app().await;
+    let u = &app.urls;
     let setup = app.setup_path.clone().unwrap();
     let token = setup.split("token=").nth(1).unwrap();
     let browser = app.browser();
-    let csrf = browser.get("/admin/login").await.csrf();
+    let csrf = browser.get(&u.login()).await.csrf();
     let padding = "x".repeat(17 << 10);
     let forms: [(&str, Vec<(&str, &str)>); 2] = [
         (
-            "/admin/login",
+            &u.login(),
             vec![("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
         ),
         (
-            "/admin/setup",
+            &u.setup(),
             vec![
                 ("token", token),
                 ("email", ADMIN_EMAIL),
@@ -330,7 +343,7 @@ async fn the_sign_in_and_setup_forms_take_16_kib_at_most() {
     }
     // htmx's header token does not lift the cap.
     let hx = browser
-        .request(Method::POST, "/admin/login")
+        .request(Method::POST, &u.login())
         .insert_header(("X-CSRF-Token", csrf.as_str()))
         .insert_header(("HX-Request", "true"));
     let body = serde_urlencoded::to_string([("email", "a@example.com"), ("password", &padding)]);
@@ -340,7 +353,7 @@ async fn the_sign_in_and_setup_forms_take_16_kib_at_most() {
     browser
         .post(
             &setup,
-            "/admin/setup",
+            &u.setup(),
             &[
                 ("token", token),
                 ("email", ADMIN_EMAIL),
@@ -349,5 +362,5 @@ async fn the_sign_in_and_setup_forms_take_16_kib_at_most() {
             ],
         )
         .await
-        .assert_redirect("/admin");
+        .assert_redirect(&u.dashboard());
 }

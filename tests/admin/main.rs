@@ -9,6 +9,7 @@ mod browser;
 mod cors_browser;
 mod limits;
 mod pages;
+mod paths;
 mod providers;
 mod setup;
 

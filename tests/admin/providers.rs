@@ -35,10 +35,11 @@ fn stored_key(app: &TestApp, id: &str) -> Option<String> {
 
 /// Adds the provider `local` at `upstream`, with `key`.
 pub(crate) async fn add_local(browser: &Browser, upstream: &str, key: &str) {
+    let u = &browser.urls;
     browser
         .post(
-            "/admin/providers",
-            "/admin/providers",
+            &u.providers(),
+            &u.providers(),
             &[
                 ("id", "local"),
                 ("kind", "openai"),
@@ -48,24 +49,26 @@ pub(crate) async fn add_local(browser: &Browser, upstream: &str, key: &str) {
             ],
         )
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
 }
 
 /// Saves the provider `local` with `fields` besides its name and URL.
 async fn save_local(browser: &Browser, upstream: &str, fields: &[(&str, &str)]) {
+    let u = &browser.urls;
     let mut all = vec![("name", "Local box"), ("base_url", upstream)];
     all.extend_from_slice(fields);
     browser
-        .post("/admin/providers", "/admin/providers/local", &all)
+        .post(&u.providers(), &u.provider("local"), &all)
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
 }
 
 #[actix_web::test]
 async fn the_built_in_providers_are_listed_without_keys() {
     let (_app, browser) = signed_in().await;
+    let u = &browser.urls;
     browser
-        .get("/admin/providers")
+        .get(&u.providers())
         .await
         .assert_ok()
         .assert_contains("id=\"provider-openai\"")
@@ -76,11 +79,12 @@ async fn the_built_in_providers_are_listed_without_keys() {
 #[actix_web::test]
 async fn a_provider_with_a_bad_url_or_id_is_refused() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     let upstream = mock_upstream().await;
     let bad_url = browser
         .post(
-            "/admin/providers",
-            "/admin/providers",
+            &u.providers(),
+            &u.providers(),
             &[
                 ("id", "local"),
                 ("kind", "openai"),
@@ -93,8 +97,8 @@ async fn a_provider_with_a_bad_url_or_id_is_refused() {
     bad_url.assert_contains("`base_url` must be an http:// or https:// URL");
     let bad_id = browser
         .post(
-            "/admin/providers",
-            "/admin/providers",
+            &u.providers(),
+            &u.providers(),
             &[
                 ("id", "Local Box"),
                 ("kind", "openai"),
@@ -110,9 +114,10 @@ async fn a_provider_with_a_bad_url_or_id_is_refused() {
 #[actix_web::test]
 async fn an_added_providers_key_is_only_ever_shown_masked() {
     let (_app, browser) = signed_in().await;
+    let u = &browser.urls;
     let upstream = mock_upstream().await;
     add_local(&browser, &upstream, "wrong-key-but-long").await;
-    let page = browser.get("/admin/providers").await;
+    let page = browser.get(&u.providers()).await;
     page.assert_contains("Added the provider Local box.")
         .assert_contains(&format!("value=\"{upstream}\""))
         .assert_contains("(set: ••••long;");
@@ -125,11 +130,12 @@ async fn an_added_providers_key_is_only_ever_shown_masked() {
 #[actix_web::test]
 async fn the_connection_test_reports_the_providers_error_or_its_models() {
     let (_app, browser) = signed_in().await;
+    let u = &browser.urls;
     let upstream = mock_upstream().await;
     add_local(&browser, &upstream, "wrong-key-but-long").await;
     // The test reports the upstream's own error, the key it echoed hidden...
     let failed = browser
-        .hx_post("/admin/providers", "/admin/providers/local/test", &[])
+        .hx_post(&u.providers(), &u.provider_test("local"), &[])
         .await;
     failed
         .assert_ok()
@@ -143,11 +149,11 @@ async fn the_connection_test_reports_the_providers_error_or_its_models() {
     // ...and, with the right key, success.
     save_local(&browser, &upstream, &[("api_key", GOOD_KEY)]).await;
     let passed = browser
-        .post("/admin/providers", "/admin/providers/local/test", &[])
+        .post(&u.providers(), &u.provider_test("local"), &[])
         .await;
-    passed.assert_redirect("/admin/providers");
+    passed.assert_redirect(&u.providers());
     browser
-        .get("/admin/providers")
+        .get(&u.providers())
         .await
         .assert_contains("Local box: connected: 3 models available");
 }
@@ -171,16 +177,17 @@ async fn an_empty_key_field_keeps_the_key_a_typed_one_replaces_it_and_removal_is
 #[actix_web::test]
 async fn built_in_providers_stay_and_added_ones_can_go() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     let upstream = mock_upstream().await;
     add_local(&browser, &upstream, "").await;
     let builtin = browser
-        .post("/admin/providers", "/admin/providers/openai/delete", &[])
+        .post(&u.providers(), &u.provider_delete("openai"), &[])
         .await;
     assert_eq!(builtin.status, StatusCode::BAD_REQUEST);
     browser
-        .post("/admin/providers", "/admin/providers/local/delete", &[])
+        .post(&u.providers(), &u.provider_delete("local"), &[])
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
     assert_eq!(app.count("SELECT COUNT(*) FROM providers"), 2);
 }
 
@@ -195,6 +202,7 @@ async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work(
         ..AppConfig::default()
     };
     let (app, browser) = signed_in_with(config).await;
+    let u = &browser.urls;
     let upstream = mock_upstream().await;
     let sealed_key = || {
         let stored = stored_key(&app, "local").expect("a stored key");
@@ -216,27 +224,27 @@ async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work(
         ]
     };
     browser
-        .post("/admin/providers", "/admin/providers", &form(GOOD_KEY))
+        .post(&u.providers(), &u.providers(), &form(GOOD_KEY))
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
     let first = sealed_key();
-    let page = browser.get("/admin/providers").await;
+    let page = browser.get(&u.providers()).await;
     page.assert_contains("(set: ••••abcd;");
     assert!(!page.body.contains(GOOD_KEY), "the key is never shown");
     // The connection test sends the key itself, opened.
     browser
-        .post("/admin/providers", "/admin/providers/local/test", &[])
+        .post(&u.providers(), &u.provider_test("local"), &[])
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
     browser
-        .get("/admin/providers")
+        .get(&u.providers())
         .await
         .assert_contains("Local box: connected: 3 models available");
     // Saved with the key field empty, the sealed key stays as it was.
     browser
-        .post("/admin/providers", "/admin/providers/local", &form("")[2..])
+        .post(&u.providers(), &u.provider("local"), &form("")[2..])
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
     assert_eq!(sealed_key(), first);
 }
 
@@ -261,7 +269,8 @@ async fn gateway_models(app: &TestApp) -> Vec<String> {
 /// The catalog row of `model` on the providers page: its provider, what it
 /// is sent upstream as, and its state.
 async fn catalog_row(browser: &Browser, model: &str) -> Option<Vec<Vec<String>>> {
-    let page = browser.get("/admin/providers").await;
+    let u = &browser.urls;
+    let page = browser.get(&u.providers()).await;
     html::rows(&page.body)
         .into_iter()
         .find(|row| row.cell(0) == [model])
@@ -271,21 +280,18 @@ async fn catalog_row(browser: &Browser, model: &str) -> Option<Vec<Vec<String>>>
 #[actix_web::test]
 async fn a_disabled_model_leaves_the_gateway_at_once() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     assert!(gateway_models(&app).await.contains(&"gpt-4o".to_owned()));
     assert_eq!(
         catalog_row(&browser, "gpt-4-32k").await.unwrap(),
         [vec!["openai"], vec!["gpt-4o", "alias"], vec!["enabled"]]
     );
     browser
-        .post(
-            "/admin/providers",
-            "/admin/models/toggle",
-            &[("name", "gpt-4o")],
-        )
+        .post(&u.providers(), &u.model_toggle(), &[("name", "gpt-4o")])
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
     browser
-        .get("/admin/providers")
+        .get(&u.providers())
         .await
         .assert_contains("The model gpt-4o is disabled.");
     assert_eq!(
@@ -301,10 +307,11 @@ async fn a_disabled_model_leaves_the_gateway_at_once() {
 #[actix_web::test]
 async fn an_added_alias_reaches_the_gateway_until_it_is_removed() {
     let (app, browser) = signed_in().await;
+    let u = &browser.urls;
     browser
         .post(
-            "/admin/providers",
-            "/admin/models",
+            &u.providers(),
+            &u.models(),
             &[
                 ("name", "house-model"),
                 ("provider", "anthropic"),
@@ -313,7 +320,7 @@ async fn an_added_alias_reaches_the_gateway_until_it_is_removed() {
             ],
         )
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
     assert!(gateway_models(&app)
         .await
         .contains(&"house-model".to_owned()));
@@ -326,17 +333,13 @@ async fn an_added_alias_reaches_the_gateway_until_it_is_removed() {
         ]
     );
     browser
-        .get("/admin/models/delete?name=house-model")
+        .get(&u.model_delete("house-model"))
         .await
         .assert_contains("Remove the model house-model from the catalog?");
     browser
-        .post(
-            "/admin/providers",
-            "/admin/models/delete?name=house-model",
-            &[],
-        )
+        .post(&u.providers(), &u.model_delete("house-model"), &[])
         .await
-        .assert_redirect("/admin/providers");
+        .assert_redirect(&u.providers());
     assert!(!gateway_models(&app)
         .await
         .contains(&"house-model".to_owned()));
@@ -346,21 +349,18 @@ async fn an_added_alias_reaches_the_gateway_until_it_is_removed() {
 #[actix_web::test]
 async fn a_model_of_no_provider_or_no_model_is_refused() {
     let (_app, browser) = signed_in().await;
+    let u = &browser.urls;
     let unknown = browser
         .post(
-            "/admin/providers",
-            "/admin/models",
+            &u.providers(),
+            &u.models(),
             &[("name", "x"), ("provider", "nowhere")],
         )
         .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     unknown.assert_contains("no provider has the id");
     let missing = browser
-        .post(
-            "/admin/providers",
-            "/admin/models/toggle",
-            &[("name", "nope")],
-        )
+        .post(&u.providers(), &u.model_toggle(), &[("name", "nope")])
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

@@ -13,10 +13,11 @@ use crate::helpers::{set_password, spawn_app, spawn_app_configured, spawn_app_on
 #[actix_web::test]
 async fn the_setup_link_creates_the_first_admin_once() {
     let app = spawn_app().await;
+    let u = &app.urls;
     let link = app.setup_path.clone().expect("a setup link with no admin");
     let token = link.split("token=").nth(1).unwrap();
     let browser = app.browser();
-    let bad = browser.get("/admin/setup?token=guessed").await;
+    let bad = browser.get(&format!("{}?token=guessed", u.setup())).await;
     assert_eq!(bad.status, StatusCode::FORBIDDEN);
     bad.assert_contains("setup link is invalid");
     browser
@@ -28,7 +29,7 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let typo = browser
         .post(
             &link,
-            "/admin/setup",
+            &u.setup(),
             &[
                 ("token", token),
                 ("email", "boss@example.com"),
@@ -47,11 +48,11 @@ async fn the_setup_link_creates_the_first_admin_once() {
         ("confirm", ADMIN_PASSWORD),
     ];
     browser
-        .post(&link, "/admin/setup", &fields)
+        .post(&link, &u.setup(), &fields)
         .await
-        .assert_redirect("/admin");
+        .assert_redirect(&u.dashboard());
     browser
-        .get("/admin")
+        .get(&u.dashboard())
         .await
         .assert_ok()
         .assert_contains("boss@example.com")
@@ -60,7 +61,7 @@ async fn the_setup_link_creates_the_first_admin_once() {
     // Dead after use, for anyone.
     let stranger = app.browser();
     assert_eq!(stranger.get(&link).await.status, StatusCode::FORBIDDEN);
-    let reuse = stranger.post("/admin/login", "/admin/setup", &fields).await;
+    let reuse = stranger.post(&u.login(), &u.setup(), &fields).await;
     assert_eq!(reuse.status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 1);
     // With an admin in place, a restart prints no link.
@@ -81,12 +82,13 @@ async fn the_cli_creates_an_admin_and_changes_a_password() {
     let changed = set_password(&db, "ops@example.com", "a brand new passphrase");
     assert!(String::from_utf8_lossy(&changed.stdout).contains("changed the password"));
     let app = spawn_app_on(&db).await;
+    let u = &app.urls;
     assert!(app.setup_path.is_none(), "an admin exists: no setup link");
     let browser = app.browser();
     let old = browser
         .post(
-            "/admin/login",
-            "/admin/login",
+            &u.login(),
+            &u.login(),
             &[("email", "ops@example.com"), ("password", ADMIN_PASSWORD)],
         )
         .await;
@@ -113,6 +115,7 @@ async fn the_setup_link_dies_30_minutes_after_the_start() {
         ..AppConfig::default()
     })
     .await;
+    let u = &app.urls;
     let link = app.setup_path.clone().expect("a setup link with no admin");
     let token = link.split("token=").nth(1).unwrap();
     let browser = app.browser();
@@ -132,7 +135,7 @@ async fn the_setup_link_dies_30_minutes_after_the_start() {
         ("password", ADMIN_PASSWORD),
         ("confirm", ADMIN_PASSWORD),
     ];
-    let late = browser.post("/admin/login", "/admin/setup", &fields).await;
+    let late = browser.post(&u.login(), &u.setup(), &fields).await;
     assert_eq!(late.status, StatusCode::FORBIDDEN);
     late.assert_contains("setup link is invalid, expired or already used");
     assert_eq!(app.count("SELECT COUNT(*) FROM admins"), 0);

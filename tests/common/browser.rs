@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use actix_web::http::{header, Method, StatusCode};
+use mindgate::admin::paths::Urls;
 
 /// A response, read whole.
 pub struct Page {
@@ -63,6 +64,8 @@ pub fn field_value(html: &str, name: &str) -> Option<String> {
 /// A client that keeps cookies, like a browser, and never follows redirects.
 pub struct Browser {
     pub address: String,
+    /// The admin's URLs on this server (under its base path).
+    pub urls: Urls,
     client: awc::Client,
     cookies: Mutex<HashMap<String, String>>,
 }
@@ -70,8 +73,14 @@ pub struct Browser {
 impl Browser {
     /// A browser with no cookies yet, for the server at `address`.
     pub fn new(address: &str) -> Browser {
+        Browser::under(address, Urls::default())
+    }
+
+    /// A browser for a server that serves the admin at `urls`.
+    pub fn under(address: &str, urls: Urls) -> Browser {
         Browser {
             address: address.to_owned(),
+            urls,
             client: awc::Client::builder()
                 .disable_redirects()
                 .timeout(std::time::Duration::from_secs(60))
@@ -86,6 +95,7 @@ impl Browser {
     pub fn clone_to(&self, address: &str) -> Browser {
         Browser {
             address: address.to_owned(),
+            urls: self.urls.clone(),
             client: self.client.clone(),
             cookies: Mutex::new(self.cookies.lock().unwrap().clone()),
         }
@@ -123,13 +133,53 @@ impl Browser {
         let sent = match body {
             Some(body) => {
                 request
-                    .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                    .insert_header_if_none((
+                        header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    ))
                     .send_body(body)
                     .await
             }
             None => request.send().await,
         };
-        let mut response = sent.expect("request failed");
+        self.read(sent.expect("request failed")).await
+    }
+
+    /// Sends `request` with a multipart form, as a browser posts a file:
+    /// each part a name, a file name if it is a file, and its bytes.
+    pub async fn send_multipart(
+        &self,
+        request: awc::ClientRequest,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Page {
+        let boundary = "----mindgate-test-boundary";
+        let mut body = Vec::new();
+        for (name, file, content) in parts {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes(),
+            );
+            if let Some(file) = file {
+                body.extend(format!("; filename=\"{file}\"\r\nContent-Type: text/csv").bytes());
+            }
+            body.extend(b"\r\n\r\n");
+            body.extend(*content);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let sent = request
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .send_body(body)
+            .await;
+        self.read(sent.expect("request failed")).await
+    }
+
+    /// Reads a response whole, keeping its cookies.
+    async fn read<S>(&self, mut response: awc::ClientResponse<S>) -> Page
+    where
+        S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+            + Unpin,
+    {
         let headers = response.headers().clone();
         for value in headers.get_all(header::SET_COOKIE) {
             let cookie =
@@ -187,15 +237,23 @@ impl Browser {
         self.send(request, Some(body)).await
     }
 
+    /// Posts `body` as htmx does from the page at `current` (a path and
+    /// query), which it names in `HX-Current-URL`.
+    pub async fn hx_post_on(&self, current: &str, csrf: &str, path: &str, body: &str) -> Page {
+        let request = self
+            .request(Method::POST, path)
+            .insert_header(("HX-Request", "true"))
+            .insert_header(("HX-Current-URL", format!("{}{current}", self.address)))
+            .insert_header(("X-CSRF-Token", csrf));
+        self.send(request, Some(body.to_owned())).await
+    }
+
     pub async fn sign_in(&self, email: &str, pw: &str) -> Page {
+        let login = self.urls.login();
         let page = self
-            .post(
-                "/admin/login",
-                "/admin/login",
-                &[("email", email), ("password", pw)],
-            )
+            .post(&login, &login, &[("email", email), ("password", pw)])
             .await;
-        page.assert_redirect("/admin");
+        page.assert_redirect(&self.urls.dashboard());
         page
     }
 }

@@ -10,6 +10,7 @@ use std::process::Command;
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
 use mindgate::admin::password;
+use mindgate::admin::paths::Urls;
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
 use mindgate::db::{admins, api_keys, Db, StoreError};
@@ -37,6 +38,8 @@ pub struct TestApp {
     pub client: awc::Client,
     /// `/admin/setup?token=…` while the instance has no admin.
     pub setup_path: Option<String>,
+    /// The admin's URLs on this server (under its base path).
+    pub urls: Urls,
     handle: ServerHandle,
     server: std::sync::Mutex<Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>>,
     // Dropped last: the database lives here.
@@ -93,6 +96,7 @@ impl TestAppBuilder {
         } else {
             String::new()
         };
+        let urls = Urls::new(self.config.http.base_path.clone());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let app =
             Application::on_listener(listener, db.clone(), self.config).expect("build server");
@@ -109,6 +113,7 @@ impl TestAppBuilder {
                 .timeout(std::time::Duration::from_secs(30))
                 .finish(),
             setup_path,
+            urls,
             handle,
             server: std::sync::Mutex::new(Some(server)),
             _dir: dir,
@@ -174,7 +179,7 @@ impl TestApp {
 
     /// A browser-like client with no cookies yet.
     pub fn browser(&self) -> Browser {
-        Browser::new(&self.address)
+        Browser::under(&self.address, self.urls.clone())
     }
 
     pub fn add_admin(&self, email: &str, pw: &str) -> AdminId {

@@ -32,6 +32,7 @@ pub fn mindgate_command(args: &[String]) -> Command {
 /// Clears the mindgate settings that `command` would inherit.
 fn without_settings(command: &mut Command) {
     for name in [
+        "MINDGATE_BASE_PATH",
         "MINDGATE_DB",
         "MINDGATE_LISTEN",
         "MINDGATE_RECORD_CHATS",

@@ -1,0 +1,292 @@
+//! Every admin path, written once: the route patterns `admin::mount`
+//! serves (under `ROOT`), and `Urls`, which fills them in under the base
+//! path for the redirects, the navigation, the templates and the tests.
+
+use std::fmt::Display;
+
+use super::format::url_encode;
+use crate::http::BasePath;
+
+/// Where the admin is mounted, under the base path.
+pub const ROOT: &str = "/admin";
+
+// Route patterns, relative to `ROOT`. A `{name}` is one path segment.
+pub const DASHBOARD: &str = "";
+pub const LOGIN: &str = "/login";
+pub const LOGOUT: &str = "/logout";
+pub const SETUP: &str = "/setup";
+pub const USERS: &str = "/users";
+pub const USERS_IMPORT: &str = "/users/import";
+pub const USER_ROW: &str = "/users/{id}/row";
+pub const USER_EDIT: &str = "/users/{id}/edit";
+pub const USER_TAGS: &str = "/users/{id}/tags";
+pub const USER_DELETE: &str = "/users/{id}/delete";
+pub const CHARACTERS: &str = "/characters";
+pub const CHARACTER_NEW: &str = "/characters/new";
+pub const CHARACTER: &str = "/characters/{id}";
+pub const CHARACTER_EDIT: &str = "/characters/{id}/edit";
+pub const CHARACTER_DELETE: &str = "/characters/{id}/delete";
+pub const PROVIDERS: &str = "/providers";
+pub const PROVIDER: &str = "/providers/{id}";
+pub const PROVIDER_TEST: &str = "/providers/{id}/test";
+pub const PROVIDER_DELETE: &str = "/providers/{id}/delete";
+pub const MODELS: &str = "/models";
+pub const MODEL_TOGGLE: &str = "/models/toggle";
+/// Takes the model's name in the query (`?name=`): names hold slashes.
+pub const MODEL_DELETE: &str = "/models/delete";
+pub const CHATLOGS: &str = "/chatlogs";
+pub const CHATLOGS_JSON: &str = "/chatlogs.json";
+pub const CHATLOGS_CSV: &str = "/chatlogs.csv";
+pub const CHATLOG: &str = "/chatlogs/{chat_id}";
+pub const API_KEYS: &str = "/api-keys";
+pub const API_KEY_REVOKE: &str = "/api-keys/{id}/revoke";
+pub const SETTINGS: &str = "/settings";
+pub const SETTINGS_RECORDING: &str = "/settings/recording";
+pub const SETTINGS_PASSWORD: &str = "/settings/password";
+pub const ADMINS: &str = "/settings/admins";
+pub const ADMIN_DELETE: &str = "/settings/admins/{id}/delete";
+
+/// The embedded static files (`assets`), outside the admin.
+pub const STATIC: &str = "/static/{name:.*}";
+/// The API (served by `api`), named on the keys page with its document.
+pub const API: &str = "/api/v1";
+
+/// The pages anyone may see, signed in or not.
+pub fn is_public(pattern: &str) -> bool {
+    matches!(pattern, LOGIN | SETUP)
+}
+
+/// `pattern` with its one `{…}` segment replaced by `value`, escaped.
+fn fill(pattern: &str, value: impl Display) -> String {
+    let (Some(open), Some(close)) = (pattern.find('{'), pattern.find('}')) else {
+        return pattern.to_owned();
+    };
+    let value = url_encode(&value.to_string());
+    format!("{}{value}{}", &pattern[..open], &pattern[close + 1..])
+}
+
+/// The admin's URLs (path and query) under one base path.
+#[derive(Debug, Clone, Default)]
+pub struct Urls {
+    base: BasePath,
+}
+
+impl Urls {
+    pub fn new(base: BasePath) -> Urls {
+        Urls { base }
+    }
+
+    /// A route pattern without segments, under the base path and `ROOT`.
+    pub fn at(&self, pattern: &str) -> String {
+        format!("{}{ROOT}{pattern}", self.base)
+    }
+
+    /// A route pattern with its segment filled in.
+    pub fn with(&self, pattern: &str, value: impl Display) -> String {
+        self.at(&fill(pattern, value))
+    }
+
+    /// The admin's own paths start with this; its cookies are sent to them.
+    pub fn root(&self) -> String {
+        self.at("")
+    }
+
+    /// `path` relative to `ROOT` when it is an admin path (`/admin/users`
+    /// gives `/users`, `/admin` gives ``).
+    pub fn relative<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let rest = path.strip_prefix(self.base.as_str())?.strip_prefix(ROOT)?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    }
+
+    pub fn dashboard(&self) -> String {
+        self.at(DASHBOARD)
+    }
+
+    pub fn login(&self) -> String {
+        self.at(LOGIN)
+    }
+
+    /// The sign-in page, leading back to `next` (a path and query) after.
+    pub fn login_then(&self, next: &str) -> String {
+        format!("{}?next={}", self.login(), url_encode(next))
+    }
+
+    pub fn logout(&self) -> String {
+        self.at(LOGOUT)
+    }
+
+    pub fn setup(&self) -> String {
+        self.at(SETUP)
+    }
+
+    /// The one-time link that creates the first admin.
+    pub fn setup_with(&self, token: &str) -> String {
+        format!("{}?token={token}", self.setup())
+    }
+
+    pub fn users(&self) -> String {
+        self.at(USERS)
+    }
+
+    pub fn users_import(&self) -> String {
+        self.at(USERS_IMPORT)
+    }
+
+    pub fn user_row(&self, id: impl Display) -> String {
+        self.with(USER_ROW, id)
+    }
+
+    pub fn user_edit(&self, id: impl Display) -> String {
+        self.with(USER_EDIT, id)
+    }
+
+    pub fn user_tags(&self, id: impl Display) -> String {
+        self.with(USER_TAGS, id)
+    }
+
+    pub fn user_delete(&self, id: impl Display) -> String {
+        self.with(USER_DELETE, id)
+    }
+
+    pub fn characters(&self) -> String {
+        self.at(CHARACTERS)
+    }
+
+    pub fn character_new(&self) -> String {
+        self.at(CHARACTER_NEW)
+    }
+
+    pub fn character(&self, id: impl Display) -> String {
+        self.with(CHARACTER, id)
+    }
+
+    pub fn character_edit(&self, id: impl Display) -> String {
+        self.with(CHARACTER_EDIT, id)
+    }
+
+    pub fn character_delete(&self, id: impl Display) -> String {
+        self.with(CHARACTER_DELETE, id)
+    }
+
+    pub fn providers(&self) -> String {
+        self.at(PROVIDERS)
+    }
+
+    pub fn provider(&self, id: impl Display) -> String {
+        self.with(PROVIDER, id)
+    }
+
+    pub fn provider_test(&self, id: impl Display) -> String {
+        self.with(PROVIDER_TEST, id)
+    }
+
+    pub fn provider_delete(&self, id: impl Display) -> String {
+        self.with(PROVIDER_DELETE, id)
+    }
+
+    pub fn models(&self) -> String {
+        self.at(MODELS)
+    }
+
+    pub fn model_toggle(&self) -> String {
+        self.at(MODEL_TOGGLE)
+    }
+
+    pub fn model_delete(&self, name: &str) -> String {
+        format!("{}?name={}", self.at(MODEL_DELETE), url_encode(name))
+    }
+
+    pub fn chatlogs(&self) -> String {
+        self.at(CHATLOGS)
+    }
+
+    pub fn chatlogs_json(&self) -> String {
+        self.at(CHATLOGS_JSON)
+    }
+
+    pub fn chatlogs_csv(&self) -> String {
+        self.at(CHATLOGS_CSV)
+    }
+
+    pub fn chatlog(&self, chat_id: impl Display) -> String {
+        self.with(CHATLOG, chat_id)
+    }
+
+    pub fn api_keys(&self) -> String {
+        self.at(API_KEYS)
+    }
+
+    pub fn api_key_revoke(&self, id: impl Display) -> String {
+        self.with(API_KEY_REVOKE, id)
+    }
+
+    pub fn settings(&self) -> String {
+        self.at(SETTINGS)
+    }
+
+    pub fn settings_recording(&self) -> String {
+        self.at(SETTINGS_RECORDING)
+    }
+
+    pub fn settings_password(&self) -> String {
+        self.at(SETTINGS_PASSWORD)
+    }
+
+    pub fn admins(&self) -> String {
+        self.at(ADMINS)
+    }
+
+    pub fn admin_delete(&self, id: impl Display) -> String {
+        self.with(ADMIN_DELETE, id)
+    }
+
+    /// An embedded file, versioned by its content so it may be cached for
+    /// good.
+    pub fn asset(&self, name: &str) -> String {
+        let path = format!("{}{}", self.base, fill(STATIC, name));
+        match crate::assets::version(name) {
+            Some(hash) => format!("{path}?v={hash}"),
+            None => path,
+        }
+    }
+
+    pub fn api(&self) -> String {
+        format!("{}{API}", self.base)
+    }
+
+    pub fn openapi(&self) -> String {
+        format!("{}/openapi.json", self.api())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Urls;
+    use crate::http::BasePath;
+
+    #[test]
+    fn paths_carry_the_base_and_escape_their_segment() {
+        let root = Urls::default();
+        assert_eq!(root.dashboard(), "/admin");
+        assert_eq!(root.user_tags(7), "/admin/users/7/tags");
+        assert_eq!(root.chatlog("a/b?c d"), "/admin/chatlogs/a%2Fb%3Fc%20d");
+        assert_eq!(
+            root.model_delete("org/m 1"),
+            "/admin/models/delete?name=org%2Fm%201"
+        );
+        let under = Urls::new(BasePath::parse("/mindgate").unwrap());
+        assert_eq!(under.dashboard(), "/mindgate/admin");
+        assert_eq!(
+            under.login_then("/mindgate/admin/users?q=x"),
+            "/mindgate/admin/login?next=%2Fmindgate%2Fadmin%2Fusers%3Fq%3Dx"
+        );
+        assert_eq!(under.openapi(), "/mindgate/api/v1/openapi.json");
+        assert!(under
+            .asset("admin.css")
+            .starts_with("/mindgate/static/admin.css?v="));
+        assert_eq!(under.relative("/mindgate/admin/login"), Some("/login"));
+        assert_eq!(under.relative("/mindgate/admin"), Some(""));
+        assert_eq!(under.relative("/mindgate/administrator"), None);
+        assert_eq!(under.relative("/admin/login"), None);
+    }
+}
