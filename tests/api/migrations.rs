@@ -7,20 +7,84 @@ use std::path::Path;
 use mindgate::db::{Db, LATEST_VERSION};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
+use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
-// Each schema step as a release shipped it (tests/fixtures/shipped/), named
-// by the version it brings a database to. Version 2 shipped twice: its file
-// was later edited to rebuild `chat_logs_by_user` (the `_edit` file), which
-// only databases made after the edit ever ran.
-const V1: &str = include_str!("../fixtures/shipped/1_schema.sql");
-const V2: &str = include_str!("../fixtures/shipped/2_providers_and_models.sql");
+// Each schema step, named by the version it brings a database to, as the
+// source tree holds it: a shipped step never changes (see below). Version 2
+// shipped twice: its file was once edited after the fact to rebuild
+// `chat_logs_by_user` (tests/fixtures/), which only databases made after the
+// edit ever ran.
+const V1: &str = include_str!("../../schema.sql");
+const V2: &str = include_str!("../../src/db/migrations/0002_providers_and_models.sql");
 const V2_EDITED: &str = concat!(
-    include_str!("../fixtures/shipped/2_providers_and_models.sql"),
-    include_str!("../fixtures/shipped/2_providers_and_models_edit.sql"),
+    include_str!("../../src/db/migrations/0002_providers_and_models.sql"),
+    include_str!("../fixtures/0002_edited_after_shipping.sql"),
 );
-const V3: &str = include_str!("../fixtures/shipped/3_admin.sql");
-const V4: &str = include_str!("../fixtures/shipped/4_nfc_emails.sql");
+const V3: &str = include_str!("../../src/db/migrations/0003_admin.sql");
+const V4: &str = include_str!("../../src/db/migrations/0004_nfc_emails.sql");
+const V5: &str = include_str!("../../src/db/migrations/0005_chat_logs_by_user.sql");
+
+/// Every shipped step with the SHA-256 of its statements (comments and white
+/// space aside) as it shipped. A new migration is added here when it is.
+const SHIPPED: [(&str, &str, &str); 5] = [
+    (
+        "schema.sql",
+        V1,
+        "17457bd259e3db69e2ecc2c2dc6bae949b6da477d177b268e8a35debfdefef95",
+    ),
+    (
+        "0002",
+        V2,
+        "d73edbd7de5e2616e58d011b41b6323b64aa748b5ae72cd4b47813c95b30598a",
+    ),
+    (
+        "0003",
+        V3,
+        "64a8e413d2167ef298ca97f70baf7f05ccaf68c4bba022ddac12e50ddb7c23c4",
+    ),
+    (
+        "0004",
+        V4,
+        "c6ac28387832d96a8ed839891c5cb1d5c2d696980c32fa08ba124ab60d5d8bbf",
+    ),
+    (
+        "0005",
+        V5,
+        "ae1fee9a8a1eac1ac3d53e39071e10e88b71e1fb4b1062c1c4b51fc05ef293c9",
+    ),
+];
+
+/// A step's statements: comments dropped, white space folded.
+fn statements(sql: &str) -> String {
+    let code: Vec<&str> = sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .collect();
+    code.join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn shipped_schema_steps_never_change() {
+    assert_eq!(
+        SHIPPED.len() as i64,
+        LATEST_VERSION,
+        "a new migration belongs in SHIPPED, with its hash"
+    );
+    for (name, sql, shipped) in SHIPPED {
+        let hash: String = Sha256::digest(statements(sql).as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hash, shipped,
+            "{name} changed after it shipped: add a new migration instead"
+        );
+    }
+}
 
 /// The steps that databases in the wild went through.
 const HISTORIES: [(&str, &[&str]); 6] = [
