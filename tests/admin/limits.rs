@@ -186,18 +186,7 @@ async fn a_flood_of_sign_ins_hashes_a_few_at_a_time() {
     assert!(set_password(&db, ADMIN_EMAIL, ADMIN_PASSWORD)
         .status
         .success());
-    let server = ServerProcess::start(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--db",
-            db.to_str().unwrap(),
-            "--trusted-proxies",
-            "127.0.0.1",
-        ],
-        &[],
-    );
+    let server = ServerProcess::serve(&db, &["--trusted-proxies", "127.0.0.1"], &[]);
     let browser = Browser::new(&server.url);
     let u = &browser.urls;
     let csrf = browser.get(&u.login()).await.csrf();

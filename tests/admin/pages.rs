@@ -991,11 +991,10 @@ async fn a_bad_id_in_a_path_is_a_page_naming_it_from_the_ids_own_parser() {
 async fn a_server_fault_is_a_page_that_hides_it_and_is_logged_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mindgate.db");
-    let db = path.to_str().unwrap();
     assert!(set_password(&path, ADMIN_EMAIL, ADMIN_PASSWORD)
         .status
         .success());
-    let server = ServerProcess::start(&["serve", "--listen", "127.0.0.1:0", "--db", db], &[]);
+    let server = ServerProcess::serve(&path, &[], &[]);
     let browser = Browser::new(&server.url);
     browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     // The store fails under the page: a table is gone.

@@ -222,14 +222,7 @@ async fn the_base_path_is_checked_and_the_setup_link_logged_at_start_carries_it(
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("mindgate.db");
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--db",
-        db.to_str().unwrap(),
-    ];
-    let server = ServerProcess::start(&args, &[("MINDGATE_BASE_PATH", BASE)]);
+    let server = ServerProcess::serve(&db, &[], &[("MINDGATE_BASE_PATH", BASE)]);
     let link = server
         .startup
         .iter()

@@ -176,14 +176,9 @@ fn a_database_newer_than_the_binary_is_refused() {
 async fn serve_logs_its_url_answers_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("served.db");
-    let server = ServerProcess::start(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--db",
-            db.to_str().unwrap(),
-        ],
+    let server = ServerProcess::serve(
+        &db,
+        &[],
         // Flags win over the environment.
         &[
             ("MINDGATE_LISTEN", "127.0.0.1:1"),

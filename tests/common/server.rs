@@ -102,6 +102,14 @@ impl ServerProcess {
         ServerProcess::start_with(command, envs)
     }
 
+    /// `mindgate serve` on a free port of 127.0.0.1 with the database at
+    /// `db`, and `flags` after them.
+    pub fn serve(db: &Path, flags: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
+        let db = db.to_str().expect("a UTF-8 path");
+        let args = ["serve", "--listen", "127.0.0.1:0", "--db", db];
+        ServerProcess::start(&[&args[..], flags].concat(), envs)
+    }
+
     /// Runs `command`, which starts mindgate, and waits for its URL.
     pub fn start_with(mut command: Command, envs: &[(&str, &str)]) -> ServerProcess {
         without_settings(&mut command);
