@@ -1,4 +1,4 @@
-//! The one API error type. Every handler returns `Result<_, ApiError>`;
+//! The one API error type. Every API handler returns `Result<_, ApiError>`;
 //! the mapping to an HTTP status and the JSON error body lives here only,
 //! with a `From` for each layer's own error: the store's, the domain's and
 //! the gateway's.

@@ -1,5 +1,5 @@
-//! Request bodies as JSON: read within the scope's size limit, parsed into
-//! an object, then into an input struct (`#[derive(Deserialize)]`) whose
+//! Request bodies as JSON (`http::json_body` reads them): parsed into an
+//! object, then into an input struct (`#[derive(Deserialize)]`) whose
 //! errors name the exact field, `tags[1]` included. The field readers below
 //! keep the API's wording (`` `title` must be a string, not a number ``).
 
