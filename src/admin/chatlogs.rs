@@ -224,6 +224,10 @@ pub async fn export_csv(db: web::Data<Db>, query: web::Query<FilterQuery>) -> Ad
         "characterID",
         "promptTokens",
         "completionTokens",
+        "cacheReadTokens",
+        "cacheWriteTokens",
+        "usageEstimated",
+        "costUsd",
         "status",
         "errorMessage",
         "latencyMs",
@@ -243,6 +247,13 @@ pub async fn export_csv(db: web::Data<Db>, query: web::Query<FilterQuery>) -> Ad
             defuse(c.character_id.as_deref().unwrap_or("")),
             num(c.prompt_tokens),
             num(c.completion_tokens),
+            c.cache_read_tokens.to_string(),
+            c.cache_write_tokens.to_string(),
+            c.usage_estimated.to_string(),
+            // Exact, in dollars; empty when the model had no price.
+            c.cost
+                .map(|cost| cost.usd().to_string())
+                .unwrap_or_default(),
             c.status.clone(),
             defuse(c.error_message.as_deref().unwrap_or("")),
             num(c.latency_ms),

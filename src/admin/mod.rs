@@ -116,6 +116,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(POST, PROVIDER_DELETE, providers::delete),
         endpoint(POST, MODELS, providers::save_model),
         endpoint(POST, MODEL_TOGGLE, providers::toggle_model),
+        endpoint(POST, MODEL_PRICE, providers::set_price),
         endpoint(GET, MODEL_DELETE, providers::confirm_delete_model),
         endpoint(POST, MODEL_DELETE, providers::delete_model),
         endpoint(GET, CHATLOGS, chatlogs::list),

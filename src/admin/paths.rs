@@ -32,6 +32,8 @@ pub const PROVIDER_TEST: &str = "/providers/{id}/test";
 pub const PROVIDER_DELETE: &str = "/providers/{id}/delete";
 pub const MODELS: &str = "/models";
 pub const MODEL_TOGGLE: &str = "/models/toggle";
+/// Takes the model's name in the form, like `MODEL_TOGGLE`.
+pub const MODEL_PRICE: &str = "/models/price";
 /// Takes the model's name in the query (`?name=`): names hold slashes.
 pub const MODEL_DELETE: &str = "/models/delete";
 pub const CHATLOGS: &str = "/chatlogs";
@@ -190,6 +192,10 @@ impl Urls {
 
     pub fn model_toggle(&self) -> String {
         self.at(MODEL_TOGGLE)
+    }
+
+    pub fn model_price(&self) -> String {
+        self.at(MODEL_PRICE)
     }
 
     pub fn model_delete(&self, name: &str) -> String {

@@ -1,6 +1,7 @@
 //! `/admin/providers`: the upstreams (base URL and key, the key shown
 //! masked and replaced only when a new one is typed), a connection test,
-//! and the model catalog. Every change reloads the gateway's catalog.
+//! and the model catalog with its prices. Every change reloads the
+//! gateway's catalog.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use super::response::{AdminResponse, AdminResult, Flash};
 use crate::db::models::{self, CatalogModel};
 use crate::db::providers::{self, Provider, ProviderKind};
 use crate::db::{Db, StoreError};
-use crate::domain::{check_length, trimmed, InvalidInput};
+use crate::domain::{check_length, trimmed, InvalidInput, Price, PriceInput};
 use crate::gateway::{test_connection, Catalog};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -428,6 +429,56 @@ pub async fn toggle_model(
         format!("The model {} is {state}.", model.name),
     )
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    input: String,
+    #[serde(default)]
+    output: String,
+    #[serde(default)]
+    cache_read: String,
+    #[serde(default)]
+    cache_write: String,
+    /// The "Remove price" button: present when it was pressed.
+    #[serde(default)]
+    remove: Option<String>,
+}
+
+/// Sets a model's price, or removes it; chats recorded before keep their
+/// cost.
+pub async fn set_price(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    form: web::Form<PriceForm>,
+) -> AdminResult {
+    let form = form.into_inner();
+    let price = match form.remove {
+        Some(_) => None,
+        None => Some(Price::try_from(PriceInput::from_text(
+            &form.input,
+            &form.output,
+            &form.cache_read,
+            &form.cache_write,
+        )?)?),
+    };
+    let model = find_model(&db, form.name).await?;
+    let name = model.name.clone();
+    db.write(move |tx| models::set_price(tx, &name, price.as_ref()))
+        .await?;
+    let message = match price {
+        Some(p) => format!(
+            "The model {} costs ${} in, ${} out per million tokens.",
+            model.name, p.input, p.output
+        ),
+        None => format!("The model {} has no price now.", model.name),
+    };
+    changed(ctx, &catalog, message).await
 }
 
 pub async fn confirm_delete_model(

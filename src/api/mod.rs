@@ -4,7 +4,9 @@
 mod characters;
 mod chat;
 mod chatlogs;
+mod models;
 mod openapi;
+mod usage;
 mod users;
 
 use std::future::{ready, Ready};
@@ -63,6 +65,13 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                                     .post(chat::create),
                             )
                             .service(resource("/models", "GET, HEAD").get(chat::models))
+                            .service(resource("/models/{name}", "GET, HEAD").get(models::show))
+                            .service(
+                                resource("/models/{name}/price", "PUT, DELETE")
+                                    .put(models::set_price)
+                                    .delete(models::delete_price),
+                            )
+                            .service(resource("/usage", "GET, HEAD").get(usage::report))
                             .default_service(web::to(not_found)),
                     ),
             )

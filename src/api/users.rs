@@ -18,7 +18,7 @@ fn no_such_user(id: UserId) -> ApiError {
 /// Normalises an `email` filter the way stored addresses are. A value that
 /// is still percent-encoded after the query string's own decoding
 /// (`user%40example.com`, as the spec's example shows it) is decoded again.
-fn email_filter(raw: &str) -> String {
+pub(super) fn email_filter(raw: &str) -> String {
     let raw = raw.trim();
     let decoded = if !raw.contains('@') && raw.contains('%') {
         percent_decode_str(raw).decode_utf8_lossy().into_owned()

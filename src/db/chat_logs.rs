@@ -1,6 +1,7 @@
 //! The `chat_logs` table: one row per chat, written by the gateway and read
 //! by `GET /chatlogs`. A chat continued under the same `chatID` replaces its
-//! row's conversation and moves its `recordedAt`.
+//! row's conversation and moves its `recordedAt`; its tokens and cost are
+//! those of all its completions, added up.
 
 use std::fmt::Write as _;
 
@@ -8,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::domain::{ApiKeyId, Timestamp, UserId};
+use crate::domain::{ApiKeyId, Micros, Timestamp, UserId};
 
 /// A chat log as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +34,7 @@ pub enum ChatStatus {
 }
 
 impl ChatStatus {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ChatStatus::Ok => "ok",
             ChatStatus::Error => "error",
@@ -54,8 +55,16 @@ pub struct NewChatLog {
     pub character_id: Option<String>,
     pub user_id: Option<UserId>,
     pub api_key_id: Option<ApiKeyId>,
+    /// Input tokens neither read from nor written to the prompt cache;
+    /// `None` (like `completion_tokens`) when nothing reached a model.
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// At the price in force when recorded; `None`: the model had no price.
+    pub cost: Option<Micros>,
+    /// The tokens were estimated from the text: the provider reported none.
+    pub usage_estimated: bool,
     pub status: ChatStatus,
     pub error_message: Option<String>,
     pub latency_ms: Option<i64>,
@@ -63,16 +72,19 @@ pub struct NewChatLog {
 }
 
 /// Inserts the chat, or replaces the row of an existing `chat_id` (keeping
-/// its `created_at`). A user deleted since the chat began leaves it
-/// unattributed rather than unrecorded (API keys are revoked, never
-/// deleted).
+/// its `created_at`, and adding this completion's tokens and cost to its
+/// own). A user deleted since the chat began leaves it unattributed rather
+/// than unrecorded (API keys are revoked, never deleted).
 pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
+    // `IFNULL(a + b, IFNULL(b, a))`: the sum, or whichever is known.
     let mut stmt = tx.prepare_cached(
         "INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text,
              model, provider, character_id, user_id, api_key_id, prompt_tokens,
-             completion_tokens, status, error_message, latency_ms, ttft_ms)
+             completion_tokens, status, error_message, latency_ms, ttft_ms,
+             cache_read_tokens, cache_write_tokens, cost_micros, usage_estimated)
          VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7,
-                 (SELECT id FROM users WHERE id = ?8), ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 (SELECT id FROM users WHERE id = ?8), ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                 ?16, ?17, ?18, ?19)
          ON CONFLICT (chat_id) DO UPDATE SET
              chat_title = excluded.chat_title,
              recorded_at = excluded.recorded_at,
@@ -82,12 +94,19 @@ pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
              character_id = excluded.character_id,
              user_id = excluded.user_id,
              api_key_id = excluded.api_key_id,
-             prompt_tokens = excluded.prompt_tokens,
-             completion_tokens = excluded.completion_tokens,
+             prompt_tokens = IFNULL(prompt_tokens + excluded.prompt_tokens,
+                                    IFNULL(excluded.prompt_tokens, prompt_tokens)),
+             completion_tokens = IFNULL(completion_tokens + excluded.completion_tokens,
+                                        IFNULL(excluded.completion_tokens, completion_tokens)),
              status = excluded.status,
              error_message = excluded.error_message,
              latency_ms = excluded.latency_ms,
-             ttft_ms = excluded.ttft_ms",
+             ttft_ms = excluded.ttft_ms,
+             cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+             cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+             cost_micros = IFNULL(cost_micros + excluded.cost_micros,
+                                  IFNULL(excluded.cost_micros, cost_micros)),
+             usage_estimated = MAX(usage_estimated, excluded.usage_estimated)",
     )?;
     stmt.execute(params![
         log.chat_id,
@@ -105,6 +124,10 @@ pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
         log.error_message,
         log.latency_ms,
         log.ttft_ms,
+        log.cache_read_tokens,
+        log.cache_write_tokens,
+        log.cost,
+        log.usage_estimated,
     ])?;
     Ok(())
 }
@@ -234,8 +257,15 @@ pub struct ChatLogDetail {
     pub user_id: Option<i64>,
     pub user_email: Option<String>,
     pub api_key_id: Option<i64>,
+    /// Input tokens neither read from nor written to the prompt cache.
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// `None`: no price for its model when it was recorded.
+    #[serde(rename = "costUsd")]
+    pub cost: Option<Micros>,
+    pub usage_estimated: bool,
     pub status: String,
     pub error_message: Option<String>,
     pub latency_ms: Option<i64>,
@@ -243,11 +273,14 @@ pub struct ChatLogDetail {
 }
 
 impl ChatLogDetail {
-    /// Prompt plus completion tokens, when either was recorded.
+    /// Every token of the chat, prompt (cached or not) and completion,
+    /// when any was recorded.
     pub fn total_tokens(&self) -> Option<i64> {
         match (self.prompt_tokens, self.completion_tokens) {
             (None, None) => None,
-            (p, c) => Some(p.unwrap_or(0) + c.unwrap_or(0)),
+            (p, c) => Some(
+                p.unwrap_or(0) + c.unwrap_or(0) + self.cache_read_tokens + self.cache_write_tokens,
+            ),
         }
     }
 }
@@ -255,7 +288,8 @@ impl ChatLogDetail {
 const RECORD_SELECT: &str = "SELECT c.chat_id, c.chat_title, c.created_at, c.recorded_at,
         CASE WHEN ?1 IS NULL THEN c.conversation_text ELSE substr(c.conversation_text, 1, ?1) END,
         c.model, c.provider, c.character_id, c.user_id, u.email, c.api_key_id,
-        c.prompt_tokens, c.completion_tokens, c.status, c.error_message, c.latency_ms, c.ttft_ms
+        c.prompt_tokens, c.completion_tokens, c.status, c.error_message, c.latency_ms, c.ttft_ms,
+        c.cache_read_tokens, c.cache_write_tokens, c.cost_micros, c.usage_estimated
      FROM chat_logs AS c LEFT JOIN users AS u ON u.id = c.user_id";
 
 fn detail_from_row(row: &rusqlite::Row) -> rusqlite::Result<ChatLogDetail> {
@@ -277,6 +311,10 @@ fn detail_from_row(row: &rusqlite::Row) -> rusqlite::Result<ChatLogDetail> {
         error_message: row.get(14)?,
         latency_ms: row.get(15)?,
         ttft_ms: row.get(16)?,
+        cache_read_tokens: row.get(17)?,
+        cache_write_tokens: row.get(18)?,
+        cost: row.get(19)?,
+        usage_estimated: row.get(20)?,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod models;
 pub mod providers;
 pub mod sessions;
 pub mod settings;
+pub mod usage;
 pub mod users;
 
 use std::path::{Path, PathBuf};

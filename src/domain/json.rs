@@ -98,6 +98,22 @@ pub fn string_list<'de, D: Deserializer<'de>>(
     deserializer.deserialize_any(List)
 }
 
+/// Reads a number field; null is refused. With `#[serde(default)]`, an
+/// absent field is `None`.
+pub fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    deserializer.deserialize_any(Number { null: false })
+}
+
+/// Reads a number field that may be null: absent (with `#[serde(default)]`)
+/// is `None`, null `Some(None)`.
+pub fn nullable_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<f64>>, D::Error> {
+    deserializer
+        .deserialize_any(Number { null: true })
+        .map(Some)
+}
+
 /// "must be a string, not a number": what the field's path is put before.
 fn refused<E: de::Error>(expected: &str, got: &str) -> E {
     E::custom(format!("must be {expected}, not {got}"))
@@ -170,6 +186,56 @@ impl<'de> DeserializeSeed<'de> for Text {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
+    }
+}
+
+/// A number, or null when `null` is allowed.
+#[derive(Clone, Copy)]
+struct Number {
+    null: bool,
+}
+
+impl<'de> de::Visitor<'de> for Number {
+    type Value = Option<f64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Option<f64>, E> {
+        Ok(Some(value as f64))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Option<f64>, E> {
+        Ok(Some(value as f64))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Option<f64>, E> {
+        Ok(Some(value))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<f64>, E> {
+        if self.null {
+            Ok(None)
+        } else {
+            Err(refused("a number", "null"))
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<f64>, E> {
+        Err(refused("a number", "a boolean"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<f64>, E> {
+        Err(refused("a number", "a string"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Option<f64>, A::Error> {
+        Err(refused("a number", "an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Option<f64>, A::Error> {
+        Err(refused("a number", "an object"))
     }
 }
 

@@ -51,10 +51,16 @@ impl Finish {
     }
 }
 
+/// Tokens as a provider reports them, `None` where it said nothing.
+/// `prompt_tokens` counts the prompt tokens neither read from nor written
+/// to the provider's prompt cache: OpenAI's `prompt_tokens` less its
+/// `cached_tokens`, Anthropic's `input_tokens`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
+    pub cache_read_tokens: Option<i64>,
+    pub cache_write_tokens: Option<i64>,
 }
 
 impl Usage {
@@ -66,23 +72,39 @@ impl Usage {
     pub fn merge(&mut self, other: Usage) {
         self.prompt_tokens = other.prompt_tokens.or(self.prompt_tokens);
         self.completion_tokens = other.completion_tokens.or(self.completion_tokens);
+        self.cache_read_tokens = other.cache_read_tokens.or(self.cache_read_tokens);
+        self.cache_write_tokens = other.cache_write_tokens.or(self.cache_write_tokens);
     }
 
+    /// OpenAI's `prompt_tokens` counts the whole prompt, cached or not.
     pub fn openai_json(&self) -> Value {
-        let prompt = self.prompt_tokens.unwrap_or(0);
+        let prompt = self.prompt_tokens.unwrap_or(0)
+            + self.cache_read_tokens.unwrap_or(0)
+            + self.cache_write_tokens.unwrap_or(0);
         let completion = self.completion_tokens.unwrap_or(0);
-        serde_json::json!({
+        let mut usage = serde_json::json!({
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
-        })
+        });
+        if let Some(cached) = self.cache_read_tokens {
+            usage["prompt_tokens_details"] = serde_json::json!({ "cached_tokens": cached });
+        }
+        usage
     }
 
     pub fn anthropic_json(&self) -> Value {
-        serde_json::json!({
+        let mut usage = serde_json::json!({
             "input_tokens": self.prompt_tokens.unwrap_or(0),
             "output_tokens": self.completion_tokens.unwrap_or(0),
-        })
+        });
+        if let Some(read) = self.cache_read_tokens {
+            usage["cache_read_input_tokens"] = read.into();
+        }
+        if let Some(written) = self.cache_write_tokens {
+            usage["cache_creation_input_tokens"] = written.into();
+        }
+        usage
     }
 }
 
@@ -119,6 +141,19 @@ pub enum Piece {
 }
 
 impl Completion {
+    /// Characters of its tool calls (names and arguments), as a stream of
+    /// it would have counted them.
+    pub fn tool_chars(&self) -> usize {
+        self.tool_calls
+            .iter()
+            .map(|call| {
+                let function = &call["function"];
+                let count = |field: &str| function[field].as_str().map_or(0, |s| s.chars().count());
+                count("name") + count("arguments")
+            })
+            .sum()
+    }
+
     /// The answer as the pieces a stream of it would have carried.
     pub fn pieces(&self) -> Vec<Piece> {
         let mut pieces = Vec::new();
@@ -151,6 +186,9 @@ impl Completion {
 #[derive(Debug, Default)]
 pub struct Transcript {
     pub text: String,
+    /// Characters of tool calls (names and arguments), for an estimate of
+    /// the tokens when the provider reports none.
+    pub tool_chars: usize,
     pub finish: Option<Finish>,
     pub usage: Usage,
     pub error: Option<String>,
@@ -163,7 +201,8 @@ impl Transcript {
             Piece::Finish(finish) => self.finish = Some(*finish),
             Piece::Usage(usage) => self.usage.merge(*usage),
             Piece::Error(said) => self.error = Some(said.message.clone()),
-            Piece::ToolStart { .. } | Piece::ToolArgs { .. } => {}
+            Piece::ToolStart { name, .. } => self.tool_chars += name.chars().count(),
+            Piece::ToolArgs { json, .. } => self.tool_chars += json.chars().count(),
         }
     }
 }

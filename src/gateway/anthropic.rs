@@ -170,10 +170,14 @@ fn tool_result(message: &ChatMessage) -> Value {
     })
 }
 
+/// Anthropic counts the tokens read from and written to its cache apart
+/// from `input_tokens`.
 fn usage(value: &Value) -> Usage {
     Usage {
         prompt_tokens: value["input_tokens"].as_i64(),
         completion_tokens: value["output_tokens"].as_i64(),
+        cache_read_tokens: value["cache_read_input_tokens"].as_i64(),
+        cache_write_tokens: value["cache_creation_input_tokens"].as_i64(),
     }
 }
 
@@ -205,7 +209,12 @@ pub fn completion(body: &Value) -> Completion {
 pub fn pieces(event: &Value) -> Vec<Piece> {
     match event["type"].as_str() {
         Some("message_start") => {
-            let usage = usage(&event["message"]["usage"]);
+            // Its output_tokens is a placeholder: the count comes with
+            // message_delta, and a stream cut before has it estimated.
+            let usage = Usage {
+                completion_tokens: None,
+                ..usage(&event["message"]["usage"])
+            };
             if usage.is_known() {
                 vec![Piece::Usage(usage)]
             } else {
@@ -296,6 +305,30 @@ mod tests {
                 ]},
                 {"role": "assistant", "content": [{"type": "text", "text": "Nice"}]}
             ])
+        );
+    }
+
+    #[test]
+    fn cache_tokens_are_read_whole_and_streamed() {
+        let body = json!({"content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 5, "output_tokens": 2,
+                      "cache_read_input_tokens": 300, "cache_creation_input_tokens": 40}});
+        let expected = Usage {
+            prompt_tokens: Some(5),
+            completion_tokens: Some(2),
+            cache_read_tokens: Some(300),
+            cache_write_tokens: Some(40),
+        };
+        assert_eq!(completion(&body).usage, expected);
+        let start = json!({"type": "message_start", "message": {"usage": {"input_tokens": 5,
+            "output_tokens": 1, "cache_read_input_tokens": 300, "cache_creation_input_tokens": 40}}});
+        assert_eq!(
+            pieces(&start),
+            vec![Piece::Usage(Usage {
+                completion_tokens: None,
+                ..expected
+            })],
+            "the placeholder output count is left out"
         );
     }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db, StoreError};
-use crate::domain::InvalidInput;
+use crate::domain::{InvalidInput, Price};
 use crate::secrets::SecretKey;
 
 /// The built-in model that answers with the last user message.
@@ -28,12 +28,20 @@ pub enum Route {
     },
 }
 
+/// A catalog entry as the gateway needs it.
+#[derive(Debug)]
+struct Entry {
+    provider: String,
+    upstream: String,
+    enabled: bool,
+    price: Option<Price>,
+}
+
 /// One consistent view of providers and models.
 #[derive(Debug, Default)]
 pub struct CatalogSnapshot {
     providers: HashMap<String, Arc<Provider>>,
-    /// name -> (provider id, upstream id, enabled)
-    models: HashMap<String, (String, String, bool)>,
+    models: HashMap<String, Entry>,
     /// Enabled names, sorted, for listings and error messages.
     available: Vec<String>,
     /// Every provider's key, redacted from what upstreams send.
@@ -55,7 +63,13 @@ impl CatalogSnapshot {
             if m.enabled {
                 available.push(m.name.clone());
             }
-            models.insert(m.name, (m.provider_id, m.upstream, m.enabled));
+            let entry = Entry {
+                provider: m.provider_id,
+                upstream: m.upstream,
+                enabled: m.enabled,
+                price: m.price,
+            };
+            models.insert(m.name, entry);
         }
         available.sort();
         let redactor = Arc::new(Redactor::new(
@@ -75,10 +89,10 @@ impl CatalogSnapshot {
             return Ok(Route::Echo);
         }
         let (provider_id, upstream_model) = match self.models.get(name) {
-            Some((_, _, false)) => {
+            Some(entry) if !entry.enabled => {
                 return Err(self.unknown(name, "is disabled on this instance"));
             }
-            Some((provider, upstream, true)) => (provider.as_str(), upstream.clone()),
+            Some(entry) => (entry.provider.as_str(), entry.upstream.clone()),
             None => match family(name) {
                 Some(kind) => (kind.as_str(), name.to_owned()),
                 None => return Err(self.unknown(name, "is not available on this instance")),
@@ -93,6 +107,12 @@ impl CatalogSnapshot {
             provider,
             upstream_model,
         })
+    }
+
+    /// The price in force for chats with the model of this name, if the
+    /// catalog gives it one.
+    pub fn price(&self, name: &str) -> Option<Price> {
+        self.models.get(name).and_then(|entry| entry.price)
     }
 
     pub fn redactor(&self) -> &Arc<Redactor> {
@@ -116,8 +136,8 @@ impl CatalogSnapshot {
         let usable = |id: &str| self.providers.get(id).is_some_and(|p| !p.lacks_key());
         let mut names = vec![ECHO_MODEL.to_owned()];
         let mut excluded = Vec::new();
-        for (name, (provider, _, enabled)) in &self.models {
-            if *enabled && usable(provider) {
+        for (name, entry) in &self.models {
+            if entry.enabled && usable(&entry.provider) {
                 names.push(name.clone());
             } else if family(name).is_some() {
                 excluded.push(name.clone());
@@ -146,7 +166,7 @@ impl CatalogSnapshot {
                 object: "model",
                 created: 0,
                 owned_by: match self.models.get(name) {
-                    Some((provider, _, _)) => provider.clone(),
+                    Some(entry) => entry.provider.clone(),
                     None => "mindgate".to_owned(),
                 },
             })
@@ -194,8 +214,8 @@ pub struct ModelEntry {
     pub owned_by: String,
 }
 
-/// Shared by every worker; `reload` after changing providers, models or
-/// settings.
+/// Shared by every worker; `reload` after changing providers, models
+/// (prices too) or settings.
 pub struct Catalog {
     db: Db,
     /// Opens and seals the providers' keys in the database.

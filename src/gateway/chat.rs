@@ -10,9 +10,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::answer::Completion;
+use super::answer::{Completion, Usage};
 use super::catalog::Route;
-use super::chat_log::{conversation_prefix, default_title, ChatMeta, Outcome, PendingChatLog};
+use super::chat_log::{
+    conversation_prefix, default_title, prompt_chars, ChatMeta, Outcome, PendingChatLog,
+};
 use super::message::{ChatMessage, Role};
 use super::redact::Redactor;
 use super::relay::{Mode, Relay};
@@ -156,6 +158,7 @@ async fn open_chat(
                 .chat_title
                 .unwrap_or_else(|| default_title(&messages)),
             prefix: conversation_prefix(&messages),
+            prompt_chars: prompt_chars(&messages),
             model: model.clone(),
             provider,
             character_id: character.map(|c| c.id.0),
@@ -188,7 +191,9 @@ fn echo_answer(chat: Chat) -> HttpResponse {
     } else {
         HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion))
     };
-    finish_ok(chat.record, &completion);
+    // echo's word counts are for its client; its log estimates the tokens
+    // by the one rule for every model that reports none.
+    finish_ok(chat.record, &completion, Usage::default());
     response
 }
 
@@ -230,7 +235,7 @@ async fn whole_answer(
         Ok(read) => read,
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
-    finish_ok(chat.record, &completion);
+    finish_ok(chat.record, &completion, completion.usage);
     if chat.protocol == ClientProtocol::OpenAiChat && kind == ProviderKind::OpenAi {
         // Same protocol: the provider's answer as it came.
         return Ok(HttpResponse::Ok()
@@ -331,10 +336,12 @@ fn event_stream() -> actix_web::HttpResponseBuilder {
     builder
 }
 
-fn finish_ok(record: PendingChatLog, completion: &Completion) {
+fn finish_ok(record: PendingChatLog, completion: &Completion, usage: Usage) {
     record.finish(Outcome {
         reply: &completion.text,
-        usage: completion.usage,
+        tool_chars: completion.tool_chars(),
+        usage,
+        prompt_used: true,
         status: ChatStatus::Ok,
         error: None,
     });
@@ -344,7 +351,9 @@ fn finish_ok(record: PendingChatLog, completion: &Completion) {
 fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ApiError {
     record.finish(Outcome {
         reply: "",
-        usage: Default::default(),
+        tool_chars: 0,
+        usage: Usage::default(),
+        prompt_used: error.prompt_used(),
         status: ChatStatus::Error,
         error: Some(error.message.clone()),
     });

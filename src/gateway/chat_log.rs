@@ -1,6 +1,8 @@
 //! One completion's chat log row, filled in as the completion goes and
 //! handed to the background writer when it ends, however it ends: a record
 //! dropped unfinished (its request was dropped) is written as cancelled.
+//! Its tokens are the provider's counts, or estimated from the text where
+//! it gave none, and its cost is theirs at the price in force now.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,7 @@ use super::answer::Usage;
 use super::message::{ChatMessage, Role};
 use super::Gateway;
 use crate::db::chat_logs::{ChatStatus, NewChatLog};
-use crate::domain::{ApiKeyId, Timestamp, UserId};
+use crate::domain::{ApiKeyId, Timestamp, Tokens, UserId};
 
 pub struct PendingChatLog {
     gateway: web::Data<Gateway>,
@@ -24,6 +26,8 @@ pub struct ChatMeta {
     pub chat_id: String,
     pub title: String,
     pub prefix: String,
+    /// Characters of the prompt's text, every message's (system ones too).
+    pub prompt_chars: usize,
     pub model: String,
     pub provider: Option<String>,
     pub character_id: Option<String>,
@@ -72,10 +76,47 @@ pub fn default_title(messages: &[ChatMessage]) -> String {
     }
 }
 
+/// Characters of the text of `messages`.
+pub fn prompt_chars(messages: &[ChatMessage]) -> usize {
+    messages.iter().map(|m| m.text().chars().count()).sum()
+}
+
+/// Where a provider reports no usage, tokens are estimated at about this
+/// many characters a token (OpenAI's rule of thumb for English).
+const CHARS_PER_TOKEN: usize = 4;
+
+fn estimate(chars: usize) -> i64 {
+    i64::try_from(chars.div_ceil(CHARS_PER_TOKEN)).unwrap_or(i64::MAX)
+}
+
+/// The tokens to record: the provider's counts, each estimated from the
+/// text where it gave none; and whether any was.
+fn counted(usage: Usage, prompt_chars: usize, reply_chars: usize) -> (Tokens, bool) {
+    let estimated = usage.prompt_tokens.is_none() || usage.completion_tokens.is_none();
+    let tokens = Tokens {
+        input: usage
+            .prompt_tokens
+            .unwrap_or_else(|| estimate(prompt_chars)),
+        output: usage
+            .completion_tokens
+            .unwrap_or_else(|| estimate(reply_chars)),
+        cache_read: usage.cache_read_tokens.unwrap_or(0),
+        cache_write: usage.cache_write_tokens.unwrap_or(0),
+    };
+    (tokens, estimated)
+}
+
 /// How a completion ended.
 pub struct Outcome<'a> {
     pub reply: &'a str,
+    /// Characters of the tool calls in the reply.
+    pub tool_chars: usize,
+    /// What the provider reported.
     pub usage: Usage,
+    /// Whether a model may have worked on the prompt: false when the
+    /// provider refused the request or was never reached, and no token is
+    /// counted.
+    pub prompt_used: bool,
     pub status: ChatStatus,
     pub error: Option<String>,
 }
@@ -124,6 +165,14 @@ impl PendingChatLog {
             error
         });
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let reply_chars = outcome.reply.chars().count() + outcome.tool_chars;
+        let (tokens, estimated) = if outcome.prompt_used {
+            counted(outcome.usage, meta.prompt_chars, reply_chars)
+        } else {
+            (Tokens::default(), false)
+        };
+        let counts = |n: i64| outcome.prompt_used.then_some(n);
+        let cost = snapshot.price(&meta.model).map(|price| price.cost(&tokens));
         self.gateway.chat_log_writer.record(NewChatLog {
             chat_id: meta.chat_id,
             chat_title: meta.title,
@@ -134,8 +183,12 @@ impl PendingChatLog {
             character_id: meta.character_id,
             user_id: meta.user_id,
             api_key_id: meta.api_key_id,
-            prompt_tokens: outcome.usage.prompt_tokens,
-            completion_tokens: outcome.usage.completion_tokens,
+            prompt_tokens: counts(tokens.input),
+            completion_tokens: counts(tokens.output),
+            cache_read_tokens: tokens.cache_read,
+            cache_write_tokens: tokens.cache_write,
+            cost,
+            usage_estimated: estimated,
             status: outcome.status,
             error_message: error,
             latency_ms: Some(millis(meta.started.elapsed())),
@@ -147,9 +200,12 @@ impl PendingChatLog {
 impl Drop for PendingChatLog {
     fn drop(&mut self) {
         if self.meta.is_some() {
+            // The prompt went out, or was about to: a model may be at work.
             self.write(Outcome {
                 reply: "",
+                tool_chars: 0,
                 usage: Usage::default(),
+                prompt_used: true,
                 status: ChatStatus::Cancelled,
                 error: Some("the request ended before the answer".to_owned()),
             });
@@ -178,6 +234,45 @@ mod tests {
             conversation_prefix(&messages),
             "User: Hello\n[image]\n\nAssistant: Hi\n\nTool: rain"
         );
+    }
+
+    #[test]
+    fn unreported_tokens_are_estimated_at_four_characters_each() {
+        let reported = Usage {
+            prompt_tokens: Some(7),
+            completion_tokens: Some(2),
+            cache_read_tokens: Some(100),
+            cache_write_tokens: None,
+        };
+        let (tokens, estimated) = counted(reported, 1000, 1000);
+        assert!(!estimated);
+        assert_eq!(
+            tokens,
+            Tokens {
+                input: 7,
+                output: 2,
+                cache_read: 100,
+                cache_write: 0
+            }
+        );
+        let half = Usage {
+            prompt_tokens: Some(7),
+            ..Usage::default()
+        };
+        assert_eq!(
+            counted(half, 1000, 9),
+            (
+                Tokens {
+                    input: 7,
+                    output: 3,
+                    ..Tokens::default()
+                },
+                true
+            )
+        );
+        let (none, estimated) = counted(Usage::default(), 8, 0);
+        assert!(estimated);
+        assert_eq!((none.input, none.output), (2, 0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Writes chat logs off the request path: completions hand their row to a
-//! background thread, which gathers rows for `LINGER` and writes them in
-//! one transaction (a commit costs far more than a row). Closing it writes
-//! everything still queued.
+//! background thread, which gathers rows for `LINGER` and writes them, and
+//! adds them to the usage rollups, in one transaction (a commit costs far
+//! more than a row). Closing it writes everything still queued.
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Mutex;
@@ -88,12 +88,7 @@ fn write_loop(db: &Db, receiver: &Receiver<Message>) {
             continue;
         }
         let count = batch.len();
-        let written = db.write_blocking(move |tx| {
-            for row in &batch {
-                db::chat_logs::upsert(tx, row)?;
-            }
-            Ok::<_, db::StoreError>(())
-        });
+        let written = db.write_blocking(move |tx| db::usage::record_chats(tx, &batch));
         if let Err(e) = written {
             log::error!("could not write {count} chat log(s): {e}");
         }

@@ -24,6 +24,7 @@ pub fn completion(messages: &[ChatMessage]) -> Completion {
         usage: Usage {
             prompt_tokens: Some(prompt_words as i64),
             completion_tokens: Some(text.split_whitespace().count() as i64),
+            ..Usage::default()
         },
         text,
         tool_calls: Vec::new(),

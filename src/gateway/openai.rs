@@ -45,13 +45,29 @@ pub fn request_body(
 struct WireUsage {
     prompt_tokens: Option<i64>,
     completion_tokens: Option<i64>,
+    prompt_tokens_details: Option<WireTokenDetails>,
+}
+
+#[derive(Deserialize)]
+struct WireTokenDetails {
+    cached_tokens: Option<i64>,
 }
 
 impl From<WireUsage> for Usage {
+    /// OpenAI counts the tokens read from its cache in `prompt_tokens`
+    /// too; they are priced apart, so they are taken out of it.
     fn from(usage: WireUsage) -> Usage {
+        let cached = usage
+            .prompt_tokens_details
+            .and_then(|details| details.cached_tokens)
+            .map(|cached| cached.max(0));
         Usage {
-            prompt_tokens: usage.prompt_tokens,
+            prompt_tokens: usage
+                .prompt_tokens
+                .map(|prompt| (prompt - cached.unwrap_or(0)).max(0)),
             completion_tokens: usage.completion_tokens,
+            cache_read_tokens: cached,
+            cache_write_tokens: None,
         }
     }
 }
@@ -240,8 +256,24 @@ mod tests {
             usage.pieces,
             vec![Piece::Usage(Usage {
                 prompt_tokens: Some(3),
-                completion_tokens: Some(4)
+                completion_tokens: Some(4),
+                ..Usage::default()
             })]
+        );
+        let cached = chunk(
+            r#"{"choices":[],"usage":{"prompt_tokens":30,"completion_tokens":4,
+                "prompt_tokens_details":{"cached_tokens":20}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cached.pieces,
+            vec![Piece::Usage(Usage {
+                prompt_tokens: Some(10),
+                completion_tokens: Some(4),
+                cache_read_tokens: Some(20),
+                cache_write_tokens: None,
+            })],
+            "cached tokens are part of prompt_tokens, priced apart"
         );
 
         let error = chunk(r#"{"error":{"message":"boom","type":"server_error"}}"#).unwrap();

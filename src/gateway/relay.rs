@@ -301,9 +301,12 @@ impl Relay {
                 (Some(_), ChatStatus::Ok) => ChatStatus::Error,
                 (_, status) => status,
             };
+            // The provider answered: its model worked on the prompt.
             record.finish(Outcome {
                 reply: &self.transcript.text,
+                tool_chars: self.transcript.tool_chars,
                 usage: self.transcript.usage,
+                prompt_used: true,
                 status,
                 error: self.transcript.error.take(),
             });

@@ -285,6 +285,7 @@ mod tests {
             usage: crate::gateway::answer::Usage {
                 prompt_tokens: Some(2),
                 completion_tokens: Some(1),
+                ..Default::default()
             },
             ..Completion::default()
         };

@@ -244,6 +244,18 @@ impl UpstreamError {
         }
     }
 
+    /// Whether a model may have worked on the prompt before this failure
+    /// (it timed out or broke after the request went out, or answered with
+    /// something unusable), so that its tokens are counted: not when the
+    /// provider refused it, was never reached or had no key.
+    pub fn prompt_used(&self) -> bool {
+        match &self.failure {
+            Failure::Timeout(wait) => *wait != Wait::Connect,
+            Failure::Broken | Failure::BadAnswer => true,
+            Failure::Refused(_) | Failure::Unreachable | Failure::NoKey => false,
+        }
+    }
+
     /// Whether the provider refused the request for carrying `param`.
     pub fn refuses_param(&self, param: &str) -> bool {
         matches!(&self.failure, Failure::Refused(said) if said.refuses_param(param))

@@ -41,7 +41,7 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
 /// The API's CORS middleware: on only when `origins` lists some.
 pub fn cors(origins: &[String]) -> Condition<Cors> {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
         .allow_any_header()
         .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW])
         .max_age(PREFLIGHT_MAX_AGE);

@@ -1,34 +1,24 @@
 use actix_web::http::StatusCode;
-use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
+use mindgate::db::chat_logs::NewChatLog;
 use mindgate::domain::Timestamp;
 use serde_json::json;
 
-use crate::helpers::{data_field, error_message, spawn_app, TestApp};
+use crate::helpers::{chat_log, data_field, error_message, spawn_app, TestApp};
 
 fn log_at(chat_id: &str, recorded_ms: i64, text: &str) -> NewChatLog {
     NewChatLog {
-        chat_id: chat_id.to_owned(),
-        chat_title: format!("Chat {chat_id}"),
-        recorded_at: Timestamp(recorded_ms),
         conversation_text: text.to_owned(),
         model: Some("gpt-4".to_owned()),
-        provider: Some("openai".to_owned()),
-        character_id: None,
-        user_id: None,
-        api_key_id: None,
         prompt_tokens: Some(10),
         completion_tokens: Some(5),
-        status: ChatStatus::Ok,
-        error_message: None,
         latency_ms: Some(120),
         ttft_ms: Some(40),
+        ..chat_log(chat_id, Timestamp(recorded_ms))
     }
 }
 
 fn seed(app: &TestApp, logs: Vec<NewChatLog>) {
-    app.db
-        .write_blocking(|tx| logs.iter().try_for_each(|log| chat_logs::upsert(tx, log)))
-        .expect("seed chat logs");
+    app.record_chats(&logs);
 }
 
 const T0: i64 = 1_640_995_200_000; // 2022-01-01T00:00:00Z

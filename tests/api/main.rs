@@ -11,12 +11,14 @@ mod errors;
 mod gateway;
 mod generated_client;
 mod migrations;
+mod models;
 mod openapi;
 mod protocol;
 mod raw;
 mod readme;
 mod secrets;
 mod storage;
+mod usage;
 mod users;
 
 // The harness both test crates share; each uses only a part of it.

@@ -15,19 +15,20 @@ use unicode_normalization::UnicodeNormalization;
 // shipped twice: its file was once edited after the fact to rebuild
 // `chat_logs_by_user` (tests/fixtures/), which only databases made after the
 // edit ever ran.
-const V1: &str = include_str!("../../schema.sql");
-const V2: &str = include_str!("../../src/db/migrations/0002_providers_and_models.sql");
+pub const V1: &str = include_str!("../../schema.sql");
+pub const V2: &str = include_str!("../../src/db/migrations/0002_providers_and_models.sql");
 const V2_EDITED: &str = concat!(
     include_str!("../../src/db/migrations/0002_providers_and_models.sql"),
     include_str!("../fixtures/0002_edited_after_shipping.sql"),
 );
-const V3: &str = include_str!("../../src/db/migrations/0003_admin.sql");
-const V4: &str = include_str!("../../src/db/migrations/0004_nfc_emails.sql");
-const V5: &str = include_str!("../../src/db/migrations/0005_chat_logs_by_user.sql");
+pub const V3: &str = include_str!("../../src/db/migrations/0003_admin.sql");
+pub const V4: &str = include_str!("../../src/db/migrations/0004_nfc_emails.sql");
+pub const V5: &str = include_str!("../../src/db/migrations/0005_chat_logs_by_user.sql");
+const V6: &str = include_str!("../../src/db/migrations/0006_prices_costs_and_usage.sql");
 
 /// Every shipped step with the SHA-256 of its statements (comments and white
 /// space aside) as it shipped. A new migration is added here when it is.
-const SHIPPED: [(&str, &str, &str); 5] = [
+const SHIPPED: [(&str, &str, &str); 6] = [
     (
         "schema.sql",
         V1,
@@ -52,6 +53,11 @@ const SHIPPED: [(&str, &str, &str); 5] = [
         "0005",
         V5,
         "ae1fee9a8a1eac1ac3d53e39071e10e88b71e1fb4b1062c1c4b51fc05ef293c9",
+    ),
+    (
+        "0006",
+        V6,
+        "709d35325e2dc926346a491a80004c65ddc1d5a9b1a33a53031051948e8021bc",
     ),
 ];
 
@@ -87,7 +93,7 @@ fn shipped_schema_steps_never_change() {
 }
 
 /// The steps that databases in the wild went through.
-const HISTORIES: [(&str, &[&str]); 6] = [
+const HISTORIES: [(&str, &[&str]); 7] = [
     ("version 1", &[V1]),
     ("version 2", &[V1, V2]),
     ("version 3", &[V1, V2, V3]),
@@ -97,10 +103,11 @@ const HISTORIES: [(&str, &[&str]); 6] = [
         &[V1, V2, V3, V4],
     ),
     ("version 4 made after the edit", &[V1, V2_EDITED, V3, V4]),
+    ("version 5", &[V1, V2, V3, V4, V5]),
 ];
 
 /// A database at `path` made by running `steps`, as the release did.
-fn made_by(path: &Path, steps: &[&str]) {
+pub fn made_by(path: &Path, steps: &[&str]) {
     let conn = Connection::open(path).unwrap();
     // Version 4 calls it; the release registered it the same way.
     conn.create_scalar_function(
@@ -168,4 +175,77 @@ fn every_shipped_database_migrates_to_the_schema_of_a_new_one() {
         assert_eq!(version, LATEST_VERSION, "{history}");
         assert_eq!(migrated, expected, "{history}");
     }
+}
+
+#[test]
+fn version_6_prices_the_built_in_models_and_rolls_up_the_chats_recorded_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    made_by(&path, &[V1, V2, V3, V4, V5]);
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, email, created_at) VALUES (1, 'ann@example.com', 0);
+             INSERT INTO api_keys (id, name, prefix, key_hash, created_at) VALUES (1, 'k', 'mg_', x'00', 0);
+             -- An admin re-pointed gpt-4o: its list price no longer applies.
+             UPDATE models SET upstream = 'gpt-4o-mini' WHERE name = 'gpt-4o';
+             INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text,
+                                    model, provider, user_id, api_key_id, prompt_tokens,
+                                    completion_tokens, status)
+             VALUES ('a', '', 0, 86400000 + 5, '', 'gpt-4.1', 'openai', 1, 1, 10, 2, 'ok'),
+                    ('b', '', 0, 86400000 + 9, '', 'gpt-4.1', 'openai', 1, 1, 5, NULL, 'error'),
+                    ('c', '', 0, 2 * 86400000, '', 'echo', NULL, NULL, NULL, NULL, NULL, 'cancelled');",
+        )
+        .unwrap();
+    }
+    drop(Db::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let price = |name: &str| -> [Option<i64>; 4] {
+        conn.query_row(
+            "SELECT price_input, price_output, price_cache_read, price_cache_write
+             FROM models WHERE name = ?1",
+            [name],
+            |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        price("gpt-4.1"),
+        [Some(2_000_000), Some(8_000_000), Some(500_000), None]
+    );
+    assert_eq!(
+        price("claude-2"),
+        price("claude-sonnet-4-5"),
+        "an alias costs what its upstream model does"
+    );
+    assert_eq!(price("claude-sonnet-4-5")[3], Some(3_750_000));
+    assert_eq!(price("gpt-4o"), [None; 4], "re-pointed: left unpriced");
+    let mut stmt = conn
+        .prepare(
+            "SELECT day, user_id, user_email, api_key_id, model, provider, requests, errors,
+                    input_tokens, output_tokens, cost_micros, unpriced_requests
+             FROM usage_rollups ORDER BY day",
+        )
+        .unwrap();
+    let rollups: Vec<String> = stmt
+        .query_map([], |r| {
+            Ok((0..12)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" "))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rollups,
+        [
+            "1 1 ann@example.com 1 gpt-4.1 openai 2 1 15 2 0 2",
+            "2 0  0 echo  1 0 0 0 0 1",
+        ]
+    );
 }

@@ -3,6 +3,7 @@ use mindgate::db::{StoreError, LATEST_VERSION};
 use serde_json::json;
 
 use crate::helpers::{mindgate, spawn_app, spawn_app_on, stderr};
+use crate::migrations::{made_by, V1, V2, V3};
 
 #[actix_web::test]
 async fn data_survives_a_restart_on_the_same_file() {
@@ -193,7 +194,7 @@ async fn the_database_its_wal_and_backups_are_private_and_a_shared_one_is_flagge
 async fn emails_stored_before_nfc_are_normalised_without_creating_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
-    drop(mindgate::db::Db::open(&path).unwrap());
+    made_by(&path, &[V1, V2, V3]);
     {
         // As version 3 stored them: lower-cased, not normalised.
         let conn = rusqlite::Connection::open(&path).unwrap();

@@ -12,8 +12,8 @@ use actix_web::http::{Method, StatusCode};
 use mindgate::admin::password;
 use mindgate::admin::paths::Urls;
 use mindgate::config::{AppConfig, GatewayConfig};
-use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
-use mindgate::db::{admins, api_keys, Db, StoreError};
+use mindgate::db::chat_logs::{ChatStatus, NewChatLog};
+use mindgate::db::{admins, api_keys, usage, Db, StoreError};
 use mindgate::domain::{AdminId, ApiKey, Email, Timestamp};
 use mindgate::startup::Application;
 use serde_json::Value;
@@ -192,26 +192,21 @@ impl TestApp {
 
     /// Records a chat directly, as the gateway would.
     pub fn record_chat(&self, chat_id: &str, title: &str, text: &str, model: &str, ms_ago: i64) {
-        let log = NewChatLog {
-            chat_id: chat_id.to_owned(),
+        let recorded_at = Timestamp(Timestamp::now().millis() - ms_ago);
+        self.record_chats(&[NewChatLog {
             chat_title: title.to_owned(),
-            recorded_at: Timestamp(Timestamp::now().millis() - ms_ago),
             conversation_text: text.to_owned(),
             model: Some(model.to_owned()),
-            provider: Some("openai".to_owned()),
-            character_id: None,
-            user_id: None,
-            api_key_id: None,
-            prompt_tokens: Some(100),
-            completion_tokens: Some(23),
-            status: ChatStatus::Ok,
-            error_message: None,
-            latency_ms: Some(812),
-            ttft_ms: Some(240),
-        };
+            ..chat_log(chat_id, recorded_at)
+        }]);
+    }
+
+    /// Records chat logs directly, and adds them to the usage rollups, as
+    /// the gateway's writer does.
+    pub fn record_chats(&self, logs: &[NewChatLog]) {
         self.db
-            .write_blocking(|tx| chat_logs::upsert(tx, &log))
-            .expect("record chat");
+            .write_blocking(|tx| usage::record_chats(tx, logs))
+            .expect("record chats");
     }
 
     /// The first column of the first row `sql` finds.
@@ -271,6 +266,32 @@ impl TestApp {
                 .expect("server task")
                 .expect("server shut down cleanly");
         }
+    }
+}
+
+/// A chat log of `openai`'s `gpt-4o`, with no user or key, 100 prompt and 23
+/// completion tokens, no price, `ok`: what tests change with `..`.
+pub fn chat_log(chat_id: &str, recorded_at: Timestamp) -> NewChatLog {
+    NewChatLog {
+        chat_id: chat_id.to_owned(),
+        chat_title: format!("Chat {chat_id}"),
+        recorded_at,
+        conversation_text: "User: Hi\n\nAssistant: Hello".to_owned(),
+        model: Some("gpt-4o".to_owned()),
+        provider: Some("openai".to_owned()),
+        character_id: None,
+        user_id: None,
+        api_key_id: None,
+        prompt_tokens: Some(100),
+        completion_tokens: Some(23),
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        cost: None,
+        usage_estimated: false,
+        status: ChatStatus::Ok,
+        error_message: None,
+        latency_ms: Some(812),
+        ttft_ms: Some(240),
     }
 }
 

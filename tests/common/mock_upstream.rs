@@ -1,7 +1,8 @@
 //! A mock model provider on 127.0.0.1:0 that speaks OpenAI chat completions
 //! (`/v1/chat/completions`) and Anthropic Messages (`/v1/messages`), as JSON
 //! and as SSE, lists its models (`/v1/models`), and fails on demand: a
-//! queue of faults, one per request, or every key refused but one.
+//! queue of faults, one per request, or every key refused but one. Its
+//! usage may report prompt cache tokens, or be left out.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -73,6 +74,22 @@ pub enum Fault {
 // request carried (its `Authorization` or `x-api-key` header), as sent back
 // by a provider that echoes it.
 
+/// The usage the mock reports with every answer from now on.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum MockUsage {
+    /// `PROMPT_TOKENS` in, `COMPLETION_TOKENS` out, no cache.
+    #[default]
+    Plain,
+    /// Of the `PROMPT_TOKENS`, `read` read from the prompt cache and (for
+    /// Anthropic) `write` written to it, each vendor reporting them its
+    /// way: OpenAI counts cached tokens inside `prompt_tokens`
+    /// (`prompt_tokens_details.cached_tokens`) and writes none; Anthropic
+    /// counts both apart from `input_tokens`.
+    Cached { read: i64, write: i64 },
+    /// No usage at all, as servers that ignore `stream_options` send.
+    Unreported,
+}
+
 #[derive(Debug, Clone)]
 pub struct Received {
     pub path: String,
@@ -107,6 +124,7 @@ struct State {
     connections: AtomicUsize,
     /// The only key it takes, when set: any other gets a 401 that echoes it.
     accepted_key: Mutex<Option<String>>,
+    usage: Mutex<MockUsage>,
 }
 
 /// One request being answered, counted while it lives.
@@ -166,6 +184,11 @@ impl MockUpstream {
     /// echoes the key it got, as some providers do.
     pub fn accept_only(&self, key: &str) {
         *self.state.accepted_key.lock().unwrap() = Some(key.to_owned());
+    }
+
+    /// The usage every answer reports from now on.
+    pub fn report_usage(&self, usage: MockUsage) {
+        *self.state.usage.lock().unwrap() = usage;
     }
 
     /// Queues faults for the next requests, in order.
@@ -310,9 +333,10 @@ async fn answer(
         Some(Fault::Reply(text)) => echo(text),
         _ => REPLY.to_owned(),
     };
+    let usage = *state.usage.lock().unwrap();
     let whole = match protocol {
-        Protocol::OpenAi => openai_completion_of(&model, &text),
-        Protocol::Anthropic => anthropic_message_of(&model, &text),
+        Protocol::OpenAi => openai_completion_of(&model, &text, usage),
+        Protocol::Anthropic => anthropic_message_of(&model, &text, usage),
     };
     if let Some(Fault::Trickle { pieces, pause }) = fault {
         let text = whole.to_string().into_bytes();
@@ -347,8 +371,8 @@ async fn answer(
         vec![text.as_str()]
     };
     let mut events = match protocol {
-        Protocol::OpenAi => openai_events_of(&model, &words, include_usage),
-        Protocol::Anthropic => anthropic_events_of(&model, &words),
+        Protocol::OpenAi => openai_events_of(&model, &words, include_usage, usage),
+        Protocol::Anthropic => anthropic_events_of(&model, &words, usage),
     };
     match &fault {
         Some(Fault::StreamError {
@@ -386,11 +410,40 @@ async fn answer(
 }
 
 pub fn openai_completion(model: &str) -> Value {
-    openai_completion_of(model, REPLY)
+    openai_completion_of(model, REPLY, MockUsage::Plain)
 }
 
-fn openai_completion_of(model: &str, text: &str) -> Value {
-    json!({
+/// OpenAI's `usage`: cached tokens are part of `prompt_tokens`.
+fn openai_usage(usage: MockUsage) -> Option<Value> {
+    let mut body = json!({
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS
+    });
+    match usage {
+        MockUsage::Plain => {}
+        MockUsage::Cached { read, .. } => {
+            body["prompt_tokens_details"] = json!({ "cached_tokens": read, "audio_tokens": 0 });
+        }
+        MockUsage::Unreported => return None,
+    }
+    Some(body)
+}
+
+/// Anthropic's `usage` (`output` tokens so far): the cache apart from
+/// `input_tokens`.
+fn anthropic_usage(usage: MockUsage, output: i64) -> Value {
+    match usage {
+        MockUsage::Cached { read, write } => json!({
+            "input_tokens": PROMPT_TOKENS - read - write, "output_tokens": output,
+            "cache_read_input_tokens": read, "cache_creation_input_tokens": write
+        }),
+        _ => json!({ "input_tokens": PROMPT_TOKENS, "output_tokens": output }),
+    }
+}
+
+fn openai_completion_of(model: &str, text: &str, usage: MockUsage) -> Value {
+    let mut body = json!({
         "id": "chatcmpl-mock",
         "object": "chat.completion",
         "created": 1700000000,
@@ -399,26 +452,28 @@ fn openai_completion_of(model: &str, text: &str) -> Value {
             "index": 0,
             "message": { "role": "assistant", "content": text },
             "finish_reason": "stop"
-        }],
-        "usage": {
-            "prompt_tokens": PROMPT_TOKENS,
-            "completion_tokens": COMPLETION_TOKENS,
-            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS
-        }
-    })
+        }]
+    });
+    if let Some(usage) = openai_usage(usage) {
+        body["usage"] = usage;
+    }
+    body
 }
 
-fn anthropic_message_of(model: &str, text: &str) -> Value {
-    json!({
+fn anthropic_message_of(model: &str, text: &str, usage: MockUsage) -> Value {
+    let mut body = json!({
         "id": "msg_mock",
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": [{ "type": "text", "text": text }],
         "stop_reason": "end_turn",
-        "stop_sequence": null,
-        "usage": { "input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS }
-    })
+        "stop_sequence": null
+    });
+    if usage != MockUsage::Unreported {
+        body["usage"] = anthropic_usage(usage, COMPLETION_TOKENS);
+    }
+    body
 }
 
 fn data(value: Value) -> String {
@@ -439,10 +494,15 @@ fn openai_chunk(model: &str, delta: Value, finish: Value) -> String {
 
 /// The events of an OpenAI stream, as OpenAI sends them.
 pub fn openai_events(model: &str, include_usage: bool) -> Vec<String> {
-    openai_events_of(model, &REPLY_WORDS, include_usage)
+    openai_events_of(model, &REPLY_WORDS, include_usage, MockUsage::Plain)
 }
 
-fn openai_events_of(model: &str, words: &[&str], include_usage: bool) -> Vec<String> {
+fn openai_events_of(
+    model: &str,
+    words: &[&str],
+    include_usage: bool,
+    usage: MockUsage,
+) -> Vec<String> {
     let mut events = vec![openai_chunk(
         model,
         json!({"role": "assistant", "content": ""}),
@@ -452,28 +512,29 @@ fn openai_events_of(model: &str, words: &[&str], include_usage: bool) -> Vec<Str
         events.push(openai_chunk(model, json!({ "content": word }), Value::Null));
     }
     events.push(openai_chunk(model, json!({}), json!("stop")));
-    if include_usage {
+    if let Some(usage) = openai_usage(usage).filter(|_| include_usage) {
         events.push(data(json!({
             "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1700000000,
-            "model": model, "choices": [],
-            "usage": { "prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-                       "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS }
+            "model": model, "choices": [], "usage": usage
         })));
     }
     events.push("data: [DONE]\n\n".to_owned());
     events
 }
 
-fn anthropic_events_of(model: &str, words: &[&str]) -> Vec<String> {
+fn anthropic_events_of(model: &str, words: &[&str], usage: MockUsage) -> Vec<String> {
+    let mut message = json!({ "id": "msg_mock", "type": "message", "role": "assistant",
+                              "model": model, "content": [], "stop_reason": null });
+    let mut delta_usage = json!({ "output_tokens": COMPLETION_TOKENS });
+    if usage == MockUsage::Unreported {
+        delta_usage = Value::Null;
+    } else {
+        message["usage"] = anthropic_usage(usage, 1);
+    }
     let mut events = vec![
         named(
             "message_start",
-            json!({
-                "type": "message_start",
-                "message": { "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
-                             "content": [], "stop_reason": null,
-                             "usage": { "input_tokens": PROMPT_TOKENS, "output_tokens": 1 } }
-            }),
+            json!({ "type": "message_start", "message": message }),
         ),
         named(
             "content_block_start",
@@ -496,7 +557,7 @@ fn anthropic_events_of(model: &str, words: &[&str]) -> Vec<String> {
         "message_delta",
         json!({
             "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
-            "usage": { "output_tokens": COMPLETION_TOKENS }
+            "usage": delta_usage
         }),
     ));
     events.push(named("message_stop", json!({ "type": "message_stop" })));

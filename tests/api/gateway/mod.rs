@@ -2,6 +2,7 @@
 
 mod characters;
 mod concurrency;
+mod costs;
 mod echo;
 mod faults;
 mod logging;
@@ -161,6 +162,10 @@ pub struct StoredChat {
     pub ttft_ms: Option<i64>,
     pub created_at: i64,
     pub recorded_at: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micros: Option<i64>,
+    pub usage_estimated: bool,
 }
 
 pub fn stored_chats(app: &TestApp) -> Vec<StoredChat> {
@@ -169,7 +174,8 @@ pub fn stored_chats(app: &TestApp) -> Vec<StoredChat> {
             let mut stmt = conn.prepare(
                 "SELECT chat_id, chat_title, conversation_text, model, provider, character_id,
                         user_id, api_key_id, prompt_tokens, completion_tokens, status,
-                        error_message, latency_ms, ttft_ms, created_at, recorded_at
+                        error_message, latency_ms, ttft_ms, created_at, recorded_at,
+                        cache_read_tokens, cache_write_tokens, cost_micros, usage_estimated
                  FROM chat_logs ORDER BY id",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -190,6 +196,10 @@ pub fn stored_chats(app: &TestApp) -> Vec<StoredChat> {
                     ttft_ms: r.get(13)?,
                     created_at: r.get(14)?,
                     recorded_at: r.get(15)?,
+                    cache_read_tokens: r.get(16)?,
+                    cache_write_tokens: r.get(17)?,
+                    cost_micros: r.get(18)?,
+                    usage_estimated: r.get(19)?,
                 })
             })?;
             Ok::<_, StoreError>(rows.collect::<Result<Vec<_>, _>>()?)
