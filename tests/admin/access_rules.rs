@@ -56,6 +56,7 @@ fn form_for(pattern: &str) -> Vec<(&'static str, &'static str)> {
             ("upstream", "gpt-4o"),
         ],
         paths::MODEL_TOGGLE => vec![("name", "gpt-4o")],
+        paths::MODEL_PRICE => vec![("name", "gpt-4o"), ("input", "99"), ("output", "99")],
         paths::API_KEYS => vec![("name", "backdoor")],
         paths::SETTINGS_PASSWORD => vec![
             ("current", ADMIN_PASSWORD),

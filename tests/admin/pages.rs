@@ -765,6 +765,73 @@ async fn chat_logs_export_as_json_and_csv() {
 }
 
 #[actix_web::test]
+async fn chat_logs_show_their_cost_or_no_price_and_estimated_usage_everywhere() {
+    use mindgate::db::chat_logs::NewChatLog;
+    use mindgate::domain::{Micros, Timestamp};
+
+    use crate::helpers::chat_log;
+
+    let (app, browser) = signed_in().await;
+    let u = &browser.urls;
+    let now = Timestamp::now();
+    app.record_chats(&[
+        NewChatLog {
+            cache_read_tokens: 7,
+            cost: Some(Micros(125)),
+            ..chat_log("priced", now)
+        },
+        NewChatLog {
+            model: Some("house-model".into()),
+            usage_estimated: true,
+            ..chat_log("unpriced", now)
+        },
+    ]);
+    let page = browser.get(&u.chatlogs()).await;
+    let row = |title: &str| html::row_of(&page.body, title).unwrap();
+    assert!(row("Chat priced").shows("$0.000125"), "{:?}", row("Chat priced"));
+    assert!(row("Chat priced").shows("130"), "prompt, cache and completion tokens");
+    assert!(row("Chat unpriced").shows("no price"));
+    assert!(row("Chat unpriced").shows("est."));
+    browser
+        .get(&u.chatlog("priced"))
+        .await
+        .assert_contains("$0.000125")
+        .assert_contains("7 cache read");
+    browser
+        .get(&u.chatlog("unpriced"))
+        .await
+        .assert_contains("no price")
+        .assert_contains("estimated");
+
+    let json = browser.get(&u.chatlogs_json()).await;
+    let body: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    let by_id = |id: &str| {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["chatID"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("priced")["costUsd"], 0.000125);
+    assert_eq!(by_id("priced")["cacheReadTokens"], 7);
+    assert_eq!(by_id("unpriced")["costUsd"], serde_json::Value::Null);
+    assert_eq!(by_id("unpriced")["usageEstimated"], true);
+    let csv = browser.get(&u.chatlogs_csv()).await;
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let of = |id: &str| records.iter().find(|r| &r[0] == id).unwrap().clone();
+    assert_eq!(&of("priced")[column("costUsd")], "0.000125");
+    assert_eq!(&of("priced")[column("userEmail")], "");
+    assert_eq!(&of("unpriced")[column("costUsd")], "", "no price");
+    assert_eq!(&of("unpriced")[column("usageEstimated")], "true");
+    assert_eq!(&of("unpriced")[column("model")], "house-model");
+}
+
+#[actix_web::test]
 async fn the_dashboard_counts_and_charts_usage() {
     let (app, browser) = signed_in().await;
     let u = &browser.urls;

@@ -364,3 +364,83 @@ async fn a_model_of_no_provider_or_no_model_is_refused() {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+/// The price cell of `model`'s catalog row.
+async fn price_cell(browser: &Browser, model: &str) -> Vec<String> {
+    let page = browser.get(&browser.urls.providers()).await;
+    html::rows(&page.body)
+        .into_iter()
+        .find(|row| row.cell(0) == [model])
+        .map(|row| row.cell(4).to_vec())
+        .unwrap_or_else(|| panic!("no catalog row for {model}"))
+}
+
+/// The price the API shows for `model`.
+async fn api_price(app: &TestApp, model: &str) -> serde_json::Value {
+    let (_, body) = app.get(&format!("/api/v1/models/{model}")).await;
+    body["price"].clone()
+}
+
+#[actix_web::test]
+async fn prices_are_shown_set_refused_and_removed_from_the_catalog() {
+    let (app, browser) = signed_in().await;
+    let u = &browser.urls;
+    assert_eq!(
+        price_cell(&browser, "gpt-4o").await,
+        ["in $2.5 · out $10 · cache read $1.25"],
+        "the list price"
+    );
+    let price = |input, output, read, write| {
+        vec![
+            ("name", "gpt-4o"),
+            ("input", input),
+            ("output", output),
+            ("cacheRead", read),
+            ("cacheWrite", write),
+        ]
+    };
+    browser
+        .post(
+            &u.providers(),
+            &u.model_price(),
+            &price("0.15", "0.6", "", "3.125"),
+        )
+        .await
+        .assert_redirect(&u.providers());
+    browser
+        .get(&u.providers())
+        .await
+        .assert_contains("The model gpt-4o costs $0.15 in, $0.6 out per million tokens.");
+    assert_eq!(
+        price_cell(&browser, "gpt-4o").await,
+        ["in $0.15 · out $0.6 · cache write $3.125"]
+    );
+    assert_eq!(
+        api_price(&app, "gpt-4o").await,
+        serde_json::json!({"input": 0.15, "output": 0.6, "cacheRead": null, "cacheWrite": 3.125}),
+        "the gateway's catalog was reloaded"
+    );
+    for (fields, says) in [
+        (price("-1", "1", "", ""), "`input` must not be negative"),
+        (price("1", "ten", "", ""), "`output` must be a number"),
+        (price("1", "", "", ""), "`output` is required"),
+        (price("1", "1", "NaN", ""), "`cacheRead` must be a number"),
+    ] {
+        let refused = browser
+            .post(&u.providers(), &u.model_price(), &fields)
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{says}");
+        refused.assert_contains(says);
+    }
+    assert_eq!(api_price(&app, "gpt-4o").await["input"], 0.15, "unchanged");
+    browser
+        .post(
+            &u.providers(),
+            &u.model_price(),
+            &[("name", "gpt-4o"), ("remove", "1")],
+        )
+        .await
+        .assert_redirect(&u.providers());
+    assert_eq!(price_cell(&browser, "gpt-4o").await, ["no price"]);
+    assert_eq!(api_price(&app, "gpt-4o").await, serde_json::Value::Null);
+}
