@@ -34,7 +34,7 @@ pub enum ChatStatus {
 }
 
 impl ChatStatus {
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             ChatStatus::Ok => "ok",
             ChatStatus::Error => "error",

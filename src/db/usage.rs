@@ -159,17 +159,6 @@ impl Dimension {
     pub fn parse(name: &str) -> Option<Dimension> {
         Dimension::ALL.into_iter().find(|d| d.name() == name)
     }
-
-    /// The column it reads, with none (0, '') as NULL.
-    fn column(self) -> &'static str {
-        match self {
-            Dimension::Day => "r.day",
-            Dimension::User => "NULLIF(r.user_email, '')",
-            Dimension::Tag => "t.tag",
-            Dimension::Model => "r.model",
-            Dimension::ApiKey => "NULLIF(r.api_key_id, 0)",
-        }
-    }
 }
 
 /// What a usage report covers and how its rows are grouped.
@@ -222,88 +211,152 @@ pub struct UsageReport {
     pub total: UsageTotals,
 }
 
-const SUMS: &str = "SUM(r.requests), SUM(r.errors), SUM(r.input_tokens), SUM(r.output_tokens),
-    SUM(r.cache_read_tokens), SUM(r.cache_write_tokens), SUM(r.cost_micros),
-    SUM(r.unpriced_requests)";
-
 /// `?1..?2` days, `?3` email, `?4` tag, `?5` model.
-const FILTER: &str = "r.day BETWEEN ?1 AND ?2
-    AND (?3 IS NULL OR r.user_email = ?3)
-    AND (?4 IS NULL OR r.user_id IN (SELECT user_id FROM user_tags WHERE tag = ?4))
-    AND (?5 IS NULL OR r.model = ?5)";
+const FILTER: &str = "day BETWEEN ?1 AND ?2
+    AND (?3 IS NULL OR user_email = ?3)
+    AND (?4 IS NULL OR user_id IN (SELECT user_id FROM user_tags WHERE tag = ?4))
+    AND (?5 IS NULL OR model = ?5)";
 
-fn totals_at(row: &rusqlite::Row, first: usize) -> rusqlite::Result<UsageTotals> {
-    let sum =
-        |i: usize| Ok::<_, rusqlite::Error>(row.get::<_, Option<i64>>(first + i)?.unwrap_or(0));
-    Ok(UsageTotals {
-        requests: sum(0)?,
-        errors: sum(1)?,
-        input_tokens: sum(2)?,
-        output_tokens: sum(3)?,
-        cache_read_tokens: sum(4)?,
-        cache_write_tokens: sum(5)?,
-        cost: Micros(sum(6)?),
-        unpriced_requests: sum(7)?,
-    })
+/// Names seen while reading, each stored once and known by a number
+/// (from 1: 0 is a dimension not grouped by).
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
 }
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        self.names.push(name.to_owned());
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The name of `id`; `None` for the empty name (no user, no tag).
+    fn get(&self, id: u32) -> Option<String> {
+        Some(self.names[id as usize - 1].clone()).filter(|name| !name.is_empty())
+    }
+}
+
+/// A group: day, user email, tag, model (names by number) and key id, each
+/// 0 when not grouped by.
+type GroupId = (i64, u32, u32, u32, i64);
 
 /// Usage over the query's days, grouped and filtered as it asks, with the
 /// total.
+///
+/// The rollup rows of the days are read once and summed here, into the
+/// groups and the total at once: a month of a thousand users is some
+/// 100,000 rows, which SQLite would sort to group.
 pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, StoreError> {
-    let filters = params![
+    let by = |d| query.groups(d);
+    let mut names = Names::default();
+    // Each user's tags now (with the tag filter, only that one); a user
+    // with none, or no user, is under the empty tag.
+    let mut tags: HashMap<i64, Vec<u32>> = HashMap::new();
+    if by(Dimension::Tag) {
+        let mut stmt = conn.prepare_cached(
+            "SELECT user_id, tag FROM user_tags WHERE ?1 IS NULL OR tag = ?1 ORDER BY user_id, position",
+        )?;
+        let mut rows = stmt.query([&query.tag])?;
+        while let Some(row) = rows.next()? {
+            let tag = names.id(&row.get::<_, String>(1)?);
+            tags.entry(row.get(0)?).or_default().push(tag);
+        }
+    }
+    let untagged = [names.id("")];
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT day, user_id, user_email, api_key_id, model, requests, errors, input_tokens,
+                output_tokens, cache_read_tokens, cache_write_tokens, cost_micros,
+                unpriced_requests
+         FROM usage_rollups WHERE {FILTER}"
+    ))?;
+    let mut rows = stmt.query(params![
         query.start_day,
         query.end_day,
         query.user_email,
         query.tag,
         query.model
-    ];
-    let total = conn
-        .prepare_cached(&format!(
-            "SELECT {SUMS} FROM usage_rollups AS r WHERE {FILTER}"
-        ))?
-        .query_row(filters, |row| totals_at(row, 0))?;
-    let dimensions: Vec<Dimension> = Dimension::ALL
-        .into_iter()
-        .filter(|d| query.groups(*d))
-        .collect();
-    if dimensions.is_empty() {
+    ])?;
+    let mut groups: HashMap<GroupId, UsageTotals> = HashMap::new();
+    let mut total = UsageTotals::default();
+    while let Some(row) = rows.next()? {
+        let totals = UsageTotals {
+            requests: row.get(5)?,
+            errors: row.get(6)?,
+            input_tokens: row.get(7)?,
+            output_tokens: row.get(8)?,
+            cache_read_tokens: row.get(9)?,
+            cache_write_tokens: row.get(10)?,
+            cost: row.get(11)?,
+            unpriced_requests: row.get(12)?,
+        };
+        total.add(&totals);
+        if query.group_by.is_empty() {
+            continue;
+        }
+        let mut name = |grouped: bool, i: usize| -> rusqlite::Result<u32> {
+            Ok(if grouped {
+                names.id(row.get_ref(i)?.as_str()?)
+            } else {
+                0
+            })
+        };
+        let day = if by(Dimension::Day) { row.get(0)? } else { 0 };
+        let user = name(by(Dimension::User), 2)?;
+        let model = name(by(Dimension::Model), 4)?;
+        let key = if by(Dimension::ApiKey) {
+            row.get(3)?
+        } else {
+            0
+        };
+        let user_tags: &[u32] = if by(Dimension::Tag) {
+            tags.get(&row.get(1)?).map_or(&untagged, Vec::as_slice)
+        } else {
+            &[0]
+        };
+        for tag in user_tags {
+            groups
+                .entry((day, user, *tag, model, key))
+                .or_default()
+                .add(&totals);
+        }
+    }
+    if query.group_by.is_empty() {
         let rows = vec![UsageRow {
             key: UsageKey::default(),
             totals: total,
         }];
         return Ok(UsageReport { rows, total });
     }
-    let columns: Vec<&str> = dimensions.iter().map(|d| d.column()).collect();
-    let keys = columns.join(", ");
-    // With the tag filter, only that tag of each user is a group.
-    let tags = if query.groups(Dimension::Tag) {
-        "LEFT JOIN user_tags AS t ON t.user_id = r.user_id AND (?4 IS NULL OR t.tag = ?4)"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {keys}, {SUMS} FROM usage_rollups AS r {tags} WHERE {FILTER}
-         GROUP BY {keys} ORDER BY {keys}"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(filters, |row| {
-        let mut key = UsageKey::default();
-        for (i, dimension) in dimensions.iter().enumerate() {
-            match dimension {
-                Dimension::Day => key.day = Some(row.get(i)?),
-                Dimension::User => key.user_email = Some(row.get(i)?),
-                Dimension::Tag => key.tag = Some(row.get(i)?),
-                Dimension::Model => key.model = Some(row.get(i)?),
-                Dimension::ApiKey => key.api_key_id = Some(row.get(i)?),
-            }
-        }
-        Ok(UsageRow {
-            key,
-            totals: totals_at(row, dimensions.len())?,
+    let named = |id: u32| (id > 0).then(|| names.get(id));
+    let mut rows: Vec<UsageRow> = groups
+        .into_iter()
+        .map(|((day, user, tag, model, key), totals)| UsageRow {
+            key: UsageKey {
+                day: by(Dimension::Day).then_some(day),
+                user_email: named(user),
+                tag: named(tag),
+                model: named(model).map(Option::unwrap_or_default),
+                api_key_id: by(Dimension::ApiKey).then_some(Some(key).filter(|k| *k != 0)),
+            },
+            totals,
         })
-    })?;
-    Ok(UsageReport {
-        rows: rows.collect::<Result<_, _>>()?,
-        total,
-    })
+        .collect();
+    // None (no user, tag or key) first, as SQL sorts NULL.
+    rows.sort_by(|a, b| {
+        let (a, b) = (&a.key, &b.key);
+        (a.day, &a.user_email, &a.tag, &a.model, a.api_key_id).cmp(&(
+            b.day,
+            &b.user_email,
+            &b.tag,
+            &b.model,
+            b.api_key_id,
+        ))
+    });
+    Ok(UsageReport { rows, total })
 }

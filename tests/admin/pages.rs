@@ -788,8 +788,15 @@ async fn chat_logs_show_their_cost_or_no_price_and_estimated_usage_everywhere() 
     ]);
     let page = browser.get(&u.chatlogs()).await;
     let row = |title: &str| html::row_of(&page.body, title).unwrap();
-    assert!(row("Chat priced").shows("$0.000125"), "{:?}", row("Chat priced"));
-    assert!(row("Chat priced").shows("130"), "prompt, cache and completion tokens");
+    assert!(
+        row("Chat priced").shows("$0.000125"),
+        "{:?}",
+        row("Chat priced")
+    );
+    assert!(
+        row("Chat priced").shows("130"),
+        "prompt, cache and completion tokens"
+    );
     assert!(row("Chat unpriced").shows("no price"));
     assert!(row("Chat unpriced").shows("est."));
     browser

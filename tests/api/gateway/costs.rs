@@ -302,3 +302,75 @@ async fn cut_cancelled_and_refused_requests_count_what_went_through() {
         "cut and refused; cancelled is no error"
     );
 }
+
+#[actix_web::test]
+async fn usage_per_user_and_model_adds_up_the_chat_logs_of_two_users() {
+    let gw = spawn_gateway().await;
+    gw.mock
+        .report_usage(MockUsage::Cached { read: 4, write: 1 });
+    for email in ["ann@example.com", "bob@example.com"] {
+        gw.app.create_user(&json!({ "email": email })).await;
+    }
+    let plan = [
+        ("ann@example.com", "echo", false),
+        ("ann@example.com", "echo", true),
+        ("ann@example.com", "gpt-4o", true),
+        ("bob@example.com", "claude-haiku-4-5", false),
+        ("bob@example.com", "claude-haiku-4-5", true),
+        ("bob@example.com", "gpt-4o", false),
+    ];
+    let chats = plan.iter().map(|(email, model, stream)| {
+        let mut body = hello(model);
+        body["stream"] = json!(stream);
+        let request = gw
+            .app
+            .request(Method::POST, "/api/v1/chat/completions")
+            .insert_header(("X-User-Email", *email));
+        async move {
+            let mut response = request.send_body(body.to_string()).await.expect("request");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.body().await.expect("read");
+        }
+    });
+    futures_util::future::join_all(chats).await;
+    let stored = wait_for_chats(&gw.app, plan.len()).await;
+    let (_, usage) = gw.app.get("/api/v1/usage?groupBy=user,model").await;
+    let rows = usage["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{usage}");
+    for row in rows {
+        let email = row["userEmail"].as_str().unwrap();
+        let user_id = if email.starts_with("ann") { 1 } else { 2 };
+        let of_group: Vec<&StoredChat> = stored
+            .iter()
+            .filter(|c| c.user_id == Some(user_id) && c.model.as_deref() == row["model"].as_str())
+            .collect();
+        let sum = |f: fn(&StoredChat) -> i64| of_group.iter().map(|c| f(c)).sum::<i64>();
+        assert_eq!(row["requests"], of_group.len(), "{row}");
+        assert_eq!(
+            row["inputTokens"],
+            sum(|c| c.prompt_tokens.unwrap()),
+            "{row}"
+        );
+        assert_eq!(
+            row["outputTokens"],
+            sum(|c| c.completion_tokens.unwrap()),
+            "{row}"
+        );
+        assert_eq!(
+            row["cacheReadTokens"],
+            sum(|c| c.cache_read_tokens),
+            "{row}"
+        );
+        assert_eq!(
+            row["cacheWriteTokens"],
+            sum(|c| c.cache_write_tokens),
+            "{row}"
+        );
+        let cost = sum(|c| c.cost_micros.unwrap_or(0));
+        assert_eq!(row["costUsd"], cost as f64 / 1e6, "{row}");
+        let unpriced = of_group.iter().filter(|c| c.cost_micros.is_none()).count();
+        assert_eq!(row["unpricedRequests"], unpriced, "{row}");
+    }
+    assert_eq!(usage["total"]["requests"], plan.len());
+    assert_eq!(usage["total"]["unpricedRequests"], 2, "echo has no price");
+}
