@@ -123,10 +123,17 @@ impl PendingChatLog {
             redactor.scrub(&mut error);
             error
         });
+        // Metadata only: no prompt, no reply, and no title (the client's is
+        // made from the conversation too).
+        let mut title = meta.title;
+        if !self.gateway.catalog.record_conversations() {
+            conversation.clear();
+            title.clear();
+        }
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         self.gateway.chat_log_writer.record(NewChatLog {
             chat_id: meta.chat_id,
-            chat_title: meta.title,
+            chat_title: title,
             recorded_at: Timestamp::now(),
             conversation_text: conversation,
             model: Some(meta.model),
