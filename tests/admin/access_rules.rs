@@ -57,6 +57,7 @@ fn form_for(pattern: &str) -> Vec<(&'static str, &'static str)> {
         ],
         paths::MODEL_TOGGLE => vec![("name", "gpt-4o")],
         paths::API_KEYS => vec![("name", "backdoor")],
+        paths::SETTINGS_CHATLOGS => vec![("retention_days", "7")],
         paths::SETTINGS_PASSWORD => vec![
             ("current", ADMIN_PASSWORD),
             ("password", new_pw),

@@ -24,10 +24,11 @@ const V2_EDITED: &str = concat!(
 const V3: &str = include_str!("../../src/db/migrations/0003_admin.sql");
 const V4: &str = include_str!("../../src/db/migrations/0004_nfc_emails.sql");
 const V5: &str = include_str!("../../src/db/migrations/0005_chat_logs_by_user.sql");
+const V7: &str = include_str!("../../src/db/migrations/0007_chat_logs_at_scale.sql");
 
 /// Every shipped step with the SHA-256 of its statements (comments and white
 /// space aside) as it shipped. A new migration is added here when it is.
-const SHIPPED: [(&str, &str, &str); 5] = [
+const SHIPPED: [(&str, &str, &str); 6] = [
     (
         "schema.sql",
         V1,
@@ -52,6 +53,11 @@ const SHIPPED: [(&str, &str, &str); 5] = [
         "0005",
         V5,
         "ae1fee9a8a1eac1ac3d53e39071e10e88b71e1fb4b1062c1c4b51fc05ef293c9",
+    ),
+    (
+        "0007",
+        V7,
+        "2aca499abd84c3040c467b953d6f57dea30e4f5ba8cf39054cb47472dd06ae88",
     ),
 ];
 
