@@ -93,7 +93,7 @@ impl FilterQuery {
             (None, None) => Ok(PageFrom::Newest),
             (Some(_), Some(_)) => Err(InvalidInput::new(
                 "after",
-                "give `before` or `after`, not both",
+                "`before` or `after` must come from a page link, not both",
             )),
         }
     }

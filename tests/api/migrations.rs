@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use mindgate::db::{Db, LATEST_VERSION};
+use mindgate::db::chat_logs::{self, AdminFilter, PageFrom};
+use mindgate::db::{Db, StoreError, LATEST_VERSION};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
@@ -174,4 +175,39 @@ fn every_shipped_database_migrates_to_the_schema_of_a_new_one() {
         assert_eq!(version, LATEST_VERSION, "{history}");
         assert_eq!(migrated, expected, "{history}");
     }
+}
+
+#[test]
+fn chats_stored_before_the_search_index_are_found_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    made_by(&path, &[V1, V2, V3, V4, V5]);
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text)
+             VALUES ('old', 'Before', 1, 1, 'User: where does the quokka live?')",
+            [],
+        )
+        .unwrap();
+    let db = Db::open(&path).unwrap();
+    let indexed = db
+        .read_blocking(|conn| {
+            Ok::<_, StoreError>(conn.query_row(
+                "SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH '\"okk\"'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(indexed, 1);
+    let filter = AdminFilter {
+        text: Some("QUOKKA".to_owned()),
+        ..AdminFilter::default()
+    };
+    let page = db
+        .read_blocking(|conn| chat_logs::page(conn, &filter, PageFrom::Newest, 25, 100))
+        .unwrap();
+    let ids: Vec<&str> = page.chats.iter().map(|c| c.chat_id.as_str()).collect();
+    assert_eq!(ids, ["old"]);
 }

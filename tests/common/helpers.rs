@@ -192,26 +192,38 @@ impl TestApp {
 
     /// Records a chat directly, as the gateway would.
     pub fn record_chat(&self, chat_id: &str, title: &str, text: &str, model: &str, ms_ago: i64) {
-        let log = NewChatLog {
-            chat_id: chat_id.to_owned(),
-            chat_title: title.to_owned(),
-            recorded_at: Timestamp(Timestamp::now().millis() - ms_ago),
-            conversation_text: text.to_owned(),
-            model: Some(model.to_owned()),
-            provider: Some("openai".to_owned()),
-            character_id: None,
-            user_id: None,
-            api_key_id: None,
-            prompt_tokens: Some(100),
-            completion_tokens: Some(23),
-            status: ChatStatus::Ok,
-            error_message: None,
-            latency_ms: Some(812),
-            ttft_ms: Some(240),
-        };
+        self.record_chats(&[(chat_id, title, text, model, ms_ago)]);
+    }
+
+    /// Like `record_chat` for each of `chats` (id, title, text, model,
+    /// age in ms), in one transaction.
+    pub fn record_chats(&self, chats: &[(&str, &str, &str, &str, i64)]) {
+        let now = Timestamp::now().millis();
         self.db
-            .write_blocking(|tx| chat_logs::upsert(tx, &log))
-            .expect("record chat");
+            .write_blocking(|tx| {
+                for &(chat_id, title, text, model, ms_ago) in chats {
+                    let log = NewChatLog {
+                        chat_id: chat_id.to_owned(),
+                        chat_title: title.to_owned(),
+                        recorded_at: Timestamp(now - ms_ago),
+                        conversation_text: text.to_owned(),
+                        model: Some(model.to_owned()),
+                        provider: Some("openai".to_owned()),
+                        character_id: None,
+                        user_id: None,
+                        api_key_id: None,
+                        prompt_tokens: Some(100),
+                        completion_tokens: Some(23),
+                        status: ChatStatus::Ok,
+                        error_message: None,
+                        latency_ms: Some(812),
+                        ttft_ms: Some(240),
+                    };
+                    chat_logs::upsert(tx, &log)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .expect("record chats");
     }
 
     /// The first column of the first row `sql` finds.
