@@ -8,6 +8,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
 use crate::db::providers::ProviderSeed;
+use crate::domain::Retention;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::BasePath;
 use crate::secrets::SecretKey;
@@ -147,6 +148,12 @@ pub struct GatewayConfig {
     /// Record completions in the chat logs (on/off); unset keeps the admin's setting
     #[arg(long, env = "MINDGATE_RECORD_CHATS", value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub record_chats: Option<bool>,
+    /// Record each chat's conversation and title (on), or only what it used, who and when (off); unset keeps the admin's setting
+    #[arg(long, env = "MINDGATE_RECORD_CONVERSATIONS", value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub record_conversations: Option<bool>,
+    /// Delete chat logs older than this many days, 0 to keep them forever; unset keeps the admin's setting
+    #[arg(long, env = "MINDGATE_CHATLOG_RETENTION_DAYS", value_parser = Retention::parse_arg, value_name = "DAYS")]
+    pub chatlog_retention_days: Option<Retention>,
     /// Most connections to upstreams per worker thread, 0 for no limit but the open files limit
     #[arg(
         long,
@@ -179,6 +186,8 @@ impl Default for GatewayConfig {
             max_event_bytes: 4 * 1024 * 1024,
             max_answer_bytes: 32 * 1024 * 1024,
             record_chats: None,
+            record_conversations: None,
+            chatlog_retention_days: None,
             max_upstream_connections: 0,
             openai: ProviderSeed::default(),
             anthropic: ProviderSeed::default(),

@@ -165,9 +165,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         let gateway = self.gateway.clone();
-        web::block(move || gateway.chat_log_writer.close())
-            .await
-            .map_err(std::io::Error::other)?;
+        web::block(move || {
+            gateway.chat_log_retention.close();
+            gateway.chat_log_writer.close();
+        })
+        .await
+        .map_err(std::io::Error::other)?;
         served
     }
 }

@@ -1,19 +1,23 @@
 //! `/admin/chatlogs`: the recorded chats, filtered and paged, one page per
 //! chat, and the filtered set as JSON or CSV.
 
+use std::io::Write;
+
 use actix_web::web;
 use askama::Template;
+use rusqlite::Connection;
 use serde::Deserialize;
 use time::macros::format_description;
 use time::Date;
 
+use super::download::{self, ChunkWriter};
 use super::error::AdminError;
 use super::format::DAY_MS;
 use super::guard::Ctx;
 use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult};
-use super::{one_page, page_window};
-use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail};
+use super::PAGE_SIZE;
+use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail, Cursor, PageFrom};
 use crate::db::{Db, StoreError};
 use crate::domain::InvalidInput;
 
@@ -32,8 +36,11 @@ pub struct FilterQuery {
     model: String,
     #[serde(default)]
     q: String,
+    /// Where the page starts: a chat's cursor from a page link.
     #[serde(default)]
-    page: Option<u32>,
+    before: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
 }
 
 /// `YYYY-MM-DD` to the first millisecond of that UTC day.
@@ -74,6 +81,23 @@ impl FilterQuery {
         })
     }
 
+    fn page_start(&self) -> Result<PageFrom, InvalidInput> {
+        let cursor = |field: &str, token: &str| {
+            Cursor::decode(token).ok_or_else(|| {
+                InvalidInput::new(field, format!("`{field}` must come from a page link"))
+            })
+        };
+        match (&self.before, &self.after) {
+            (Some(token), None) => Ok(PageFrom::Before(cursor("before", token)?)),
+            (None, Some(token)) => Ok(PageFrom::After(cursor("after", token)?)),
+            (None, None) => Ok(PageFrom::Newest),
+            (Some(_), Some(_)) => Err(InvalidInput::new(
+                "after",
+                "`before` or `after` must come from a page link, not both",
+            )),
+        }
+    }
+
     /// The filter as a query string, without the page.
     fn query_string(&self) -> String {
         let pairs = [
@@ -101,18 +125,11 @@ struct ChatlogsPage<'a> {
     query: String,
     chats: Vec<ChatLogDetail>,
     models: Vec<String>,
-    page: u32,
-    has_next: bool,
+    newer: Option<String>,
+    older: Option<String>,
 }
 
 impl ChatlogsPage<'_> {
-    fn page_url(&self, page: u32) -> String {
-        match self.query.as_str() {
-            "" => format!("{}?page={page}", self.urls.chatlogs()),
-            q => format!("{}?{q}&page={page}", self.urls.chatlogs()),
-        }
-    }
-
     /// The filtered set as a file: `path` is the JSON's or the CSV's.
     fn export_url(&self, path: String) -> String {
         match self.query.as_str() {
@@ -122,28 +139,42 @@ impl ChatlogsPage<'_> {
     }
 }
 
+/// The link to the page that starts at `from`, under the same filter.
+fn page_url(urls: &Urls, query: &str, from: PageFrom) -> String {
+    let at = match from {
+        PageFrom::Newest => String::new(),
+        PageFrom::Before(cursor) => format!("before={}", cursor.encode()),
+        PageFrom::After(cursor) => format!("after={}", cursor.encode()),
+    };
+    let parts: Vec<&str> = [query, &at].into_iter().filter(|p| !p.is_empty()).collect();
+    match parts.join("&") {
+        q if q.is_empty() => urls.chatlogs(),
+        q => format!("{}?{q}", urls.chatlogs()),
+    }
+}
+
 pub async fn list(ctx: Ctx, db: web::Data<Db>, query: web::Query<FilterQuery>) -> AdminResult {
     let f = query.into_inner();
     let filter = f.filter()?;
-    let page = f.page.unwrap_or(1).max(1);
-    let (limit, offset) = page_window(page);
-    let (chats, models) = db
+    let from = f.page_start()?;
+    let (page, models) = db
         .read(move |conn| {
-            let chats = chat_logs::search(conn, &filter, Some(PREVIEW_CHARS), Some(limit), offset)?;
-            Ok::<_, StoreError>((chats, chat_logs::models_used(conn)?))
+            let page = chat_logs::page(conn, &filter, from, PAGE_SIZE, PREVIEW_CHARS)?;
+            Ok::<_, StoreError>((page, chat_logs::models_used(conn)?))
         })
         .await?;
-    let (chats, has_next) = one_page(chats);
+    let query = f.query_string();
+    let link = |from| page_url(&ctx.urls, &query, from);
     AdminResponse::page(
         "Chat logs",
         &ChatlogsPage {
             urls: &ctx.urls,
-            query: f.query_string(),
+            newer: page.newer.map(link),
+            older: page.older.map(link),
+            query,
             f,
-            chats,
+            chats: page.chats,
             models,
-            page,
-            has_next,
         },
     )
 }
@@ -171,26 +202,54 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>, chat_id: web::Path<String>) -> Ad
     )
 }
 
-async fn export(db: &Db, query: &FilterQuery) -> Result<Vec<ChatLogDetail>, AdminError> {
+/// The chats `query` filters, newest first, to `write` as a file: one row
+/// at a time, straight from the database.
+async fn export(
+    db: &Db,
+    query: &FilterQuery,
+    content_type: &'static str,
+    ext: &str,
+    write: impl FnOnce(&Connection, &AdminFilter, &mut ChunkWriter) -> Result<(), AdminError>
+        + Send
+        + 'static,
+) -> AdminResult {
     let filter = query.filter()?;
-    Ok(db
-        .read(move |conn| chat_logs::search(conn, &filter, None, None, 0))
-        .await?)
-}
-
-fn download(content_type: &'static str, ext: &str, body: Vec<u8>) -> AdminResponse {
-    AdminResponse::Download {
+    let db = db.clone();
+    let chunks =
+        download::write_file(move |out| db.read_blocking(|conn| write(conn, &filter, out))).await?;
+    Ok(AdminResponse::Download {
         content_type,
         file_name: format!("mindgate-chatlogs.{ext}"),
-        body,
-    }
+        chunks,
+    })
 }
 
+fn write_err(e: std::io::Error) -> AdminError {
+    AdminError::internal(format!("download: {e}"))
+}
+
+/// `{"data": [...]}`, one chat a line.
 pub async fn export_json(db: web::Data<Db>, query: web::Query<FilterQuery>) -> AdminResult {
-    let chats = export(&db, &query).await?;
-    let body = serde_json::to_vec_pretty(&serde_json::json!({ "data": chats }))
-        .map_err(AdminError::internal)?;
-    Ok(download("application/json", "json", body))
+    export(
+        &db,
+        &query,
+        "application/json",
+        "json",
+        |conn, filter, out| {
+            out.write_all(b"{\"data\": [").map_err(write_err)?;
+            // The first byte leaves now, whatever finding the first chat takes.
+            out.flush().map_err(write_err)?;
+            let mut separator = "\n";
+            chat_logs::export(conn, filter, |chat| {
+                out.write_all(separator.as_bytes()).map_err(write_err)?;
+                serde_json::to_writer(&mut *out, &chat).map_err(AdminError::internal)?;
+                separator = ",\n";
+                Ok::<_, AdminError>(())
+            })?;
+            out.write_all(b"\n]}\n").map_err(write_err)
+        },
+    )
+    .await
 }
 
 /// A spreadsheet would run a cell as a formula when it starts with a tab or
@@ -210,59 +269,66 @@ fn defuse(cell: &str) -> String {
 }
 
 pub async fn export_csv(db: web::Data<Db>, query: web::Query<FilterQuery>) -> AdminResult {
-    let chats = export(&db, &query).await?;
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| AdminError::internal(format!("csv: {e}"));
-    out.write_record([
-        "chatID",
-        "chatTitle",
-        "createdAt",
-        "recordedAt",
-        "userEmail",
-        "model",
-        "provider",
-        "characterID",
-        "promptTokens",
-        "completionTokens",
-        "cacheReadTokens",
-        "cacheWriteTokens",
-        "usageEstimated",
-        "costUsd",
-        "status",
-        "errorMessage",
-        "latencyMs",
-        "conversationText",
-    ])
-    .map_err(csv_err)?;
-    let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
-    for c in chats {
-        out.write_record([
-            defuse(&c.chat_id),
-            defuse(&c.chat_title),
-            c.created_at.to_iso(),
-            c.recorded_at.to_iso(),
-            defuse(c.user_email.as_deref().unwrap_or("")),
-            defuse(c.model.as_deref().unwrap_or("")),
-            defuse(c.provider.as_deref().unwrap_or("")),
-            defuse(c.character_id.as_deref().unwrap_or("")),
-            num(c.prompt_tokens),
-            num(c.completion_tokens),
-            c.cache_read_tokens.to_string(),
-            c.cache_write_tokens.to_string(),
-            c.usage_estimated.to_string(),
-            // Exact, in dollars; empty when the model had no price.
-            c.cost
-                .map(|cost| cost.usd().to_string())
-                .unwrap_or_default(),
-            c.status.clone(),
-            defuse(c.error_message.as_deref().unwrap_or("")),
-            num(c.latency_ms),
-            defuse(&c.conversation_text),
-        ])
-        .map_err(csv_err)?;
-    }
-    let body = out
-        .into_inner()
-        .map_err(|e| AdminError::internal(format!("csv: {e}")))?;
-    Ok(download("text/csv; charset=utf-8", "csv", body))
+    export(
+        &db,
+        &query,
+        "text/csv; charset=utf-8",
+        "csv",
+        |conn, filter, out| {
+            let mut csv = csv::Writer::from_writer(out);
+            let csv_err = |e: csv::Error| AdminError::internal(format!("csv: {e}"));
+            csv.write_record([
+                "chatID",
+                "chatTitle",
+                "createdAt",
+                "recordedAt",
+                "userEmail",
+                "model",
+                "provider",
+                "characterID",
+                "promptTokens",
+                "completionTokens",
+                "cacheReadTokens",
+                "cacheWriteTokens",
+                "usageEstimated",
+                "costUsd",
+                "status",
+                "errorMessage",
+                "latencyMs",
+                "conversationText",
+            ])
+            .map_err(csv_err)?;
+            // The first byte leaves now, whatever finding the first chat takes.
+            csv.flush().map_err(write_err)?;
+            let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+            chat_logs::export(conn, filter, |c| {
+                csv.write_record([
+                    defuse(&c.chat_id),
+                    defuse(&c.chat_title),
+                    c.created_at.to_iso(),
+                    c.recorded_at.to_iso(),
+                    defuse(c.user_email.as_deref().unwrap_or("")),
+                    defuse(c.model.as_deref().unwrap_or("")),
+                    defuse(c.provider.as_deref().unwrap_or("")),
+                    defuse(c.character_id.as_deref().unwrap_or("")),
+                    num(c.prompt_tokens),
+                    num(c.completion_tokens),
+                    c.cache_read_tokens.to_string(),
+                    c.cache_write_tokens.to_string(),
+                    c.usage_estimated.to_string(),
+                    // Exact, in dollars; empty when the model had no price.
+                    c.cost
+                        .map(|cost| cost.usd().to_string())
+                        .unwrap_or_default(),
+                    c.status.clone(),
+                    defuse(c.error_message.as_deref().unwrap_or("")),
+                    num(c.latency_ms),
+                    defuse(&c.conversation_text),
+                ])
+                .map_err(csv_err)
+            })?;
+            csv.flush().map_err(write_err)
+        },
+    )
+    .await
 }

@@ -13,6 +13,7 @@ mod characters;
 mod chatlogs;
 mod csrf;
 mod dashboard;
+mod download;
 mod error;
 pub(crate) mod format;
 mod guard;
@@ -129,6 +130,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(POST, API_KEY_REVOKE, api_keys::revoke),
         endpoint(GET, SETTINGS, settings::show),
         endpoint(POST, SETTINGS_RECORDING, settings::set_recording),
+        endpoint(POST, SETTINGS_CHATLOGS, settings::set_chat_logs),
         endpoint(POST, SETTINGS_PASSWORD, settings::change_password),
         endpoint(POST, ADMINS, settings::add_admin),
         endpoint(GET, ADMIN_DELETE, settings::confirm_remove_admin),

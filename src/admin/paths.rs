@@ -44,6 +44,7 @@ pub const API_KEYS: &str = "/api-keys";
 pub const API_KEY_REVOKE: &str = "/api-keys/{id}/revoke";
 pub const SETTINGS: &str = "/settings";
 pub const SETTINGS_RECORDING: &str = "/settings/recording";
+pub const SETTINGS_CHATLOGS: &str = "/settings/chatlogs";
 pub const SETTINGS_PASSWORD: &str = "/settings/password";
 pub const ADMINS: &str = "/settings/admins";
 pub const ADMIN_DELETE: &str = "/settings/admins/{id}/delete";
@@ -232,6 +233,10 @@ impl Urls {
 
     pub fn settings_recording(&self) -> String {
         self.at(SETTINGS_RECORDING)
+    }
+
+    pub fn settings_chatlogs(&self) -> String {
+        self.at(SETTINGS_CHATLOGS)
     }
 
     pub fn settings_password(&self) -> String {

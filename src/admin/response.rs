@@ -8,6 +8,7 @@ use actix_web::{web, FromRequest, Handler, HttpMessage, HttpRequest, HttpRespons
 use askama::Template;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 
+use super::download::Chunks;
 use super::error::AdminError;
 use super::guard::Ctx;
 use super::paths::Urls;
@@ -86,11 +87,11 @@ pub enum AdminResponse {
     /// No session: to the sign-in page, which leads back to `back` (a path
     /// and query) when there is one.
     SignInFirst { back: Option<String> },
-    /// A file to save.
+    /// A file to save, sent as it is written.
     Download {
         content_type: &'static str,
         file_name: String,
-        body: Vec<u8>,
+        chunks: Chunks,
     },
 }
 
@@ -224,14 +225,14 @@ impl AdminResponse {
             AdminResponse::Download {
                 content_type,
                 file_name,
-                body,
+                chunks,
             } => HttpResponse::Ok()
                 .content_type(content_type)
                 .insert_header((
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{file_name}\""),
                 ))
-                .body(body),
+                .streaming(chunks.into_stream()),
         })
     }
 }

@@ -10,8 +10,8 @@ use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult, Flash};
 use super::AdminState;
 use crate::db::{self, admins::Admin, admins::Removed, Db, StoreError};
-use crate::domain::{AdminId, Email, InvalidInput, NewPassword};
-use crate::gateway::Catalog;
+use crate::domain::{AdminId, Email, InvalidInput, NewPassword, Retention};
+use crate::gateway::{Catalog, Gateway};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -20,17 +20,37 @@ struct SettingsPage<'a> {
     urls: &'a Urls,
     me: AdminId,
     record_chats: bool,
+    record_conversations: bool,
+    retention: Retention,
+    /// Whether purged logs give their space back yet (else from the next
+    /// start).
+    gives_pages_back: bool,
     admins: Vec<Admin>,
+}
+
+/// How chats are recorded and kept, as stored.
+struct Recording {
+    chats: bool,
+    conversations: bool,
+    retention: Retention,
+    gives_pages_back: bool,
 }
 
 pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
     let me = ctx.admin()?.id;
-    let (record_chats, admins) = db
+    let (recording, admins) = db
         .read(|conn| {
-            Ok::<_, StoreError>((
-                db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
-                db::admins::list(conn)?,
-            ))
+            let recording = Recording {
+                chats: db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
+                conversations: db::settings::get_bool(
+                    conn,
+                    db::settings::RECORD_CONVERSATIONS,
+                    true,
+                )?,
+                retention: db::settings::retention(conn)?,
+                gives_pages_back: db::gives_pages_back(conn)?,
+            };
+            Ok::<_, StoreError>((recording, db::admins::list(conn)?))
         })
         .await?;
     AdminResponse::page(
@@ -39,7 +59,10 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
             csrf: &ctx.csrf,
             urls: &ctx.urls,
             me,
-            record_chats,
+            record_chats: recording.chats,
+            record_conversations: recording.conversations,
+            retention: recording.retention,
+            gives_pages_back: recording.gives_pages_back,
             admins,
         },
     )
@@ -71,6 +94,51 @@ pub async fn set_recording(
     Ok(AdminResponse::redirect(
         ctx.urls.settings(),
         Flash::ok(message),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ChatLogsForm {
+    /// A checkbox: present ("on") when ticked.
+    #[serde(default)]
+    conversations: Option<String>,
+    /// Days; empty or 0 keeps chat logs forever.
+    #[serde(default)]
+    retention_days: String,
+}
+
+pub async fn set_chat_logs(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    gateway: web::Data<Gateway>,
+    form: web::Form<ChatLogsForm>,
+) -> AdminResult {
+    let retention = Retention::parse("retention_days", &form.retention_days)?;
+    let conversations = form.conversations.is_some();
+    db.write(move |tx| {
+        db::settings::set_bool(tx, db::settings::RECORD_CONVERSATIONS, conversations)?;
+        db::settings::set(
+            tx,
+            db::settings::CHATLOG_RETENTION_DAYS,
+            &retention.to_string(),
+        )
+    })
+    .await?;
+    // The gateway reads the switch from memory, the purge from the store.
+    gateway.catalog.reload().await?;
+    gateway.chat_log_retention.wake();
+    let recorded = if conversations {
+        "Chat logs keep the conversation"
+    } else {
+        "Chat logs keep no conversation, only who, when, which model and what it used"
+    };
+    let kept = match retention.days() {
+        Some(days) => format!("and are deleted after {days} days."),
+        None => "and are kept forever.".to_owned(),
+    };
+    Ok(AdminResponse::redirect(
+        ctx.urls.settings(),
+        Flash::ok(format!("{recorded}, {kept}")),
     ))
 }
 

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{named_params, params, Connection, OptionalExtension, ToSql, Transaction};
 use serde::Serialize;
 
 use super::StoreError;
@@ -106,29 +106,45 @@ pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
              cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
              cost_micros = IFNULL(cost_micros + excluded.cost_micros,
                                   IFNULL(excluded.cost_micros, cost_micros)),
-             usage_estimated = MAX(usage_estimated, excluded.usage_estimated)",
+             usage_estimated = MAX(usage_estimated, excluded.usage_estimated)
+         RETURNING id",
     )?;
-    stmt.execute(params![
-        log.chat_id,
-        log.chat_title,
-        log.recorded_at,
-        log.conversation_text,
-        log.model,
-        log.provider,
-        log.character_id,
-        log.user_id,
-        log.api_key_id,
-        log.prompt_tokens,
-        log.completion_tokens,
-        log.status.as_str(),
-        log.error_message,
-        log.latency_ms,
-        log.ttft_ms,
-        log.cache_read_tokens,
-        log.cache_write_tokens,
-        log.cost,
-        log.usage_estimated,
-    ])?;
+    let id: i64 = stmt.query_row(
+        params![
+            log.chat_id,
+            log.chat_title,
+            log.recorded_at,
+            log.conversation_text,
+            log.model,
+            log.provider,
+            log.character_id,
+            log.user_id,
+            log.api_key_id,
+            log.prompt_tokens,
+            log.completion_tokens,
+            log.status.as_str(),
+            log.error_message,
+            log.latency_ms,
+            log.ttft_ms,
+            log.cache_read_tokens,
+            log.cache_write_tokens,
+            log.cost,
+            log.usage_estimated,
+        ],
+        |row| row.get(0),
+    )?;
+    index_text(tx, id, &log.chat_title, &log.conversation_text)
+}
+
+/// Puts a chat's text in the search index, replacing what was there. Done
+/// here rather than by a trigger: a trigger makes FTS5 write its pending
+/// entries at every statement, four times the cost of a recorded chat.
+fn index_text(tx: &Transaction, id: i64, title: &str, text: &str) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO chat_logs_fts (rowid, chat_title, conversation_text)
+         VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![id, title, text])?;
     Ok(())
 }
 
@@ -270,6 +286,10 @@ pub struct ChatLogDetail {
     pub error_message: Option<String>,
     pub latency_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
+    /// Where the chat stands in the listing, for the links to the pages
+    /// beside it.
+    #[serde(skip)]
+    pub cursor: Cursor,
 }
 
 impl ChatLogDetail {
@@ -285,19 +305,22 @@ impl ChatLogDetail {
     }
 }
 
-const RECORD_SELECT: &str = "SELECT c.chat_id, c.chat_title, c.created_at, c.recorded_at,
-        CASE WHEN ?1 IS NULL THEN c.conversation_text ELSE substr(c.conversation_text, 1, ?1) END,
+/// The columns `detail_from_row` reads, from `c` (the chat) and `u` (its
+/// user); `:preview` cuts the conversation (NULL: whole).
+const RECORD_COLUMNS: &str = "SELECT c.chat_id, c.chat_title, c.created_at, c.recorded_at,
+        CASE WHEN :preview IS NULL THEN c.conversation_text
+             ELSE substr(c.conversation_text, 1, :preview) END,
         c.model, c.provider, c.character_id, c.user_id, u.email, c.api_key_id,
         c.prompt_tokens, c.completion_tokens, c.status, c.error_message, c.latency_ms, c.ttft_ms,
-        c.cache_read_tokens, c.cache_write_tokens, c.cost_micros, c.usage_estimated
-     FROM chat_logs AS c LEFT JOIN users AS u ON u.id = c.user_id";
+        c.cache_read_tokens, c.cache_write_tokens, c.cost_micros, c.usage_estimated, c.id";
 
 fn detail_from_row(row: &rusqlite::Row) -> rusqlite::Result<ChatLogDetail> {
+    let recorded_at: Timestamp = row.get(3)?;
     Ok(ChatLogDetail {
         chat_id: row.get(0)?,
         chat_title: row.get(1)?,
         created_at: row.get(2)?,
-        recorded_at: row.get(3)?,
+        recorded_at,
         conversation_text: row.get(4)?,
         model: row.get(5)?,
         provider: row.get(6)?,
@@ -315,59 +338,243 @@ fn detail_from_row(row: &rusqlite::Row) -> rusqlite::Result<ChatLogDetail> {
         cache_write_tokens: row.get(18)?,
         cost: row.get(19)?,
         usage_estimated: row.get(20)?,
+        cursor: Cursor {
+            recorded_at: recorded_at.millis(),
+            id: row.get(21)?,
+        },
     })
 }
 
-/// Chats matching `filter`, newest first; `preview` cuts each conversation
-/// to that many characters, `limit` `None` means all.
-pub fn search(
+/// Where a page of the admin's listing starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageFrom {
+    Newest,
+    /// The chats just older than this one.
+    Before(Cursor),
+    /// The chats just newer than this one.
+    After(Cursor),
+}
+
+/// One page of the admin's listing, newest first, and where the pages
+/// beside it start.
+#[derive(Debug)]
+pub struct AdminPage {
+    pub chats: Vec<ChatLogDetail>,
+    pub newer: Option<PageFrom>,
+    pub older: Option<PageFrom>,
+}
+
+/// The page of `size` chats matching `filter` from `from`, each
+/// conversation cut to `preview` characters. Pages are found by where they
+/// start, not by counting the chats before them: every page costs the same.
+pub fn page(
     conn: &Connection,
     filter: &AdminFilter,
-    preview: Option<u32>,
+    from: PageFrom,
+    size: u32,
+    preview: u32,
+) -> Result<AdminPage, StoreError> {
+    let mut chats = Vec::with_capacity(size as usize + 1);
+    select(conn, filter, from, Some(size + 1), Some(preview), |chat| {
+        chats.push(chat);
+        Ok::<_, StoreError>(())
+    })?;
+    let more = chats.len() > size as usize;
+    chats.truncate(size as usize);
+    let first = chats.first().map(|c| c.cursor);
+    let last = chats.last().map(|c| c.cursor);
+    Ok(match from {
+        PageFrom::Newest => AdminPage {
+            older: last.filter(|_| more).map(PageFrom::Before),
+            newer: None,
+            chats,
+        },
+        PageFrom::Before(cursor) => AdminPage {
+            older: last.filter(|_| more).map(PageFrom::Before),
+            newer: Some(PageFrom::After(first.unwrap_or(cursor))),
+            chats,
+        },
+        // Nothing newer beyond these: the newest page, full.
+        PageFrom::After(_) if !more => page(conn, filter, PageFrom::Newest, size, preview)?,
+        // Read oldest first from the cursor.
+        PageFrom::After(_) => {
+            chats.reverse();
+            AdminPage {
+                newer: chats.first().map(|c| PageFrom::After(c.cursor)),
+                older: first.map(PageFrom::Before),
+                chats,
+            }
+        }
+    })
+}
+
+/// Every chat matching `filter`, newest first, handed to `each` as it is
+/// read, whole; an error of `each` stops the reading.
+pub fn export<E: From<StoreError>>(
+    conn: &Connection,
+    filter: &AdminFilter,
+    each: impl FnMut(ChatLogDetail) -> Result<(), E>,
+) -> Result<(), E> {
+    select(conn, filter, PageFrom::Newest, None, None, each)
+}
+
+/// Searches whose index lookup finds at most this many chats read those
+/// and sort them by time. Past that, what was typed is common enough that
+/// reading the chats in time order and checking each finds a page soon.
+const MOST_HITS_SORTED: i64 = 10_000;
+
+/// The most pieces of a search looked up: they narrow it down; the check
+/// of the text decides.
+const MOST_TRIGRAMS: usize = 32;
+
+/// The chats matching `filter` from `from` (newest first, but oldest first
+/// from an `After` cursor), at most `limit`, each to `each` as it is read.
+fn select<E: From<StoreError>>(
+    conn: &Connection,
+    filter: &AdminFilter,
+    from: PageFrom,
     limit: Option<u32>,
-    offset: u32,
-) -> Result<Vec<ChatLogDetail>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        r"{RECORD_SELECT}
-         WHERE c.recorded_at >= ?2 AND c.recorded_at <= ?3
-           AND (?4 IS NULL OR u.email = ?4)
-           AND (?5 IS NULL OR c.model = ?5)
-           AND (?6 IS NULL OR c.chat_title LIKE ?6 ESCAPE '\'
-                OR c.conversation_text LIKE ?6 ESCAPE '\')
-         ORDER BY c.recorded_at DESC, c.id DESC
-         LIMIT ?7 OFFSET ?8"
-    ))?;
+    preview: Option<u32>,
+    mut each: impl FnMut(ChatLogDetail) -> Result<(), E>,
+) -> Result<(), E> {
     let pattern = filter.text.as_deref().map(super::contains_pattern);
-    let rows = stmt.query_map(
-        params![
-            preview,
-            filter.start_ms.unwrap_or(i64::MIN),
-            filter.end_ms.unwrap_or(i64::MAX),
-            filter.user_email,
-            filter.model,
-            pattern,
-            limit.map_or(-1, i64::from),
-            offset,
-        ],
-        detail_from_row,
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let hits = match filter.text.as_deref().and_then(trigram_query) {
+        Some(query) if few_hits(conn, &query)? => Some(query),
+        _ => None,
+    };
+    let (cursor, order) = match from {
+        PageFrom::Newest => (None, "DESC"),
+        PageFrom::Before(cursor) => (Some(("<", cursor)), "DESC"),
+        PageFrom::After(cursor) => (Some((">", cursor)), "ASC"),
+    };
+    let limit = limit.map_or(-1, i64::from);
+    let mut args: Vec<(&str, &dyn ToSql)> = vec![(":preview", &preview), (":limit", &limit)];
+    let mut sql = String::new();
+    if let Some(query) = &hits {
+        sql.push_str(
+            "WITH hits(id) AS MATERIALIZED
+                 (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH :hits) ",
+        );
+        args.push((":hits", query));
+    }
+    sql.push_str(RECORD_COLUMNS);
+    // CROSS JOIN: from the few chats found, never the whole table.
+    sql.push_str(match hits {
+        Some(_) => " FROM hits CROSS JOIN chat_logs AS c ON c.id = hits.id",
+        None => " FROM chat_logs AS c",
+    });
+    sql.push_str(" LEFT JOIN users AS u ON u.id = c.user_id WHERE TRUE");
+    if let Some(start) = &filter.start_ms {
+        sql.push_str(" AND c.recorded_at >= :start");
+        args.push((":start", start));
+    }
+    if let Some(end) = &filter.end_ms {
+        sql.push_str(" AND c.recorded_at <= :end");
+        args.push((":end", end));
+    }
+    if let Some(email) = &filter.user_email {
+        sql.push_str(" AND c.user_id = (SELECT id FROM users WHERE email = :email)");
+        args.push((":email", email));
+    }
+    if let Some(model) = &filter.model {
+        sql.push_str(" AND c.model = :model");
+        args.push((":model", model));
+    }
+    if let Some((op, cursor)) = &cursor {
+        let _ = write!(sql, " AND (c.recorded_at, c.id) {op} (:at, :id)");
+        args.push((":at", &cursor.recorded_at));
+        args.push((":id", &cursor.id));
+    }
+    if let Some(pattern) = &pattern {
+        sql.push_str(
+            r" AND (c.chat_title LIKE :pattern ESCAPE '\'
+                  OR c.conversation_text LIKE :pattern ESCAPE '\')",
+        );
+        args.push((":pattern", pattern));
+    }
+    let _ = write!(
+        sql,
+        " ORDER BY c.recorded_at {order}, c.id {order} LIMIT :limit"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::from)?;
+    let mut rows = stmt.query(args.as_slice()).map_err(StoreError::from)?;
+    while let Some(row) = rows.next().map_err(StoreError::from)? {
+        each(detail_from_row(row).map_err(StoreError::from)?)?;
+    }
+    Ok(())
+}
+
+/// The index query for the chats holding every three-character piece of
+/// `needle` (each piece quoted, so nothing typed is query syntax); `None`
+/// when it has no piece to look up (shorter than three characters).
+fn trigram_query(needle: &str) -> Option<String> {
+    let chars: Vec<char> = needle.chars().collect();
+    let mut pieces: Vec<String> = Vec::new();
+    for window in chars.windows(3) {
+        // The text check still sees these; the query syntax might not.
+        if window.iter().any(|c| c.is_control()) {
+            continue;
+        }
+        let piece = format!("\"{}\"", String::from_iter(window).replace('"', "\"\""));
+        if !pieces.contains(&piece) {
+            pieces.push(piece);
+        }
+        if pieces.len() == MOST_TRIGRAMS {
+            break;
+        }
+    }
+    (!pieces.is_empty()).then(|| pieces.join(" "))
+}
+
+/// Whether the index finds at most `MOST_HITS_SORTED` chats for `query`.
+fn few_hits(conn: &Connection, query: &str) -> Result<bool, StoreError> {
+    let found: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM
+                 (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![query, MOST_HITS_SORTED + 1], |row| row.get(0))?;
+    Ok(found <= MOST_HITS_SORTED)
 }
 
 pub fn get_detail(conn: &Connection, chat_id: &str) -> Result<Option<ChatLogDetail>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{RECORD_SELECT} WHERE c.chat_id = ?2"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{RECORD_COLUMNS} FROM chat_logs AS c LEFT JOIN users AS u ON u.id = c.user_id
+         WHERE c.chat_id = :chat_id"
+    ))?;
     Ok(stmt
-        .query_row(params![Option::<u32>::None, chat_id], detail_from_row)
+        .query_row(
+            named_params! {":preview": Option::<u32>::None, ":chat_id": chat_id},
+            detail_from_row,
+        )
         .optional()?)
 }
 
-/// The distinct models the logs mention, sorted.
+/// The distinct models the logs mention, sorted: one index lookup per
+/// model rather than a pass over every chat.
 pub fn models_used(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT model FROM chat_logs WHERE model IS NOT NULL ORDER BY model",
+        "WITH RECURSIVE used(model) AS (
+             SELECT min(model) FROM chat_logs
+             UNION ALL
+             SELECT (SELECT min(model) FROM chat_logs WHERE model > used.model)
+             FROM used WHERE used.model IS NOT NULL)
+         SELECT model FROM used WHERE model IS NOT NULL",
     )?;
     let rows = stmt.query_map([], |row| row.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes up to `limit` of the chats recorded before `before` (the
+/// oldest first, along the time index), and their search entries (by the
+/// trigger); returns how many went.
+pub fn purge(tx: &Transaction, before: Timestamp, limit: u32) -> Result<usize, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM chat_logs WHERE id IN
+                 (SELECT id FROM chat_logs WHERE recorded_at < ?1 ORDER BY recorded_at LIMIT ?2)",
+        )?
+        .execute(params![before, limit])?)
 }
 
 /// Chats and tokens (prompt plus completion) recorded since `since_ms`.

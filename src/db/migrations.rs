@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_nfc_emails.sql"),
     include_str!("migrations/0005_chat_logs_by_user.sql"),
     include_str!("migrations/0006_prices_costs_and_usage.sql"),
+    include_str!("migrations/0007_chat_logs_at_scale.sql"),
 ];
 
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;

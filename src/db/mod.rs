@@ -66,6 +66,25 @@ pub enum OpenError {
     },
 }
 
+/// `PRAGMA auto_vacuum` of a file that gives free pages back on demand.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+
+/// Whether the file can give its free pages back (`give_pages_back`).
+pub fn gives_pages_back(conn: &Connection) -> Result<bool, StoreError> {
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+    Ok(mode == AUTO_VACUUM_INCREMENTAL)
+}
+
+/// Gives back up to `pages` of the file's free pages (an incremental
+/// vacuum step) and returns how many free pages remain.
+pub fn give_pages_back(tx: &Transaction, pages: u32) -> Result<u32, StoreError> {
+    // One page a step: the pragma yields a row after each.
+    let mut stmt = tx.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(tx.query_row("PRAGMA freelist_count", [], |row| row.get(0))?)
+}
+
 /// A handle to the database, cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -83,6 +102,10 @@ fn configure(conn: &mut Connection, read_only: bool) -> rusqlite::Result<()> {
     if read_only {
         conn.execute_batch("PRAGMA query_only = ON;")?;
     } else {
+        // Takes effect in a new file, before its first table, and in an
+        // existing one at its next VACUUM: from then on, the pages that
+        // deleted chat logs free can be given back (`incremental_vacuum`).
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
         // Chat logs land on random pages of the chatID index: a larger
         // cache keeps those pages at hand between batches, and checkpoints
         // every 8192 pages (not 1000) copy a page rewritten by many
@@ -246,6 +269,30 @@ impl Db {
         let conn = self.writer.get()?;
         conn.execute_batch("VACUUM")?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Makes a file from before incremental vacuum give its free pages
+    /// back: a whole rewrite (`VACUUM`), once, holding the writer till done.
+    pub fn make_pages_given_back(&self) -> Result<(), StoreError> {
+        if self.read_blocking(gives_pages_back)? {
+            return Ok(());
+        }
+        log::info!(
+            "database {}: rewriting the file once (VACUUM) so that the space of deleted chat logs can be given back; a large file takes a while",
+            self.path.display()
+        );
+        self.vacuum()?;
+        log::info!("database {}: rewritten", self.path.display());
+        Ok(())
+    }
+
+    /// Copies what the WAL holds into the database file, as far as readers
+    /// allow, without waiting for them: after pages are given back, the file
+    /// shrinks now rather than at the next automatic checkpoint.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = self.writer.get()?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
 

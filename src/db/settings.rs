@@ -3,10 +3,15 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::StoreError;
-use crate::domain::Timestamp;
+use crate::domain::{Retention, Timestamp};
 
 /// Whether completions are written to the chat logs (default: yes).
 pub const RECORD_CHATS: &str = "record_chats";
+/// Whether a chat log keeps the conversation and its title (default: yes);
+/// off, only what it cost, who and when.
+pub const RECORD_CONVERSATIONS: &str = "record_conversations";
+/// Days chat logs are kept, `0` for ever (`domain::Retention`).
+pub const CHATLOG_RETENTION_DAYS: &str = "chatlog_retention_days";
 
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
@@ -28,4 +33,18 @@ pub fn get_bool(conn: &Connection, key: &str, default: bool) -> Result<bool, Sto
 
 pub fn set_bool(tx: &Transaction, key: &str, value: bool) -> Result<(), StoreError> {
     set(tx, key, if value { "on" } else { "off" })
+}
+
+/// How long chat logs are kept; a value that does not parse (written by
+/// hand) keeps them, and says so.
+pub fn retention(conn: &Connection) -> Result<Retention, StoreError> {
+    let Some(stored) = get(conn, CHATLOG_RETENTION_DAYS)? else {
+        return Ok(Retention::default());
+    };
+    Ok(
+        Retention::parse(CHATLOG_RETENTION_DAYS, &stored).unwrap_or_else(|e| {
+            log::warn!("setting {e}; chat logs are kept");
+            Retention::default()
+        }),
+    )
 }

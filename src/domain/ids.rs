@@ -5,11 +5,36 @@ use rand::distr::{Alphanumeric, SampleString};
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::InvalidInput;
+use super::{InvalidInput, Timestamp};
 
 /// `len` random characters from [A-Za-z0-9], from the thread's CSPRNG.
 pub fn random_base62(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+/// Digits in ASCII order, so that fixed-width numbers written with them
+/// sort as the numbers do.
+const ORDERED_BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Digits of the time in a chat id: 62^8 milliseconds reach the year 8900.
+const CHAT_ID_TIME_DIGITS: usize = 8;
+/// Random characters after the time: 62^6, some 57 billion a millisecond.
+const CHAT_ID_RANDOM_CHARS: usize = 6;
+
+/// A new chat id: the time in milliseconds (8 base62 digits) then 6 random
+/// characters, so ids sort by when they were made and a new chat's row
+/// lands at the end of the chat id index instead of at a random place in
+/// it. 14 characters of [A-Za-z0-9].
+pub fn time_ordered_id(now: Timestamp) -> String {
+    let mut time = u64::try_from(now.millis()).unwrap_or(0);
+    let mut digits = [0u8; CHAT_ID_TIME_DIGITS];
+    for digit in digits.iter_mut().rev() {
+        *digit = ORDERED_BASE62[(time % 62) as usize];
+        time /= 62;
+    }
+    let mut id = String::from_utf8_lossy(&digits).into_owned();
+    id.push_str(&random_base62(CHAT_ID_RANDOM_CHARS));
+    id
 }
 
 /// The one parser of integer ids: a positive integer, written plainly (no
@@ -126,6 +151,28 @@ impl FromSql for CharacterId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_ids_sort_by_time_and_stay_short() {
+        let earlier = time_ordered_id(Timestamp(1_764_172_800_000));
+        let later = time_ordered_id(Timestamp(1_764_172_800_001));
+        let much_later = time_ordered_id(Timestamp(4_102_444_800_000));
+        assert!(
+            earlier < later && later < much_later,
+            "{earlier} {later} {much_later}"
+        );
+        for id in [&earlier, &later, &much_later] {
+            assert_eq!(id.len(), 14, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+        }
+        let twin = time_ordered_id(Timestamp(1_764_172_800_000));
+        assert_eq!(
+            twin[..8],
+            earlier[..8],
+            "the same millisecond, the same time part"
+        );
+        assert_ne!(twin, earlier, "the random part tells them apart");
+    }
 
     #[test]
     fn integer_ids_are_positive_integers_written_plainly() {

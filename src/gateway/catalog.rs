@@ -222,6 +222,7 @@ pub struct Catalog {
     secret_key: SecretKey,
     snapshot: RwLock<Arc<CatalogSnapshot>>,
     record_chats: AtomicBool,
+    record_conversations: AtomicBool,
 }
 
 impl Catalog {
@@ -231,6 +232,7 @@ impl Catalog {
             secret_key,
             snapshot: RwLock::default(),
             record_chats: AtomicBool::new(true),
+            record_conversations: AtomicBool::new(true),
         };
         catalog.reload_blocking()?;
         Ok(catalog)
@@ -252,11 +254,17 @@ impl Catalog {
         self.record_chats.load(Ordering::Relaxed)
     }
 
+    /// Whether a chat log keeps the conversation, or only its metadata.
+    pub fn record_conversations(&self) -> bool {
+        self.record_conversations.load(Ordering::Relaxed)
+    }
+
     pub fn reload_blocking(&self) -> Result<(), StoreError> {
-        let (snapshot, record) = self.db.read_blocking(|conn| {
+        let (snapshot, record, conversations) = self.db.read_blocking(|conn| {
             Ok::<_, StoreError>((
                 CatalogSnapshot::load(conn, &self.secret_key)?,
                 db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
+                db::settings::get_bool(conn, db::settings::RECORD_CONVERSATIONS, true)?,
             ))
         })?;
         *self
@@ -264,6 +272,8 @@ impl Catalog {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
         self.record_chats.store(record, Ordering::Relaxed);
+        self.record_conversations
+            .store(conversations, Ordering::Relaxed);
         Ok(())
     }
 

@@ -28,7 +28,7 @@ use crate::db::characters::Character;
 use crate::db::chat_logs::ChatStatus;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db};
-use crate::domain::{random_base62, ApiKeyId, Email, UserId};
+use crate::domain::{time_ordered_id, ApiKeyId, Email, Timestamp, UserId};
 use crate::error::ApiError;
 
 /// The caller, as the auth middleware and headers say.
@@ -153,7 +153,9 @@ async fn open_chat(
     let record = PendingChatLog::new(
         gateway.clone(),
         ChatMeta {
-            chat_id: request.chat_id.unwrap_or_else(|| random_base62(10)),
+            chat_id: request
+                .chat_id
+                .unwrap_or_else(|| time_ordered_id(Timestamp::now())),
             title: request
                 .chat_title
                 .unwrap_or_else(|| default_title(&messages)),

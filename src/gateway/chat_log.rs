@@ -164,6 +164,13 @@ impl PendingChatLog {
             redactor.scrub(&mut error);
             error
         });
+        // Metadata only: no prompt, no reply, and no title (the client's is
+        // made from the conversation too).
+        let mut title = meta.title;
+        if !self.gateway.catalog.record_conversations() {
+            conversation.clear();
+            title.clear();
+        }
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let reply_chars = outcome.reply.chars().count() + outcome.tool_chars;
         let (tokens, estimated) = if outcome.prompt_used {
@@ -175,7 +182,7 @@ impl PendingChatLog {
         let cost = snapshot.price(&meta.model).map(|price| price.cost(&tokens));
         self.gateway.chat_log_writer.record(NewChatLog {
             chat_id: meta.chat_id,
-            chat_title: meta.title,
+            chat_title: title,
             recorded_at: Timestamp::now(),
             conversation_text: conversation,
             model: Some(meta.model),

@@ -8,6 +8,7 @@ mod anthropic;
 pub mod catalog;
 pub mod chat;
 mod chat_log;
+mod chat_log_retention;
 mod chat_log_writer;
 mod echo;
 pub mod message;
@@ -26,6 +27,7 @@ use crate::config::GatewayConfig;
 use crate::db::{self, Db, StoreError};
 
 pub use catalog::Catalog;
+pub use chat_log_retention::ChatLogRetention;
 pub use chat_log_writer::ChatLogWriter;
 pub use upstream::{client, test_connection};
 pub use upstream_error::{Failure, ProviderError, UpstreamError};
@@ -37,12 +39,15 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot start the chat log writer: {0}")]
     ChatLogWriter(std::io::Error),
+    #[error("cannot start the chat log retention: {0}")]
+    ChatLogRetention(std::io::Error),
 }
 
 /// What every worker shares.
 pub struct Gateway {
     pub catalog: Arc<Catalog>,
     pub chat_log_writer: ChatLogWriter,
+    pub chat_log_retention: ChatLogRetention,
     pub config: GatewayConfig,
 }
 
@@ -66,6 +71,13 @@ impl Gateway {
             if let Some(record) = config.record_chats {
                 db::settings::set_bool(tx, db::settings::RECORD_CHATS, record)?;
             }
+            if let Some(record) = config.record_conversations {
+                db::settings::set_bool(tx, db::settings::RECORD_CONVERSATIONS, record)?;
+            }
+            if let Some(retention) = config.chatlog_retention_days {
+                let days = retention.to_string();
+                db::settings::set(tx, db::settings::CHATLOG_RETENTION_DAYS, &days)?;
+            }
             db::providers::seal_plain_keys(tx, secret)
         })?;
         if sealed > 0 {
@@ -74,12 +86,20 @@ impl Gateway {
             log::info!("encrypted {sealed} provider key(s) stored in plain text; rewriting the database file so no copy of them remains");
             db.vacuum()?;
         }
+        // Purged logs give their space back only once the file is set up
+        // for it: done at start, where nothing waits on the writer yet.
+        if db.read_blocking(db::settings::retention)?.days().is_some() {
+            db.make_pages_given_back()?;
+        }
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
         let chat_log_writer =
             ChatLogWriter::start(db.clone()).map_err(StartError::ChatLogWriter)?;
+        let chat_log_retention =
+            ChatLogRetention::start(db.clone()).map_err(StartError::ChatLogRetention)?;
         Ok(Gateway {
             catalog,
             chat_log_writer,
+            chat_log_retention,
             config,
         })
     }

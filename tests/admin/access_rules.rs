@@ -58,6 +58,7 @@ fn form_for(pattern: &str) -> Vec<(&'static str, &'static str)> {
         paths::MODEL_TOGGLE => vec![("name", "gpt-4o")],
         paths::MODEL_PRICE => vec![("name", "gpt-4o"), ("input", "99"), ("output", "99")],
         paths::API_KEYS => vec![("name", "backdoor")],
+        paths::SETTINGS_CHATLOGS => vec![("retention_days", "7")],
         paths::SETTINGS_PASSWORD => vec![
             ("current", ADMIN_PASSWORD),
             ("password", new_pw),

@@ -6,6 +6,7 @@
 mod access;
 mod access_rules;
 mod browser;
+mod chatlogs;
 mod cors_browser;
 mod limits;
 mod pages;

@@ -4,6 +4,7 @@
 mod auth;
 mod bodies;
 mod characters;
+mod chat_log_storage;
 mod chatlogs;
 mod cli;
 mod cors;

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use mindgate::db::{Db, LATEST_VERSION};
+use mindgate::db::chat_logs::{self, AdminFilter, PageFrom};
+use mindgate::db::{Db, StoreError, LATEST_VERSION};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
@@ -25,10 +26,11 @@ pub const V3: &str = include_str!("../../src/db/migrations/0003_admin.sql");
 pub const V4: &str = include_str!("../../src/db/migrations/0004_nfc_emails.sql");
 pub const V5: &str = include_str!("../../src/db/migrations/0005_chat_logs_by_user.sql");
 const V6: &str = include_str!("../../src/db/migrations/0006_prices_costs_and_usage.sql");
+const V7: &str = include_str!("../../src/db/migrations/0007_chat_logs_at_scale.sql");
 
 /// Every shipped step with the SHA-256 of its statements (comments and white
 /// space aside) as it shipped. A new migration is added here when it is.
-const SHIPPED: [(&str, &str, &str); 6] = [
+const SHIPPED: [(&str, &str, &str); 7] = [
     (
         "schema.sql",
         V1,
@@ -58,6 +60,11 @@ const SHIPPED: [(&str, &str, &str); 6] = [
         "0006",
         V6,
         "709d35325e2dc926346a491a80004c65ddc1d5a9b1a33a53031051948e8021bc",
+    ),
+    (
+        "0007",
+        V7,
+        "2aca499abd84c3040c467b953d6f57dea30e4f5ba8cf39054cb47472dd06ae88",
     ),
 ];
 
@@ -248,4 +255,39 @@ fn version_6_prices_the_built_in_models_and_rolls_up_the_chats_recorded_before()
             "2 0  0 echo  1 0 0 0 0 1",
         ]
     );
+}
+
+#[test]
+fn chats_stored_before_the_search_index_are_found_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    made_by(&path, &[V1, V2, V3, V4, V5]);
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text)
+             VALUES ('old', 'Before', 1, 1, 'User: where does the quokka live?')",
+            [],
+        )
+        .unwrap();
+    let db = Db::open(&path).unwrap();
+    let indexed = db
+        .read_blocking(|conn| {
+            Ok::<_, StoreError>(conn.query_row(
+                "SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH '\"okk\"'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(indexed, 1);
+    let filter = AdminFilter {
+        text: Some("QUOKKA".to_owned()),
+        ..AdminFilter::default()
+    };
+    let page = db
+        .read_blocking(|conn| chat_logs::page(conn, &filter, PageFrom::Newest, 25, 100))
+        .unwrap();
+    let ids: Vec<&str> = page.chats.iter().map(|c| c.chat_id.as_str()).collect();
+    assert_eq!(ids, ["old"]);
 }

@@ -192,13 +192,7 @@ impl TestApp {
 
     /// Records a chat directly, as the gateway would.
     pub fn record_chat(&self, chat_id: &str, title: &str, text: &str, model: &str, ms_ago: i64) {
-        let recorded_at = Timestamp(Timestamp::now().millis() - ms_ago);
-        self.record_chats(&[NewChatLog {
-            chat_title: title.to_owned(),
-            conversation_text: text.to_owned(),
-            model: Some(model.to_owned()),
-            ..chat_log(chat_id, recorded_at)
-        }]);
+        self.record_texts(&[(chat_id, title, text, model, ms_ago)]);
     }
 
     /// Records chat logs directly, and adds them to the usage rollups, as
@@ -207,6 +201,22 @@ impl TestApp {
         self.db
             .write_blocking(|tx| usage::record_chats(tx, logs))
             .expect("record chats");
+    }
+
+    /// Like `record_chat` for each of `chats` (id, title, text, model,
+    /// age in ms), in one transaction.
+    pub fn record_texts(&self, chats: &[(&str, &str, &str, &str, i64)]) {
+        let now = Timestamp::now().millis();
+        let logs: Vec<NewChatLog> = chats
+            .iter()
+            .map(|&(chat_id, title, text, model, ms_ago)| NewChatLog {
+                chat_title: title.to_owned(),
+                conversation_text: text.to_owned(),
+                model: Some(model.to_owned()),
+                ..chat_log(chat_id, Timestamp(now - ms_ago))
+            })
+            .collect();
+        self.record_chats(&logs);
     }
 
     /// The first column of the first row `sql` finds.

@@ -59,6 +59,23 @@ pub fn by_id<'a>(html: &'a str, id: &str) -> &'a str {
     &inner[..inner.find(&format!("</{name}>")).unwrap_or(inner.len())]
 }
 
+/// Where the link that shows `text` leads (its `href`, decoded), if
+/// there is one.
+pub fn link(html: &str, text: &str) -> Option<String> {
+    let mut rest = html;
+    while let Some(at) = rest.find("<a ") {
+        let tag = &rest[at..];
+        let end = tag.find("</a>")?;
+        let (head, inner) = tag[..end].split_once('>')?;
+        if texts(inner).join(" ") == text {
+            let href = head.split_once("href=\"")?.1.split('"').next()?;
+            return Some(decode(href));
+        }
+        rest = &tag[end..];
+    }
+    None
+}
+
 /// The insides of each `<name ...>...</name>` of `html` (not nested).
 fn elements<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
     let (open, close) = (format!("<{name}"), format!("</{name}>"));

@@ -24,7 +24,7 @@ async fn a_completion_is_recorded_with_usage_timing_and_attribution() {
     assert_eq!(response.status(), StatusCode::OK);
     response.body().await.expect("read stream");
     let chat = the_chat(&gw.app).await;
-    assert_eq!(chat.chat_id.len(), 10);
+    assert_eq!(chat.chat_id.len(), 14);
     assert!(chat.chat_id.chars().all(|c| c.is_ascii_alphanumeric()));
     assert_eq!(chat.chat_title, "Hi there");
     assert_eq!(
