@@ -94,14 +94,7 @@ fn query(params: &QueryParams) -> Result<UsageQuery, InvalidInput> {
 }
 
 fn totals_json(t: &UsageTotals, into: &mut Map<String, Value>) {
-    for (name, value) in [
-        ("requests", t.requests),
-        ("errors", t.errors),
-        ("inputTokens", t.input_tokens),
-        ("outputTokens", t.output_tokens),
-        ("cacheReadTokens", t.cache_read_tokens),
-        ("cacheWriteTokens", t.cache_write_tokens),
-    ] {
+    for (name, value) in t.counts() {
         into.insert(name.into(), value.into());
     }
     into.insert("costUsd".into(), json!(t.cost));

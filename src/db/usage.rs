@@ -41,6 +41,24 @@ pub struct UsageTotals {
 }
 
 impl UsageTotals {
+    /// The counts, each named as the usage API and the admin's CSVs name
+    /// it.
+    pub fn counts(&self) -> [(&'static str, i64); 6] {
+        [
+            ("requests", self.requests),
+            ("errors", self.errors),
+            ("inputTokens", self.input_tokens),
+            ("outputTokens", self.output_tokens),
+            ("cacheReadTokens", self.cache_read_tokens),
+            ("cacheWriteTokens", self.cache_write_tokens),
+        ]
+    }
+
+    /// Every token: input, output, cache reads and cache writes.
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+
     fn add(&mut self, other: &UsageTotals) {
         self.requests += other.requests;
         self.errors += other.errors;
@@ -276,8 +294,8 @@ impl Grouped {
 /// Usage over the query's days, grouped and filtered as it asks, with the
 /// total.
 pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, StoreError> {
-    let mut reports = reports(conn, query, &[query.group_by.as_slice()])?;
-    Ok(reports.remove(0))
+    let [report] = reports(conn, query, [query.group_by.as_slice()])?;
+    Ok(report)
 }
 
 /// Usage over the query's days and filters (its `group_by` aside), grouped
@@ -287,12 +305,12 @@ pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, Stor
 /// groups of every grouping and the total at once: a month of a thousand
 /// users is some 100,000 rows, which SQLite would sort to group, and a
 /// page that shows usage by user, by tag and by model reads them once.
-pub fn reports(
+pub fn reports<const N: usize>(
     conn: &Connection,
     query: &UsageQuery,
-    groupings: &[&[Dimension]],
-) -> Result<Vec<UsageReport>, StoreError> {
-    let each: Vec<Grouped> = groupings.iter().map(|g| Grouped::of(g)).collect();
+    groupings: [&[Dimension]; N],
+) -> Result<[UsageReport; N], StoreError> {
+    let each = groupings.map(Grouped::of);
     let any = each.iter().fold(Grouped::default(), |a, g| a.or(*g));
     let mut names = Names::default();
     // Each user's tags now (with the tag filter, only that one); a user
@@ -322,7 +340,7 @@ pub fn reports(
         query.tag,
         query.model
     ])?;
-    let mut groups: Vec<HashMap<GroupId, UsageTotals>> = vec![HashMap::new(); groupings.len()];
+    let mut groups: [HashMap<GroupId, UsageTotals>; N] = std::array::from_fn(|_| HashMap::new());
     let mut total = UsageTotals::default();
     while let Some(row) = rows.next()? {
         let totals = UsageTotals {
@@ -372,12 +390,10 @@ pub fn reports(
             }
         }
     }
-    Ok(groupings
-        .iter()
-        .zip(&each)
-        .zip(groups)
-        .map(|((dimensions, g), groups)| grouped_report(dimensions, *g, groups, &names, total))
-        .collect())
+    Ok(std::array::from_fn(|i| {
+        let groups = std::mem::take(&mut groups[i]);
+        grouped_report(groupings[i], each[i], groups, &names, total)
+    }))
 }
 
 /// The rows of one grouping's groups, in order, and the total.
