@@ -256,7 +256,7 @@ pub async fn export_json(db: web::Data<Db>, query: web::Query<FilterQuery>) -> A
 /// CR, or when its first non-blank character is `=`, `+`, `-` or `@`, in
 /// their full-width forms too (spreadsheets fold those for East Asian
 /// input).
-fn defuse(cell: &str) -> String {
+pub(super) fn defuse(cell: &str) -> String {
     let formula = cell.starts_with(['\t', '\r'])
         || cell.trim_start().starts_with([
             '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',

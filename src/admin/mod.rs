@@ -10,6 +10,7 @@
 
 mod api_keys;
 mod characters;
+mod chart;
 mod chatlogs;
 mod csrf;
 mod dashboard;
@@ -26,6 +27,7 @@ mod response;
 mod sessions;
 mod settings;
 mod setup;
+mod usage;
 mod users;
 
 use std::time::Duration;
@@ -97,6 +99,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(GET, USERS, users::list),
         endpoint(POST, USERS, users::create),
         endpoint(POST, USERS_IMPORT, users::import),
+        endpoint(GET, USER, users::show),
         endpoint(GET, USER_ROW, users::row),
         endpoint(GET, USER_EDIT, users::edit),
         endpoint(POST, USER_TAGS, users::set_tags),
@@ -124,6 +127,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(GET, CHATLOGS_JSON, chatlogs::export_json),
         endpoint(GET, CHATLOGS_CSV, chatlogs::export_csv),
         endpoint(GET, CHATLOG, chatlogs::show),
+        endpoint(GET, USAGE, usage::show),
+        endpoint(GET, USAGE_USERS_CSV, usage::users_csv),
+        endpoint(GET, USAGE_TAGS_CSV, usage::tags_csv),
+        endpoint(GET, USAGE_MODELS_CSV, usage::models_csv),
         endpoint(GET, API_KEYS, api_keys::list),
         endpoint(POST, API_KEYS, api_keys::create),
         endpoint(GET, API_KEY_REVOKE, api_keys::confirm_revoke),

@@ -17,6 +17,8 @@ pub const LOGOUT: &str = "/logout";
 pub const SETUP: &str = "/setup";
 pub const USERS: &str = "/users";
 pub const USERS_IMPORT: &str = "/users/import";
+/// One user's page: their usage and latest chats.
+pub const USER: &str = "/users/{id}";
 pub const USER_ROW: &str = "/users/{id}/row";
 pub const USER_EDIT: &str = "/users/{id}/edit";
 pub const USER_TAGS: &str = "/users/{id}/tags";
@@ -40,6 +42,10 @@ pub const CHATLOGS: &str = "/chatlogs";
 pub const CHATLOGS_JSON: &str = "/chatlogs.json";
 pub const CHATLOGS_CSV: &str = "/chatlogs.csv";
 pub const CHATLOG: &str = "/chatlogs/{chat_id}";
+pub const USAGE: &str = "/usage";
+pub const USAGE_USERS_CSV: &str = "/usage/users.csv";
+pub const USAGE_TAGS_CSV: &str = "/usage/tags.csv";
+pub const USAGE_MODELS_CSV: &str = "/usage/models.csv";
 pub const API_KEYS: &str = "/api-keys";
 pub const API_KEY_REVOKE: &str = "/api-keys/{id}/revoke";
 pub const SETTINGS: &str = "/settings";
@@ -135,6 +141,10 @@ impl Urls {
         self.at(USERS_IMPORT)
     }
 
+    pub fn user(&self, id: impl Display) -> String {
+        self.with(USER, id)
+    }
+
     pub fn user_row(&self, id: impl Display) -> String {
         self.with(USER_ROW, id)
     }
@@ -217,6 +227,22 @@ impl Urls {
 
     pub fn chatlog(&self, chat_id: impl Display) -> String {
         self.with(CHATLOG, chat_id)
+    }
+
+    pub fn usage(&self) -> String {
+        self.at(USAGE)
+    }
+
+    pub fn usage_users_csv(&self) -> String {
+        self.at(USAGE_USERS_CSV)
+    }
+
+    pub fn usage_tags_csv(&self) -> String {
+        self.at(USAGE_TAGS_CSV)
+    }
+
+    pub fn usage_models_csv(&self) -> String {
+        self.at(USAGE_MODELS_CSV)
     }
 
     pub fn api_keys(&self) -> String {

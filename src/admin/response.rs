@@ -356,13 +356,14 @@ struct NavItem {
 }
 
 /// The main navigation: each page's path and label.
-fn nav(urls: &Urls) -> [(String, &'static str); 7] {
+fn nav(urls: &Urls) -> [(String, &'static str); 8] {
     [
         (urls.dashboard(), "Dashboard"),
         (urls.users(), "Users"),
         (urls.characters(), "AI characters"),
         (urls.providers(), "Providers & models"),
         (urls.chatlogs(), "Chat logs"),
+        (urls.usage(), "Usage"),
         (urls.api_keys(), "API integration"),
         (urls.settings(), "Settings"),
     ]

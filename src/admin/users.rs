@@ -1,4 +1,5 @@
-//! `/admin/users`: search, add, edit tags inline, delete, import a CSV.
+//! `/admin/users`: search, add, edit tags inline, delete, import a CSV;
+//! `/admin/users/{id}`: one user's usage by model and their latest chats.
 
 use actix_multipart::Multipart;
 use actix_web::dev::Payload;
@@ -13,11 +14,15 @@ use super::format::url_encode;
 use super::guard::Ctx;
 use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult, Flash};
+use super::usage::{self, PeriodSelector, UsageParams, UsageTable, View};
 use super::{one_page, page_window};
-use crate::db::{self, users::User, Db, StoreError};
+use crate::db::users::{User, UserChat};
+use crate::db::{self, Db, StoreError};
 use crate::domain::{InvalidInput, NewUser, Tags, UserId, UserInput};
 
 const MAX_IMPORT_ROWS: usize = 10_000;
+/// The latest chats a user's page lists.
+const RECENT_CHATS: u32 = 20;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -76,6 +81,19 @@ struct UserEditPage<'a> {
     user: &'a User,
     csrf: &'a str,
     urls: &'a Urls,
+}
+
+#[derive(Template)]
+#[template(path = "user.html")]
+struct UserPage<'a> {
+    user: &'a User,
+    urls: &'a Urls,
+    period: PeriodSelector,
+    /// None when they used nothing in the period.
+    usage: Option<UsageTable>,
+    chats: Vec<UserChat>,
+    /// Every chat of theirs, in the chat logs.
+    chatlogs: String,
 }
 
 async fn users_page(
@@ -162,6 +180,42 @@ async fn find(db: &Db, id: UserId) -> Result<User, AdminError> {
     db.read(move |conn| db::users::get(conn, id))
         .await?
         .ok_or_else(|| no_such_user(id))
+}
+
+/// A user's page: their usage by model over the period asked (from the
+/// rollups, by their email) and their latest chats.
+pub async fn show(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    id: web::Path<UserId>,
+    params: web::Query<UsageParams>,
+) -> AdminResult {
+    let id = id.into_inner();
+    let view = View::asked(&params)?;
+    let page = ctx.urls.user(id);
+    let here = page.clone();
+    let found = db
+        .read(move |conn| {
+            let Some(user) = db::users::get(conn, id)? else {
+                return Ok(None);
+            };
+            let usage = usage::user_table(conn, &user.email, &view, here)?;
+            let chats = db::users::recent_chats(conn, id, RECENT_CHATS)?;
+            Ok::<_, StoreError>(Some((user, usage, chats)))
+        })
+        .await?;
+    let (user, usage, chats) = found.ok_or_else(|| no_such_user(id))?;
+    AdminResponse::page(
+        &user.email,
+        &UserPage {
+            chatlogs: format!("{}?user={}", ctx.urls.chatlogs(), url_encode(&user.email)),
+            user: &user,
+            urls: &ctx.urls,
+            period: view.selector(page),
+            usage,
+            chats,
+        },
+    )
 }
 
 /// The row as shown, to cancel an inline edit.

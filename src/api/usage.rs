@@ -4,60 +4,16 @@
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
-use time::{Date, OffsetDateTime};
 
 use super::QueryParams;
 use crate::db::usage::{self, Dimension, UsageQuery, UsageReport, UsageRow, UsageTotals};
 use crate::db::Db;
+use crate::domain::day::{date_of, day_of, iso_day, parse_date, today, DAY_SECONDS};
 use crate::domain::InvalidInput;
 use crate::error::ApiError;
 
-const DAY_SECONDS: i64 = 86_400;
-
 /// 5000-01-01T00:00:00Z: a later Unix time is milliseconds sent as seconds.
 const MAX_UNIX_SECONDS: i64 = 95_617_584_000;
-
-/// Days since the Unix epoch.
-fn day_of(date: Date) -> i64 {
-    date.midnight()
-        .assume_utc()
-        .unix_timestamp()
-        .div_euclid(DAY_SECONDS)
-}
-
-fn date_of(day: i64) -> Option<Date> {
-    OffsetDateTime::from_unix_timestamp(day * DAY_SECONDS)
-        .ok()
-        .map(OffsetDateTime::date)
-}
-
-/// `2024-08-14`.
-fn iso_day(day: i64) -> String {
-    date_of(day).map_or_else(|| day.to_string(), |d| d.to_string())
-}
-
-/// `YYYY-MM-DD`, a real date, exactly.
-fn parse_date(raw: &str) -> Option<Date> {
-    let b = raw.as_bytes();
-    let digits = |range: std::ops::Range<usize>| b[range].iter().all(u8::is_ascii_digit);
-    if b.len() != 10
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !digits(0..4)
-        || !digits(5..7)
-        || !digits(8..10)
-    {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| raw[range].parse::<u16>().ok();
-    let month = time::Month::try_from(u8::try_from(number(5..7)?).ok()?).ok()?;
-    Date::from_calendar_date(
-        i32::from(number(0..4)?),
-        month,
-        u8::try_from(number(8..10)?).ok()?,
-    )
-    .ok()
-}
 
 /// A day as `start` or `end` names it: `YYYY-MM-DD`, or a Unix time in
 /// whole seconds, which names the UTC day it falls in.
@@ -112,8 +68,7 @@ fn group_by(raw: Option<&str>) -> Result<Vec<Dimension>, InvalidInput> {
 }
 
 fn query(params: &QueryParams) -> Result<UsageQuery, InvalidInput> {
-    let today = OffsetDateTime::now_utc().date();
-    let end_day = day_param("end", params.get("end"))?.unwrap_or_else(|| day_of(today));
+    let end_day = day_param("end", params.get("end"))?.unwrap_or_else(|| day_of(today()));
     // Without a start: the first of the end's month (this month, when
     // neither is given).
     let start_day = match day_param("start", params.get("start"))? {
@@ -139,14 +94,7 @@ fn query(params: &QueryParams) -> Result<UsageQuery, InvalidInput> {
 }
 
 fn totals_json(t: &UsageTotals, into: &mut Map<String, Value>) {
-    for (name, value) in [
-        ("requests", t.requests),
-        ("errors", t.errors),
-        ("inputTokens", t.input_tokens),
-        ("outputTokens", t.output_tokens),
-        ("cacheReadTokens", t.cache_read_tokens),
-        ("cacheWriteTokens", t.cache_write_tokens),
-    ] {
+    for (name, value) in t.counts() {
         into.insert(name.into(), value.into());
     }
     into.insert("costUsd".into(), json!(t.cost));

@@ -41,6 +41,24 @@ pub struct UsageTotals {
 }
 
 impl UsageTotals {
+    /// The counts, each named as the usage API and the admin's CSVs name
+    /// it.
+    pub fn counts(&self) -> [(&'static str, i64); 6] {
+        [
+            ("requests", self.requests),
+            ("errors", self.errors),
+            ("inputTokens", self.input_tokens),
+            ("outputTokens", self.output_tokens),
+            ("cacheReadTokens", self.cache_read_tokens),
+            ("cacheWriteTokens", self.cache_write_tokens),
+        ]
+    }
+
+    /// Every token: input, output, cache reads and cache writes.
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+
     fn add(&mut self, other: &UsageTotals) {
         self.requests += other.requests;
         self.errors += other.errors;
@@ -177,12 +195,6 @@ pub struct UsageQuery {
     pub model: Option<String>,
 }
 
-impl UsageQuery {
-    fn groups(&self, dimension: Dimension) -> bool {
-        self.group_by.contains(&dimension)
-    }
-}
-
 /// One group's key: the fields of the dimensions grouped by are set (the
 /// inner `None` where a chat had no user, tag or key); the others are
 /// `None`.
@@ -246,19 +258,65 @@ impl Names {
 /// 0 when not grouped by.
 type GroupId = (i64, u32, u32, u32, i64);
 
+/// Which dimensions a grouping (or any of several) has.
+#[derive(Clone, Copy, Default)]
+struct Grouped {
+    day: bool,
+    user: bool,
+    tag: bool,
+    model: bool,
+    key: bool,
+}
+
+impl Grouped {
+    fn of(dimensions: &[Dimension]) -> Grouped {
+        let has = |d| dimensions.contains(&d);
+        Grouped {
+            day: has(Dimension::Day),
+            user: has(Dimension::User),
+            tag: has(Dimension::Tag),
+            model: has(Dimension::Model),
+            key: has(Dimension::ApiKey),
+        }
+    }
+
+    fn or(self, other: Grouped) -> Grouped {
+        Grouped {
+            day: self.day || other.day,
+            user: self.user || other.user,
+            tag: self.tag || other.tag,
+            model: self.model || other.model,
+            key: self.key || other.key,
+        }
+    }
+}
+
 /// Usage over the query's days, grouped and filtered as it asks, with the
 /// total.
+pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, StoreError> {
+    let [report] = reports(conn, query, [query.group_by.as_slice()])?;
+    Ok(report)
+}
+
+/// Usage over the query's days and filters (its `group_by` aside), grouped
+/// each way of `groupings`: a report each, in their order.
 ///
 /// The rollup rows of the days are read once and summed here, into the
-/// groups and the total at once: a month of a thousand users is some
-/// 100,000 rows, which SQLite would sort to group.
-pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, StoreError> {
-    let by = |d| query.groups(d);
+/// groups of every grouping and the total at once: a month of a thousand
+/// users is some 100,000 rows, which SQLite would sort to group, and a
+/// page that shows usage by user, by tag and by model reads them once.
+pub fn reports<const N: usize>(
+    conn: &Connection,
+    query: &UsageQuery,
+    groupings: [&[Dimension]; N],
+) -> Result<[UsageReport; N], StoreError> {
+    let each = groupings.map(Grouped::of);
+    let any = each.iter().fold(Grouped::default(), |a, g| a.or(*g));
     let mut names = Names::default();
     // Each user's tags now (with the tag filter, only that one); a user
     // with none, or no user, is under the empty tag.
     let mut tags: HashMap<i64, Vec<u32>> = HashMap::new();
-    if by(Dimension::Tag) {
+    if any.tag {
         let mut stmt = conn.prepare_cached(
             "SELECT user_id, tag FROM user_tags WHERE ?1 IS NULL OR tag = ?1 ORDER BY user_id, position",
         )?;
@@ -282,7 +340,7 @@ pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, Stor
         query.tag,
         query.model
     ])?;
-    let mut groups: HashMap<GroupId, UsageTotals> = HashMap::new();
+    let mut groups: [HashMap<GroupId, UsageTotals>; N] = std::array::from_fn(|_| HashMap::new());
     let mut total = UsageTotals::default();
     while let Some(row) = rows.next()? {
         let totals = UsageTotals {
@@ -296,9 +354,7 @@ pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, Stor
             unpriced_requests: row.get(12)?,
         };
         total.add(&totals);
-        if query.group_by.is_empty() {
-            continue;
-        }
+        // Each dimension read once, whichever grouping wants it.
         let mut name = |grouped: bool, i: usize| -> rusqlite::Result<u32> {
             Ok(if grouped {
                 names.id(row.get_ref(i)?.as_str()?)
@@ -306,43 +362,65 @@ pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, Stor
                 0
             })
         };
-        let day = if by(Dimension::Day) { row.get(0)? } else { 0 };
-        let user = name(by(Dimension::User), 2)?;
-        let model = name(by(Dimension::Model), 4)?;
-        let key = if by(Dimension::ApiKey) {
-            row.get(3)?
-        } else {
-            0
-        };
-        let user_tags: &[u32] = if by(Dimension::Tag) {
+        let day = if any.day { row.get(0)? } else { 0 };
+        let user = name(any.user, 2)?;
+        let model = name(any.model, 4)?;
+        let key = if any.key { row.get(3)? } else { 0 };
+        let user_tags: &[u32] = if any.tag {
             tags.get(&row.get(1)?).map_or(&untagged, Vec::as_slice)
         } else {
             &[0]
         };
-        for tag in user_tags {
-            groups
-                .entry((day, user, *tag, model, key))
-                .or_default()
-                .add(&totals);
+        for ((dimensions, g), groups) in groupings.iter().zip(&each).zip(&mut groups) {
+            if dimensions.is_empty() {
+                continue;
+            }
+            let pick = |grouped: bool, id: u32| if grouped { id } else { 0 };
+            let id = (
+                if g.day { day } else { 0 },
+                pick(g.user, user),
+                pick(g.model, model),
+                if g.key { key } else { 0 },
+            );
+            for tag in if g.tag { user_tags } else { &[0] } {
+                groups
+                    .entry((id.0, id.1, *tag, id.2, id.3))
+                    .or_default()
+                    .add(&totals);
+            }
         }
     }
-    if query.group_by.is_empty() {
+    Ok(std::array::from_fn(|i| {
+        let groups = std::mem::take(&mut groups[i]);
+        grouped_report(groupings[i], each[i], groups, &names, total)
+    }))
+}
+
+/// The rows of one grouping's groups, in order, and the total.
+fn grouped_report(
+    dimensions: &[Dimension],
+    g: Grouped,
+    groups: HashMap<GroupId, UsageTotals>,
+    names: &Names,
+    total: UsageTotals,
+) -> UsageReport {
+    if dimensions.is_empty() {
         let rows = vec![UsageRow {
             key: UsageKey::default(),
             totals: total,
         }];
-        return Ok(UsageReport { rows, total });
+        return UsageReport { rows, total };
     }
     let named = |id: u32| (id > 0).then(|| names.get(id));
     let mut rows: Vec<UsageRow> = groups
         .into_iter()
         .map(|((day, user, tag, model, key), totals)| UsageRow {
             key: UsageKey {
-                day: by(Dimension::Day).then_some(day),
+                day: g.day.then_some(day),
                 user_email: named(user),
                 tag: named(tag),
                 model: named(model).map(Option::unwrap_or_default),
-                api_key_id: by(Dimension::ApiKey).then_some(Some(key).filter(|k| *k != 0)),
+                api_key_id: g.key.then_some(Some(key).filter(|k| *k != 0)),
             },
             totals,
         })
@@ -358,5 +436,5 @@ pub fn report(conn: &Connection, query: &UsageQuery) -> Result<UsageReport, Stor
             b.api_key_id,
         ))
     });
-    Ok(UsageReport { rows, total })
+    UsageReport { rows, total }
 }

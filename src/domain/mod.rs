@@ -5,6 +5,7 @@
 
 mod api_key;
 mod character;
+pub mod day;
 mod email;
 mod error;
 mod ids;

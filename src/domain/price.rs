@@ -39,6 +39,11 @@ impl Micros {
     pub fn usd(self) -> f64 {
         self.0 as f64 / MILLION as f64
     }
+
+    /// `0.000125`, `12.5`: in USD, exactly, as a CSV cell has it.
+    pub fn decimal_usd(self) -> String {
+        decimal(self.0, 0)
+    }
 }
 
 /// `$0.000125`, `$12.50`: every micro-dollar shown, cents at least.
@@ -329,6 +334,9 @@ mod tests {
         assert_eq!(Micros(125).to_string(), "$0.000125");
         assert_eq!(Micros(12_500_000).to_string(), "$12.50");
         assert_eq!(Micros(0).to_string(), "$0.00");
+        assert_eq!(Micros(12_500_000).decimal_usd(), "12.5");
+        assert_eq!(Micros(1_234_567_891).decimal_usd(), "1234.567891");
+        assert_eq!(Micros(0).decimal_usd(), "0");
         assert_eq!(
             serde_json::to_value(Micros(1_234)).unwrap(),
             json!(0.001234)

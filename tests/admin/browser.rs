@@ -124,12 +124,12 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-async fn screenshot(client: &Client, name: &str) {
+pub(crate) async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).expect("save screenshot");
 }
 
-async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(WAIT)
@@ -148,13 +148,13 @@ pub(crate) async fn wait_for_text(client: &Client, text: &str) -> fantoccini::el
         .unwrap_or_else(|e| panic!("{text:?} never showed up: {e}"))
 }
 
-async fn fill(client: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(client: &Client, css: &str, value: &str) {
     let input = wait_for(client, css).await;
     input.clear().await.expect("clear");
     input.send_keys(value).await.expect("type");
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     wait_for(client, css).await.click().await.expect("click");
 }
 

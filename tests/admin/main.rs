@@ -13,6 +13,8 @@ mod pages;
 mod paths;
 mod providers;
 mod setup;
+mod usage;
+mod usage_browser;
 
 // The harness both test crates share; each uses only a part of it.
 #[allow(dead_code, unused_imports)]

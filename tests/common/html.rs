@@ -19,16 +19,16 @@ impl Row {
     }
 }
 
-/// Every table row of `html`, in order.
+/// Every table row of `html`, in order: its cells, `th` (a row's header)
+/// and `td` alike.
 pub fn rows(html: &str) -> Vec<Row> {
-    elements(html, "tr")
+    elements(html, &["tr"])
         .into_iter()
         .map(|row| {
-            let mut cells = elements(row, "td");
-            if cells.is_empty() {
-                cells = elements(row, "th");
-            }
-            Row(cells.into_iter().map(texts).collect())
+            Row(elements(row, &["th", "td"])
+                .into_iter()
+                .map(texts)
+                .collect())
         })
         .collect()
 }
@@ -76,13 +76,19 @@ pub fn link(html: &str, text: &str) -> Option<String> {
     None
 }
 
-/// The insides of each `<name ...>...</name>` of `html` (not nested).
-fn elements<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
-    let (open, close) = (format!("<{name}"), format!("</{name}>"));
+/// The insides of each `<name ...>...</name>` of `html` (not nested), for
+/// any of `names`, in order.
+fn elements<'a>(html: &'a str, names: &[&str]) -> Vec<&'a str> {
     let mut found = Vec::new();
     let mut rest = html;
-    while let Some(at) = rest.find(&open) {
-        let after = &rest[at + open.len()..];
+    loop {
+        // The first opening tag of any of the names.
+        let next = names
+            .iter()
+            .filter_map(|name| rest.find(&format!("<{name}")).map(|at| (at, *name)))
+            .min();
+        let Some((at, name)) = next else { break };
+        let after = &rest[at + 1 + name.len()..];
         // `<tr` and not `<track`: the name ends at a space or `>`.
         if !after.starts_with([' ', '>', '\n']) {
             rest = after;
@@ -90,7 +96,7 @@ fn elements<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
         }
         let Some(start) = after.find('>') else { break };
         let inner = &after[start + 1..];
-        let end = inner.find(&close).unwrap_or(inner.len());
+        let end = inner.find(&format!("</{name}>")).unwrap_or(inner.len());
         found.push(&inner[..end]);
         rest = &inner[end..];
     }
