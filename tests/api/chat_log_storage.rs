@@ -1,6 +1,6 @@
 //! What the chat logs keep and for how long: retention deletes exactly the
 //! chats past keeping (in the background, while requests are served) and
-//! gives the file's pages back; metadata-only recording keeps no text;
+//! gives the file's pages back, leaving the usage rollups whole; metadata-only recording keeps no text;
 //! generated chat ids sort by time.
 
 use std::path::Path;
@@ -94,6 +94,11 @@ async fn retention_deletes_exactly_the_chats_past_keeping_and_their_search_entri
     assert_eq!(found(&app, "apricot"), ["today", "last-month"]);
     // The index holds entries for the kept chats alone.
     assert_eq!(app.count("SELECT COUNT(*) FROM chat_logs_fts_docsize"), 2);
+    // The usage rollups outlive the chats they add up.
+    let (status, usage) = app.get("/api/v1/usage?start=0&end=4102444800").await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["total"]["requests"], 4);
+    assert_eq!(usage["total"]["inputTokens"], 400);
     assert_eq!(
         app.count(
             "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'chatlog_retention_days'"
@@ -237,6 +242,9 @@ async fn metadata_only_recording_keeps_no_conversation_and_no_title() {
     assert_eq!(chat.model.as_deref(), Some("echo"));
     assert_eq!(chat.status, "ok");
     assert!(chat.latency_ms.is_some());
+    // What it used is still counted, from the text it no longer keeps.
+    assert!(chat.usage_estimated);
+    assert!(chat.prompt_tokens.unwrap() > 0 && chat.completion_tokens.unwrap() > 0);
     assert!(found(&app, "4711").is_empty());
     assert!(found(&app, "Merger").is_empty());
     // The spec's endpoint shows the row, with no text.
