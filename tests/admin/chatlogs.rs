@@ -5,7 +5,10 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::{Method, StatusCode};
+use mindgate::db::chat_logs::SCAN_WINDOW;
 use serde_json::{json, Value};
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 use crate::common::html;
 use crate::helpers::{send_body, signed_in, Browser, TestApp};
@@ -18,7 +21,7 @@ fn titles(html: &str) -> Vec<String> {
         .iter()
         .skip(1)
         .filter_map(|row| row.cell(0).first().cloned())
-        .filter(|title| title != "No chat matches these filters.")
+        .filter(|title| !title.starts_with("No chat matches"))
         .collect()
 }
 
@@ -159,6 +162,127 @@ async fn a_common_search_pages_through_every_match_in_time_order() {
     // The oldest match is reached from the end of the time order.
     let oldest = listing(&browser, &[("q", "common"), ("to", "2000-01-01")]).await;
     assert!(titles(&oldest).is_empty());
+}
+
+/// The page the link that says `label` leads to.
+async fn follow(browser: &Browser, page: &str, label: &str) -> String {
+    let url = html::link(page, label).unwrap_or_else(|| panic!("no {label:?} link"));
+    let page = browser.get(&url).await;
+    page.assert_ok();
+    page.body
+}
+
+/// What the page says of the time of chat `chat_id`: `2026-11-26 17:30 UTC`.
+fn shown_time(app: &TestApp, chat_id: &str) -> String {
+    let ms = app.count(&format!(
+        "SELECT recorded_at FROM chat_logs WHERE chat_id = '{chat_id}'"
+    ));
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+    at.format(&format).unwrap()
+}
+
+#[actix_web::test]
+async fn a_short_search_reads_a_window_per_page_and_goes_on_from_its_end() {
+    // A two-character search has no trigram to look up: each page checks
+    // at most a window of chats. Chat `rank` is the rank-th newest; two
+    // matches lie in the newest window, thirty among the oldest, past it.
+    let (app, browser) = signed_in().await;
+    let window = SCAN_WINDOW as usize;
+    let title = |rank: usize| format!("chat-{rank:06}");
+    let matches = |rank: usize| rank == 3 || rank == window - 10 || rank >= window + 10;
+    let chats: Vec<(String, &str)> = (0..window + 40)
+        .map(|rank| {
+            let text = match rank {
+                // The oldest: also the one chat with another word.
+                r if r == window + 39 => "user: 東京と大阪",
+                r if matches(r) => "user: 東京へ行く",
+                _ => "user: hello there",
+            };
+            (title(rank), text)
+        })
+        .collect();
+    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
+        .iter()
+        .enumerate()
+        .map(|(rank, (id, text))| {
+            (
+                id.as_str(),
+                id.as_str(),
+                *text,
+                "gpt-4o",
+                rank as i64 * 1000,
+            )
+        })
+        .collect();
+    app.record_texts(&rows);
+    let expected: Vec<String> = (0..window + 40)
+        .filter(|&r| matches(r))
+        .map(title)
+        .collect();
+    let back_to = |rank| {
+        format!(
+            "Searched the chats back to {}",
+            shown_time(&app, &title(rank))
+        )
+    };
+
+    // The newest window: its two matches, how far it read, and on.
+    let first = listing(&browser, &[("q", "東京")]).await;
+    assert_eq!(titles(&first), expected[..2]);
+    assert!(first.contains(&back_to(window - 1)), "{first}");
+    assert!(html::link(&first, "← Newer").is_none());
+    // Past the window: fewer chats than a window are left, read to the end.
+    let older = html::link(&first, "Older →").expect("the search goes on");
+    assert!(older.contains("q="), "{older}");
+    let second = browser.get(&older).await.body;
+    assert_eq!(titles(&second), expected[2..27]);
+    assert!(!second.contains("Searched the chats"), "{second}");
+    let third = follow(&browser, &second, "Older →").await;
+    assert_eq!(titles(&third), expected[27..]);
+    assert!(html::link(&third, "Older →").is_none());
+    assert!(!third.contains("Searched the chats"));
+
+    // And back newer: the pages before, a window at a time.
+    let page = follow(&browser, &third, "← Newer").await;
+    assert_eq!(titles(&page), expected[2..27]);
+    let page = follow(&browser, &page, "← Newer").await;
+    assert_eq!(titles(&page), expected[1..2]);
+    let forward_to = shown_time(&app, &title(10));
+    assert!(
+        page.contains(&format!("Searched the chats forward to {forward_to}")),
+        "{page}"
+    );
+    let page = follow(&browser, &page, "← Newer").await;
+    assert_eq!(titles(&page), expected[..2], "the newest page");
+    assert!(html::link(&page, "← Newer").is_none());
+
+    // A window with no match says so, and the search goes on.
+    let empty = listing(&browser, &[("q", "大阪")]).await;
+    assert!(titles(&empty).is_empty());
+    assert!(empty.contains("No chat matches in the chats searched so far."));
+    assert!(empty.contains(&back_to(window - 1)));
+    let oldest = follow(&browser, &empty, "Older →").await;
+    assert_eq!(titles(&oldest), [title(window + 39)]);
+    // So does a longer one whose every piece is too common to look up.
+    let common_pieces = listing(&browser, &[("q", "o thello")]).await;
+    assert!(titles(&common_pieces).is_empty());
+    assert!(common_pieces.contains(&back_to(window - 1)));
+
+    // The export reads every chat, in one go.
+    let query = serde_urlencoded::to_string([("q", "東京")]).unwrap();
+    let json = browser
+        .get(&format!("{}?{query}", browser.urls.chatlogs_json()))
+        .await;
+    json.assert_ok();
+    let body: Value = serde_json::from_str(&json.body).unwrap();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|chat| chat["chatID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, expected);
 }
 
 #[actix_web::test]
