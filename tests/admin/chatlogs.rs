@@ -11,7 +11,9 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::common::html;
-use crate::helpers::{send_body, signed_in, Browser, TestApp};
+use crate::helpers::{
+    send_body, signed_in, spawn_app, Browser, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD,
+};
 
 const DAY: i64 = 86_400_000;
 
@@ -23,6 +25,17 @@ fn titles(html: &str) -> Vec<String> {
         .filter_map(|row| row.cell(0).first().cloned())
         .filter(|title| !title.starts_with("No chat matches"))
         .collect()
+}
+
+/// Records `chats` (id, text, model), each titled by its id: the first the
+/// newest, each next one `step_ms` older.
+fn record_newest_first(app: &TestApp, chats: &[(String, &str, &str)], step_ms: i64) {
+    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
+        .iter()
+        .enumerate()
+        .map(|(i, (id, text, model))| (id.as_str(), id.as_str(), *text, *model, i as i64 * step_ms))
+        .collect();
+    app.record_texts(&rows);
 }
 
 /// The chat logs page for `query` (a query string).
@@ -120,30 +133,17 @@ async fn a_common_search_pages_through_every_match_in_time_order() {
     // More matches than the index lookup sorts: the chats are read in time
     // order instead. Every third chat does not match.
     let (app, browser) = signed_in().await;
-    let chats: Vec<(String, String)> = (0..15_100)
+    let chats: Vec<(String, &str, &str)> = (0..15_100)
         .map(|i| {
             let text = if i % 3 == 2 {
                 "user: hello"
             } else {
                 "user: the common case"
             };
-            (format!("chat-{i:05}"), text.to_owned())
+            (format!("chat-{i:05}"), text, "gpt-4o")
         })
         .collect();
-    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
-        .iter()
-        .enumerate()
-        .map(|(i, (id, text))| {
-            (
-                id.as_str(),
-                id.as_str(),
-                text.as_str(),
-                "gpt-4o",
-                i as i64 * 10,
-            )
-        })
-        .collect();
-    app.record_texts(&rows);
+    record_newest_first(&app, &chats, 10);
     let expected: Vec<String> = (0..15_100)
         .filter(|i| i % 3 != 2)
         .map(|i| format!("chat-{i:05}"))
@@ -187,11 +187,11 @@ async fn a_short_search_reads_a_window_per_page_and_goes_on_from_its_end() {
     // A two-character search has no trigram to look up: each page checks
     // at most a window of chats. Chat `rank` is the rank-th newest; two
     // matches lie in the newest window, thirty among the oldest, past it.
-    let (app, browser) = signed_in().await;
+    let app = spawn_app().await;
     let window = SCAN_WINDOW as usize;
     let title = |rank: usize| format!("chat-{rank:06}");
     let matches = |rank: usize| rank == 3 || rank == window - 10 || rank >= window + 10;
-    let chats: Vec<(String, &str)> = (0..window + 40)
+    let chats: Vec<(String, &str, &str)> = (0..window + 40)
         .map(|rank| {
             let text = match rank {
                 // The oldest: also the one chat with another word.
@@ -199,23 +199,15 @@ async fn a_short_search_reads_a_window_per_page_and_goes_on_from_its_end() {
                 r if matches(r) => "user: 東京へ行く",
                 _ => "user: hello there",
             };
-            (title(rank), text)
+            (title(rank), text, "gpt-4o")
         })
         .collect();
-    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
-        .iter()
-        .enumerate()
-        .map(|(rank, (id, text))| {
-            (
-                id.as_str(),
-                id.as_str(),
-                *text,
-                "gpt-4o",
-                rank as i64 * 1000,
-            )
-        })
-        .collect();
-    app.record_texts(&rows);
+    record_newest_first(&app, &chats, 1000);
+    // Signed in now: a connection kept from before the seeding may have
+    // been closed by the server meanwhile.
+    app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
+    let browser = app.browser();
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let expected: Vec<String> = (0..window + 40)
         .filter(|&r| matches(r))
         .map(title)
@@ -288,28 +280,13 @@ async fn a_short_search_reads_a_window_per_page_and_goes_on_from_its_end() {
 #[actix_web::test]
 async fn pages_under_a_filter_run_older_and_back_newer() {
     let (app, browser) = signed_in().await;
-    let chats: Vec<(String, &str)> = (0..60)
+    let chats: Vec<(String, &str, &str)> = (0..60)
         .map(|i| {
-            (
-                format!("chat-{i:02}"),
-                if i % 2 == 0 { "gpt-4o" } else { "o3" },
-            )
+            let model = if i % 2 == 0 { "gpt-4o" } else { "o3" };
+            (format!("chat-{i:02}"), "user: hi", model)
         })
         .collect();
-    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
-        .iter()
-        .enumerate()
-        .map(|(i, (id, model))| {
-            (
-                id.as_str(),
-                id.as_str(),
-                "user: hi",
-                *model,
-                i as i64 * 1000,
-            )
-        })
-        .collect();
-    app.record_texts(&rows);
+    record_newest_first(&app, &chats, 1000);
     let expected: Vec<String> = (0..60).step_by(2).map(|i| format!("chat-{i:02}")).collect();
     let first = listing(&browser, &[("model", "gpt-4o")]).await;
     assert_eq!(titles(&first), expected[..25]);
