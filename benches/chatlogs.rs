@@ -327,11 +327,15 @@ fn main() {
             &format!("{page}?q={word}"),
         );
     }
+    let two_letters = format!("{page}?q=xq");
+    report.time(address, &cookie, "search, two letters", &two_letters);
+    // It matches no chat: each page reads a window and goes on from its end.
+    let next_window = link(&get(address, &two_letters, &cookie).body, "Older →");
     report.time(
         address,
         &cookie,
-        "search, two letters",
-        &format!("{page}?q=xq"),
+        "search, two letters, the next window",
+        &next_window,
     );
     report.time(
         address,

@@ -17,7 +17,7 @@ use super::guard::Ctx;
 use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult};
 use super::PAGE_SIZE;
-use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail, Cursor, PageFrom};
+use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail, Cursor, PageFrom, SearchedTo};
 use crate::db::{Db, StoreError};
 use crate::domain::InvalidInput;
 
@@ -127,6 +127,7 @@ struct ChatlogsPage<'a> {
     models: Vec<String>,
     newer: Option<String>,
     older: Option<String>,
+    searched_to: Option<SearchedTo>,
 }
 
 impl ChatlogsPage<'_> {
@@ -171,6 +172,7 @@ pub async fn list(ctx: Ctx, db: web::Data<Db>, query: web::Query<FilterQuery>) -
             urls: &ctx.urls,
             newer: page.newer.map(link),
             older: page.older.map(link),
+            searched_to: page.searched_to,
             query,
             f,
             chats: page.chats,

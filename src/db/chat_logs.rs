@@ -157,6 +157,10 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    fn time(self) -> Timestamp {
+        Timestamp(self.recorded_at)
+    }
+
     /// An opaque token: hex of `recorded_at.id`.
     pub fn encode(self) -> String {
         let plain = format!("{}.{}", self.recorded_at, self.id);
@@ -362,7 +366,26 @@ pub struct AdminPage {
     pub chats: Vec<ChatLogDetail>,
     pub newer: Option<PageFrom>,
     pub older: Option<PageFrom>,
+    /// Set when a search stopped at the end of its window short of a page:
+    /// there may be more beyond, where the page's link that way goes on.
+    pub searched_to: Option<SearchedTo>,
 }
+
+/// How far a page of a search that checks each chat read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchedTo {
+    /// Back to this chat's time: the link to older chats searches on.
+    Back(Timestamp),
+    /// Forward to this chat's time: the link to newer chats searches on.
+    Forward(Timestamp),
+}
+
+/// A search the index cannot narrow (shorter than a trigram, or of pieces
+/// too common to look up) checks each chat's text. A page of it reads at
+/// most this many chats (of those the other filters keep) from where it
+/// starts, and says how far it got: a search that matches few chats would
+/// otherwise read the whole table before it could answer.
+pub const SCAN_WINDOW: u32 = 50_000;
 
 /// The page of `size` chats matching `filter` from `from`, each
 /// conversation cut to `preview` characters. Pages are found by where they
@@ -374,48 +397,110 @@ pub fn page(
     size: u32,
     preview: u32,
 ) -> Result<AdminPage, StoreError> {
+    let search = Search::new(conn, filter)?;
+    let until = if search.checks_each() {
+        window_end(conn, filter, from)?
+    } else {
+        None
+    };
     let mut chats = Vec::with_capacity(size as usize + 1);
-    select(conn, filter, from, Some(size + 1), Some(preview), |chat| {
+    let read = Read {
+        from,
+        until,
+        limit: Some(size + 1),
+        preview: Some(preview),
+    };
+    select(conn, &search, read, |chat| {
         chats.push(chat);
         Ok::<_, StoreError>(())
     })?;
     let more = chats.len() > size as usize;
     chats.truncate(size as usize);
+    // Short of a page at the window's end: the rest lies past it.
+    let stopped = until.filter(|_| !more);
     let first = chats.first().map(|c| c.cursor);
     let last = chats.last().map(|c| c.cursor);
+    let older = last.filter(|_| more).or(stopped).map(PageFrom::Before);
+    let searched_to = stopped.map(|c| SearchedTo::Back(c.time()));
     Ok(match from {
         PageFrom::Newest => AdminPage {
-            older: last.filter(|_| more).map(PageFrom::Before),
-            newer: None,
             chats,
+            newer: None,
+            older,
+            searched_to,
         },
         PageFrom::Before(cursor) => AdminPage {
-            older: last.filter(|_| more).map(PageFrom::Before),
-            newer: Some(PageFrom::After(first.unwrap_or(cursor))),
             chats,
+            newer: Some(PageFrom::After(first.unwrap_or(cursor))),
+            older,
+            searched_to,
         },
         // Nothing newer beyond these: the newest page, full.
-        PageFrom::After(_) if !more => page(conn, filter, PageFrom::Newest, size, preview)?,
+        PageFrom::After(_) if !more && stopped.is_none() => {
+            page(conn, filter, PageFrom::Newest, size, preview)?
+        }
         // Read oldest first from the cursor.
         PageFrom::After(_) => {
             chats.reverse();
             AdminPage {
-                newer: chats.first().map(|c| PageFrom::After(c.cursor)),
-                older: first.map(PageFrom::Before),
+                newer: stopped
+                    .or(chats.first().map(|c| c.cursor))
+                    .map(PageFrom::After),
+                // With no chat shown, none lies between the cursor and the
+                // window's end either.
+                older: first.or(stopped).map(PageFrom::Before),
+                searched_to: stopped.map(|c| SearchedTo::Forward(c.time())),
                 chats,
             }
         }
     })
 }
 
+/// The last chat of the window a page of a checking search reads from
+/// `from` (in its order, matching `filter` but its text), or `None` when
+/// the window holds every chat left. Read from an index alone.
+fn window_end(
+    conn: &Connection,
+    filter: &AdminFilter,
+    from: PageFrom,
+) -> Result<Option<Cursor>, StoreError> {
+    let mut sql = String::from("SELECT c.recorded_at, c.id FROM chat_logs AS c WHERE TRUE");
+    let mut args = Vec::new();
+    let order = push_conditions(&mut sql, &mut args, filter, &from);
+    let skip = SCAN_WINDOW - 1;
+    args.push((":skip", &skip));
+    // Two rows: the window's last, and one past it if there is any.
+    let _ = write!(
+        sql,
+        " ORDER BY c.recorded_at {order}, c.id {order} LIMIT 2 OFFSET :skip"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let ends = stmt
+        .query_map(args.as_slice(), |row| {
+            Ok(Cursor {
+                recorded_at: row.get(0)?,
+                id: row.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ends.first().copied().filter(|_| ends.len() == 2))
+}
+
 /// Every chat matching `filter`, newest first, handed to `each` as it is
-/// read, whole; an error of `each` stops the reading.
+/// read, whole; an error of `each` stops the reading. It reads every chat
+/// there is: no window, however long that takes.
 pub fn export<E: From<StoreError>>(
     conn: &Connection,
     filter: &AdminFilter,
     each: impl FnMut(ChatLogDetail) -> Result<(), E>,
 ) -> Result<(), E> {
-    select(conn, filter, PageFrom::Newest, None, None, each)
+    let read = Read {
+        from: PageFrom::Newest,
+        until: None,
+        limit: None,
+        preview: None,
+    };
+    select(conn, &Search::new(conn, filter)?, read, each)
 }
 
 /// Searches whose index lookup finds at most this many chats read those
@@ -427,43 +512,55 @@ const MOST_HITS_SORTED: i64 = 10_000;
 /// of the text decides.
 const MOST_TRIGRAMS: usize = 32;
 
-/// The chats matching `filter` from `from` (newest first, but oldest first
-/// from an `After` cursor), at most `limit`, each to `each` as it is read.
-fn select<E: From<StoreError>>(
-    conn: &Connection,
-    filter: &AdminFilter,
-    from: PageFrom,
-    limit: Option<u32>,
-    preview: Option<u32>,
-    mut each: impl FnMut(ChatLogDetail) -> Result<(), E>,
-) -> Result<(), E> {
-    let pattern = filter.text.as_deref().map(super::contains_pattern);
-    let hits = match filter.text.as_deref().and_then(trigram_query) {
-        Some(query) if few_hits(conn, &query)? => Some(query),
-        _ => None,
-    };
-    let (cursor, order) = match from {
-        PageFrom::Newest => (None, "DESC"),
-        PageFrom::Before(cursor) => (Some(("<", cursor)), "DESC"),
-        PageFrom::After(cursor) => (Some((">", cursor)), "ASC"),
-    };
-    let limit = limit.map_or(-1, i64::from);
-    let mut args: Vec<(&str, &dyn ToSql)> = vec![(":preview", &preview), (":limit", &limit)];
-    let mut sql = String::new();
-    if let Some(query) = &hits {
-        sql.push_str(
-            "WITH hits(id) AS MATERIALIZED
-                 (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH :hits) ",
-        );
-        args.push((":hits", query));
+/// A filter and how its text is found.
+struct Search<'a> {
+    filter: &'a AdminFilter,
+    /// The text as a LIKE pattern: the check each chat found passes.
+    pattern: Option<String>,
+    /// The index query that narrows the chats to check, when it does.
+    hits: Option<String>,
+}
+
+impl<'a> Search<'a> {
+    fn new(conn: &Connection, filter: &'a AdminFilter) -> Result<Self, StoreError> {
+        let hits = match filter.text.as_deref().and_then(trigram_query) {
+            Some(query) if few_hits(conn, &query)? => Some(query),
+            _ => None,
+        };
+        Ok(Search {
+            filter,
+            pattern: filter.text.as_deref().map(super::contains_pattern),
+            hits,
+        })
     }
-    sql.push_str(RECORD_COLUMNS);
-    // CROSS JOIN: from the few chats found, never the whole table.
-    sql.push_str(match hits {
-        Some(_) => " FROM hits CROSS JOIN chat_logs AS c ON c.id = hits.id",
-        None => " FROM chat_logs AS c",
-    });
-    sql.push_str(" LEFT JOIN users AS u ON u.id = c.user_id WHERE TRUE");
+
+    /// Whether it checks the text of each chat the other filters keep.
+    fn checks_each(&self) -> bool {
+        self.pattern.is_some() && self.hits.is_none()
+    }
+}
+
+/// Which chats `select` reads.
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    from: PageFrom,
+    /// The last chat it may read (in its order); `None`: up to the end.
+    until: Option<Cursor>,
+    /// The most chats it hands on; `None`: all.
+    limit: Option<u32>,
+    /// Each conversation cut to this many characters; `None`: whole.
+    preview: Option<u32>,
+}
+
+/// Adds `filter`'s conditions but its text, and `from`'s cursor, to `sql`
+/// (on `c`, the chat); returns the order of the read from `from`: newest
+/// first, but oldest first from an `After` cursor.
+fn push_conditions<'a>(
+    sql: &mut String,
+    args: &mut Vec<(&'static str, &'a dyn ToSql)>,
+    filter: &'a AdminFilter,
+    from: &'a PageFrom,
+) -> &'static str {
     if let Some(start) = &filter.start_ms {
         sql.push_str(" AND c.recorded_at >= :start");
         args.push((":start", start));
@@ -480,12 +577,56 @@ fn select<E: From<StoreError>>(
         sql.push_str(" AND c.model = :model");
         args.push((":model", model));
     }
-    if let Some((op, cursor)) = &cursor {
-        let _ = write!(sql, " AND (c.recorded_at, c.id) {op} (:at, :id)");
-        args.push((":at", &cursor.recorded_at));
-        args.push((":id", &cursor.id));
+    let (op, cursor, order) = match from {
+        PageFrom::Newest => return "DESC",
+        PageFrom::Before(cursor) => ("<", cursor, "DESC"),
+        PageFrom::After(cursor) => (">", cursor, "ASC"),
+    };
+    let _ = write!(sql, " AND (c.recorded_at, c.id) {op} (:at, :id)");
+    args.push((":at", &cursor.recorded_at));
+    args.push((":id", &cursor.id));
+    order
+}
+
+/// The chats `search` finds in `read`, each to `each` as it is read.
+fn select<E: From<StoreError>>(
+    conn: &Connection,
+    search: &Search,
+    read: Read,
+    mut each: impl FnMut(ChatLogDetail) -> Result<(), E>,
+) -> Result<(), E> {
+    let limit = read.limit.map_or(-1, i64::from);
+    let mut args: Vec<(&str, &dyn ToSql)> = vec![(":preview", &read.preview), (":limit", &limit)];
+    let mut sql = String::new();
+    if let Some(query) = &search.hits {
+        sql.push_str(
+            "WITH hits(id) AS MATERIALIZED
+                 (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH :hits) ",
+        );
+        args.push((":hits", query));
     }
-    if let Some(pattern) = &pattern {
+    sql.push_str(RECORD_COLUMNS);
+    // CROSS JOIN: from the few chats found, never the whole table.
+    sql.push_str(match search.hits {
+        Some(_) => " FROM hits CROSS JOIN chat_logs AS c ON c.id = hits.id",
+        None => " FROM chat_logs AS c",
+    });
+    sql.push_str(" LEFT JOIN users AS u ON u.id = c.user_id WHERE TRUE");
+    let order = push_conditions(&mut sql, &mut args, search.filter, &read.from);
+    if let Some(until) = &read.until {
+        // Up to the window's end, itself included.
+        let op = match read.from {
+            PageFrom::After(_) => "<=",
+            _ => ">=",
+        };
+        let _ = write!(
+            sql,
+            " AND (c.recorded_at, c.id) {op} (:until_at, :until_id)"
+        );
+        args.push((":until_at", &until.recorded_at));
+        args.push((":until_id", &until.id));
+    }
+    if let Some(pattern) = &search.pattern {
         sql.push_str(
             r" AND (c.chat_title LIKE :pattern ESCAPE '\'
                   OR c.conversation_text LIKE :pattern ESCAPE '\')",

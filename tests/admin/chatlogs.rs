@@ -5,10 +5,15 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::{Method, StatusCode};
+use mindgate::db::chat_logs::SCAN_WINDOW;
 use serde_json::{json, Value};
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 use crate::common::html;
-use crate::helpers::{send_body, signed_in, Browser, TestApp};
+use crate::helpers::{
+    send_body, signed_in, spawn_app, Browser, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD,
+};
 
 const DAY: i64 = 86_400_000;
 
@@ -18,8 +23,19 @@ fn titles(html: &str) -> Vec<String> {
         .iter()
         .skip(1)
         .filter_map(|row| row.cell(0).first().cloned())
-        .filter(|title| title != "No chat matches these filters.")
+        .filter(|title| !title.starts_with("No chat matches"))
         .collect()
+}
+
+/// Records `chats` (id, text, model), each titled by its id: the first the
+/// newest, each next one `step_ms` older.
+fn record_newest_first(app: &TestApp, chats: &[(String, &str, &str)], step_ms: i64) {
+    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
+        .iter()
+        .enumerate()
+        .map(|(i, (id, text, model))| (id.as_str(), id.as_str(), *text, *model, i as i64 * step_ms))
+        .collect();
+    app.record_texts(&rows);
 }
 
 /// The chat logs page for `query` (a query string).
@@ -117,30 +133,17 @@ async fn a_common_search_pages_through_every_match_in_time_order() {
     // More matches than the index lookup sorts: the chats are read in time
     // order instead. Every third chat does not match.
     let (app, browser) = signed_in().await;
-    let chats: Vec<(String, String)> = (0..15_100)
+    let chats: Vec<(String, &str, &str)> = (0..15_100)
         .map(|i| {
             let text = if i % 3 == 2 {
                 "user: hello"
             } else {
                 "user: the common case"
             };
-            (format!("chat-{i:05}"), text.to_owned())
+            (format!("chat-{i:05}"), text, "gpt-4o")
         })
         .collect();
-    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
-        .iter()
-        .enumerate()
-        .map(|(i, (id, text))| {
-            (
-                id.as_str(),
-                id.as_str(),
-                text.as_str(),
-                "gpt-4o",
-                i as i64 * 10,
-            )
-        })
-        .collect();
-    app.record_texts(&rows);
+    record_newest_first(&app, &chats, 10);
     let expected: Vec<String> = (0..15_100)
         .filter(|i| i % 3 != 2)
         .map(|i| format!("chat-{i:05}"))
@@ -161,31 +164,129 @@ async fn a_common_search_pages_through_every_match_in_time_order() {
     assert!(titles(&oldest).is_empty());
 }
 
+/// The page the link that says `label` leads to.
+async fn follow(browser: &Browser, page: &str, label: &str) -> String {
+    let url = html::link(page, label).unwrap_or_else(|| panic!("no {label:?} link"));
+    let page = browser.get(&url).await;
+    page.assert_ok();
+    page.body
+}
+
+/// What the page says of the time of chat `chat_id`: `2026-11-26 17:30 UTC`.
+fn shown_time(app: &TestApp, chat_id: &str) -> String {
+    let ms = app.count(&format!(
+        "SELECT recorded_at FROM chat_logs WHERE chat_id = '{chat_id}'"
+    ));
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+    at.format(&format).unwrap()
+}
+
+#[actix_web::test]
+async fn a_short_search_reads_a_window_per_page_and_goes_on_from_its_end() {
+    // A two-character search has no trigram to look up: each page checks
+    // at most a window of chats. Chat `rank` is the rank-th newest; two
+    // matches lie in the newest window, thirty among the oldest, past it.
+    let app = spawn_app().await;
+    let window = SCAN_WINDOW as usize;
+    let title = |rank: usize| format!("chat-{rank:06}");
+    let matches = |rank: usize| rank == 3 || rank == window - 10 || rank >= window + 10;
+    let chats: Vec<(String, &str, &str)> = (0..window + 40)
+        .map(|rank| {
+            let text = match rank {
+                // The oldest: also the one chat with another word.
+                r if r == window + 39 => "user: 東京と大阪",
+                r if matches(r) => "user: 東京へ行く",
+                _ => "user: hello there",
+            };
+            (title(rank), text, "gpt-4o")
+        })
+        .collect();
+    record_newest_first(&app, &chats, 1000);
+    // Signed in now: a connection kept from before the seeding may have
+    // been closed by the server meanwhile.
+    app.add_admin(ADMIN_EMAIL, ADMIN_PASSWORD);
+    let browser = app.browser();
+    browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let expected: Vec<String> = (0..window + 40)
+        .filter(|&r| matches(r))
+        .map(title)
+        .collect();
+    let back_to = |rank| {
+        format!(
+            "Searched the chats back to {}",
+            shown_time(&app, &title(rank))
+        )
+    };
+
+    // The newest window: its two matches, how far it read, and on.
+    let first = listing(&browser, &[("q", "東京")]).await;
+    assert_eq!(titles(&first), expected[..2]);
+    assert!(first.contains(&back_to(window - 1)), "{first}");
+    assert!(html::link(&first, "← Newer").is_none());
+    // Past the window: fewer chats than a window are left, read to the end.
+    let older = html::link(&first, "Older →").expect("the search goes on");
+    assert!(older.contains("q="), "{older}");
+    let second = browser.get(&older).await.body;
+    assert_eq!(titles(&second), expected[2..27]);
+    assert!(!second.contains("Searched the chats"), "{second}");
+    let third = follow(&browser, &second, "Older →").await;
+    assert_eq!(titles(&third), expected[27..]);
+    assert!(html::link(&third, "Older →").is_none());
+    assert!(!third.contains("Searched the chats"));
+
+    // And back newer: the pages before, a window at a time.
+    let page = follow(&browser, &third, "← Newer").await;
+    assert_eq!(titles(&page), expected[2..27]);
+    let page = follow(&browser, &page, "← Newer").await;
+    assert_eq!(titles(&page), expected[1..2]);
+    let forward_to = shown_time(&app, &title(10));
+    assert!(
+        page.contains(&format!("Searched the chats forward to {forward_to}")),
+        "{page}"
+    );
+    let page = follow(&browser, &page, "← Newer").await;
+    assert_eq!(titles(&page), expected[..2], "the newest page");
+    assert!(html::link(&page, "← Newer").is_none());
+
+    // A window with no match says so, and the search goes on.
+    let empty = listing(&browser, &[("q", "大阪")]).await;
+    assert!(titles(&empty).is_empty());
+    assert!(empty.contains("No chat matches in the chats searched so far."));
+    assert!(empty.contains(&back_to(window - 1)));
+    let oldest = follow(&browser, &empty, "Older →").await;
+    assert_eq!(titles(&oldest), [title(window + 39)]);
+    // So does a longer one whose every piece is too common to look up.
+    let common_pieces = listing(&browser, &[("q", "o thello")]).await;
+    assert!(titles(&common_pieces).is_empty());
+    assert!(common_pieces.contains(&back_to(window - 1)));
+
+    // The export reads every chat, in one go.
+    let query = serde_urlencoded::to_string([("q", "東京")]).unwrap();
+    let json = browser
+        .get(&format!("{}?{query}", browser.urls.chatlogs_json()))
+        .await;
+    json.assert_ok();
+    let body: Value = serde_json::from_str(&json.body).unwrap();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|chat| chat["chatID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, expected);
+}
+
 #[actix_web::test]
 async fn pages_under_a_filter_run_older_and_back_newer() {
     let (app, browser) = signed_in().await;
-    let chats: Vec<(String, &str)> = (0..60)
+    let chats: Vec<(String, &str, &str)> = (0..60)
         .map(|i| {
-            (
-                format!("chat-{i:02}"),
-                if i % 2 == 0 { "gpt-4o" } else { "o3" },
-            )
+            let model = if i % 2 == 0 { "gpt-4o" } else { "o3" };
+            (format!("chat-{i:02}"), "user: hi", model)
         })
         .collect();
-    let rows: Vec<(&str, &str, &str, &str, i64)> = chats
-        .iter()
-        .enumerate()
-        .map(|(i, (id, model))| {
-            (
-                id.as_str(),
-                id.as_str(),
-                "user: hi",
-                *model,
-                i as i64 * 1000,
-            )
-        })
-        .collect();
-    app.record_texts(&rows);
+    record_newest_first(&app, &chats, 1000);
     let expected: Vec<String> = (0..60).step_by(2).map(|i| format!("chat-{i:02}")).collect();
     let first = listing(&browser, &[("model", "gpt-4o")]).await;
     assert_eq!(titles(&first), expected[..25]);
