@@ -124,6 +124,8 @@ fn seed(db: &Db, rows: usize) {
                     },
                 )?;
             }
+            // As the server's background thread does, at once.
+            chat_logs::index_pending(tx, 10_000)?;
             Ok::<_, StoreError>(())
         })
         .unwrap();

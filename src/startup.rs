@@ -166,7 +166,7 @@ impl Application {
         let served = self.server.await;
         let gateway = self.gateway.clone();
         web::block(move || {
-            gateway.chat_log_retention.close();
+            gateway.chat_log_upkeep.close();
             gateway.chat_log_writer.close();
         })
         .await

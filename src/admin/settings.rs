@@ -126,7 +126,7 @@ pub async fn set_chat_logs(
     .await?;
     // The gateway reads the switch from memory, the purge from the store.
     gateway.catalog.reload().await?;
-    gateway.chat_log_retention.wake();
+    gateway.chat_log_upkeep.wake();
     let recorded = if conversations {
         "Chat logs keep the conversation"
     } else {

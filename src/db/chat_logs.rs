@@ -133,19 +133,29 @@ pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
         ],
         |row| row.get(0),
     )?;
-    index_text(tx, id, &log.chat_title, &log.conversation_text)
+    // Indexed for search in the background (`index_pending`).
+    tx.prepare_cached("INSERT OR IGNORE INTO chat_logs_unindexed (id) VALUES (?1)")?
+        .execute([id])?;
+    Ok(())
 }
 
-/// Puts a chat's text in the search index, replacing what was there. Done
-/// here rather than by a trigger: a trigger makes FTS5 write its pending
-/// entries at every statement, four times the cost of a recorded chat.
-fn index_text(tx: &Transaction, id: i64, title: &str, text: &str) -> Result<(), StoreError> {
+/// Puts the text of up to `most` chats not yet in the search index there
+/// (replacing what an earlier text of theirs left), oldest first; returns
+/// how many it indexed.
+pub fn index_pending(tx: &Transaction, most: u32) -> Result<usize, StoreError> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO chat_logs_fts (rowid, chat_title, conversation_text)
-         VALUES (?1, ?2, ?3)",
+         SELECT c.id, c.chat_title, c.conversation_text
+         FROM (SELECT id FROM chat_logs_unindexed ORDER BY id LIMIT ?1) AS p
+         CROSS JOIN chat_logs AS c ON c.id = p.id",
     )?
-    .execute(params![id, title, text])?;
-    Ok(())
+    .execute([most])?;
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM chat_logs_unindexed WHERE id IN
+                 (SELECT id FROM chat_logs_unindexed ORDER BY id LIMIT ?1)",
+        )?
+        .execute([most])?)
 }
 
 /// Where the previous page ended: pages run newest first by
@@ -600,8 +610,8 @@ fn select<E: From<StoreError>>(
     let mut sql = String::new();
     if let Some(query) = &search.hits {
         sql.push_str(
-            "WITH hits(id) AS MATERIALIZED
-                 (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH :hits) ",
+            "WITH hits(id) AS MATERIALIZED (SELECT rowid FROM chat_logs_fts
+                 WHERE chat_logs_fts MATCH :hits UNION SELECT id FROM chat_logs_unindexed) ",
         );
         args.push((":hits", query));
     }
@@ -667,12 +677,14 @@ fn trigram_query(needle: &str) -> Option<String> {
     (!pieces.is_empty()).then(|| pieces.join(" "))
 }
 
-/// Whether the index finds at most `MOST_HITS_SORTED` chats for `query`.
+/// Whether the index finds at most `MOST_HITS_SORTED` chats for `query`,
+/// counting those it does not hold yet.
 fn few_hits(conn: &Connection, query: &str) -> Result<bool, StoreError> {
     let found: i64 = conn
         .prepare_cached(
             "SELECT count(*) FROM
-                 (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH ?1 LIMIT ?2)",
+                 (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH ?1
+                  UNION ALL SELECT id FROM chat_logs_unindexed LIMIT ?2)",
         )?
         .query_row(params![query, MOST_HITS_SORTED + 1], |row| row.get(0))?;
     Ok(found <= MOST_HITS_SORTED)

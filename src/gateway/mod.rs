@@ -8,7 +8,7 @@ mod anthropic;
 pub mod catalog;
 pub mod chat;
 mod chat_log;
-mod chat_log_retention;
+mod chat_log_upkeep;
 mod chat_log_writer;
 mod echo;
 pub mod message;
@@ -27,7 +27,7 @@ use crate::config::GatewayConfig;
 use crate::db::{self, Db, StoreError};
 
 pub use catalog::Catalog;
-pub use chat_log_retention::ChatLogRetention;
+pub use chat_log_upkeep::ChatLogUpkeep;
 pub use chat_log_writer::ChatLogWriter;
 pub use upstream::{client, test_connection};
 pub use upstream_error::{Failure, ProviderError, UpstreamError};
@@ -39,15 +39,15 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot start the chat log writer: {0}")]
     ChatLogWriter(std::io::Error),
-    #[error("cannot start the chat log retention: {0}")]
-    ChatLogRetention(std::io::Error),
+    #[error("cannot start the chat log upkeep: {0}")]
+    ChatLogUpkeep(std::io::Error),
 }
 
 /// What every worker shares.
 pub struct Gateway {
     pub catalog: Arc<Catalog>,
     pub chat_log_writer: ChatLogWriter,
-    pub chat_log_retention: ChatLogRetention,
+    pub chat_log_upkeep: ChatLogUpkeep,
     pub config: GatewayConfig,
 }
 
@@ -94,12 +94,12 @@ impl Gateway {
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
         let chat_log_writer =
             ChatLogWriter::start(db.clone()).map_err(StartError::ChatLogWriter)?;
-        let chat_log_retention =
-            ChatLogRetention::start(db.clone()).map_err(StartError::ChatLogRetention)?;
+        let chat_log_upkeep =
+            ChatLogUpkeep::start(db.clone()).map_err(StartError::ChatLogUpkeep)?;
         Ok(Gateway {
             catalog,
             chat_log_writer,
-            chat_log_retention,
+            chat_log_upkeep,
             config,
         })
     }

@@ -118,6 +118,10 @@ async fn a_continued_chat_is_found_by_its_new_text_only() {
     app.record_chat("c1", "Billing", "user: paid, thanks", "gpt-4o", 1_000);
     assert!(search(&browser, "invoice").await.is_empty());
     assert_eq!(search(&browser, "paid").await, ["Billing"]);
+    // The same once the background indexing has caught up.
+    app.wait_indexed().await;
+    assert!(search(&browser, "invoice").await.is_empty());
+    assert_eq!(search(&browser, "paid").await, ["Billing"]);
     let entries = |piece: &str| {
         app.count(&format!(
             "SELECT COUNT(*) FROM chat_logs_fts WHERE chat_logs_fts MATCH '\"{piece}\"'"

@@ -219,6 +219,16 @@ impl TestApp {
         self.record_chats(&logs);
     }
 
+    /// Waits (at most 10 s) until the background thread has put every
+    /// recorded chat's text in the search index.
+    pub async fn wait_indexed(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.count("SELECT COUNT(*) FROM chat_logs_unindexed") > 0 {
+            assert!(std::time::Instant::now() < deadline, "chats left unindexed");
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The first column of the first row `sql` finds.
     pub fn count(&self, sql: &str) -> i64 {
         self.db

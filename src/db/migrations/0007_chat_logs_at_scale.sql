@@ -9,16 +9,23 @@ CREATE INDEX IF NOT EXISTS chat_logs_by_model ON chat_logs(model, recorded_at);
 -- and conversation. A search looks up the chats that hold every piece of
 -- what was typed, then checks the text of those alone. The index keeps no
 -- text (contentless) and no positions (detail=none): about a third of the
--- text's size. chat_logs.rs writes it beside each row it writes; deleting a
--- chat removes its entry here.
+-- text's size.
 CREATE VIRTUAL TABLE IF NOT EXISTS chat_logs_fts USING fts5(
     chat_title, conversation_text,
     content = '', contentless_delete = 1, detail = none, tokenize = 'trigram'
 );
 
+-- The chats whose text is not in the index yet. Indexing costs more than
+-- the rest of recording a chat, so recording only notes the chat here and
+-- a background thread indexes it soon after; meanwhile a search checks
+-- these chats' text directly.
+CREATE TABLE IF NOT EXISTS chat_logs_unindexed (id INTEGER PRIMARY KEY);
+
 CREATE TRIGGER IF NOT EXISTS chat_logs_fts_delete AFTER DELETE ON chat_logs BEGIN
     DELETE FROM chat_logs_fts WHERE rowid = old.id;
+    DELETE FROM chat_logs_unindexed WHERE id = old.id;
 END;
 
-INSERT OR REPLACE INTO chat_logs_fts (rowid, chat_title, conversation_text)
-    SELECT id, chat_title, conversation_text FROM chat_logs;
+-- The chats recorded before: indexed in the background too, so that a
+-- large file does not hold the start.
+INSERT OR IGNORE INTO chat_logs_unindexed (id) SELECT id FROM chat_logs;

@@ -1,8 +1,10 @@
-//! Deletes the chat logs the instance no longer keeps (its retention), on
-//! a background thread: at start, every few minutes, and when the setting
-//! changes. It deletes the oldest first in small transactions, and then
-//! gives the file's free pages back a few at a time, so the writer is never
-//! held for more than a few milliseconds and no request waits on it.
+//! Keeps the chat logs in shape on a background thread: indexes the text
+//! of newly recorded chats for search, on a small budget so that serving
+//! always comes first, and deletes the chat logs the instance no longer
+//! keeps (its retention: at start, every few minutes and when the setting
+//! changes), oldest first, then gives the file's free pages back. Every
+//! step is a transaction of a few milliseconds: the writer is never held
+//! longer, and no request waits on it.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Mutex;
@@ -12,11 +14,24 @@ use std::time::{Duration, Instant};
 use crate::db::{self, Db, StoreError};
 use crate::domain::Timestamp;
 
-/// How often the logs are checked when nothing wakes the thread.
-const INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// How often retention is checked when nothing wakes the thread.
+const PURGE_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// How often it looks for chats to index: what a search may have to check
+/// directly is what was recorded since.
+const INDEX_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What one transaction should take.
 const STEP_TIME: Duration = Duration::from_millis(4);
+
+/// After a purge step, a pause as long as the step: the writer is free at
+/// least half the time.
+const PURGE_REST: u32 = 1;
+
+/// After an indexing step, a pause 39 times as long: indexing takes at most
+/// 2.5% of one core, however many chats arrive (about 1,500 short ones a
+/// second); a burst is indexed over the quiet time after it.
+const INDEX_REST: u32 = 39;
 
 enum Message {
     /// The setting changed: purge now.
@@ -24,24 +39,24 @@ enum Message {
     Close,
 }
 
-pub struct ChatLogRetention {
+pub struct ChatLogUpkeep {
     sender: Sender<Message>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl ChatLogRetention {
-    pub fn start(db: Db) -> std::io::Result<ChatLogRetention> {
+impl ChatLogUpkeep {
+    pub fn start(db: Db) -> std::io::Result<ChatLogUpkeep> {
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name("chat-log-retention".into())
+            .name("chat-log-upkeep".into())
             .spawn(move || run(&db, &receiver))?;
-        Ok(ChatLogRetention {
+        Ok(ChatLogUpkeep {
             sender,
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Purges now, under the setting as it is stored.
+    /// Purges now, under the retention as it is stored.
     pub fn wake(&self) {
         let _ = self.sender.send(Message::Wake);
     }
@@ -56,43 +71,54 @@ impl ChatLogRetention {
         if let Some(thread) = thread {
             let _ = self.sender.send(Message::Close);
             if thread.join().is_err() {
-                log::error!("chat log retention panicked");
+                log::error!("chat log upkeep panicked");
             }
         }
     }
 }
 
-impl Drop for ChatLogRetention {
+impl Drop for ChatLogUpkeep {
     fn drop(&mut self) {
         self.close();
     }
 }
 
-/// How a purge ended.
+/// How a task ended.
 #[derive(PartialEq)]
 enum Ended {
     Done,
-    /// Woken meanwhile: the setting may have changed, so purge again.
+    /// Woken meanwhile: the retention may have changed, so purge (again).
     Woken,
     Closed,
 }
 
 fn run(db: &Db, receiver: &Receiver<Message>) {
+    let mut purge_at = Instant::now();
     loop {
-        let ended = purge(db, receiver).unwrap_or_else(|e| {
-            log::error!("chat log retention: {e}");
-            Ended::Done
-        });
+        let mut ended = index(db, receiver);
+        if ended == Ended::Woken || (ended == Ended::Done && Instant::now() >= purge_at) {
+            ended = purge(db, receiver);
+            purge_at = Instant::now() + PURGE_INTERVAL;
+        }
         match ended {
             Ended::Closed => return,
-            Ended::Woken => continue,
-            Ended::Done => {}
-        }
-        match receiver.recv_timeout(INTERVAL) {
-            Ok(Message::Wake) | Err(RecvTimeoutError::Timeout) => {}
-            Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => return,
+            // The retention may have changed while purging: again, now.
+            Ended::Woken => purge_at = Instant::now(),
+            Ended::Done => match receiver.recv_timeout(INDEX_INTERVAL) {
+                Ok(Message::Wake) => purge_at = Instant::now(),
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => return,
+            },
         }
     }
+}
+
+/// The end of a task, its failure logged.
+fn ended(task: &str, result: Result<Ended, StoreError>) -> Ended {
+    result.unwrap_or_else(|e| {
+        log::error!("chat log {task}: {e}");
+        Ended::Done
+    })
 }
 
 /// Sizes steps to take about `STEP_TIME`: twice as many after a quick one,
@@ -100,6 +126,8 @@ fn run(db: &Db, receiver: &Receiver<Message>) {
 struct Pace {
     size: u32,
     most: u32,
+    /// The pause after a step, in multiples of the time it took.
+    rest: u32,
 }
 
 impl Pace {
@@ -113,8 +141,8 @@ impl Pace {
 }
 
 /// Runs `step` with sizes from `pace` until it says it is done, pausing
-/// as long as each step took (the writer is free at least half the time),
-/// and stopping early when the thread is told to.
+/// after each as `pace` says, and stopping early when the thread is told
+/// to.
 fn in_steps(
     receiver: &Receiver<Message>,
     mut pace: Pace,
@@ -133,11 +161,35 @@ fn in_steps(
         }
         let took = started.elapsed();
         pace.after(took);
-        std::thread::sleep(took.max(Duration::from_millis(1)));
+        std::thread::sleep(took.max(Duration::from_millis(1)) * pace.rest);
     }
 }
 
-fn purge(db: &Db, receiver: &Receiver<Message>) -> Result<Ended, StoreError> {
+/// Indexes the chats recorded since the last time, in steps.
+fn index(db: &Db, receiver: &Receiver<Message>) -> Ended {
+    let pace = Pace {
+        size: 64,
+        most: 1024,
+        rest: INDEX_REST,
+    };
+    let mut woken = false;
+    let steps = in_steps(
+        receiver,
+        pace,
+        |size| Ok(db.write_blocking(|tx| db::chat_logs::index_pending(tx, size))? < size as usize),
+        &mut woken,
+    );
+    match ended("indexing", steps) {
+        Ended::Done if woken => Ended::Woken,
+        other => other,
+    }
+}
+
+fn purge(db: &Db, receiver: &Receiver<Message>) -> Ended {
+    ended("retention", purge_steps(db, receiver))
+}
+
+fn purge_steps(db: &Db, receiver: &Receiver<Message>) -> Result<Ended, StoreError> {
     let retention = db.read_blocking(db::settings::retention)?;
     let Some(before) = retention.cutoff(Timestamp::now()) else {
         return Ok(Ended::Done);
@@ -147,6 +199,7 @@ fn purge(db: &Db, receiver: &Receiver<Message>) -> Result<Ended, StoreError> {
     let pace = Pace {
         size: 64,
         most: 4096,
+        rest: PURGE_REST,
     };
     let ended = in_steps(
         receiver,
@@ -173,6 +226,7 @@ fn purge(db: &Db, receiver: &Receiver<Message>) -> Result<Ended, StoreError> {
         let pace = Pace {
             size: 64,
             most: 4096,
+            rest: PURGE_REST,
         };
         let ended = in_steps(
             receiver,
