@@ -3,7 +3,9 @@
 //! row's conversation and moves its `recordedAt`; its tokens and cost are
 //! those of all its completions, added up.
 
+use std::borrow::Borrow;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use rusqlite::{named_params, params, Connection, OptionalExtension, ToSql, Transaction};
 use serde::Serialize;
@@ -76,15 +78,91 @@ pub struct NewChatLog {
 /// own). A user deleted since the chat began leaves it unattributed rather
 /// than unrecorded (API keys are revoked, never deleted).
 pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
+    upsert_all(tx, &[log])
+}
+
+/// Chats recorded by one statement, when many are. A statement keeps a copy
+/// of each page before it first changes it, to undo itself on failure:
+/// once per statement, not per row, so rows written together are cheaper.
+const ROWS_PER_STATEMENT: usize = 16;
+
+/// The values of one chat in `upsert_sql`.
+const COLUMNS_BOUND: usize = 19;
+
+/// `upsert` for each of `logs`, in order.
+pub fn upsert_all<T: Borrow<NewChatLog>>(tx: &Transaction, logs: &[T]) -> Result<(), StoreError> {
+    static ONE: OnceLock<String> = OnceLock::new();
+    static MANY: OnceLock<String> = OnceLock::new();
+    let mut chunks = logs.chunks_exact(ROWS_PER_STATEMENT);
+    for chunk in chunks.by_ref() {
+        let sql = MANY.get_or_init(|| upsert_sql(ROWS_PER_STATEMENT));
+        execute_upsert(tx, sql, chunk)?;
+    }
+    let sql = ONE.get_or_init(|| upsert_sql(1));
+    for log in chunks.remainder() {
+        execute_upsert(tx, sql, std::slice::from_ref(log))?;
+    }
+    Ok(())
+}
+
+fn execute_upsert<T: Borrow<NewChatLog>>(
+    tx: &Transaction,
+    sql: &str,
+    logs: &[T],
+) -> Result<(), StoreError> {
+    let statuses: Vec<&str> = logs.iter().map(|l| l.borrow().status.as_str()).collect();
+    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(logs.len() * COLUMNS_BOUND);
+    for (log, status) in logs.iter().zip(&statuses) {
+        let log = log.borrow();
+        values.extend_from_slice(&[
+            &log.chat_id as &dyn ToSql,
+            &log.chat_title,
+            &log.recorded_at,
+            &log.conversation_text,
+            &log.model,
+            &log.provider,
+            &log.character_id,
+            &log.user_id,
+            &log.api_key_id,
+            &log.prompt_tokens,
+            &log.completion_tokens,
+            status,
+            &log.error_message,
+            &log.latency_ms,
+            &log.ttft_ms,
+            &log.cache_read_tokens,
+            &log.cache_write_tokens,
+            &log.cost,
+            &log.usage_estimated,
+        ]);
+    }
+    // Triggers note each chat for the search index (`index_pending`).
+    tx.prepare_cached(sql)?.execute(values.as_slice())?;
+    Ok(())
+}
+
+/// The upsert of `rows` chats; a later row with the same `chat_id` as an
+/// earlier one updates it, as a later statement would.
+fn upsert_sql(rows: usize) -> String {
+    let values: Vec<String> =
+        (0..rows)
+            .map(|row| {
+                let p = |i: usize| format!("?{}", row * COLUMNS_BOUND + i);
+                format!(
+                "({}, {}, {}, {}, {}, {}, {}, {}, (SELECT id FROM users WHERE id = {}), {}, {}, {},
+                  {}, {}, {}, {}, {}, {}, {}, {})",
+                p(1), p(2), p(3), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11),
+                p(12), p(13), p(14), p(15), p(16), p(17), p(18), p(19)
+            )
+            })
+            .collect();
     // `IFNULL(a + b, IFNULL(b, a))`: the sum, or whichever is known.
-    let mut stmt = tx.prepare_cached(
+    format!(
         "INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text,
              model, provider, character_id, user_id, api_key_id, prompt_tokens,
              completion_tokens, status, error_message, latency_ms, ttft_ms,
              cache_read_tokens, cache_write_tokens, cost_micros, usage_estimated)
-         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7,
-                 (SELECT id FROM users WHERE id = ?8), ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19)
+         VALUES {}
          ON CONFLICT (chat_id) DO UPDATE SET
              chat_title = excluded.chat_title,
              recorded_at = excluded.recorded_at,
@@ -106,37 +184,9 @@ pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
              cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
              cost_micros = IFNULL(cost_micros + excluded.cost_micros,
                                   IFNULL(excluded.cost_micros, cost_micros)),
-             usage_estimated = MAX(usage_estimated, excluded.usage_estimated)
-         RETURNING id",
-    )?;
-    let id: i64 = stmt.query_row(
-        params![
-            log.chat_id,
-            log.chat_title,
-            log.recorded_at,
-            log.conversation_text,
-            log.model,
-            log.provider,
-            log.character_id,
-            log.user_id,
-            log.api_key_id,
-            log.prompt_tokens,
-            log.completion_tokens,
-            log.status.as_str(),
-            log.error_message,
-            log.latency_ms,
-            log.ttft_ms,
-            log.cache_read_tokens,
-            log.cache_write_tokens,
-            log.cost,
-            log.usage_estimated,
-        ],
-        |row| row.get(0),
-    )?;
-    // Indexed for search in the background (`index_pending`).
-    tx.prepare_cached("INSERT OR IGNORE INTO chat_logs_unindexed (id) VALUES (?1)")?
-        .execute([id])?;
-    Ok(())
+             usage_estimated = MAX(usage_estimated, excluded.usage_estimated)",
+        values.join(",\n                ")
+    )
 }
 
 /// Puts the text of up to `most` chats not yet in the search index there

@@ -112,7 +112,8 @@ fn configure(conn: &mut Connection, read_only: bool) -> rusqlite::Result<()> {
         // batches to the database once.
         conn.execute_batch(
             "PRAGMA cache_size = -16384;
-             PRAGMA wal_autocheckpoint = 8192;",
+             PRAGMA wal_autocheckpoint = 8192;
+             PRAGMA temp_store = MEMORY;",
         )?;
     }
     Ok(())

@@ -18,9 +18,7 @@ const DAY_MS: i64 = 86_400_000;
 /// Records chat logs, each one completion, and adds them to the rollups,
 /// in the caller's transaction.
 pub fn record_chats<T: Borrow<NewChatLog>>(tx: &Transaction, rows: &[T]) -> Result<(), StoreError> {
-    for row in rows {
-        chat_logs::upsert(tx, row.borrow())?;
-    }
+    chat_logs::upsert_all(tx, rows)?;
     add(tx, rows)
 }
 

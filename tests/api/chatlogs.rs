@@ -196,3 +196,44 @@ async fn a_continued_chat_replaces_its_conversation_and_moves_recorded_at() {
     let (_, early) = app.get("/api/v1/chatlogs?endUnixTime=1640995259").await;
     assert_eq!(early, json!({"data": [], "nextCursor": null}));
 }
+
+#[actix_web::test]
+async fn a_batch_records_each_chat_once_however_often_it_recurs() {
+    // Recorded many rows to a statement: a chat that recurs in one
+    // statement, across statements and in the rows written one by one
+    // adds up as if each had been recorded alone.
+    let app = spawn_app().await;
+    let logs: Vec<NewChatLog> = (0..40)
+        .map(|i| {
+            let id = if [0, 5, 20, 39].contains(&i) {
+                "again".to_owned()
+            } else {
+                format!("chat-{i}")
+            };
+            log_at(&id, 1_700_000_000_000 + i, &format!("turn {i}"))
+        })
+        .collect();
+    app.record_chats(&logs);
+    assert_eq!(app.count("SELECT COUNT(*) FROM chat_logs"), 37);
+    assert_eq!(
+        app.count("SELECT prompt_tokens FROM chat_logs WHERE chat_id = 'again'"),
+        40
+    );
+    let (status, body) = app
+        .get("/api/v1/chatlogs?start=1699999999&end=1700000001")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let again = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["chatID"] == "again")
+        .unwrap()
+        .clone();
+    assert_eq!(again["conversationText"], "turn 39");
+    assert_eq!(app.count("SELECT SUM(requests) FROM usage_rollups"), 40);
+    assert_eq!(
+        app.count("SELECT SUM(input_tokens) FROM usage_rollups"),
+        400
+    );
+}

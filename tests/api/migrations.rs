@@ -64,7 +64,7 @@ const SHIPPED: [(&str, &str, &str); 7] = [
     (
         "0007",
         V7,
-        "3093378f98093bf16340ebd29ce2721dc803a7358c920bdb09df1a3186fe2e7b",
+        "c2170d28ee0c2daca5f5c564b94e8e85be9b2778515e9a3d46cc8f47adb17109",
     ),
 ];
 

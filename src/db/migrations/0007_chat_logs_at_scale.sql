@@ -21,6 +21,19 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chat_logs_fts USING fts5(
 -- these chats' text directly.
 CREATE TABLE IF NOT EXISTS chat_logs_unindexed (id INTEGER PRIMARY KEY);
 
+-- NOT EXISTS, not OR IGNORE: an upsert's conflict handling overrides the
+-- one of a statement in a trigger it fires.
+CREATE TRIGGER IF NOT EXISTS chat_logs_unindexed_insert AFTER INSERT ON chat_logs BEGIN
+    INSERT INTO chat_logs_unindexed (id) SELECT new.id
+    WHERE NOT EXISTS (SELECT 1 FROM chat_logs_unindexed WHERE id = new.id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS chat_logs_unindexed_update
+AFTER UPDATE OF chat_title, conversation_text ON chat_logs BEGIN
+    INSERT INTO chat_logs_unindexed (id) SELECT new.id
+    WHERE NOT EXISTS (SELECT 1 FROM chat_logs_unindexed WHERE id = new.id);
+END;
+
 CREATE TRIGGER IF NOT EXISTS chat_logs_fts_delete AFTER DELETE ON chat_logs BEGIN
     DELETE FROM chat_logs_fts WHERE rowid = old.id;
     DELETE FROM chat_logs_unindexed WHERE id = old.id;
