@@ -106,10 +106,11 @@ fn configure(conn: &mut Connection, read_only: bool) -> rusqlite::Result<()> {
         // existing one at its next VACUUM: from then on, the pages that
         // deleted chat logs free can be given back (`incremental_vacuum`).
         conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
-        // Chat logs land on random pages of the chatID index: a larger
-        // cache keeps those pages at hand between batches, and checkpoints
-        // every 8192 pages (not 1000) copy a page rewritten by many
-        // batches to the database once.
+        // A larger cache keeps the pages chat logs land on at hand between
+        // batches, and checkpoints every 8192 pages (not 1000) copy a page
+        // rewritten by many batches to the database once. Statement
+        // journals (a statement's copy of the pages it changes) stay in
+        // memory rather than cost a write each.
         conn.execute_batch(
             "PRAGMA cache_size = -16384;
              PRAGMA wal_autocheckpoint = 8192;
@@ -117,6 +118,19 @@ fn configure(conn: &mut Connection, read_only: bool) -> rusqlite::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Runs `f` with the writer's temporary data in files: it keeps them in
+/// memory (statement journals), where a copy of the whole database would
+/// not fit.
+fn with_temp_files<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.execute_batch("PRAGMA temp_store = FILE")?;
+    let result = f(conn);
+    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
+    result
 }
 
 fn manager(path: &Path, read_only: bool) -> SqliteConnectionManager {
@@ -268,7 +282,7 @@ impl Db {
     /// overwritten lingers in its free space, and empties the WAL into it.
     pub fn vacuum(&self) -> Result<(), StoreError> {
         let conn = self.writer.get()?;
-        conn.execute_batch("VACUUM")?;
+        with_temp_files(&conn, |conn| conn.execute_batch("VACUUM"))?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
@@ -317,7 +331,11 @@ impl Db {
             .writer
             .get()
             .map_err(StoreError::from)
-            .and_then(|conn| Ok(conn.execute("VACUUM INTO ?1", [dest_str])?));
+            .and_then(|conn| {
+                Ok(with_temp_files(&conn, |conn| {
+                    conn.execute("VACUUM INTO ?1", [dest_str])
+                })?)
+            });
         if copied.is_err() {
             // Leave no empty or partial file that would block a retry.
             let _ = std::fs::remove_file(dest);
