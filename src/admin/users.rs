@@ -16,7 +16,8 @@ use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult, Flash};
 use super::usage::{self, PeriodSelector, UsageParams, UsageTable, View};
 use super::{one_page, page_window};
-use crate::db::users::{User, UserChat};
+use crate::db::chat_logs::UserChat;
+use crate::db::users::User;
 use crate::db::{self, Db, StoreError};
 use crate::domain::{InvalidInput, NewUser, Tags, UserId, UserInput};
 
@@ -200,7 +201,7 @@ pub async fn show(
                 return Ok(None);
             };
             let usage = usage::user_table(conn, &user.email, &view, here)?;
-            let chats = db::users::recent_chats(conn, id, RECENT_CHATS)?;
+            let chats = db::chat_logs::recent_of_user(conn, id, RECENT_CHATS)?;
             Ok::<_, StoreError>(Some((user, usage, chats)))
         })
         .await?;

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{Conflict, StoreError};
-use crate::domain::{Email, Micros, Tags, Timestamp, UserId};
+use crate::domain::{Email, Tags, Timestamp, UserId};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
@@ -183,53 +183,6 @@ pub fn get(conn: &Connection, id: UserId) -> Result<Option<User>, StoreError> {
         tags: Tags::from_stored(tags),
         created_at,
     }))
-}
-
-/// One of a user's chats, as their page lists it.
-#[derive(Debug, Clone)]
-pub struct UserChat {
-    pub chat_id: String,
-    pub chat_title: String,
-    pub recorded_at: Timestamp,
-    pub model: Option<String>,
-    /// Every token, prompt (cached or not) and completion; `None` when
-    /// none was recorded.
-    pub tokens: Option<i64>,
-    pub usage_estimated: bool,
-    /// `None`: its model had no price.
-    pub cost: Option<Micros>,
-    pub status: String,
-}
-
-/// The user's latest `limit` chats, newest first: read through the
-/// `chat_logs_by_user` index, however many chats others have.
-pub fn recent_chats(
-    conn: &Connection,
-    id: UserId,
-    limit: u32,
-) -> Result<Vec<UserChat>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT chat_id, chat_title, recorded_at, model,
-                CASE WHEN prompt_tokens IS NULL AND completion_tokens IS NULL THEN NULL
-                     ELSE IFNULL(prompt_tokens, 0) + IFNULL(completion_tokens, 0)
-                          + cache_read_tokens + cache_write_tokens END,
-                usage_estimated, cost_micros, status
-         FROM chat_logs WHERE user_id = ?1
-         ORDER BY recorded_at DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![id, limit], |row| {
-        Ok(UserChat {
-            chat_id: row.get(0)?,
-            chat_title: row.get(1)?,
-            recorded_at: row.get(2)?,
-            model: row.get(3)?,
-            tokens: row.get(4)?,
-            usage_estimated: row.get(5)?,
-            cost: row.get(6)?,
-            status: row.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Replaces the user's tags; `None` when there is no such user.
