@@ -6,10 +6,10 @@
 //! step is a transaction of a few milliseconds: the writer is never held
 //! longer, and no request waits on it.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::sync::Mutex;
-use std::thread::JoinHandle;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
+
+use super::background::{Background, Inbox};
 
 use crate::db::{self, Db, StoreError};
 use crate::domain::Timestamp;
@@ -33,53 +33,27 @@ const PURGE_REST: u32 = 1;
 /// second); a burst is indexed over the quiet time after it.
 const INDEX_REST: u32 = 39;
 
-enum Message {
-    /// The setting changed: purge now.
-    Wake,
-    Close,
-}
+/// Sent when the retention changed: purge now.
+struct Wake;
 
 pub struct ChatLogUpkeep {
-    sender: Sender<Message>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Background<Wake>,
 }
 
 impl ChatLogUpkeep {
     pub fn start(db: Db) -> std::io::Result<ChatLogUpkeep> {
-        let (sender, receiver) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("chat-log-upkeep".into())
-            .spawn(move || run(&db, &receiver))?;
-        Ok(ChatLogUpkeep {
-            sender,
-            thread: Mutex::new(Some(thread)),
-        })
+        let thread = Background::start("chat-log-upkeep", move |inbox| run(&db, &inbox))?;
+        Ok(ChatLogUpkeep { thread })
     }
 
     /// Purges now, under the retention as it is stored.
     pub fn wake(&self) {
-        let _ = self.sender.send(Message::Wake);
+        self.thread.send(Wake);
     }
 
     /// Stops the thread, between two transactions.
     pub fn close(&self) {
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(thread) = thread {
-            let _ = self.sender.send(Message::Close);
-            if thread.join().is_err() {
-                log::error!("chat log upkeep panicked");
-            }
-        }
-    }
-}
-
-impl Drop for ChatLogUpkeep {
-    fn drop(&mut self) {
-        self.close();
+        self.thread.stop();
     }
 }
 
@@ -92,7 +66,7 @@ enum Ended {
     Closed,
 }
 
-fn run(db: &Db, receiver: &Receiver<Message>) {
+fn run(db: &Db, receiver: &Inbox<Wake>) {
     let mut purge_at = Instant::now();
     loop {
         let mut ended = index(db, receiver);
@@ -105,9 +79,9 @@ fn run(db: &Db, receiver: &Receiver<Message>) {
             // The retention may have changed while purging: again, now.
             Ended::Woken => purge_at = Instant::now(),
             Ended::Done => match receiver.recv_timeout(INDEX_INTERVAL) {
-                Ok(Message::Wake) => purge_at = Instant::now(),
+                Ok(Some(Wake)) => purge_at = Instant::now(),
                 Err(RecvTimeoutError::Timeout) => {}
-                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => return,
             },
         }
     }
@@ -131,6 +105,13 @@ struct Pace {
 }
 
 impl Pace {
+    /// Deleting chats and giving pages back.
+    const PURGE: Pace = Pace {
+        size: 64,
+        most: 4096,
+        rest: PURGE_REST,
+    };
+
     fn after(&mut self, took: Duration) {
         if took < STEP_TIME / 2 {
             self.size = (self.size * 2).min(self.most);
@@ -144,15 +125,15 @@ impl Pace {
 /// after each as `pace` says, and stopping early when the thread is told
 /// to.
 fn in_steps(
-    receiver: &Receiver<Message>,
+    receiver: &Inbox<Wake>,
     mut pace: Pace,
     mut step: impl FnMut(u32) -> Result<bool, StoreError>,
     woken: &mut bool,
 ) -> Result<Ended, StoreError> {
     loop {
         match receiver.try_recv() {
-            Ok(Message::Wake) => *woken = true,
-            Ok(Message::Close) | Err(TryRecvError::Disconnected) => return Ok(Ended::Closed),
+            Ok(Some(Wake)) => *woken = true,
+            Ok(None) | Err(TryRecvError::Disconnected) => return Ok(Ended::Closed),
             Err(TryRecvError::Empty) => {}
         }
         let started = Instant::now();
@@ -166,7 +147,7 @@ fn in_steps(
 }
 
 /// Indexes the chats recorded since the last time, in steps.
-fn index(db: &Db, receiver: &Receiver<Message>) -> Ended {
+fn index(db: &Db, receiver: &Inbox<Wake>) -> Ended {
     let pace = Pace {
         size: 64,
         most: 1024,
@@ -185,25 +166,20 @@ fn index(db: &Db, receiver: &Receiver<Message>) -> Ended {
     }
 }
 
-fn purge(db: &Db, receiver: &Receiver<Message>) -> Ended {
+fn purge(db: &Db, receiver: &Inbox<Wake>) -> Ended {
     ended("retention", purge_steps(db, receiver))
 }
 
-fn purge_steps(db: &Db, receiver: &Receiver<Message>) -> Result<Ended, StoreError> {
+fn purge_steps(db: &Db, receiver: &Inbox<Wake>) -> Result<Ended, StoreError> {
     let retention = db.read_blocking(db::settings::retention)?;
     let Some(before) = retention.cutoff(Timestamp::now()) else {
         return Ok(Ended::Done);
     };
     let mut woken = false;
     let mut deleted = 0;
-    let pace = Pace {
-        size: 64,
-        most: 4096,
-        rest: PURGE_REST,
-    };
     let ended = in_steps(
         receiver,
-        pace,
+        Pace::PURGE,
         |size| {
             let gone = db.write_blocking(|tx| db::chat_logs::purge(tx, before, size))?;
             deleted += gone;
@@ -223,14 +199,9 @@ fn purge_steps(db: &Db, receiver: &Receiver<Message>) -> Result<Ended, StoreErro
     }
     if db.read_blocking(db::gives_pages_back)? {
         let mut free = u32::MAX;
-        let pace = Pace {
-            size: 64,
-            most: 4096,
-            rest: PURGE_REST,
-        };
         let ended = in_steps(
             receiver,
-            pace,
+            Pace::PURGE,
             |pages| {
                 let left = db.write_blocking(|tx| db::give_pages_back(tx, pages))?;
                 // Done when none are left, or none went (nothing to move).

@@ -5,6 +5,7 @@
 
 mod answer;
 mod anthropic;
+mod background;
 pub mod catalog;
 pub mod chat;
 mod chat_log;
