@@ -136,7 +136,7 @@ fn execute_upsert<T: Borrow<NewChatLog>>(
             &log.usage_estimated,
         ]);
     }
-    // Triggers note each chat for the search index (`index_pending`).
+    // The search index takes them later (`index_pending`).
     tx.prepare_cached(sql)?.execute(values.as_slice())?;
     Ok(())
 }
@@ -189,10 +189,37 @@ fn upsert_sql(rows: usize) -> String {
     )
 }
 
-/// Puts the text of up to `most` chats not yet in the search index there
-/// (replacing what an earlier text of theirs left), oldest first; returns
-/// how many it indexed.
+/// The chats whose text the search index does not hold yet (or holds as
+/// it was before it was replaced), as a query of their ids.
+const UNINDEXED: &str = "SELECT id FROM chat_logs
+         WHERE id > (SELECT indexed_to FROM chat_logs_fts_progress)
+     UNION SELECT id FROM chat_logs_unindexed";
+
+/// Puts the text of up to `most` new chats, and up to `most` replaced ones,
+/// in the search index (replacing what an earlier text left), oldest first;
+/// returns how many it indexed.
 pub fn index_pending(tx: &Transaction, most: u32) -> Result<usize, StoreError> {
+    let indexed_to: i64 =
+        tx.query_row("SELECT indexed_to FROM chat_logs_fts_progress", [], |row| {
+            row.get(0)
+        })?;
+    let upto: Option<i64> = tx
+        .prepare_cached(
+            "SELECT MAX(id) FROM (SELECT id FROM chat_logs WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .query_row(params![indexed_to, most], |row| row.get(0))?;
+    let mut indexed = 0;
+    if let Some(upto) = upto {
+        indexed += tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO chat_logs_fts (rowid, chat_title, conversation_text)
+                 SELECT id, chat_title, conversation_text FROM chat_logs
+                 WHERE id > ?1 AND id <= ?2",
+            )?
+            .execute([indexed_to, upto])?;
+        tx.prepare_cached("UPDATE chat_logs_fts_progress SET indexed_to = ?1")?
+            .execute([upto])?;
+    }
     tx.prepare_cached(
         "INSERT OR REPLACE INTO chat_logs_fts (rowid, chat_title, conversation_text)
          SELECT c.id, c.chat_title, c.conversation_text
@@ -200,12 +227,13 @@ pub fn index_pending(tx: &Transaction, most: u32) -> Result<usize, StoreError> {
          CROSS JOIN chat_logs AS c ON c.id = p.id",
     )?
     .execute([most])?;
-    Ok(tx
+    indexed += tx
         .prepare_cached(
             "DELETE FROM chat_logs_unindexed WHERE id IN
                  (SELECT id FROM chat_logs_unindexed ORDER BY id LIMIT ?1)",
         )?
-        .execute([most])?)
+        .execute([most])?;
+    Ok(indexed)
 }
 
 /// Where the previous page ended: pages run newest first by
@@ -659,9 +687,10 @@ fn select<E: From<StoreError>>(
     let mut args: Vec<(&str, &dyn ToSql)> = vec![(":preview", &read.preview), (":limit", &limit)];
     let mut sql = String::new();
     if let Some(query) = &search.hits {
-        sql.push_str(
+        let _ = write!(
+            sql,
             "WITH hits(id) AS MATERIALIZED (SELECT rowid FROM chat_logs_fts
-                 WHERE chat_logs_fts MATCH :hits UNION SELECT id FROM chat_logs_unindexed) ",
+                 WHERE chat_logs_fts MATCH :hits UNION {UNINDEXED}) "
         );
         args.push((":hits", query));
     }
@@ -731,11 +760,11 @@ fn trigram_query(needle: &str) -> Option<String> {
 /// counting those it does not hold yet.
 fn few_hits(conn: &Connection, query: &str) -> Result<bool, StoreError> {
     let found: i64 = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT count(*) FROM
                  (SELECT rowid FROM chat_logs_fts WHERE chat_logs_fts MATCH ?1
-                  UNION ALL SELECT id FROM chat_logs_unindexed LIMIT ?2)",
-        )?
+                  UNION ALL {UNINDEXED} LIMIT ?2)"
+        ))?
         .query_row(params![query, MOST_HITS_SORTED + 1], |row| row.get(0))?;
     Ok(found <= MOST_HITS_SORTED)
 }

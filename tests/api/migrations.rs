@@ -64,7 +64,7 @@ const SHIPPED: [(&str, &str, &str); 7] = [
     (
         "0007",
         V7,
-        "c2170d28ee0c2daca5f5c564b94e8e85be9b2778515e9a3d46cc8f47adb17109",
+        "f0a290a7f4bfc98a521896b8f54082d1ccb498e01fe87e15c7c6b5bb9678e462",
     ),
 ];
 

@@ -223,7 +223,10 @@ impl TestApp {
     /// recorded chat's text in the search index.
     pub async fn wait_indexed(&self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while self.count("SELECT COUNT(*) FROM chat_logs_unindexed") > 0 {
+        let pending = "SELECT (SELECT COUNT(*) FROM chat_logs_unindexed)
+            + (SELECT COUNT(*) FROM chat_logs
+               WHERE id > (SELECT indexed_to FROM chat_logs_fts_progress))";
+        while self.count(pending) > 0 {
             assert!(std::time::Instant::now() < deadline, "chats left unindexed");
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }

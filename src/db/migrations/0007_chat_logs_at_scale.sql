@@ -15,19 +15,20 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chat_logs_fts USING fts5(
     content = '', contentless_delete = 1, detail = none, tokenize = 'trigram'
 );
 
--- The chats whose text is not in the index yet. Indexing costs more than
--- the rest of recording a chat, so recording only notes the chat here and
--- a background thread indexes it soon after; meanwhile a search checks
--- these chats' text directly.
+-- Indexing a chat's text costs more than the rest of recording it, so
+-- recording leaves it to a background thread, and meanwhile a search checks
+-- the text of the chats not indexed yet directly. Those are the chats past
+-- `indexed_to` (ids only grow: AUTOINCREMENT), and the chats whose text
+-- was replaced since it was indexed, noted here by a trigger. The chats
+-- recorded before start past it, so a large file does not hold the start.
+CREATE TABLE IF NOT EXISTS chat_logs_fts_progress (indexed_to INTEGER NOT NULL);
+INSERT INTO chat_logs_fts_progress (indexed_to)
+    SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM chat_logs_fts_progress);
+
 CREATE TABLE IF NOT EXISTS chat_logs_unindexed (id INTEGER PRIMARY KEY);
 
 -- NOT EXISTS, not OR IGNORE: an upsert's conflict handling overrides the
 -- one of a statement in a trigger it fires.
-CREATE TRIGGER IF NOT EXISTS chat_logs_unindexed_insert AFTER INSERT ON chat_logs BEGIN
-    INSERT INTO chat_logs_unindexed (id) SELECT new.id
-    WHERE NOT EXISTS (SELECT 1 FROM chat_logs_unindexed WHERE id = new.id);
-END;
-
 CREATE TRIGGER IF NOT EXISTS chat_logs_unindexed_update
 AFTER UPDATE OF chat_title, conversation_text ON chat_logs BEGIN
     INSERT INTO chat_logs_unindexed (id) SELECT new.id
@@ -38,7 +39,3 @@ CREATE TRIGGER IF NOT EXISTS chat_logs_fts_delete AFTER DELETE ON chat_logs BEGI
     DELETE FROM chat_logs_fts WHERE rowid = old.id;
     DELETE FROM chat_logs_unindexed WHERE id = old.id;
 END;
-
--- The chats recorded before: indexed in the background too, so that a
--- large file does not hold the start.
-INSERT OR IGNORE INTO chat_logs_unindexed (id) SELECT id FROM chat_logs;
