@@ -7,18 +7,16 @@ use actix_web::web;
 use askama::Template;
 use rusqlite::Connection;
 use serde::Deserialize;
-use time::macros::format_description;
-use time::Date;
 
 use super::download::{self, ChunkWriter};
 use super::error::AdminError;
-use super::format::DAY_MS;
 use super::guard::Ctx;
 use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult};
 use super::PAGE_SIZE;
 use crate::db::chat_logs::{self, AdminFilter, ChatLogDetail, Cursor, PageFrom, SearchedTo};
 use crate::db::{Db, StoreError};
+use crate::domain::day::{day_of, parse_date, DAY_MS};
 use crate::domain::InvalidInput;
 
 const PREVIEW_CHARS: u32 = 160;
@@ -48,14 +46,13 @@ fn day_start(param: &str, raw: &str) -> Result<Option<i64>, InvalidInput> {
     if raw.trim().is_empty() {
         return Ok(None);
     }
-    let format = format_description!("[year]-[month]-[day]");
-    let date = Date::parse(raw.trim(), &format).map_err(|_| {
+    let date = parse_date(raw.trim()).ok_or_else(|| {
         InvalidInput::new(
             param,
             format!("`{param}` must be a date like 2024-08-14, got {raw:?}"),
         )
     })?;
-    Ok(Some(date.midnight().assume_utc().unix_timestamp() * 1000))
+    Ok(Some(day_of(date) * DAY_MS))
 }
 
 fn non_empty(raw: &str) -> Option<String> {

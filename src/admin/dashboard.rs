@@ -5,12 +5,13 @@ use actix_web::web;
 use askama::Template;
 
 use super::chart::{self, Chart, Legend, Point, Series, Unit};
-use super::format::{self, DAY_MS};
+use super::format;
 use super::guard::Ctx;
 use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult};
 use super::usage::{self, Cell, UsageTable};
 use crate::db::{self, Db, StoreError};
+use crate::domain::day::DAY_MS;
 use crate::domain::Timestamp;
 
 const DAYS: i64 = 30;

@@ -4,9 +4,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
+use crate::domain::day::DAY_MS;
 use crate::domain::{Micros, Timestamp};
-
-pub const DAY_MS: i64 = 86_400_000;
 
 fn datetime(t: Timestamp) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.millis()) * 1_000_000).ok()

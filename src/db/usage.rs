@@ -11,9 +11,8 @@ use rusqlite::{params, Connection, Transaction};
 
 use super::chat_logs::{self, ChatStatus, NewChatLog};
 use super::StoreError;
+use crate::domain::day::DAY_MS;
 use crate::domain::Micros;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// Records chat logs, each one completion, and adds them to the rollups,
 /// in the caller's transaction.

@@ -1,10 +1,11 @@
 //! UTC days, counted from the Unix epoch as the usage rollups keep them,
-//! and the `YYYY-MM-DD` dates that name them, for the usage API and the
-//! admin's usage pages.
+//! and the `YYYY-MM-DD` dates that name them: the one date parser of the
+//! usage API, the admin's usage pages and its chat log filters.
 
 use time::{Date, OffsetDateTime};
 
 pub const DAY_SECONDS: i64 = 86_400;
+pub const DAY_MS: i64 = DAY_SECONDS * 1000;
 
 /// Days since the Unix epoch.
 pub fn day_of(date: Date) -> i64 {

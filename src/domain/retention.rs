@@ -1,9 +1,8 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
+use super::day::DAY_MS;
 use super::{InvalidInput, Timestamp};
-
-const DAY_MS: i64 = 86_400_000;
 
 /// How long chat logs are kept: a number of days, or forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
