@@ -93,37 +93,36 @@ fn seed(db: &Db, rows: usize) {
     let began = Instant::now();
     for batch in 0..rows.div_ceil(10_000) {
         db.write_blocking(|tx| {
+            let mut logs = Vec::with_capacity(10_000);
             for i in batch * 10_000..((batch + 1) * 10_000).min(rows) {
                 let at = Timestamp(start + i as i64 * step);
                 let (asked, answered) = (rng.random_range(8..16), rng.random_range(30..50));
                 let question = sentence(&mut rng, &words, asked);
                 let answer = sentence(&mut rng, &words, answered);
                 let user = rng.random_range(0..USERS * 5 / 4);
-                chat_logs::upsert(
-                    tx,
-                    &NewChatLog {
-                        chat_id: time_ordered_id(at),
-                        chat_title: question.chars().take(60).collect(),
-                        recorded_at: at,
-                        conversation_text: format!("User: {question}\n\nAssistant: {answer}"),
-                        model: Some(MODELS[rng.random_range(0..MODELS.len())].to_owned()),
-                        provider: Some("openai".to_owned()),
-                        character_id: None,
-                        user_id: (user < USERS).then_some(UserId(user + 1)),
-                        api_key_id: None,
-                        prompt_tokens: Some(rng.random_range(10..400)),
-                        completion_tokens: Some(rng.random_range(50..800)),
-                        cache_read_tokens: 0,
-                        cache_write_tokens: 0,
-                        cost: None,
-                        usage_estimated: false,
-                        status: ChatStatus::Ok,
-                        error_message: None,
-                        latency_ms: Some(rng.random_range(300..9000)),
-                        ttft_ms: Some(rng.random_range(100..900)),
-                    },
-                )?;
+                logs.push(NewChatLog {
+                    chat_id: time_ordered_id(at),
+                    chat_title: question.chars().take(60).collect(),
+                    recorded_at: at,
+                    conversation_text: format!("User: {question}\n\nAssistant: {answer}"),
+                    model: Some(MODELS[rng.random_range(0..MODELS.len())].to_owned()),
+                    provider: Some("openai".to_owned()),
+                    character_id: None,
+                    user_id: (user < USERS).then_some(UserId(user + 1)),
+                    api_key_id: None,
+                    prompt_tokens: Some(rng.random_range(10..400)),
+                    completion_tokens: Some(rng.random_range(50..800)),
+                    cache_read_tokens: 0,
+                    cache_write_tokens: 0,
+                    cost: None,
+                    usage_estimated: false,
+                    status: ChatStatus::Ok,
+                    error_message: None,
+                    latency_ms: Some(rng.random_range(300..9000)),
+                    ttft_ms: Some(rng.random_range(100..900)),
+                });
             }
+            chat_logs::upsert_all(tx, &logs)?;
             // As the server's background thread does, at once.
             chat_logs::index_pending(tx, 10_000)?;
             Ok::<_, StoreError>(())
@@ -331,14 +330,17 @@ fn main() {
     }
     let two_letters = format!("{page}?q=xq");
     report.time(address, &cookie, "search, two letters", &two_letters);
-    // It matches no chat: each page reads a window and goes on from its end.
-    let next_window = link(&get(address, &two_letters, &cookie).body, "Older →");
-    report.time(
-        address,
-        &cookie,
-        "search, two letters, the next window",
-        &next_window,
-    );
+    // It matches no chat: each page reads a window and goes on from its end
+    // (with fewer chats than a window, the first page read them all).
+    let first_window = get(address, &two_letters, &cookie).body;
+    if first_window.contains("Older →") {
+        report.time(
+            address,
+            &cookie,
+            "search, two letters, the next window",
+            &link(&first_window, "Older →"),
+        );
+    }
     report.time(
         address,
         &cookie,

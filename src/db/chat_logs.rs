@@ -73,14 +73,6 @@ pub struct NewChatLog {
     pub ttft_ms: Option<i64>,
 }
 
-/// Inserts the chat, or replaces the row of an existing `chat_id` (keeping
-/// its `created_at`, and adding this completion's tokens and cost to its
-/// own). A user deleted since the chat began leaves it unattributed rather
-/// than unrecorded (API keys are revoked, never deleted).
-pub fn upsert(tx: &Transaction, log: &NewChatLog) -> Result<(), StoreError> {
-    upsert_all(tx, &[log])
-}
-
 /// Chats recorded by one statement, when many are. A statement keeps a copy
 /// of each page before it first changes it, to undo itself on failure:
 /// once per statement, not per row, so rows written together are cheaper.
@@ -89,7 +81,11 @@ const ROWS_PER_STATEMENT: usize = 16;
 /// The values of one chat in `upsert_sql`.
 const COLUMNS_BOUND: usize = 19;
 
-/// `upsert` for each of `logs`, in order.
+/// Inserts each chat of `logs`, in order, or replaces the row of an
+/// existing `chat_id` (keeping its `created_at`, and adding this
+/// completion's tokens and cost to its own). A user deleted since the chat
+/// began leaves it unattributed rather than unrecorded (API keys are
+/// revoked, never deleted).
 pub fn upsert_all<T: Borrow<NewChatLog>>(tx: &Transaction, logs: &[T]) -> Result<(), StoreError> {
     static ONE: OnceLock<String> = OnceLock::new();
     static MANY: OnceLock<String> = OnceLock::new();
