@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use mindgate::db::chat_logs::{self, ChatStatus, NewChatLog};
 use mindgate::db::{self, Db, StoreError};
-use mindgate::domain::{time_ordered_id, ApiKey, Email, Timestamp, UserId};
+use mindgate::domain::{time_ordered_id, ApiKey, Email, KeyScope, Timestamp, UserId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -143,7 +143,7 @@ fn credentials(db: &Db) -> String {
         let admin = db::admins::insert(tx, &email, "not a password hash")?;
         let hash = Sha256::digest(SESSION.as_bytes()).to_vec();
         db::sessions::insert(tx, &hash, admin, "csrf")?;
-        db::api_keys::insert(tx, "bench", &key)?;
+        db::api_keys::insert(tx, "bench", &key, KeyScope::Admin)?;
         Ok::<_, StoreError>(())
     })
     .unwrap();

@@ -16,7 +16,7 @@ use actix_web::rt::System;
 use mindgate::config::AppConfig;
 use mindgate::db::chat_logs::{ChatStatus, NewChatLog};
 use mindgate::db::{api_keys, usage, users, Db};
-use mindgate::domain::{ApiKey, Email, Micros, Tags, Timestamp, UserId};
+use mindgate::domain::{ApiKey, Email, KeyScope, Micros, Tags, Timestamp, UserId};
 use mindgate::startup::Application;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -40,8 +40,8 @@ fn seed(db: &Db) -> String {
     let instance_key = ApiKey::generate();
     let (instance, script) = db
         .write_blocking(|tx| {
-            let instance = api_keys::insert(tx, "typingmind", &instance_key)?.id;
-            let script = api_keys::insert(tx, "script", &ApiKey::generate())?.id;
+            let instance = api_keys::insert(tx, "typingmind", &instance_key, KeyScope::Admin)?.id;
+            let script = api_keys::insert(tx, "script", &ApiKey::generate(), KeyScope::Admin)?.id;
             Ok::<_, mindgate::db::StoreError>((instance, script))
         })
         .expect("keys");

@@ -7,12 +7,15 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
 use crate::db::{self, Db};
-use crate::domain::{ApiKey, ApiKeyId, KeyHash, Timestamp};
+use crate::domain::{ApiKey, ApiKeyId, KeyHash, KeyScope, Timestamp};
 use crate::error::ApiError;
 
 /// The key that authenticated the request, left in the request's extensions.
 #[derive(Debug, Clone, Copy)]
-pub struct AuthenticatedKey(pub ApiKeyId);
+pub struct AuthenticatedKey {
+    pub id: ApiKeyId,
+    pub scope: KeyScope,
+}
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
@@ -53,7 +56,10 @@ async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<AuthenticatedKey, 
         db.write(move |tx| db::api_keys::touch(tx, record.id, now))
             .await?;
     }
-    Ok(AuthenticatedKey(record.id))
+    Ok(AuthenticatedKey {
+        id: record.id,
+        scope: record.scope,
+    })
 }
 
 /// Middleware: lets a request through only with a valid, unrevoked key.

@@ -13,7 +13,7 @@ use crate::config::{DbConfig, ServeConfig};
 use crate::db::admins;
 use crate::db::api_keys::{self, Revoked};
 use crate::db::{providers, Db};
-use crate::domain::{ApiKey, ApiKeyId, Email, KeyName, NewPassword, Timestamp};
+use crate::domain::{ApiKey, ApiKeyId, Email, KeyName, KeyScope, NewPassword, Timestamp};
 use crate::secrets::SecretKey;
 use crate::startup::Application;
 
@@ -164,7 +164,7 @@ fn create_key(name: &str, db: &DbConfig) -> CommandResult {
     let db = Db::open(&db.path)?;
     let key = ApiKey::generate();
     let info = db
-        .write_blocking(|tx| api_keys::insert(tx, name.as_str(), &key))
+        .write_blocking(|tx| api_keys::insert(tx, name.as_str(), &key, KeyScope::Admin))
         .context("cannot store the new API key")?;
     println!("{}", key.as_str());
     eprintln!(

@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod gateway;
+pub mod governance;
 pub mod http;
 pub mod secrets;
 pub mod startup;

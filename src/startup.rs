@@ -209,6 +209,7 @@ fn run(
             .app_data(crate::http::path_config())
             .app_data(gateway.clone())
             .app_data(web::Data::from(gateway.catalog.clone()))
+            .app_data(web::Data::from(gateway.governor.clone()))
             .app_data(admin.clone())
             .app_data(web::Data::new(crate::gateway::client(
                 gateway.config.connect_timeout,

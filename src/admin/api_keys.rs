@@ -11,7 +11,7 @@ use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult, Flash};
 use crate::db::api_keys::{self, ApiKeyInfo, Revoked};
 use crate::db::Db;
-use crate::domain::{ApiKey, ApiKeyId, KeyName};
+use crate::domain::{ApiKey, ApiKeyId, KeyName, KeyScope};
 
 #[derive(Template)]
 #[template(path = "api_keys.html")]
@@ -54,7 +54,7 @@ pub async fn create(ctx: Ctx, db: web::Data<Db>, form: web::Form<NewKeyForm>) ->
     let key = ApiKey::generate();
     let secret = key.as_str().to_owned();
     let info = db
-        .write(move |tx| api_keys::insert(tx, name.as_str(), &key))
+        .write(move |tx| api_keys::insert(tx, name.as_str(), &key, KeyScope::Admin))
         .await?;
     keys_page(&ctx, &db, Some((info.name, secret))).await
 }

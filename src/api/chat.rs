@@ -20,7 +20,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let request = ChatRequest::parse(body)?;
     let caller = Caller {
-        api_key: req.extensions().get::<AuthenticatedKey>().map(|k| k.0),
+        api_key: req.extensions().get::<AuthenticatedKey>().map(|k| k.id),
         user_email: req.headers().get("x-user-email").cloned(),
     };
     chat::complete(gateway, &db, &client, caller, request).await

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::domain::{ApiKey, ApiKeyId, KeyHash, Timestamp};
+use crate::domain::{ApiKey, ApiKeyId, KeyHash, KeyScope, Timestamp};
 
 /// `last_used_at` is written at most this often per key, so authenticated
 /// reads do not each turn into a write.
@@ -16,6 +16,7 @@ pub struct ApiKeyInfo {
     pub id: ApiKeyId,
     pub name: String,
     pub prefix: String,
+    pub scope: KeyScope,
     #[serde(rename = "createdAt")]
     pub created_at: Timestamp,
     #[serde(rename = "lastUsedAt")]
@@ -28,20 +29,27 @@ pub struct ApiKeyInfo {
 #[derive(Debug, Clone, Copy)]
 pub struct KeyRecord {
     pub id: ApiKeyId,
+    pub scope: KeyScope,
     pub revoked: bool,
     pub last_used_at: Option<Timestamp>,
 }
 
-pub fn insert(tx: &Transaction, name: &str, key: &ApiKey) -> Result<ApiKeyInfo, StoreError> {
+pub fn insert(
+    tx: &Transaction,
+    name: &str,
+    key: &ApiKey,
+    scope: KeyScope,
+) -> Result<ApiKeyInfo, StoreError> {
     let created_at = Timestamp::now();
     tx.execute(
-        "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![name, key.prefix(), key.hash().as_bytes(), created_at],
+        "INSERT INTO api_keys (name, prefix, key_hash, scope, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, key.prefix(), key.hash().as_bytes(), scope, created_at],
     )?;
     Ok(ApiKeyInfo {
         id: ApiKeyId(tx.last_insert_rowid()),
         name: name.to_owned(),
         prefix: key.prefix().to_owned(),
+        scope,
         created_at,
         last_used_at: None,
         revoked_at: None,
@@ -50,14 +58,15 @@ pub fn insert(tx: &Transaction, name: &str, key: &ApiKey) -> Result<ApiKeyInfo, 
 
 pub fn find_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, revoked_at IS NOT NULL, last_used_at FROM api_keys WHERE key_hash = ?1",
+        "SELECT id, scope, revoked_at IS NOT NULL, last_used_at FROM api_keys WHERE key_hash = ?1",
     )?;
     Ok(stmt
         .query_row([hash.as_bytes()], |row| {
             Ok(KeyRecord {
                 id: row.get(0)?,
-                revoked: row.get(1)?,
-                last_used_at: row.get(2)?,
+                scope: row.get(1)?,
+                revoked: row.get(2)?,
+                last_used_at: row.get(3)?,
             })
         })
         .optional()?)
@@ -71,22 +80,31 @@ pub fn touch(tx: &Transaction, id: ApiKeyId, now: Timestamp) -> Result<(), Store
     Ok(())
 }
 
+const INFO: &str =
+    "SELECT id, name, prefix, scope, created_at, last_used_at, revoked_at FROM api_keys";
+
+fn info(row: &rusqlite::Row) -> rusqlite::Result<ApiKeyInfo> {
+    Ok(ApiKeyInfo {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        prefix: row.get(2)?,
+        scope: row.get(3)?,
+        created_at: row.get(4)?,
+        last_used_at: row.get(5)?,
+        revoked_at: row.get(6)?,
+    })
+}
+
 /// All keys, oldest first.
 pub fn list(conn: &Connection) -> Result<Vec<ApiKeyInfo>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok(ApiKeyInfo {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            prefix: row.get(2)?,
-            created_at: row.get(3)?,
-            last_used_at: row.get(4)?,
-            revoked_at: row.get(5)?,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached(&format!("{INFO} ORDER BY id"))?;
+    let rows = stmt.query_map([], info)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(conn: &Connection, id: ApiKeyId) -> Result<Option<ApiKeyInfo>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{INFO} WHERE id = ?1"))?;
+    Ok(stmt.query_row([id], info).optional()?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

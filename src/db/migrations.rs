@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_chat_logs_by_user.sql"),
     include_str!("migrations/0006_prices_costs_and_usage.sql"),
     include_str!("migrations/0007_chat_logs_at_scale.sql"),
+    include_str!("migrations/0008_policies_and_scoped_keys.sql"),
 ];
 
 pub const LATEST_VERSION: i64 = 1 + MIGRATIONS.len() as i64;

@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod migrations;
 pub mod models;
+pub mod policies;
 pub mod providers;
 pub mod sessions;
 pub mod settings;

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::StoreError;
-use crate::domain::{Retention, Timestamp};
+use crate::domain::{InstanceTimeZone, Retention, Timestamp};
 
 /// Whether completions are written to the chat logs (default: yes).
 pub const RECORD_CHATS: &str = "record_chats";
@@ -12,6 +12,9 @@ pub const RECORD_CHATS: &str = "record_chats";
 pub const RECORD_CONVERSATIONS: &str = "record_conversations";
 /// Days chat logs are kept, `0` for ever (`domain::Retention`).
 pub const CHATLOG_RETENTION_DAYS: &str = "chatlog_retention_days";
+/// The IANA time zone whose calendar day, week and month limits follow
+/// (default: UTC).
+pub const TIMEZONE: &str = "timezone";
 
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
@@ -45,6 +48,20 @@ pub fn retention(conn: &Connection) -> Result<Retention, StoreError> {
         Retention::parse(CHATLOG_RETENTION_DAYS, &stored).unwrap_or_else(|e| {
             log::warn!("setting {e}; chat logs are kept");
             Retention::default()
+        }),
+    )
+}
+
+/// The instance's time zone; a value that does not parse (written by
+/// hand) is UTC, and said so.
+pub fn timezone(conn: &Connection) -> Result<InstanceTimeZone, StoreError> {
+    let Some(stored) = get(conn, TIMEZONE)? else {
+        return Ok(InstanceTimeZone::default());
+    };
+    Ok(
+        InstanceTimeZone::parse(TIMEZONE, &stored).unwrap_or_else(|e| {
+            log::warn!("setting {e}; limits follow UTC");
+            InstanceTimeZone::default()
         }),
     )
 }

@@ -1,8 +1,9 @@
 //! API keys: their format, and the hash that is all the store keeps of one.
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::random_base62;
+use super::{random_base62, InvalidInput};
 
 const KEY_RANDOM_LEN: usize = 40;
 /// How much of a key is kept in clear, to tell keys apart in listings.
@@ -46,5 +47,58 @@ impl KeyHash {
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+}
+
+/// What a key opens: everything (`admin`), or only the chat routes
+/// (`chat`: completions and the model list), for keys handed to chat
+/// clients and scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScope {
+    #[default]
+    Admin,
+    Chat,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Admin => "admin",
+            KeyScope::Chat => "chat",
+        }
+    }
+
+    /// `admin` or `chat`; the error names `field`.
+    pub fn parse(field: &str, raw: &str) -> Result<KeyScope, InvalidInput> {
+        match raw.trim() {
+            "admin" => Ok(KeyScope::Admin),
+            "chat" => Ok(KeyScope::Chat),
+            other => Err(InvalidInput::new(
+                field,
+                format!("`{field}` must be `admin` (every route) or `chat` (chat completions and models only), got {other:?}"),
+            )),
+        }
+    }
+
+    /// For the command line, which names the flag itself.
+    pub fn parse_arg(raw: &str) -> Result<KeyScope, String> {
+        KeyScope::parse("scope", raw).map_err(|e| e.message)
+    }
+}
+
+impl rusqlite::types::FromSql for KeyScope {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value.as_str()? {
+            "chat" => Ok(KeyScope::Chat),
+            // The store's CHECK allows only the two.
+            _ => Ok(KeyScope::Admin),
+        }
+    }
+}
+
+impl rusqlite::ToSql for KeyScope {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
     }
 }

@@ -24,7 +24,7 @@ impl Tags {
         }
         let mut tags: Vec<String> = Vec::with_capacity(raw.len());
         for (i, item) in raw.iter().enumerate() {
-            let tag = trimmed(&format!("tags[{i}]"), item.as_ref(), 1, MAX_TAG_LEN)?;
+            let tag = tag(&format!("tags[{i}]"), item.as_ref())?;
             if !tags.contains(&tag) {
                 tags.push(tag);
             }
@@ -39,6 +39,11 @@ impl Tags {
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
+}
+
+/// One tag as sent in `field`: trimmed, 1 to 64 characters.
+pub fn tag(field: &str, raw: &str) -> Result<String, InvalidInput> {
+    trimmed(field, raw, 1, MAX_TAG_LEN)
 }
 
 #[cfg(test)]

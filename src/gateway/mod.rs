@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use crate::config::GatewayConfig;
 use crate::db::{self, Db, StoreError};
+use crate::governance::Governor;
 
 pub use catalog::Catalog;
 pub use chat_log_upkeep::ChatLogUpkeep;
@@ -49,6 +50,7 @@ pub struct Gateway {
     pub catalog: Arc<Catalog>,
     pub chat_log_writer: ChatLogWriter,
     pub chat_log_upkeep: ChatLogUpkeep,
+    pub governor: Arc<Governor>,
     pub config: GatewayConfig,
 }
 
@@ -93,6 +95,7 @@ impl Gateway {
             db.make_pages_given_back()?;
         }
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
+        let governor = Arc::new(Governor::start(db, Governor::system_clock())?);
         let chat_log_writer =
             ChatLogWriter::start(db.clone()).map_err(StartError::ChatLogWriter)?;
         let chat_log_upkeep =
@@ -101,6 +104,7 @@ impl Gateway {
             catalog,
             chat_log_writer,
             chat_log_upkeep,
+            governor,
             config,
         })
     }

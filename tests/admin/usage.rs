@@ -12,7 +12,7 @@ use mindgate::db::api_keys;
 use mindgate::db::chat_logs::NewChatLog;
 use mindgate::db::providers::ProviderSeed;
 use mindgate::domain::day::{date_of, day_of, iso_day, today};
-use mindgate::domain::{ApiKey, Micros, Timestamp, UserId};
+use mindgate::domain::{ApiKey, KeyScope, Micros, Timestamp, UserId};
 use serde_json::{json, Value};
 
 use crate::common::html::{self, Row};
@@ -77,7 +77,7 @@ pub(crate) async fn seeded() -> (TestApp, Browser) {
         .await;
     let bob_key = ApiKey::generate();
     app.db
-        .write_blocking(|tx| api_keys::insert(tx, "bob's script", &bob_key))
+        .write_blocking(|tx| api_keys::insert(tx, "bob's script", &bob_key, KeyScope::Admin))
         .unwrap();
     set_price(&app, "gpt-4o-mini", json!({"input": 150, "output": 600})).await;
     set_price(

@@ -27,10 +27,11 @@ pub const V4: &str = include_str!("../../src/db/migrations/0004_nfc_emails.sql")
 pub const V5: &str = include_str!("../../src/db/migrations/0005_chat_logs_by_user.sql");
 const V6: &str = include_str!("../../src/db/migrations/0006_prices_costs_and_usage.sql");
 const V7: &str = include_str!("../../src/db/migrations/0007_chat_logs_at_scale.sql");
+const V8: &str = include_str!("../../src/db/migrations/0008_policies_and_scoped_keys.sql");
 
 /// Every shipped step with the SHA-256 of its statements (comments and white
 /// space aside) as it shipped. A new migration is added here when it is.
-const SHIPPED: [(&str, &str, &str); 7] = [
+const SHIPPED: [(&str, &str, &str); 8] = [
     (
         "schema.sql",
         V1,
@@ -65,6 +66,11 @@ const SHIPPED: [(&str, &str, &str); 7] = [
         "0007",
         V7,
         "f0a290a7f4bfc98a521896b8f54082d1ccb498e01fe87e15c7c6b5bb9678e462",
+    ),
+    (
+        "0008",
+        V8,
+        "f1ebe290a82fedac4f433e9ad4e2e24bdbb0956e4d29e228c31e3cb318a1ca1c",
     ),
 ];
 

@@ -14,7 +14,7 @@ use mindgate::admin::paths::Urls;
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::chat_logs::{ChatStatus, NewChatLog};
 use mindgate::db::{admins, api_keys, usage, Db, StoreError};
-use mindgate::domain::{AdminId, ApiKey, Email, Timestamp};
+use mindgate::domain::{AdminId, ApiKey, Email, KeyScope, Timestamp};
 use mindgate::startup::Application;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -90,7 +90,7 @@ impl TestAppBuilder {
         let db = Db::open(&path).expect("open database");
         let api_key = if self.api_key {
             let key = ApiKey::generate();
-            db.write_blocking(|tx| api_keys::insert(tx, "tests", &key))
+            db.write_blocking(|tx| api_keys::insert(tx, "tests", &key, KeyScope::Admin))
                 .expect("create key");
             key.as_str().to_owned()
         } else {
