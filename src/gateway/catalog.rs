@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
+use super::providers::{self, family};
 use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db, StoreError};
@@ -133,7 +134,11 @@ impl CatalogSnapshot {
     /// enabled catalog entries whose provider has the key it needs, and
     /// the families of such providers.
     pub fn answerable(&self) -> Answerable {
-        let usable = |id: &str| self.providers.get(id).is_some_and(|p| !p.lacks_key());
+        let usable = |id: &str| {
+            self.providers
+                .get(id)
+                .is_some_and(|p| !providers::lacks_key(p))
+        };
         let mut names = vec![ECHO_MODEL.to_owned()];
         let mut excluded = Vec::new();
         for (name, entry) in &self.models {
@@ -145,10 +150,10 @@ impl CatalogSnapshot {
         }
         names.sort();
         excluded.sort();
-        let families = [ProviderKind::OpenAi, ProviderKind::Anthropic]
+        let families = ProviderKind::ALL
             .into_iter()
             .filter(|kind| usable(kind.as_str()))
-            .map(family_pattern)
+            .map(|kind| providers::api(kind).family_pattern())
             .collect();
         Answerable {
             names,
@@ -171,27 +176,6 @@ impl CatalogSnapshot {
                 },
             })
             .collect()
-    }
-}
-
-/// Model families that need no catalog entry.
-fn family(name: &str) -> Option<ProviderKind> {
-    let starts_o_digit =
-        name.len() > 1 && name.starts_with('o') && name.as_bytes()[1].is_ascii_digit();
-    if name.starts_with("gpt-") || name.starts_with("chatgpt-") || starts_o_digit {
-        Some(ProviderKind::OpenAi)
-    } else if name.starts_with("claude-") {
-        Some(ProviderKind::Anthropic)
-    } else {
-        None
-    }
-}
-
-/// The names `family` routes to `kind`, as a regular expression.
-fn family_pattern(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::OpenAi => "^(gpt-|chatgpt-|o[0-9])",
-        ProviderKind::Anthropic => "^claude-",
     }
 }
 
@@ -281,22 +265,5 @@ impl Catalog {
     pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let catalog = self.clone();
         actix_web::web::block(move || catalog.reload_blocking()).await?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::family;
-    use crate::db::providers::ProviderKind;
-
-    #[test]
-    fn families_route_by_prefix() {
-        assert_eq!(family("gpt-4o"), Some(ProviderKind::OpenAi));
-        assert_eq!(family("chatgpt-4o-latest"), Some(ProviderKind::OpenAi));
-        assert_eq!(family("o3-mini"), Some(ProviderKind::OpenAi));
-        assert_eq!(family("claude-3-opus"), Some(ProviderKind::Anthropic));
-        assert_eq!(family("ollama"), None);
-        assert_eq!(family("o"), None);
-        assert_eq!(family("llama3"), None);
     }
 }

@@ -16,17 +16,18 @@ use super::chat_log::{
     conversation_prefix, default_title, prompt_chars, ChatMeta, Outcome, PendingChatLog,
 };
 use super::message::{ChatMessage, Role};
+use super::providers::{self, BodyInput, ProviderApi};
 use super::redact::Redactor;
 use super::relay::{Mode, Relay};
 use super::render::{self, AnswerMeta, Encoder};
 use super::request::{ChatRequest, ClientProtocol};
 use super::upstream::{self, Response, UpstreamRequest};
 use super::upstream_error::UpstreamError;
-use super::{anthropic, echo, openai, Gateway};
+use super::{echo, Gateway};
 use crate::config::GatewayConfig;
 use crate::db::characters::Character;
 use crate::db::chat_logs::ChatStatus;
-use crate::db::providers::{Provider, ProviderKind};
+use crate::db::providers::Provider;
 use crate::db::usage::Recorded;
 use crate::db::{self, Db};
 use crate::domain::{time_ordered_id, ApiKeyId, Email, Timestamp};
@@ -68,31 +69,19 @@ pub async fn complete(
             provider,
             upstream_model,
         } => {
-            let kind = provider.kind;
+            let api = providers::api(provider.kind);
             // The record holds the conversation already: the messages go.
-            let messages = std::mem::take(&mut chat.messages);
-            let body = match kind {
-                ProviderKind::OpenAi => openai::request_body(
-                    chat.protocol,
-                    messages,
-                    &chat.params,
-                    &upstream_model,
-                    chat.stream,
-                ),
-                ProviderKind::Anthropic => {
-                    anthropic::request_body(&messages, &chat.params, &upstream_model, chat.stream)
-                }
-            };
+            let body = api.request_body(BodyInput {
+                protocol: chat.protocol,
+                messages: std::mem::take(&mut chat.messages),
+                params: &chat.params,
+                model: &upstream_model,
+                stream: chat.stream,
+            });
             let config = &gateway.config;
             let mut sent = send(client, config, &provider, &body, &chat.redactor).await;
             if let Err(error) = &sent {
-                // Some OpenAI-compatible servers refuse the usage option
-                // mindgate adds: ask again without it.
-                if error.refuses_param("stream_options") && !chat.include_usage {
-                    let mut body = body;
-                    if let Some(fields) = body.as_object_mut() {
-                        fields.remove("stream_options");
-                    }
+                if let Some(body) = api.retry_body(error, &body, chat.include_usage) {
                     sent = send(client, config, &provider, &body, &chat.redactor).await;
                 }
             }
@@ -101,9 +90,9 @@ pub async fn complete(
                 Err(error) => return Err(finish_failed(chat.record, error)),
             };
             if chat.stream {
-                return Ok(stream_answer(chat, kind, response, config));
+                return Ok(stream_answer(chat, api, response, config));
             }
-            whole_answer(chat, kind, response, config).await
+            whole_answer(chat, api, response, config).await
         }
     }
 }
@@ -229,15 +218,16 @@ fn echo_answer(chat: Chat) -> HttpResponse {
 
 fn stream_answer(
     chat: Chat,
-    kind: ProviderKind,
+    api: &'static dyn ProviderApi,
     response: Response,
     config: &GatewayConfig,
 ) -> HttpResponse {
-    let mode = match (chat.protocol, kind) {
-        (ClientProtocol::OpenAiChat, ProviderKind::OpenAi) => Mode::Passthrough {
+    let mode = if chat.protocol.wire() == Some(api.wire()) {
+        Mode::Passthrough {
             client_wants_usage: chat.include_usage,
-        },
-        _ => Mode::Translate,
+        }
+    } else {
+        Mode::Translate
     };
     let encoder = Encoder::new(
         chat.protocol,
@@ -246,7 +236,7 @@ fn stream_answer(
     );
     event_stream().streaming(Relay::new(
         response,
-        kind,
+        api,
         mode,
         encoder,
         config,
@@ -257,16 +247,16 @@ fn stream_answer(
 
 async fn whole_answer(
     chat: Chat,
-    kind: ProviderKind,
+    api: &'static dyn ProviderApi,
     response: Response,
     config: &GatewayConfig,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, completion) = match read_answer(kind, response, config, &chat.redactor).await {
+    let (body, completion) = match read_answer(api, response, config, &chat.redactor).await {
         Ok(read) => read,
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
     finish_ok(chat.record, &completion, completion.usage);
-    if chat.protocol == ClientProtocol::OpenAiChat && kind == ProviderKind::OpenAi {
+    if chat.protocol.wire() == Some(api.wire()) {
         // Same protocol: the provider's answer as it came.
         return Ok(HttpResponse::Ok()
             .content_type("application/json")
@@ -284,7 +274,7 @@ async fn whole_answer(
 /// timeout bounds each silence between two chunks, not the whole read: a
 /// long answer may take its time while it keeps coming.
 async fn read_answer(
-    kind: ProviderKind,
+    api: &dyn ProviderApi,
     mut response: Response,
     config: &GatewayConfig,
     redactor: &Redactor,
@@ -309,7 +299,7 @@ async fn read_answer(
         }
     }
     let body = redactor.bytes(body.freeze());
-    let completion = upstream::completion(kind, &body)?;
+    let completion = providers::completion(api, &body)?;
     Ok((body, completion))
 }
 

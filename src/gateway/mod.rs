@@ -4,7 +4,6 @@
 //! records the conversation.
 
 mod answer;
-mod anthropic;
 mod background;
 pub mod catalog;
 pub mod chat;
@@ -13,7 +12,7 @@ mod chat_log_upkeep;
 mod chat_log_writer;
 mod echo;
 pub mod message;
-mod openai;
+mod providers;
 mod redact;
 mod relay;
 mod render;

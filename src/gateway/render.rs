@@ -224,7 +224,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::gateway::anthropic;
+    use crate::gateway::providers::anthropic;
 
     fn events(out: &BytesMut) -> Vec<Value> {
         std::str::from_utf8(out)

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::message::{parse_messages, ChatMessage, Role};
+use super::providers::Wire;
 use crate::domain::{json_type, trimmed, InvalidInput, JsonObject};
 
 /// The shape the client asked in, and so the shape of the answer.
@@ -14,6 +15,23 @@ pub enum ClientProtocol {
     OpenAiChat,
     /// Anthropic's legacy text completions: a `prompt` in, `completion` out.
     LegacyPrompt,
+}
+
+impl ClientProtocol {
+    /// The upstream protocol that is the client's own, if any: its answers
+    /// pass through as they came.
+    pub fn wire(self) -> Option<Wire> {
+        match self {
+            ClientProtocol::OpenAiChat => Some(Wire::OpenAiChat),
+            ClientProtocol::LegacyPrompt => None,
+        }
+    }
+
+    /// Whether its requests are Claude-style, so may carry parameters
+    /// only Anthropic knows.
+    pub fn anthropic_style(self) -> bool {
+        self == ClientProtocol::LegacyPrompt
+    }
 }
 
 /// Longest `chatID` and `chatTitle` accepted.
