@@ -19,7 +19,6 @@ use super::message::{ChatMessage, Role};
 use super::providers::{self, BodyInput, ProviderApi};
 use super::redact::Redactor;
 use super::relay::{Mode, Relay};
-use super::render::{self, AnswerMeta, Encoder};
 use super::request::{ChatRequest, ClientProtocol};
 use super::upstream::{self, Response, UpstreamRequest};
 use super::upstream_error::UpstreamError;
@@ -201,14 +200,15 @@ async fn open_chat(
 
 fn echo_answer(chat: Chat) -> HttpResponse {
     let completion = echo::completion(&chat.messages);
-    let meta = AnswerMeta::new(chat.protocol, None, &chat.model);
+    let protocol = chat.protocol.api();
+    let meta = protocol.meta(None, &chat.model);
     let response = if chat.stream {
-        let chunks = echo::chunks(&completion, chat.protocol, meta, chat.include_usage);
+        let chunks = echo::chunks(&completion, protocol.encoder(meta, chat.include_usage));
         event_stream().streaming(futures_util::stream::iter(
             chunks.into_iter().map(Ok::<_, actix_web::Error>),
         ))
     } else {
-        HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion))
+        HttpResponse::Ok().json(protocol.completion(&meta, &completion))
     };
     // echo's word counts are for its client; its log estimates the tokens
     // by the one rule for every model that reports none.
@@ -222,18 +222,15 @@ fn stream_answer(
     response: Response,
     config: &GatewayConfig,
 ) -> HttpResponse {
-    let mode = if chat.protocol.wire() == Some(api.wire()) {
+    let protocol = chat.protocol.api();
+    let mode = if protocol.wire() == Some(api.wire()) {
         Mode::Passthrough {
             client_wants_usage: chat.include_usage,
         }
     } else {
         Mode::Translate
     };
-    let encoder = Encoder::new(
-        chat.protocol,
-        AnswerMeta::new(chat.protocol, None, &chat.model),
-        chat.include_usage,
-    );
+    let encoder = protocol.encoder(protocol.meta(None, &chat.model), chat.include_usage);
     event_stream().streaming(Relay::new(
         response,
         api,
@@ -256,18 +253,15 @@ async fn whole_answer(
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
     finish_ok(chat.record, &completion, completion.usage);
-    if chat.protocol.wire() == Some(api.wire()) {
+    let protocol = chat.protocol.api();
+    if protocol.wire() == Some(api.wire()) {
         // Same protocol: the provider's answer as it came.
         return Ok(HttpResponse::Ok()
             .content_type("application/json")
             .body(body));
     }
-    let upstream_id = completion
-        .id
-        .as_deref()
-        .filter(|_| chat.protocol == ClientProtocol::OpenAiChat);
-    let meta = AnswerMeta::new(chat.protocol, upstream_id, &chat.model);
-    Ok(HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion)))
+    let meta = protocol.meta(completion.id.as_deref(), &chat.model);
+    Ok(HttpResponse::Ok().json(protocol.completion(&meta, &completion)))
 }
 
 /// A whole answer, as it came (keys redacted) and as read. The idle

@@ -23,10 +23,9 @@ use futures_util::Stream;
 
 use super::answer::{Piece, Transcript};
 use super::chat_log::{Outcome, PendingChatLog};
+use super::protocols::Encoder;
 use super::providers::{self, ProviderApi};
 use super::redact::Redactor;
-use super::render::{self, Encoder};
-use super::request::ClientProtocol;
 use super::sse::{self, Splitter};
 use super::upstream::Response;
 use super::upstream_error::UpstreamError;
@@ -60,10 +59,9 @@ pub struct Relay {
     upstream: Response,
     from: &'static dyn ProviderApi,
     mode: Mode,
-    encoder: Encoder,
+    encoder: Box<dyn Encoder>,
     /// The client's events come from the encoder (not passed through).
     encoding: bool,
-    protocol: ClientProtocol,
     body: Body,
     splitter: Splitter,
     max_event: usize,
@@ -86,7 +84,7 @@ impl Relay {
         upstream: Response,
         from: &'static dyn ProviderApi,
         mode: Mode,
-        encoder: Encoder,
+        encoder: Box<dyn Encoder>,
         config: &GatewayConfig,
         redactor: Arc<Redactor>,
         record: PendingChatLog,
@@ -102,7 +100,6 @@ impl Relay {
             from,
             encoding: matches!(mode, Mode::Translate),
             mode,
-            protocol: encoder.protocol(),
             encoder,
             body: if json {
                 Body::Json(BytesMut::new())
@@ -269,7 +266,7 @@ impl Relay {
     fn fail(&mut self, error: UpstreamError, out: &mut BytesMut) {
         self.ended = true;
         self.transcript.error = Some(error.message.clone());
-        render::stream_error(self.protocol, error, out);
+        self.encoder.error(error, out);
     }
 
     fn finish_record(&mut self, status: ChatStatus) {

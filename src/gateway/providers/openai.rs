@@ -50,7 +50,7 @@ impl ProviderApi for OpenAi {
     /// model id, and usage asked for at the end of a stream.
     fn request_body(&self, input: BodyInput) -> Value {
         let mut body = input.params.clone();
-        if input.protocol.anthropic_style() {
+        if input.protocol.api().anthropic_style() {
             for anthropic_only in ANTHROPIC_ONLY {
                 body.remove(anthropic_only);
             }
