@@ -1,9 +1,8 @@
-//! The gateway's in-memory view of providers, the model catalog and the
-//! recording switch: read on every completion, so it is held in memory and
-//! reloaded whenever an admin changes the tables behind it.
+//! The gateway's in-memory view of providers and the model catalog: read on
+//! every completion, so it is held in memory and reloaded whenever an admin
+//! changes the tables behind it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
@@ -198,15 +197,13 @@ pub struct ModelEntry {
     pub owned_by: String,
 }
 
-/// Shared by every worker; `reload` after changing providers, models
-/// (prices too) or settings.
+/// Shared by every worker; `reload` after changing providers or models
+/// (prices too).
 pub struct Catalog {
     db: Db,
     /// Opens and seals the providers' keys in the database.
     secret_key: SecretKey,
     snapshot: RwLock<Arc<CatalogSnapshot>>,
-    record_chats: AtomicBool,
-    record_conversations: AtomicBool,
 }
 
 impl Catalog {
@@ -215,8 +212,6 @@ impl Catalog {
             db,
             secret_key,
             snapshot: RwLock::default(),
-            record_chats: AtomicBool::new(true),
-            record_conversations: AtomicBool::new(true),
         };
         catalog.reload_blocking()?;
         Ok(catalog)
@@ -234,34 +229,18 @@ impl Catalog {
         &self.secret_key
     }
 
-    pub fn record_chats(&self) -> bool {
-        self.record_chats.load(Ordering::Relaxed)
-    }
-
-    /// Whether a chat log keeps the conversation, or only its metadata.
-    pub fn record_conversations(&self) -> bool {
-        self.record_conversations.load(Ordering::Relaxed)
-    }
-
     pub fn reload_blocking(&self) -> Result<(), StoreError> {
-        let (snapshot, record, conversations) = self.db.read_blocking(|conn| {
-            Ok::<_, StoreError>((
-                CatalogSnapshot::load(conn, &self.secret_key)?,
-                db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
-                db::settings::get_bool(conn, db::settings::RECORD_CONVERSATIONS, true)?,
-            ))
-        })?;
+        let snapshot = self
+            .db
+            .read_blocking(|conn| CatalogSnapshot::load(conn, &self.secret_key))?;
         *self
             .snapshot
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
-        self.record_chats.store(record, Ordering::Relaxed);
-        self.record_conversations
-            .store(conversations, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Re-reads providers, models and settings from the database.
+    /// Re-reads providers and models from the database.
     pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let catalog = self.clone();
         actix_web::web::block(move || catalog.reload_blocking()).await?

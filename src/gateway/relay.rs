@@ -10,6 +10,7 @@
 //! `HEARTBEAT`: writing is how a server learns that the client is gone
 //! (a closed socket fails the next write), and SSE clients ignore comments.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -295,7 +296,7 @@ impl Relay {
 }
 
 impl Stream for Relay {
-    type Item = Result<Bytes, actix_web::Error>;
+    type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
