@@ -2,21 +2,22 @@
 //! character and the policies, forwards to the provider (translating
 //! between client protocols and provider protocols as needed), streams the
 //! answer back as it arrives and records the conversation. Its core
-//! (`Core::complete`) takes a typed caller and request and knows no HTTP;
-//! the API's edge reads requests and makes responses.
+//! (`Core::complete`) takes a typed caller and request and returns an
+//! answer or an error, with nothing of the client's HTTP in it: the API's
+//! edge reads requests and makes responses.
 
 mod answer;
 mod background;
 pub mod catalog;
 pub mod chat;
-pub mod chat_log;
+mod chat_log;
 mod chat_log_upkeep;
 mod chat_log_writer;
 mod echo;
 pub mod message;
 mod protocols;
 mod providers;
-pub mod recording;
+mod recording;
 mod redact;
 mod relay;
 pub mod request;
