@@ -18,10 +18,37 @@ pub const HELD_BODY: &str =
 const STREAM_BODY: &str =
     r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
 
+/// What an API's streams are sent, and what its answers must be.
+pub struct Api {
+    /// Headers its clients send with every request.
+    pub headers: &'static [(&'static str, &'static str)],
+    /// The whole answer, byte for byte.
+    pub answer: &'static str,
+    pub stream_body: &'static str,
+    /// Found once the first token of a stream has come.
+    pub first_token: &'static [u8],
+    /// Events in a stream.
+    pub events: usize,
+    /// How a stream ends.
+    pub last: &'static [u8],
+}
+
+/// Chat completions: the usage chunk mindgate asks for must not reach the
+/// client.
+pub const CHAT: Api = Api {
+    headers: &[],
+    answer: COMPLETION,
+    stream_body: STREAM_BODY,
+    first_token: br#""content":""#,
+    events: mock::STREAM_CHUNKS + 1,
+    last: b"data: [DONE]\n\n",
+};
+
 /// Where requests go, with the headers every request carries.
 pub struct Target {
     url: String,
     api_key: String,
+    api: &'static Api,
 }
 
 impl Target {
@@ -29,14 +56,24 @@ impl Target {
         Target {
             url,
             api_key: api_key.to_owned(),
+            api: &CHAT,
         }
     }
 
+    /// The same target, speaking `api`.
+    pub fn speaking(self, api: &'static Api) -> Target {
+        Target { api, ..self }
+    }
+
     fn send(&self, client: &awc::Client, body: &'static str) -> awc::SendClientRequest {
-        client
+        let request = client
             .post(&self.url)
             .insert_header(("x-api-key", self.api_key.as_str()))
-            .insert_header(("content-type", "application/json"))
+            .insert_header(("content-type", "application/json"));
+        self.api
+            .headers
+            .iter()
+            .fold(request, |request, header| request.insert_header(*header))
             .send_body(Bytes::from_static(body.as_bytes()))
     }
 }
@@ -121,7 +158,7 @@ pub async fn throughput(
     }
 }
 
-/// One non-streamed completion; the answer must be the mock's, byte for byte.
+/// One non-streamed answer; it must be the mock's, byte for byte.
 async fn complete(target: &Target, client: &awc::Client, body: &'static str) {
     let mut response = target.send(client, body).await.expect("request failed");
     assert!(
@@ -131,7 +168,7 @@ async fn complete(target: &Target, client: &awc::Client, body: &'static str) {
         response.status()
     );
     let body = response.body().await.expect("reading the answer failed");
-    assert_eq!(body, COMPLETION.as_bytes(), "unexpected answer");
+    assert_eq!(body, target.api.answer.as_bytes(), "unexpected answer");
 }
 
 /// Sequential streams over one connection.
@@ -171,13 +208,12 @@ pub async fn streams(target: &Target, count: usize) -> Streams {
     streams
 }
 
-/// One streamed completion: the time to its first content chunk and to its
-/// end. Every event must arrive, and the usage chunk mindgate asked for
-/// must not.
+/// One streamed answer: the time to its first content event and to its
+/// end. Every event must arrive, and nothing else.
 async fn stream(target: &Target, client: &awc::Client) -> (Duration, Duration) {
     let start = Instant::now();
     let mut response = target
-        .send(client, STREAM_BODY)
+        .send(client, target.api.stream_body)
         .await
         .expect("stream request failed");
     assert!(
@@ -190,13 +226,13 @@ async fn stream(target: &Target, client: &awc::Client) -> (Duration, Duration) {
     let mut first_token = None;
     while let Some(chunk) = response.next().await {
         received.extend_from_slice(&chunk.expect("reading the stream failed"));
-        if first_token.is_none() && mock::find(&received, br#""content":""#).is_some() {
+        if first_token.is_none() && mock::find(&received, target.api.first_token).is_some() {
             first_token = Some(start.elapsed());
         }
     }
     let total = start.elapsed();
     let events = received.windows(6).filter(|w| w == b"data: ").count();
-    assert_eq!(events, mock::STREAM_CHUNKS + 1, "events in the stream");
-    assert!(received.ends_with(b"data: [DONE]\n\n"), "stream not closed");
+    assert_eq!(events, target.api.events, "events in the stream");
+    assert!(received.ends_with(target.api.last), "stream not closed");
     (first_token.expect("no content in the stream"), total)
 }

@@ -6,10 +6,14 @@
 //! mindgate shares its cores with. Other work on the machine comes and goes,
 //! so the routes take turns in short slices rather than one long run each.
 //!
+//! Then the Anthropic Messages API, whole and streamed, direct and through
+//! a mindgate of its own.
+//!
 //! Last, a thousand completions at once, each of which the mock answers
 //! after a second, as many chats wait on a model: nothing may queue them.
 
 mod load;
+mod messages;
 mod mock;
 mod report;
 mod server;
@@ -151,6 +155,8 @@ fn main() {
         logged_streams.add(logged.streams(&system, STREAMS_PER_ROUND));
     }
 
+    let messages = messages::measure(&system, upstream, &dir.path().join("messages.db"));
+
     let held = held(&system, &mut direct, &mut logged);
 
     let sent_logging_on = logged.sent;
@@ -168,6 +174,7 @@ fn main() {
             through: logged_streams,
         },
         held,
+        messages,
         peak_rss_kib,
         chat_logs: ChatLogs {
             sent_logging_on,

@@ -1,5 +1,5 @@
-//! The mock upstream: a minimal OpenAI-compatible HTTP/1.1 server on one
-//! thread. It is bare tokio so that it costs as little CPU as possible, and
+//! The mock upstream: a minimal HTTP/1.1 server on one thread that speaks
+//! OpenAI's chat completions and Anthropic's Messages API. It is bare tokio so that it costs as little CPU as possible, and
 //! so that each stream event goes out in its own write, as a real provider's
 //! tokens do. It answers at once, or after `HOLD` when asked to in the
 //! request (as a model takes its time).
@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::messages;
 
 /// How long a request that carries `HOLD_MARKER` waits for its answer.
 pub const HOLD: Duration = Duration::from_secs(1);
@@ -47,6 +49,10 @@ struct Answers {
     events: Vec<Vec<u8>>,
     usage: Vec<u8>,
     done: Vec<u8>,
+    /// The Messages API's, whole and streamed (its last event ends the
+    /// body).
+    message: Vec<u8>,
+    message_events: Vec<Vec<u8>>,
 }
 
 impl Answers {
@@ -79,6 +85,11 @@ impl Answers {
         );
         let mut done = sse_frame("data: [DONE]\n\n");
         done.extend_from_slice(b"0\r\n\r\n");
+        let mut message_events: Vec<Vec<u8>> =
+            messages::events().iter().map(|e| sse_frame(e)).collect();
+        if let Some(last) = message_events.last_mut() {
+            last.extend_from_slice(b"0\r\n\r\n");
+        }
         Answers {
             completion: format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{COMPLETION}",
@@ -89,6 +100,13 @@ impl Answers {
             events,
             usage,
             done,
+            message: format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+                messages::MESSAGE.len(),
+                messages::MESSAGE
+            )
+            .into_bytes(),
+            message_events,
         }
     }
 }
@@ -138,6 +156,8 @@ pub fn start() -> SocketAddr {
 
 struct Request {
     known_path: bool,
+    /// To `/v1/messages`, not chat completions.
+    messages: bool,
     stream: bool,
     include_usage: bool,
     hold: bool,
@@ -151,6 +171,8 @@ async fn serve(mut stream: TcpStream, answers: Arc<Answers>) {
             stream
                 .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
                 .await
+        } else if request.messages {
+            write_message(&mut stream, &answers, request.stream).await
         } else if request.stream {
             write_stream(&mut stream, &answers, request.include_usage).await
         } else {
@@ -181,6 +203,21 @@ async fn write_stream(
     stream.write_all(&answers.done).await
 }
 
+async fn write_message(
+    stream: &mut TcpStream,
+    answers: &Answers,
+    streamed: bool,
+) -> std::io::Result<()> {
+    if !streamed {
+        return stream.write_all(&answers.message).await;
+    }
+    stream.write_all(answers.stream_head).await?;
+    for event in &answers.message_events {
+        stream.write_all(event).await?;
+    }
+    Ok(())
+}
+
 /// Reads the next whole request (head and `content-length` body) off the
 /// connection; `None` once it is closed.
 async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
@@ -196,8 +233,10 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
             let end = head_end + 4 + length;
             if buffer.len() >= end {
                 let body = &buffer[head_end + 4..end];
+                let messages = head.starts_with("POST /v1/messages ");
                 let request = Request {
-                    known_path: head.starts_with("POST /v1/chat/completions "),
+                    known_path: messages || head.starts_with("POST /v1/chat/completions "),
+                    messages,
                     stream: find(body, br#""stream":true"#).is_some(),
                     include_usage: find(body, br#""include_usage":true"#).is_some(),
                     hold: find(body, HOLD_MARKER.as_bytes()).is_some(),

@@ -36,6 +36,7 @@ pub struct Results {
     pub c32: Level,
     pub streams: Pair<Streams>,
     pub held: Held,
+    pub messages: crate::messages::Measured,
     /// mindgate's, over the whole run.
     pub peak_rss_kib: u64,
     pub chat_logs: ChatLogs,
@@ -52,11 +53,11 @@ pub struct ChatLogs {
 
 const HEADER: [&str; 4] = ["", "direct", "through mindgate", "added / ratio"];
 
-fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1e3)
 }
 
-fn added_ms(direct: Duration, through: Duration) -> String {
+pub fn added_ms(direct: Duration, through: Duration) -> String {
     format!(
         "{:+.3} ms",
         (through.as_secs_f64() - direct.as_secs_f64()) * 1e3
@@ -149,6 +150,7 @@ impl Results {
                 rows.push([format!("{name} {label} (ms)"), ms(d), ms(t), added_ms(d, t)]);
             }
         }
+        self.messages.rows(&mut rows);
         let held = &self.held;
         throughput_rows(
             &held_name(),
@@ -187,7 +189,7 @@ impl Results {
         let held_p99 = added_ms(held.direct.latencies(), held.through.latencies(), 0.99);
         let rss_mib = self.peak_rss_kib as f64 / 1024.0;
         let logs = &self.chat_logs;
-        vec![
+        let mut targets = vec![
             (
                 format!("added latency at concurrency 1, p50 < 0.15 ms: {p50:+.3} ms"),
                 p50 < 0.15,
@@ -239,7 +241,9 @@ impl Results {
                 ),
                 logs.rows_logging_on == logs.sent_logging_on && logs.rows_logging_off == 0,
             ),
-        ]
+        ];
+        targets.extend(self.messages.targets());
+        targets
     }
 
     pub fn text(&self) -> String {

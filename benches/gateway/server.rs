@@ -32,16 +32,16 @@ pub struct Mindgate {
 }
 
 impl Mindgate {
-    /// Starts mindgate on a free port with the mock as its OpenAI upstream,
-    /// and waits until it listens.
+    /// Starts mindgate on a free port with the mock as its OpenAI and
+    /// Anthropic upstream, and waits until it listens.
     pub fn start(db: &Path, upstream: SocketAddr, record_chats: bool) -> Mindgate {
         let mut child = Command::new(BINARY)
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .env("OPENAI_BASE_URL", format!("http://{upstream}/v1"))
             .env("OPENAI_API_KEY", "sk-bench")
-            .env_remove("ANTHROPIC_BASE_URL")
-            .env_remove("ANTHROPIC_API_KEY")
+            .env("ANTHROPIC_BASE_URL", format!("http://{upstream}"))
+            .env("ANTHROPIC_API_KEY", "sk-ant-bench")
             .env(
                 "MINDGATE_RECORD_CHATS",
                 if record_chats { "on" } else { "off" },
