@@ -1,5 +1,6 @@
 //! The chat completions gateway against the mock upstream.
 
+mod anthropic_sdk;
 mod characters;
 mod concurrency;
 mod costs;
