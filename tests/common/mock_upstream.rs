@@ -435,7 +435,7 @@ async fn answer(
             if let Some(after) = retry_after {
                 response.insert_header(("retry-after", *after));
             }
-            return response.json(error_body(protocol, &message));
+            return error_response(&state, response, error_body(protocol, &message));
         }
         Some(Fault::Vendor { code, retry_after }) => {
             let (error_type, message) = vendor_error(protocol == Protocol::Anthropic, *code);
@@ -444,7 +444,11 @@ async fn answer(
             if let Some(after) = retry_after {
                 response.insert_header(("retry-after", *after));
             }
-            return response.json(typed_error_body(protocol, error_type, message));
+            return error_response(
+                &state,
+                response,
+                typed_error_body(protocol, error_type, message),
+            );
         }
         Some(Fault::StallHead(delay)) => actix_web::rt::time::sleep(*delay).await,
         Some(Fault::HoldForCompany { in_flight, at_most }) => {
@@ -810,6 +814,17 @@ fn event_stream(
             }
         }
     })
+}
+
+/// An error answer, its body kept as sent.
+fn error_response(
+    state: &State,
+    mut response: actix_web::HttpResponseBuilder,
+    body: Value,
+) -> HttpResponse {
+    let body = body.to_string();
+    keep_sent(state, body.as_bytes(), true);
+    response.content_type("application/json").body(body)
 }
 
 /// Adds `bytes` to the latest answer's body (a new one when `new`), up to
