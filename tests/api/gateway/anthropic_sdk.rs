@@ -305,33 +305,34 @@ async fn the_sdks_exceptions_carry_mindgates_messages() {
             .take(3),
         );
         let result = through_mindgate(&gw, model, "errors", &[]).await;
-        let bad = assert_raised(
-            &result,
-            "bad_body",
-            "BadRequestError",
-            400,
-            "invalid_request_error",
-        );
-        assert!(bad.contains("messages"), "{model}: {bad}");
-        let key = assert_raised(
-            &result,
-            "wrong_key",
-            "AuthenticationError",
-            401,
-            "authentication_error",
-        );
-        assert!(key.contains("invalid API key"), "{model}: {key}");
-        let character = assert_raised(
-            &result,
-            "unknown_character",
-            "NotFoundError",
-            404,
-            "not_found_error",
-        );
-        assert!(
-            character.contains("no-such-character"),
-            "{model}: {character}"
-        );
+        // mindgate's own refusals: the SDK's class for each status.
+        let refusals = [
+            (
+                "bad_body",
+                "BadRequestError",
+                400,
+                "invalid_request_error",
+                "messages",
+            ),
+            (
+                "wrong_key",
+                "AuthenticationError",
+                401,
+                "authentication_error",
+                "invalid API key",
+            ),
+            (
+                "unknown_character",
+                "NotFoundError",
+                404,
+                "not_found_error",
+                "no-such-character",
+            ),
+        ];
+        for (case, class, status, error_type, says) in refusals {
+            let message = assert_raised(&result, case, class, status, error_type);
+            assert!(message.contains(says), "{model}: {case}: {message}");
+        }
         if model == "echo" {
             assert_eq!(
                 result["rate_limited"]["class"],
