@@ -9,6 +9,7 @@ use crate::db::users::{self, UserFilter};
 use crate::db::Db;
 use crate::domain::{Email, NewUser, Tags, TagsInput, UserId, UserInput};
 use crate::error::ApiError;
+use crate::governance::Governor;
 use crate::http::JsonBody;
 
 fn no_such_user(id: UserId) -> ApiError {
@@ -30,10 +31,12 @@ pub(super) fn email_filter(raw: &str) -> String {
 
 pub async fn create(
     db: web::Data<Db>,
+    governor: web::Data<Governor>,
     body: JsonBody<UserInput>,
 ) -> Result<HttpResponse, ApiError> {
     let NewUser { email, tags } = body.into_inner().try_into()?;
     let user = db.write(move |tx| users::insert(tx, &email, &tags)).await?;
+    governor.reload().await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -56,19 +59,28 @@ pub async fn show(db: web::Data<Db>, id: web::Path<UserId>) -> Result<HttpRespon
 
 pub async fn update(
     db: web::Data<Db>,
+    governor: web::Data<Governor>,
     id: web::Path<UserId>,
     body: JsonBody<TagsInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let tags = Tags::try_from(body.into_inner())?;
     let user = db.write(move |tx| users::set_tags(tx, id, &tags)).await?;
-    Ok(HttpResponse::Ok().json(user.ok_or_else(|| no_such_user(id))?))
+    let user = user.ok_or_else(|| no_such_user(id))?;
+    governor.reload().await?;
+    Ok(HttpResponse::Ok().json(user))
 }
 
-pub async fn delete(db: web::Data<Db>, id: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
+/// Removes the user, and their policy with them.
+pub async fn delete(
+    db: web::Data<Db>,
+    governor: web::Data<Governor>,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if !db.write(move |tx| users::delete(tx, id)).await? {
         return Err(no_such_user(id));
     }
+    governor.reload().await?;
     Ok(HttpResponse::Ok().json(json!({ "success": true })))
 }
