@@ -31,6 +31,14 @@ struct Warning {
     message: String,
 }
 
+/// A stored policy, and what it names that does not exist.
+#[derive(Serialize)]
+struct Stored<'a> {
+    #[serde(flatten)]
+    view: PolicyView<'a>,
+    warnings: Vec<Warning>,
+}
+
 /// The scope named in the path; a bad one is a 400 naming `scope`.
 fn scope(raw: &str) -> Result<Scope, ApiError> {
     Ok(Scope::parse("scope", raw)?)
@@ -110,9 +118,21 @@ pub async fn put(
         .await?
     };
     governor.reload().await?;
+    let warnings = warnings(&catalog, &stored, unknown_characters);
+    Ok(HttpResponse::Ok().json(Stored {
+        view: PolicyView {
+            scope: &scope,
+            policy: &stored,
+        },
+        warnings,
+    }))
+}
 
+/// What `policy` names that does not exist: model patterns that match no
+/// model of `GET /models`, and the character ids found missing.
+fn warnings(catalog: &Catalog, policy: &Policy, unknown_characters: Vec<String>) -> Vec<Warning> {
     let listed = catalog.snapshot().listing();
-    let mut warnings: Vec<Warning> = stored
+    let models = policy
         .models
         .iter()
         .flatten()
@@ -125,27 +145,13 @@ pub async fn put(
                  routes by family (gpt-4o-2024-08-06) still opens",
                 pattern.as_str()
             ),
-        })
-        .collect();
-    warnings.extend(unknown_characters.into_iter().map(|id| Warning {
+        });
+    let characters = unknown_characters.into_iter().map(|id| Warning {
         param: "characters",
         message: format!("no AI character has the id {id:?}"),
         value: id,
-    }));
-
-    #[derive(Serialize)]
-    struct Stored<'a> {
-        #[serde(flatten)]
-        view: PolicyView<'a>,
-        warnings: Vec<Warning>,
-    }
-    Ok(HttpResponse::Ok().json(Stored {
-        view: PolicyView {
-            scope: &scope,
-            policy: &stored,
-        },
-        warnings,
-    }))
+    });
+    models.chain(characters).collect()
 }
 
 /// Removes the scope's policy: 204, or 404 when it had none.
