@@ -31,12 +31,10 @@ pub(super) fn email_filter(raw: &str) -> String {
 
 pub async fn create(
     db: web::Data<Db>,
-    governor: web::Data<Governor>,
     body: JsonBody<UserInput>,
 ) -> Result<HttpResponse, ApiError> {
     let NewUser { email, tags } = body.into_inner().try_into()?;
     let user = db.write(move |tx| users::insert(tx, &email, &tags)).await?;
-    governor.reload().await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -59,19 +57,17 @@ pub async fn show(db: web::Data<Db>, id: web::Path<UserId>) -> Result<HttpRespon
 
 pub async fn update(
     db: web::Data<Db>,
-    governor: web::Data<Governor>,
     id: web::Path<UserId>,
     body: JsonBody<TagsInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let tags = Tags::try_from(body.into_inner())?;
     let user = db.write(move |tx| users::set_tags(tx, id, &tags)).await?;
-    let user = user.ok_or_else(|| no_such_user(id))?;
-    governor.reload().await?;
-    Ok(HttpResponse::Ok().json(user))
+    Ok(HttpResponse::Ok().json(user.ok_or_else(|| no_such_user(id))?))
 }
 
-/// Removes the user, and their policy with them.
+/// Removes the user; their policy goes with them (a trigger), so the
+/// governor forgets it too.
 pub async fn delete(
     db: web::Data<Db>,
     governor: web::Data<Governor>,

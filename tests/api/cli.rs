@@ -7,8 +7,8 @@ use mindgate::db::Db;
 use serde_json::Value;
 
 use crate::helpers::{
-    error_message, is_iso_millis, mindgate, mindgate_blocking, send, spawn_app, stderr, stdout,
-    ServerProcess,
+    error_message, is_iso_millis, mindgate, mindgate_blocking, send, spawn_app, spawn_app_on,
+    stderr, stdout, ServerProcess,
 };
 
 #[actix_web::test]
@@ -131,13 +131,16 @@ async fn a_chat_key_from_the_cli_reaches_the_chat_routes_only_and_may_require_a_
     let (_, policy) = get("/api/v1/policies/key:3", &admin_key).await;
     assert_eq!(policy["requiresUser"], false);
 
-    // The key's completions must name a user of the instance.
+    // The key's completions must name a user of the instance, from the
+    // server's next start: a running one holds the policies in memory.
     app.create_user(&serde_json::json!({"email": "ann@example.com"}))
         .await;
+    app.stop().await;
+    let restarted = spawn_app_on(&app.db_path).await;
     let chat = |email: Option<&str>| {
-        let mut request = app
+        let mut request = restarted
             .client
-            .post(app.url("/api/v1/chat/completions"))
+            .post(restarted.url("/api/v1/chat/completions"))
             .insert_header(("X-API-KEY", key.clone()));
         if let Some(email) = email {
             request = request.insert_header(("X-User-Email", email.to_owned()));
