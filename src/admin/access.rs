@@ -98,7 +98,9 @@ impl AccessView {
                 // pattern) is shown as the policy has it.
                 for (scope, patterns) in &granted {
                     for pattern in patterns {
-                        let listed = opened.iter().any(|o| !o.pattern && o.name == pattern.as_str());
+                        let listed = opened
+                            .iter()
+                            .any(|o| !o.pattern && o.name == pattern.as_str());
                         if !listed {
                             open(&mut opened, pattern.as_str(), true, opener(urls, scope));
                         }

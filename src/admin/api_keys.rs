@@ -114,10 +114,7 @@ pub async fn key_page(
     let lookup = scope.clone();
     let (key, stored) = db
         .read(move |conn| {
-            Ok::<_, StoreError>((
-                api_keys::get(conn, id)?,
-                db::policies::get(conn, &lookup)?,
-            ))
+            Ok::<_, StoreError>((api_keys::get(conn, id)?, db::policies::get(conn, &lookup)?))
         })
         .await?;
     let key = key.ok_or_else(|| AdminError::NotFound(format!("no API key with id {id}")))?;

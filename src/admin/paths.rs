@@ -392,7 +392,10 @@ mod tests {
         assert_eq!(u.group("..."), "/admin/groups/...");
         let tag = Scope::Tag("x/y".into());
         assert_eq!(u.policy(&tag), "/admin/policies/tag%3Ax%2Fy");
-        assert_eq!(u.policy_delete(&Scope::Everyone), "/admin/policies/everyone/delete");
+        assert_eq!(
+            u.policy_delete(&Scope::Everyone),
+            "/admin/policies/everyone/delete"
+        );
         assert_eq!(u.policy_page(&tag), u.group("x/y"));
         assert_eq!(u.policy_page(&Scope::Key(ApiKeyId(3))), "/admin/api-keys/3");
     }

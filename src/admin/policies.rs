@@ -237,9 +237,13 @@ impl Draft {
             .map(|(i, row)| row.input(&format!("limits[{i}]")))
             .collect::<Result<Vec<_>, _>>()?;
         PolicyInput {
-            models: self
-                .models_only
-                .then(|| self.models.iter().cloned().chain(self.typed_patterns()).collect()),
+            models: self.models_only.then(|| {
+                self.models
+                    .iter()
+                    .cloned()
+                    .chain(self.typed_patterns())
+                    .collect()
+            }),
             characters: self.characters_only.then(|| self.characters.clone()),
             limits: Some(limits),
             requires_user: Some(self.requires_user),
@@ -479,7 +483,10 @@ fn owner_exists(conn: &rusqlite::Connection, scope: &Scope) -> Result<(), AdminE
     if found {
         Ok(())
     } else {
-        Err(AdminError::NotFound(format!("there is no {}", scope.describe())))
+        Err(AdminError::NotFound(format!(
+            "there is no {}",
+            scope.describe()
+        )))
     }
 }
 

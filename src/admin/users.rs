@@ -261,7 +261,16 @@ pub async fn show(
     id: web::Path<UserId>,
     params: web::Query<UsageParams>,
 ) -> AdminResult {
-    user_page(&ctx, &db, &catalog, &governor, id.into_inner(), &params, None).await
+    user_page(
+        &ctx,
+        &db,
+        &catalog,
+        &governor,
+        id.into_inner(),
+        &params,
+        None,
+    )
+    .await
 }
 
 /// The row as shown, to cancel an inline edit.
