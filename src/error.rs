@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::db::StoreError;
 use crate::domain::InvalidInput;
 use crate::gateway::{Failure, UpstreamError};
+use crate::governance::Refusal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -256,6 +257,22 @@ fn kind_for_status(status: StatusCode) -> ErrorKind {
 /// streams alike: a provider's refusal by the status it goes with, a
 /// timeout as 504, anything else as 502. A rate limit always says when to
 /// come back.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::NotOpen { field, message } => ApiError::forbidden(message).with_param(field),
+            Refusal::UserRequired { message } => {
+                ApiError::forbidden(message).with_param("X-User-Email")
+            }
+            Refusal::Limited {
+                message,
+                retry_after,
+                ..
+            } => ApiError::rate_limited(message, Some(retry_after)),
+        }
+    }
+}
+
 impl From<UpstreamError> for ApiError {
     fn from(e: UpstreamError) -> Self {
         let kind = match &e.failure {

@@ -12,13 +12,91 @@ use rusqlite::{params, Connection, Transaction};
 use super::chat_logs::{self, ChatStatus, NewChatLog};
 use super::StoreError;
 use crate::domain::day::DAY_MS;
-use crate::domain::Micros;
+use crate::domain::{ApiKeyId, Micros, Timestamp, UserId};
 
 /// Records chat logs, each one completion, and adds them to the rollups,
 /// in the caller's transaction.
 pub fn record_chats<T: Borrow<NewChatLog>>(tx: &Transaction, rows: &[T]) -> Result<(), StoreError> {
     chat_logs::upsert_all(tx, rows)?;
-    add(tx, rows)
+    add(tx, rows.iter().map(|row| rollup_of(row.borrow())))
+}
+
+/// What the gateway records of a request.
+// Boxed on the way to the writer, so the size of the largest is paid once.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Recorded {
+    /// A completion: its usage, and its chat log when chats are recorded.
+    Chat { log: NewChatLog, keep_log: bool },
+    /// A request a policy refused: counted, nothing else.
+    Refused {
+        at: Timestamp,
+        user_id: Option<UserId>,
+        api_key_id: Option<ApiKeyId>,
+        model: String,
+    },
+}
+
+/// Records a batch in the caller's transaction: the chat logs kept, and
+/// everything in the rollups.
+pub fn record<T: Borrow<Recorded>>(tx: &Transaction, batch: &[T]) -> Result<(), StoreError> {
+    let logs: Vec<&NewChatLog> = batch
+        .iter()
+        .filter_map(|r| match r.borrow() {
+            Recorded::Chat {
+                log,
+                keep_log: true,
+            } => Some(log),
+            _ => None,
+        })
+        .collect();
+    chat_logs::upsert_all(tx, &logs)?;
+    add(
+        tx,
+        batch.iter().map(|r| match r.borrow() {
+            Recorded::Chat { log, .. } => rollup_of(log),
+            Recorded::Refused {
+                at,
+                user_id,
+                api_key_id,
+                model,
+            } => (
+                RollupKey {
+                    day: at.millis().div_euclid(DAY_MS),
+                    user: user_id.map_or(0, |id| id.0),
+                    key: api_key_id.map_or(0, |id| id.0),
+                    model,
+                    provider: "",
+                },
+                UsageTotals {
+                    refused: 1,
+                    ..UsageTotals::default()
+                },
+            ),
+        }),
+    )
+}
+
+/// A rollup row's key: UTC day, user (0: none), key (0: none), model,
+/// provider.
+#[derive(PartialEq, Eq, Hash)]
+struct RollupKey<'a> {
+    day: i64,
+    user: i64,
+    key: i64,
+    model: &'a str,
+    provider: &'a str,
+}
+
+fn rollup_of(log: &NewChatLog) -> (RollupKey<'_>, UsageTotals) {
+    let key = RollupKey {
+        day: log.recorded_at.millis().div_euclid(DAY_MS),
+        user: log.user_id.map_or(0, |id| id.0),
+        key: log.api_key_id.map_or(0, |id| id.0),
+        model: log.model.as_deref().unwrap_or(""),
+        provider: log.provider.as_deref().unwrap_or(""),
+    };
+    (key, UsageTotals::of(log))
 }
 
 /// What one rollup row adds up, and what a report shows.
@@ -35,6 +113,8 @@ pub struct UsageTotals {
     pub cost: Micros,
     /// Requests whose model had no price: they cost nothing.
     pub unpriced_requests: i64,
+    /// Requests a policy refused (not in `requests`: nothing went upstream).
+    pub refused: i64,
 }
 
 impl UsageTotals {
@@ -56,7 +136,7 @@ impl UsageTotals {
         self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
     }
 
-    fn add(&mut self, other: &UsageTotals) {
+    pub fn add(&mut self, other: &UsageTotals) {
         self.requests += other.requests;
         self.errors += other.errors;
         self.input_tokens += other.input_tokens;
@@ -65,6 +145,7 @@ impl UsageTotals {
         self.cache_write_tokens += other.cache_write_tokens;
         self.cost.0 += other.cost.0;
         self.unpriced_requests += other.unpriced_requests;
+        self.refused += other.refused;
     }
 
     fn of(log: &NewChatLog) -> UsageTotals {
@@ -77,34 +158,29 @@ impl UsageTotals {
             cache_write_tokens: log.cache_write_tokens,
             cost: log.cost.unwrap_or_default(),
             unpriced_requests: i64::from(log.cost.is_none()),
+            refused: 0,
         }
     }
 }
 
-/// Adds a batch of chat logs to the rollups: summed in memory first, so a
-/// batch costs one statement per (day, user, key, model, provider), not
-/// per chat.
-fn add<T: Borrow<NewChatLog>>(tx: &Transaction, rows: &[T]) -> Result<(), StoreError> {
-    let mut sums: HashMap<(i64, i64, i64, &str, &str), UsageTotals> = HashMap::new();
-    for row in rows {
-        let log = row.borrow();
-        let key = (
-            log.recorded_at.millis().div_euclid(DAY_MS),
-            log.user_id.map_or(0, |id| id.0),
-            log.api_key_id.map_or(0, |id| id.0),
-            log.model.as_deref().unwrap_or(""),
-            log.provider.as_deref().unwrap_or(""),
-        );
-        sums.entry(key).or_default().add(&UsageTotals::of(log));
+/// Adds a batch to the rollups: summed in memory first, so a batch costs
+/// one statement per (day, user, key, model, provider), not per chat.
+fn add<'a>(
+    tx: &Transaction,
+    rows: impl Iterator<Item = (RollupKey<'a>, UsageTotals)>,
+) -> Result<(), StoreError> {
+    let mut sums: HashMap<RollupKey, UsageTotals> = HashMap::new();
+    for (key, totals) in rows {
+        sums.entry(key).or_default().add(&totals);
     }
     // The user as they are now (the email kept with the totals), or none
     // when they were deleted since the chat began, as in the chat log.
     let mut stmt = tx.prepare_cached(
         "INSERT INTO usage_rollups (day, user_id, user_email, api_key_id, model, provider,
              requests, errors, input_tokens, output_tokens, cache_read_tokens,
-             cache_write_tokens, cost_micros, unpriced_requests)
+             cache_write_tokens, cost_micros, unpriced_requests, refused)
          SELECT ?1, IFNULL(u.id, 0), IFNULL(u.email, ''), ?3, ?4, ?5,
-                ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+                ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
          FROM (SELECT ?2 AS id) AS asked LEFT JOIN users AS u ON u.id = asked.id
          WHERE true
          ON CONFLICT (day, user_id, api_key_id, model, provider) DO UPDATE SET
@@ -115,15 +191,16 @@ fn add<T: Borrow<NewChatLog>>(tx: &Transaction, rows: &[T]) -> Result<(), StoreE
              cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
              cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
              cost_micros = cost_micros + excluded.cost_micros,
-             unpriced_requests = unpriced_requests + excluded.unpriced_requests",
+             unpriced_requests = unpriced_requests + excluded.unpriced_requests,
+             refused = refused + excluded.refused",
     )?;
-    for ((day, user, key, model, provider), t) in sums {
+    for (k, t) in sums {
         stmt.execute(params![
-            day,
-            user,
-            key,
-            model,
-            provider,
+            k.day,
+            k.user,
+            k.key,
+            k.model,
+            k.provider,
             t.requests,
             t.errors,
             t.input_tokens,
@@ -132,9 +209,82 @@ fn add<T: Borrow<NewChatLog>>(tx: &Transaction, rows: &[T]) -> Result<(), StoreE
             t.cache_write_tokens,
             t.cost,
             t.unpriced_requests,
+            t.refused,
         ])?;
     }
     Ok(())
+}
+
+/// One user's (0: none) usage through one API key (0: none) in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowUsage {
+    pub user_id: i64,
+    pub api_key_id: i64,
+    pub requests: i64,
+    /// Every token, cached ones too.
+    pub tokens: i64,
+    pub cost: Micros,
+}
+
+/// What was recorded from `start` to `now` (milliseconds), per user and
+/// key: whole UTC days from the rollups, and the part of a day a window
+/// starts in (a minute, an hour, a day in another time zone) from the chat
+/// logs, which may have been purged or not kept (then it counts less).
+pub fn window_usage(
+    conn: &Connection,
+    start: i64,
+    now: i64,
+) -> Result<Vec<WindowUsage>, StoreError> {
+    let mut totals: HashMap<(i64, i64), WindowUsage> = HashMap::new();
+    let mut add = |row: WindowUsage| {
+        let sum = totals
+            .entry((row.user_id, row.api_key_id))
+            .or_insert(WindowUsage {
+                requests: 0,
+                tokens: 0,
+                cost: Micros(0),
+                ..row
+            });
+        sum.requests += row.requests;
+        sum.tokens += row.tokens;
+        sum.cost.0 += row.cost.0;
+    };
+    let read = |row: &rusqlite::Row| {
+        Ok(WindowUsage {
+            user_id: row.get(0)?,
+            api_key_id: row.get(1)?,
+            requests: row.get(2)?,
+            tokens: row.get(3)?,
+            cost: row.get(4)?,
+        })
+    };
+    let first_whole_day = start.div_euclid(DAY_MS) + i64::from(start.rem_euclid(DAY_MS) != 0);
+    let partial_end = (first_whole_day * DAY_MS).min(now);
+    if start < partial_end {
+        let mut stmt = conn.prepare_cached(
+            "SELECT IFNULL(user_id, 0), IFNULL(api_key_id, 0), COUNT(*),
+                    SUM(IFNULL(prompt_tokens, 0) + IFNULL(completion_tokens, 0)
+                        + cache_read_tokens + cache_write_tokens),
+                    SUM(IFNULL(cost_micros, 0))
+             FROM chat_logs WHERE recorded_at >= ?1 AND recorded_at < ?2 GROUP BY 1, 2",
+        )?;
+        for row in stmt.query_map(params![start, partial_end], read)? {
+            add(row?);
+        }
+    }
+    let last_day = now.div_euclid(DAY_MS);
+    if first_whole_day <= last_day {
+        let mut stmt = conn.prepare_cached(
+            "SELECT user_id, api_key_id, SUM(requests),
+                    SUM(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens),
+                    SUM(cost_micros)
+             FROM usage_rollups WHERE day BETWEEN ?1 AND ?2 GROUP BY 1, 2",
+        )?;
+        for row in stmt.query_map(params![first_whole_day, last_day], read)? {
+            add(row?);
+        }
+    }
+    Ok(totals.into_values().collect())
 }
 
 /// What a report's rows are grouped by.
@@ -327,7 +477,7 @@ pub fn reports<const N: usize>(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT day, user_id, user_email, api_key_id, model, requests, errors, input_tokens,
                 output_tokens, cache_read_tokens, cache_write_tokens, cost_micros,
-                unpriced_requests
+                unpriced_requests, refused
          FROM usage_rollups WHERE {FILTER}"
     ))?;
     let mut rows = stmt.query(params![
@@ -349,6 +499,7 @@ pub fn reports<const N: usize>(
             cache_write_tokens: row.get(10)?,
             cost: row.get(11)?,
             unpriced_requests: row.get(12)?,
+            refused: row.get(13)?,
         };
         total.add(&totals);
         // Each dimension read once, whichever grouping wants it.

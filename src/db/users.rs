@@ -159,6 +159,21 @@ pub fn id_by_email(conn: &Connection, email: &Email) -> Result<Option<UserId>, S
         .optional()?)
 }
 
+/// A user's tags, in their order.
+pub fn tags_of(conn: &Connection, id: UserId) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT tag FROM user_tags WHERE user_id = ?1 ORDER BY position")?;
+    let tags = stmt.query_map([id], |row| row.get(0))?;
+    Ok(tags.collect::<Result<_, _>>()?)
+}
+
+/// The ids of the users who have `tag` now.
+pub fn ids_with_tag(conn: &Connection, tag: &str) -> Result<Vec<UserId>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM user_tags WHERE tag = ?1")?;
+    let ids = stmt.query_map([tag], |row| row.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
 /// The ids of the users who have these addresses (as stored) now; an
 /// address no user has any more (a deleted user's, kept in the usage
 /// rollups) is left out.

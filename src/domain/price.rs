@@ -126,6 +126,13 @@ pub struct Tokens {
     pub cache_write: i64,
 }
 
+impl Tokens {
+    /// Every token, cached ones too: what a token limit counts.
+    pub fn total(&self) -> i64 {
+        self.input + self.output + self.cache_read + self.cache_write
+    }
+}
+
 /// A model's price; a cache price left out is the input price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -27,9 +27,11 @@ use crate::config::GatewayConfig;
 use crate::db::characters::Character;
 use crate::db::chat_logs::ChatStatus;
 use crate::db::providers::{Provider, ProviderKind};
+use crate::db::usage::Recorded;
 use crate::db::{self, Db};
-use crate::domain::{time_ordered_id, ApiKeyId, Email, Timestamp, UserId};
+use crate::domain::{time_ordered_id, ApiKeyId, Email, Timestamp};
 use crate::error::ApiError;
+use crate::governance::{Member, Subject};
 
 /// The caller, as the auth middleware and headers say.
 pub struct Caller {
@@ -125,9 +127,14 @@ async fn open_chat(
     request: ChatRequest,
 ) -> Result<(Chat, Route), ApiError> {
     let started = Instant::now();
-    let (user_id, character) =
-        find_user_and_character(db, caller.user_email.as_ref(), request.character_id.clone())
-            .await?;
+    let governor = &gateway.governor;
+    let (user, character) = find_user_and_character(
+        db,
+        caller.user_email.as_ref(),
+        request.character_id.clone(),
+        governor.rules().needs_tags(),
+    )
+    .await?;
     let model = request
         .model
         .or_else(|| character.as_ref().and_then(|c| c.default_model.clone()))
@@ -139,6 +146,26 @@ async fn open_chat(
         })?;
     let snapshot = gateway.catalog.snapshot();
     let route = snapshot.resolve(&model)?;
+    let subject = Subject {
+        user,
+        key: caller.api_key,
+    };
+    let user_id = subject.user.as_ref().map(|m| m.id);
+    let admission = governor
+        .admit(
+            &subject,
+            &model,
+            character.as_ref().map(|c| c.id.0.as_str()),
+        )
+        .map_err(|refusal| {
+            gateway.chat_log_writer.record(Recorded::Refused {
+                at: Timestamp::now(),
+                user_id,
+                api_key_id: caller.api_key,
+                model: model.clone(),
+            });
+            ApiError::from(refusal)
+        })?;
     let mut messages = request.messages;
     if let Some(character) = &character {
         messages.insert(
@@ -168,6 +195,7 @@ async fn open_chat(
             api_key_id: caller.api_key,
             started,
         },
+        admission,
     );
     let chat = Chat {
         protocol: request.protocol,
@@ -285,13 +313,15 @@ async fn read_answer(
     Ok((body, completion))
 }
 
-/// The user named by `X-User-Email` and the activated character, in one
-/// database read (none when neither is asked for).
+/// The user named by `X-User-Email` (with their tags, when a policy
+/// needs them) and the activated character, in one database read (none
+/// when neither is asked for).
 async fn find_user_and_character(
     db: &Db,
     user_email: Option<&HeaderValue>,
     character_id: Option<String>,
-) -> Result<(Option<UserId>, Option<Character>), ApiError> {
+    with_tags: bool,
+) -> Result<(Option<Member>, Option<Character>), ApiError> {
     let email = match user_email {
         None => None,
         Some(value) => {
@@ -313,9 +343,20 @@ async fn find_user_and_character(
     db.read_on_worker(move |conn| {
         let user = match &email {
             None => None,
-            Some(email) => Some(db::users::id_by_email(conn, email)?.ok_or_else(|| {
-                ApiError::forbidden(format!("{} is not a user of this instance", email.as_str()))
-            })?),
+            Some(email) => {
+                let id = db::users::id_by_email(conn, email)?.ok_or_else(|| {
+                    ApiError::forbidden(format!(
+                        "{} is not a user of this instance",
+                        email.as_str()
+                    ))
+                })?;
+                let tags = if with_tags {
+                    db::users::tags_of(conn, id)?
+                } else {
+                    Vec::new()
+                };
+                Some(Member { id, tags })
+            }
         };
         let character = match &character_id {
             None => None,

@@ -12,13 +12,18 @@ use super::answer::Usage;
 use super::message::{ChatMessage, Role};
 use super::Gateway;
 use crate::db::chat_logs::{ChatStatus, NewChatLog};
+use crate::db::usage::Recorded;
 use crate::domain::{ApiKeyId, Timestamp, Tokens, UserId};
+use crate::governance::Admission;
 
 pub struct PendingChatLog {
     gateway: web::Data<Gateway>,
     /// `None` once written.
     meta: Option<ChatMeta>,
     first_byte: Option<Duration>,
+    /// The limits the request counts against: its tokens and cost are
+    /// added when it ends.
+    admission: Option<Admission>,
 }
 
 /// Who asked what, known before anything goes upstream.
@@ -122,11 +127,16 @@ pub struct Outcome<'a> {
 }
 
 impl PendingChatLog {
-    pub fn new(gateway: web::Data<Gateway>, meta: ChatMeta) -> PendingChatLog {
+    pub fn new(
+        gateway: web::Data<Gateway>,
+        meta: ChatMeta,
+        admission: Admission,
+    ) -> PendingChatLog {
         PendingChatLog {
             gateway,
             meta: Some(meta),
             first_byte: None,
+            admission: Some(admission),
         }
     }
 
@@ -145,42 +155,47 @@ impl PendingChatLog {
         let Some(meta) = self.meta.take() else {
             return;
         };
-        if !self.gateway.catalog.record_chats() {
-            return;
-        }
-        let mut conversation = meta.prefix;
-        if !outcome.reply.is_empty() {
-            if !conversation.is_empty() {
-                conversation.push_str("\n\n");
-            }
-            conversation.push_str("Assistant: ");
-            conversation.push_str(outcome.reply);
-        }
-        // Nothing an upstream echoed (a provider key) is stored.
         let snapshot = self.gateway.catalog.snapshot();
-        let redactor = snapshot.redactor();
-        redactor.scrub(&mut conversation);
-        let error = outcome.error.map(|mut error| {
-            redactor.scrub(&mut error);
-            error
-        });
-        // Metadata only: no prompt, no reply, and no title (the client's is
-        // made from the conversation too).
-        let mut title = meta.title;
-        if !self.gateway.catalog.record_conversations() {
-            conversation.clear();
-            title.clear();
-        }
-        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let reply_chars = outcome.reply.chars().count() + outcome.tool_chars;
         let (tokens, estimated) = if outcome.prompt_used {
             counted(outcome.usage, meta.prompt_chars, reply_chars)
         } else {
             (Tokens::default(), false)
         };
-        let counts = |n: i64| outcome.prompt_used.then_some(n);
         let cost = snapshot.price(&meta.model).map(|price| price.cost(&tokens));
-        self.gateway.chat_log_writer.record(NewChatLog {
+        if let Some(admission) = self.admission.take() {
+            admission.finish(tokens.total(), cost.unwrap_or_default());
+        }
+        // Not recording chats still counts their usage (limits need it):
+        // the row goes to the rollups, not the chat logs.
+        let keep_log = self.gateway.catalog.record_chats();
+        let mut conversation = String::new();
+        let mut title = String::new();
+        let mut error = outcome.error;
+        if keep_log {
+            // Metadata only: no prompt, no reply, and no title (the
+            // client's is made from the conversation too).
+            if self.gateway.catalog.record_conversations() {
+                conversation = meta.prefix;
+                if !outcome.reply.is_empty() {
+                    if !conversation.is_empty() {
+                        conversation.push_str("\n\n");
+                    }
+                    conversation.push_str("Assistant: ");
+                    conversation.push_str(outcome.reply);
+                }
+                title = meta.title;
+            }
+            // Nothing an upstream echoed (a provider key) is stored.
+            let redactor = snapshot.redactor();
+            redactor.scrub(&mut conversation);
+            if let Some(error) = &mut error {
+                redactor.scrub(error);
+            }
+        }
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let counts = |n: i64| outcome.prompt_used.then_some(n);
+        let log = NewChatLog {
             chat_id: meta.chat_id,
             chat_title: title,
             recorded_at: Timestamp::now(),
@@ -200,7 +215,10 @@ impl PendingChatLog {
             error_message: error,
             latency_ms: Some(millis(meta.started.elapsed())),
             ttft_ms: self.first_byte.map(millis),
-        });
+        };
+        self.gateway
+            .chat_log_writer
+            .record(Recorded::Chat { log, keep_log });
     }
 }
 

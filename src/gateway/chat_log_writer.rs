@@ -1,5 +1,5 @@
-//! Writes chat logs off the request path: completions hand their row to a
-//! background thread, which gathers rows for `LINGER` and writes them, and
+//! Writes chat logs off the request path: completions (and requests a
+//! policy refused) hand their row to a background thread, which gathers rows for `LINGER` and writes them, and
 //! adds them to the usage rollups, in one transaction (a commit costs far
 //! more than a row). Closing it writes everything still queued.
 
@@ -7,13 +7,13 @@ use std::sync::mpsc::TryRecvError;
 use std::time::Duration;
 
 use super::background::{Background, Inbox};
-use crate::db::{self, chat_logs::NewChatLog, Db};
+use crate::db::{self, usage::Recorded, Db};
 
 /// How long the first row of a batch waits for company.
 const LINGER: Duration = Duration::from_millis(50);
 
 pub struct ChatLogWriter {
-    thread: Background<Box<NewChatLog>>,
+    thread: Background<Box<Recorded>>,
 }
 
 impl ChatLogWriter {
@@ -23,7 +23,7 @@ impl ChatLogWriter {
     }
 
     /// Queues a row; never blocks.
-    pub fn record(&self, row: NewChatLog) {
+    pub fn record(&self, row: Recorded) {
         if !self.thread.send(Box::new(row)) {
             log::error!("chat log writer has stopped; a chat log was not recorded");
         }
@@ -35,7 +35,7 @@ impl ChatLogWriter {
     }
 }
 
-fn write_loop(db: &Db, receiver: &Inbox<Box<NewChatLog>>) {
+fn write_loop(db: &Db, receiver: &Inbox<Box<Recorded>>) {
     let mut closing = false;
     while !closing {
         let mut batch = Vec::new();
@@ -59,7 +59,7 @@ fn write_loop(db: &Db, receiver: &Inbox<Box<NewChatLog>>) {
             continue;
         }
         let count = batch.len();
-        let written = db.write_blocking(move |tx| db::usage::record_chats(tx, &batch));
+        let written = db.write_blocking(move |tx| db::usage::record(tx, &batch));
         if let Err(e) = written {
             log::error!("could not write {count} chat log(s): {e}");
         }

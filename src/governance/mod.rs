@@ -12,16 +12,18 @@
 //!   user's and the key's.
 
 mod counters;
+mod rebuild;
 mod rules;
+#[cfg(test)]
+mod tests;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 
-use crate::db::{self, Db, StoreError};
-use crate::domain::{
-    ApiKeyId, InstanceTimeZone, Limit, Micros, ModelPattern, Policy, Scope, Timestamp, UserId,
-};
+use crate::db::{Db, StoreError};
+use crate::domain::{ApiKeyId, Limit, Micros, ModelPattern, Scope, Timestamp, UserId};
+use counters::{Charges, Check};
 
 pub use counters::{Counters, MemoryCounters};
 pub use rules::Rules;
@@ -46,8 +48,12 @@ pub struct Member {
 /// Why a request was refused; the API turns it into a 403 or a 429.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// The model or character is not open to the caller: 403.
-    NotOpen { message: String },
+    /// The model or character (the request's `field`) is not open to the
+    /// caller: 403.
+    NotOpen {
+        field: &'static str,
+        message: String,
+    },
     /// The key requires a user and none (or no known one) was named: 403.
     UserRequired { message: String },
     /// A limit is reached: 429, retried after `retry_after` seconds.
@@ -61,7 +67,7 @@ pub enum Refusal {
 impl Refusal {
     pub fn message(&self) -> &str {
         match self {
-            Refusal::NotOpen { message }
+            Refusal::NotOpen { message, .. }
             | Refusal::UserRequired { message }
             | Refusal::Limited { message, .. } => message,
         }
@@ -120,13 +126,16 @@ impl Admission {
     }
 }
 
-/// Shared by every worker; `reload` after a policy, a user's tags or the
-/// time zone change.
+/// Shared by every worker; `reload` after a policy or the time zone
+/// changes. A user's tags are read with the user at each request, so a
+/// change of tags applies at once.
 pub struct Governor {
     db: Db,
     rules: RwLock<Arc<Rules>>,
     counters: Arc<dyn Counters>,
     clock: Clock,
+    /// One reload at a time, so the counters each seeds match its rules.
+    reloading: Mutex<()>,
 }
 
 impl Governor {
@@ -135,9 +144,10 @@ impl Governor {
     pub fn start(db: &Db, clock: Clock) -> Result<Governor, StoreError> {
         let governor = Governor {
             db: db.clone(),
-            rules: RwLock::default(),
+            rules: RwLock::new(Arc::new(Rules::default())),
             counters: Arc::new(MemoryCounters::default()),
             clock,
+            reloading: Mutex::new(()),
         };
         governor.reload_blocking()?;
         Ok(governor)
@@ -148,8 +158,27 @@ impl Governor {
         Arc::new(|| Timestamp::now().millis())
     }
 
+    /// The counters of limits that are new (all of them when the time zone
+    /// changed) are rebuilt before the new rules apply; the others keep
+    /// counting, in-flight requests included.
     fn reload_blocking(&self) -> Result<(), StoreError> {
-        let rules = self.db.read_blocking(Rules::load)?;
+        let _one = self
+            .reloading
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let old = self.rules();
+        let now = (self.clock)();
+        let (rules, seeds) = self.db.read_blocking(|conn| {
+            let rules = Rules::load(conn)?;
+            let mut new = rebuild::specs(&rules);
+            if rules.timezone() == old.timezone() {
+                let known = rebuild::specs(&old);
+                new.retain(|spec| !known.contains(spec));
+            }
+            let seeds = rebuild::seeds(conn, &rules, &new, now)?;
+            Ok::<_, StoreError>((rules, seeds))
+        })?;
+        self.counters.seed(seeds);
         *self
             .rules
             .write()
@@ -157,8 +186,7 @@ impl Governor {
         Ok(())
     }
 
-    /// Re-reads the policies and the time zone; counters of limits that
-    /// are new are rebuilt from what is recorded.
+    /// Re-reads the policies and the time zone.
     pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let governor = self.clone();
         actix_web::web::block(move || governor.reload_blocking()).await?
@@ -180,16 +208,94 @@ impl Governor {
         model: &str,
         character: Option<&str>,
     ) -> Result<Admission, Refusal> {
-        todo!()
+        let rules = self.rules();
+        let admitted = |charges| Admission {
+            counters: self.counters.clone(),
+            charges,
+        };
+        if rules.is_empty() {
+            return Ok(admitted(Charges::default()));
+        }
+        if rules.user_missing(subject) {
+            return Err(Refusal::UserRequired {
+                message: "this API key requires a user: name one of the instance's users in the X-User-Email header".to_owned(),
+            });
+        }
+        if let Some(message) = rules.model_refused(subject, model) {
+            return Err(Refusal::NotOpen {
+                field: "model",
+                message,
+            });
+        }
+        if let Some(message) = character.and_then(|id| rules.character_refused(subject, id)) {
+            return Err(Refusal::NotOpen {
+                field: "activatedCharacterID",
+                message,
+            });
+        }
+        if !rules.has_limits() {
+            return Ok(admitted(Charges::default()));
+        }
+        let applicable = rules.limits(subject);
+        if applicable.is_empty() {
+            return Ok(admitted(Charges::default()));
+        }
+        let now = (self.clock)();
+        let checks: Vec<Check> = applicable
+            .iter()
+            .map(|a| Check {
+                bucket: &a.bucket,
+                span: rules.timezone().window(a.limit.window, now),
+                limit: a.limit,
+            })
+            .collect();
+        match self.counters.admit(&checks, now) {
+            Ok(charges) => Ok(admitted(charges)),
+            Err(full) => {
+                let check = &checks[full];
+                let resets_at = Timestamp(check.span.1);
+                let wait_ms = (check.span.1 - now).max(0);
+                Err(Refusal::Limited {
+                    message: format!(
+                        "limit reached: {} allows {}; it resets at {}",
+                        check.bucket.scope.describe(),
+                        check.limit.describe(),
+                        resets_at.to_iso()
+                    ),
+                    retry_after: u64::try_from(wait_ms.div_euclid(1000) + 1).unwrap_or(1),
+                    resets_at,
+                })
+            }
+        }
     }
 
     /// What `subject` may use, and where each limit stands now.
     pub fn effective(&self, subject: &Subject) -> Effective {
-        todo!()
+        let rules = self.rules();
+        let now = (self.clock)();
+        let limits = rules
+            .limits(subject)
+            .into_iter()
+            .map(|a| {
+                let span = rules.timezone().window(a.limit.window, now);
+                LimitStatus {
+                    used: self.counters.current(&a.bucket, span).of(a.limit.metric),
+                    scope: a.bucket.scope,
+                    limit: a.limit,
+                    window_start: Timestamp(span.0),
+                    resets_at: Timestamp(span.1),
+                }
+            })
+            .collect();
+        Effective {
+            models: rules.models(subject),
+            characters: rules.characters(subject),
+            limits,
+        }
     }
 
     /// Whether `subject` may use `model` (for listing models).
     pub fn opens_model(&self, subject: &Subject, model: &str) -> bool {
-        todo!()
+        self.rules().model_refused(subject, model).is_none()
     }
 }
