@@ -328,6 +328,8 @@ pub(super) enum Column {
     CacheWrite,
     Tokens,
     Cost,
+    /// Requests a policy refused: they are not in `Requests`.
+    Refused,
 }
 
 impl Column {
@@ -342,6 +344,19 @@ impl Column {
         Column::Tokens,
         Column::Cost,
     ];
+    /// The by-user table: every figure, then the requests a policy refused
+    /// each user (after the others, where it adds to none).
+    pub(super) const BY_USER: [Column; 9] = [
+        Column::Requests,
+        Column::Errors,
+        Column::Input,
+        Column::Output,
+        Column::CacheRead,
+        Column::CacheWrite,
+        Column::Tokens,
+        Column::Cost,
+        Column::Refused,
+    ];
     /// The figures that sort, for a glance.
     pub(super) const BRIEF: [Column; 3] = [Column::Requests, Column::Tokens, Column::Cost];
 
@@ -355,6 +370,7 @@ impl Column {
             Column::CacheWrite => "Cache write",
             Column::Tokens => "Tokens",
             Column::Cost => "Cost",
+            Column::Refused => "Refused",
         }
     }
 
@@ -382,6 +398,7 @@ impl Column {
             Column::CacheWrite => count(t.cache_write_tokens),
             Column::Tokens => count(t.tokens()),
             Column::Cost => cost_cell(t),
+            Column::Refused => count(t.refused),
         }
     }
 }
@@ -701,7 +718,10 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>, params: web::Query<UsageParams>) 
                     b.names().heading.to_lowercase(),
                     view.dates()
                 ),
-                columns: &Column::ALL,
+                columns: match b {
+                    Breakdown::Users => &Column::BY_USER,
+                    Breakdown::Tags | Breakdown::Models => &Column::ALL,
+                },
                 view: &view,
                 sort_page: Some(urls.usage()),
                 users: Some(&links),

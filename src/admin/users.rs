@@ -171,18 +171,11 @@ impl TryFrom<NewUserForm> for NewUser {
     }
 }
 
-pub async fn create(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    governor: web::Data<Governor>,
-    form: web::Form<NewUserForm>,
-) -> AdminResult {
+pub async fn create(ctx: Ctx, db: web::Data<Db>, form: web::Form<NewUserForm>) -> AdminResult {
     let NewUser { email, tags } = form.into_inner().try_into()?;
     let user = db
         .write(move |tx| db::users::insert(tx, &email, &tags))
         .await?;
-    // Their tags bring policies: the governor learns them now.
-    governor.reload().await?;
     Ok(AdminResponse::redirect(
         ctx.urls.users(),
         Flash::ok(format!("Added {}.", user.email)),
@@ -315,7 +308,6 @@ pub struct TagsForm {
 pub async fn set_tags(
     ctx: Ctx,
     db: web::Data<Db>,
-    governor: web::Data<Governor>,
     id: web::Path<UserId>,
     form: web::Form<TagsForm>,
 ) -> AdminResult {
@@ -325,7 +317,6 @@ pub async fn set_tags(
         .write(move |tx| db::users::set_tags(tx, id, &tags))
         .await?
         .ok_or_else(|| no_such_user(id))?;
-    governor.reload().await?;
     let flash = Flash::ok(format!("Saved the tags of {}.", user.email));
     let row = UserRow {
         user: &user,
@@ -351,16 +342,10 @@ pub async fn confirm_delete(ctx: Ctx, db: web::Data<Db>, id: web::Path<UserId>) 
     )
 }
 
-pub async fn delete(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    governor: web::Data<Governor>,
-    id: web::Path<UserId>,
-) -> AdminResult {
+pub async fn delete(ctx: Ctx, db: web::Data<Db>, id: web::Path<UserId>) -> AdminResult {
     let user = find(&db, id.into_inner()).await?;
     let uid = user.id;
     db.write(move |tx| db::users::delete(tx, uid)).await?;
-    governor.reload().await?;
     Ok(AdminResponse::redirect(
         ctx.urls.users(),
         Flash::ok(format!("Deleted {}.", user.email)),
@@ -505,12 +490,7 @@ fn import_all(tx: &rusqlite::Transaction, text: &str) -> Result<Vec<ImportRow>, 
     Ok(rows)
 }
 
-pub async fn import(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    governor: web::Data<Governor>,
-    form: ImportForm,
-) -> AdminResult {
+pub async fn import(ctx: Ctx, db: web::Data<Db>, form: ImportForm) -> AdminResult {
     let text = form.csv;
     if text.trim().is_empty() {
         return Err(AdminError::invalid(
@@ -519,6 +499,5 @@ pub async fn import(
         ));
     }
     let rows = db.write(move |tx| import_all(tx, &text)).await?;
-    governor.reload().await?;
     users_page(&ctx, &db, ListQuery::default(), Some(rows)).await
 }

@@ -4,14 +4,14 @@
 //! error with nothing saved, removing a policy, scoped keys and the key
 //! page, and the instance's time zone.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use mindgate::config::GatewayConfig;
 use mindgate::db::{self, StoreError};
-use mindgate::domain::{InstanceTimeZone, Scope};
+use mindgate::domain::{InstanceTimeZone, Scope, Timestamp, Window};
 use serde_json::{json, Value};
 
 use crate::common::html;
-use crate::helpers::{signed_in, Browser, Page, TestApp};
+use crate::helpers::{send_body, signed_in, Browser, Page, TestApp};
 
 const XSS: &str = "<script>alert(1)</script>";
 const XSS_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
@@ -595,4 +595,219 @@ async fn the_time_zone_flag_is_applied_at_start() {
         .read_blocking(|conn| Ok::<_, StoreError>(db::settings::get(conn, db::settings::TIMEZONE)?))
         .unwrap();
     assert_eq!(stored.as_deref(), Some("America/New_York"));
+}
+
+/// A chat with `model` as `email`; its status.
+async fn chat(app: &TestApp, email: &str, model: &str) -> StatusCode {
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "Hello"}]});
+    let request = app
+        .request(Method::POST, "/api/v1/chat/completions")
+        .insert_header(("X-User-Email", email));
+    let (status, answer) = send_body(request, body.to_string()).await;
+    assert!(!status.is_server_error(), "{answer}");
+    status
+}
+
+/// Where a day's window that holds now ends, in `zone`: now, or a moment
+/// later if a day ended in between.
+fn day_ends(zone: &str) -> [String; 2] {
+    let zone = InstanceTimeZone::parse("timezone", zone).unwrap();
+    let end = || Timestamp(zone.window(Window::Day, Timestamp::now().millis()).1).to_iso();
+    [end(), end()]
+}
+
+/// The text of the limit bar that names `limit`.
+fn bar(page: &str, limit: &str) -> String {
+    let bars = html::by_id(page, "limits");
+    bars.split("<li class=\"limit-bar")
+        .find(|b| b.contains(limit))
+        .unwrap_or_else(|| panic!("no bar for {limit}: {bars}"))
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn a_user_page_shows_what_is_open_to_them_and_where_each_limit_stands() {
+    let (app, browser) = signed_in().await;
+    let u = &browser.urls;
+    let ann = add_user(&app, "ann@example.com", &["interns", "staff"]).await;
+    add_user(&app, "bob@example.com", &["interns"]).await;
+    let tutor = app
+        .create_character(&json!({"title": "Tutor", "instruction": "Teach."}))
+        .await;
+    let tutor = tutor["id"].as_str().unwrap();
+    let page = browser.get(&u.user(&ann)).await;
+    page.assert_ok();
+    assert!(html::by_id(&page.body, "access-models").contains("Every model"));
+    assert!(html::by_id(&page.body, "limits").contains("No limit applies to them."));
+
+    save(
+        &browser,
+        "tag:interns",
+        &[
+            ("models", "only"),
+            ("model", "echo"),
+            ("model", "gpt-4o-mini"),
+            ("limits[0].metric", "requests"),
+            ("limits[0].window", "day"),
+            ("limits[0].max", "3"),
+            ("limits[0].per", "member"),
+        ],
+    )
+    .await;
+    save(
+        &browser,
+        "tag:staff",
+        &[
+            ("characters", "only"),
+            ("character", tutor),
+            ("limits[0].metric", "costUsd"),
+            ("limits[0].window", "month"),
+            ("limits[0].max", "1"),
+            ("limits[0].per", "group"),
+        ],
+    )
+    .await;
+    // Bob's echo counts for him alone under interns' per-member limit.
+    assert_eq!(chat(&app, "bob@example.com", "echo").await, StatusCode::OK);
+    for _ in 0..2 {
+        assert_eq!(chat(&app, "ann@example.com", "echo").await, StatusCode::OK);
+    }
+    assert_eq!(
+        chat(&app, "ann@example.com", "gpt-5").await,
+        StatusCode::FORBIDDEN
+    );
+
+    let page = browser.get(&u.user(&ann)).await;
+    page.assert_ok();
+    let models = html::by_id(&page.body, "access-models");
+    assert!(models.contains("<code>echo</code>"), "{models}");
+    assert!(models.contains("<code>gpt-4o-mini</code>"), "{models}");
+    assert!(!models.contains("gpt-5"), "{models}");
+    assert!(
+        models.contains(&format!(
+            "<a href=\"{}\">tag interns</a>",
+            u.group("interns")
+        )),
+        "{models}"
+    );
+    let characters = html::by_id(&page.body, "access-characters");
+    assert!(
+        characters.contains("Tutor") && characters.contains("tag staff"),
+        "{characters}"
+    );
+
+    let requests = bar(&page.body, "3 requests a day per member");
+    assert!(requests.contains("2 of 3 requests (66%)"), "{requests}");
+    assert!(
+        requests.contains("<progress max=\"100\" value=\"66\""),
+        "{requests}"
+    );
+    assert!(
+        requests.contains(&format!(
+            "<a href=\"{}\">tag interns</a>",
+            u.group("interns")
+        )),
+        "{requests}"
+    );
+    let [end, later] = day_ends("UTC");
+    assert!(
+        requests.contains(&format!("datetime=\"{end}\""))
+            || requests.contains(&format!("datetime=\"{later}\"")),
+        "resets at the end of the day: {requests}"
+    );
+    let pool = bar(&page.body, "$1.00 a month for the group");
+    assert!(pool.contains("$0.00 of $1.00 (0%)"), "{pool}");
+
+    // The third passes, the fourth is refused: the bar is full.
+    assert_eq!(chat(&app, "ann@example.com", "echo").await, StatusCode::OK);
+    assert_eq!(
+        chat(&app, "ann@example.com", "echo").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let full = bar(
+        &browser.get(&u.user(&ann)).await.body,
+        "3 requests a day per member",
+    );
+    assert!(full.contains("3 of 3 requests (100%)"), "{full}");
+    assert!(full.contains("reached"), "{full}");
+
+    // The time zone moves the window's end, at once.
+    browser
+        .post(
+            &u.settings(),
+            &u.settings_timezone(),
+            &[("timezone", "Pacific/Kiritimati")],
+        )
+        .await
+        .assert_redirect(&u.settings());
+    let moved = bar(
+        &browser.get(&u.user(&ann)).await.body,
+        "3 requests a day per member",
+    );
+    let [end, later] = day_ends("Pacific/Kiritimati");
+    assert!(
+        moved.contains(&format!("datetime=\"{end}\""))
+            || moved.contains(&format!("datetime=\"{later}\"")),
+        "{moved}"
+    );
+
+    // Their own policy opens a model too, and says so.
+    save(
+        &browser,
+        &format!("user:{ann}"),
+        &[("models", "only"), ("model_patterns", "claude-*")],
+    )
+    .await
+    .assert_redirect(&u.user(&ann));
+    let page = browser.get(&u.user(&ann)).await;
+    page.assert_contains(&format!("Saved the policy of user {ann}."))
+        .assert_contains("<details class=\"policy-details\" open>");
+    let models = html::by_id(&page.body, "access-models");
+    assert!(models.contains("<code>claude-haiku-4-5</code>"), "{models}");
+    assert!(
+        models.contains(&format!("<a href=\"{}\">user {ann}</a>", u.user(&ann))),
+        "{models}"
+    );
+    assert!(
+        models.contains("<code>claude-*</code> <span class=\"badge badge-muted\">pattern</span>"),
+        "{models}"
+    );
+}
+
+#[actix_web::test]
+async fn the_usage_page_counts_the_requests_refused_to_each_user() {
+    let (app, browser) = signed_in().await;
+    let u = &browser.urls;
+    add_user(&app, "ann@example.com", &["interns"]).await;
+    add_user(&app, "bob@example.com", &["interns"]).await;
+    save(
+        &browser,
+        "tag:interns",
+        &[("models", "only"), ("model", "echo")],
+    )
+    .await;
+    assert_eq!(chat(&app, "ann@example.com", "echo").await, StatusCode::OK);
+    for model in ["gpt-4o", "gpt-5"] {
+        assert_eq!(
+            chat(&app, "ann@example.com", model).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(chat(&app, "bob@example.com", "echo").await, StatusCode::OK);
+    // Counted by the background writer, soon.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.count("SELECT COALESCE(SUM(refused + requests), 0) FROM usage_rollups") < 4 {
+        assert!(std::time::Instant::now() < deadline, "never counted");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = browser.get(&u.usage()).await;
+    let table = html::by_id(&page.body, "by-user");
+    assert!(table.contains(">Refused</th>"), "{table}");
+    let row = |email: &str| html::row_of(table, email).unwrap();
+    // The label, eight figures, then the refused.
+    assert_eq!(row("ann@example.com").cell(1), ["1"]);
+    assert_eq!(row("ann@example.com").cell(9), ["2"]);
+    assert_eq!(row("bob@example.com").cell(9), ["0"]);
+    // The others tables keep their columns.
+    assert!(!html::by_id(&page.body, "by-model").contains(">Refused<"));
 }
