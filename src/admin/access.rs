@@ -5,7 +5,7 @@
 use super::format;
 use super::paths::Urls;
 use super::policies::Offer;
-use crate::domain::{Limit, Metric, Scope};
+use crate::domain::{Limit, Metric, ModelPattern, Scope};
 use crate::governance::{Access, Effective, LimitStatus};
 
 /// A scope that opens something, with its page.
@@ -18,19 +18,50 @@ pub struct Opener {
 /// the caller.
 pub struct Opened {
     pub name: String,
-    /// A name or pattern from a policy, not a catalog entry or character.
-    pub pattern: bool,
+    /// A model's name, shown as code.
+    pub code: bool,
+    /// Said beside it: a pattern, a character that is no more.
+    pub note: Option<&'static str>,
     pub by: Vec<Opener>,
 }
 
-pub enum Openness {
-    /// No scope that applies restricts this kind.
-    All,
-    /// Only these; `narrowed` names what the API key keeps of them.
-    Only {
-        opened: Vec<Opened>,
-        narrowed: Option<String>,
-    },
+/// What is open to the caller of one kind (models, characters).
+pub struct Openness {
+    /// In the section's id (`access-models`).
+    pub slug: &'static str,
+    pub heading: &'static str,
+    pub singular: &'static str,
+    /// None: no scope that applies restricts this kind, all is open.
+    pub opened: Option<Vec<Opened>>,
+    /// What the API key keeps of it, when it narrows it.
+    pub narrowed: Option<String>,
+}
+
+impl Openness {
+    fn of<T>(
+        (slug, heading, singular): (&'static str, &'static str, &'static str),
+        access: Access<T>,
+        show: impl Fn(&T) -> &str,
+        opened: impl FnOnce(&[(Scope, Vec<T>)], Option<&[T]>) -> Vec<Opened>,
+    ) -> Openness {
+        let (opened, narrowed) = match access {
+            Access::All => (None, None),
+            Access::Only {
+                granted,
+                narrowed_by,
+            } => (
+                Some(opened(&granted, narrowed_by.as_deref())),
+                narrowed_by.map(|list| list.iter().map(&show).collect::<Vec<_>>().join(", ")),
+            ),
+        };
+        Openness {
+            slug,
+            heading,
+            singular,
+            opened,
+            narrowed,
+        }
+    }
 }
 
 /// Where one limit stands.
@@ -46,8 +77,10 @@ pub struct LimitBar {
 }
 
 pub struct AccessView {
-    pub models: Openness,
-    pub characters: Openness,
+    /// Whose access it is, in a sentence: `them` (a user), `a request
+    /// with this key and no user`.
+    pub who: &'static str,
+    pub kinds: [Openness; 2],
     pub limits: Vec<LimitBar>,
 }
 
@@ -58,8 +91,8 @@ fn opener(urls: &Urls, scope: &Scope) -> Opener {
     }
 }
 
-/// Adds `scope` to `name`'s openers, the entry made when there is none.
-fn open(opened: &mut Vec<Opened>, name: &str, pattern: bool, by: Opener) {
+/// Adds `by` to the openers of `name`, the entry made when there is none.
+fn open(opened: &mut Vec<Opened>, name: &str, code: bool, note: Option<&'static str>, by: Opener) {
     match opened.iter_mut().find(|o| o.name == name) {
         Some(entry) => {
             if !entry.by.iter().any(|b| b.label == by.label) {
@@ -68,83 +101,90 @@ fn open(opened: &mut Vec<Opened>, name: &str, pattern: bool, by: Opener) {
         }
         None => opened.push(Opened {
             name: name.to_owned(),
-            pattern,
+            code,
+            note,
             by: vec![by],
         }),
     }
 }
 
+/// The catalog's models that `granted` opens (and the key keeps), each
+/// with the scopes that open it; then what no catalog entry answers to (a
+/// family's model, a pattern), as the policy has it.
+fn models_opened(
+    granted: &[(Scope, Vec<ModelPattern>)],
+    narrowed: Option<&[ModelPattern]>,
+    offer: &Offer,
+    urls: &Urls,
+) -> Vec<Opened> {
+    let mut opened = Vec::new();
+    for name in offer.models.iter().flat_map(|(_, names)| names) {
+        if narrowed.is_some_and(|list| !list.iter().any(|p| p.matches(name))) {
+            continue;
+        }
+        for (scope, patterns) in granted {
+            if patterns.iter().any(|p| p.matches(name)) {
+                open(&mut opened, name, true, None, opener(urls, scope));
+            }
+        }
+    }
+    for (scope, patterns) in granted {
+        for pattern in patterns.iter().map(ModelPattern::as_str) {
+            if !offer.lists_model(pattern) {
+                open(
+                    &mut opened,
+                    pattern,
+                    true,
+                    Some("pattern"),
+                    opener(urls, scope),
+                );
+            }
+        }
+    }
+    opened
+}
+
+/// The characters `granted` opens (and the key keeps), by title.
+fn characters_opened(
+    granted: &[(Scope, Vec<String>)],
+    narrowed: Option<&[String]>,
+    offer: &Offer,
+    urls: &Urls,
+) -> Vec<Opened> {
+    let mut opened = Vec::new();
+    for (scope, ids) in granted {
+        for id in ids {
+            if narrowed.is_some_and(|list| !list.contains(id)) {
+                continue;
+            }
+            let (name, note) = match offer.character_title(id) {
+                Some(title) => (title, None),
+                None => (id.as_str(), Some("no such character")),
+            };
+            open(&mut opened, name, false, note, opener(urls, scope));
+        }
+    }
+    opened
+}
+
 impl AccessView {
-    pub fn new(effective: Effective, offer: &Offer, urls: &Urls) -> AccessView {
-        let models = match effective.models {
-            Access::All => Openness::All,
-            Access::Only {
-                granted,
-                narrowed_by,
-            } => {
-                let mut opened = Vec::new();
-                let names = offer.models.iter().flat_map(|(_, names)| names);
-                for name in names {
-                    let kept = narrowed_by
-                        .as_ref()
-                        .is_none_or(|list| list.iter().any(|p| p.matches(name)));
-                    for (scope, patterns) in &granted {
-                        if kept && patterns.iter().any(|p| p.matches(name)) {
-                            open(&mut opened, name, false, opener(urls, scope));
-                        }
-                    }
-                }
-                // What no catalog entry answers to (a family's model, a
-                // pattern) is shown as the policy has it.
-                for (scope, patterns) in &granted {
-                    for pattern in patterns {
-                        let listed = opened
-                            .iter()
-                            .any(|o| !o.pattern && o.name == pattern.as_str());
-                        if !listed {
-                            open(&mut opened, pattern.as_str(), true, opener(urls, scope));
-                        }
-                    }
-                }
-                Openness::Only {
-                    opened,
-                    narrowed: narrowed_by.map(|list| {
-                        list.iter()
-                            .map(|p| p.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }),
-                }
-            }
-        };
-        let characters = match effective.characters {
-            Access::All => Openness::All,
-            Access::Only {
-                granted,
-                narrowed_by,
-            } => {
-                let mut opened = Vec::new();
-                for (scope, ids) in &granted {
-                    for id in ids {
-                        let kept = narrowed_by.as_ref().is_none_or(|list| list.contains(id));
-                        if kept {
-                            let (name, unknown) = match offer.character_title(id) {
-                                Some(title) => (title.to_owned(), false),
-                                None => (id.clone(), true),
-                            };
-                            open(&mut opened, &name, unknown, opener(urls, scope));
-                        }
-                    }
-                }
-                Openness::Only {
-                    opened,
-                    narrowed: narrowed_by.map(|ids| ids.join(", ")),
-                }
-            }
-        };
+    pub fn new(who: &'static str, effective: Effective, offer: &Offer, urls: &Urls) -> AccessView {
         AccessView {
-            models,
-            characters,
+            who,
+            kinds: [
+                Openness::of(
+                    ("models", "Models", "model"),
+                    effective.models,
+                    ModelPattern::as_str,
+                    |granted, narrowed| models_opened(granted, narrowed, offer, urls),
+                ),
+                Openness::of(
+                    ("characters", "AI characters", "character"),
+                    effective.characters,
+                    String::as_str,
+                    |granted, narrowed| characters_opened(granted, narrowed, offer, urls),
+                ),
+            ],
             limits: effective
                 .limits
                 .iter()

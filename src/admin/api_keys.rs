@@ -6,6 +6,7 @@ use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
+use super::access::AccessView;
 use super::error::AdminError;
 use super::guard::Ctx;
 use super::paths::Urls;
@@ -15,7 +16,7 @@ use crate::db::api_keys::{self, ApiKeyInfo, Revoked};
 use crate::db::{self, Db, StoreError};
 use crate::domain::{ApiKey, ApiKeyId, KeyName, KeyScope, Policy, Scope};
 use crate::gateway::Catalog;
-use crate::governance::Governor;
+use crate::governance::{Governor, Subject};
 
 #[derive(Template)]
 #[template(path = "api_keys.html")]
@@ -99,6 +100,8 @@ struct KeyPage<'a> {
     urls: &'a Urls,
     key: ApiKeyInfo,
     summary: String,
+    /// What a completion with the key and no user may use.
+    access: AccessView,
     policy: PolicyForm,
 }
 
@@ -107,6 +110,7 @@ pub async fn key_page(
     ctx: &Ctx,
     db: &Db,
     catalog: &Catalog,
+    governor: &Governor,
     id: ApiKeyId,
     sent: Option<PolicyForm>,
 ) -> AdminResult {
@@ -120,6 +124,10 @@ pub async fn key_page(
     let key = key.ok_or_else(|| AdminError::NotFound(format!("no API key with id {id}")))?;
     let offer = Offer::load(db, catalog).await?;
     let policy = PolicyForm::shown(scope, stored.as_ref(), &offer, sent);
+    let effective = governor.effective(&Subject {
+        user: None,
+        key: Some(id),
+    });
     AdminResponse::page_with(
         policy.status(),
         &format!("API key {}", key.name),
@@ -127,6 +135,12 @@ pub async fn key_page(
             csrf: &ctx.csrf,
             urls: &ctx.urls,
             summary: summary(stored.as_ref(), &offer),
+            access: AccessView::new(
+                "a request with this key and no user",
+                effective,
+                &offer,
+                &ctx.urls,
+            ),
             key,
             policy,
         },
@@ -137,9 +151,10 @@ pub async fn show(
     ctx: Ctx,
     db: web::Data<Db>,
     catalog: web::Data<Catalog>,
+    governor: web::Data<Governor>,
     id: web::Path<ApiKeyId>,
 ) -> AdminResult {
-    key_page(&ctx, &db, &catalog, id.into_inner(), None).await
+    key_page(&ctx, &db, &catalog, &governor, id.into_inner(), None).await
 }
 
 pub async fn confirm_revoke(ctx: Ctx, id: web::Path<ApiKeyId>) -> AdminResult {

@@ -51,7 +51,7 @@ impl Offer {
         })
     }
 
-    fn lists_model(&self, name: &str) -> bool {
+    pub fn lists_model(&self, name: &str) -> bool {
         self.models
             .iter()
             .any(|(_, names)| names.iter().any(|n| n == name))
@@ -465,7 +465,7 @@ async fn scope_page(
             let params = UsageParams::default();
             users::user_page(ctx, db, catalog, governor, id, &params, Some(form)).await
         }
-        Scope::Key(id) => api_keys::key_page(ctx, db, catalog, id, Some(form)).await,
+        Scope::Key(id) => api_keys::key_page(ctx, db, catalog, governor, id, Some(form)).await,
     }
 }
 

@@ -344,19 +344,6 @@ impl Column {
         Column::Tokens,
         Column::Cost,
     ];
-    /// The by-user table: every figure, then the requests a policy refused
-    /// each user (after the others, where it adds to none).
-    pub(super) const BY_USER: [Column; 9] = [
-        Column::Requests,
-        Column::Errors,
-        Column::Input,
-        Column::Output,
-        Column::CacheRead,
-        Column::CacheWrite,
-        Column::Tokens,
-        Column::Cost,
-        Column::Refused,
-    ];
     /// The figures that sort, for a glance.
     pub(super) const BRIEF: [Column; 3] = [Column::Requests, Column::Tokens, Column::Cost];
 
@@ -710,6 +697,10 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>, params: web::Query<UsageParams>) 
         .breakdowns
         .iter()
         .map(|(b, entries)| {
+            // The by-user table adds the requests a policy refused each
+            // user, after the other figures.
+            let refused = (*b == Breakdown::Users).then_some(Column::Refused);
+            let columns: Vec<Column> = Column::ALL.into_iter().chain(refused).collect();
             TableSpec {
                 breakdown: *b,
                 heading: b.names().heading.to_owned(),
@@ -718,10 +709,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>, params: web::Query<UsageParams>) 
                     b.names().heading.to_lowercase(),
                     view.dates()
                 ),
-                columns: match b {
-                    Breakdown::Users => &Column::BY_USER,
-                    Breakdown::Tags | Breakdown::Models => &Column::ALL,
-                },
+                columns: &columns,
                 view: &view,
                 sort_page: Some(urls.usage()),
                 users: Some(&links),

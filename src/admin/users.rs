@@ -237,7 +237,7 @@ pub async fn user_page(
             user: &user,
             csrf: &ctx.csrf,
             urls: &ctx.urls,
-            access: AccessView::new(effective, &offer, &ctx.urls),
+            access: AccessView::new("them", effective, &offer, &ctx.urls),
             policy,
             period: view.selector(page),
             usage,

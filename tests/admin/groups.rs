@@ -6,11 +6,12 @@
 
 use actix_web::http::{Method, StatusCode};
 use mindgate::config::GatewayConfig;
-use mindgate::db::{self, StoreError};
+use mindgate::db;
 use mindgate::domain::{InstanceTimeZone, Scope, Timestamp, Window};
 use serde_json::{json, Value};
 
 use crate::common::html;
+use crate::common::server::{mindgate_blocking, stderr};
 use crate::helpers::{send_body, signed_in, Browser, Page, TestApp};
 
 const XSS: &str = "<script>alert(1)</script>";
@@ -532,6 +533,38 @@ async fn keys_are_made_admin_or_chat_and_have_a_page_with_their_policy() {
             "requiresUser": true,
         })
     );
+    // What a request with the key and no user may use: everyone's
+    // models, narrowed by the key's; everyone's limits and the key's.
+    save(
+        &browser,
+        "everyone",
+        &[
+            ("models", "only"),
+            ("model", "gpt-4o"),
+            ("model", "gpt-4o-mini"),
+        ],
+    )
+    .await;
+    let page = browser.get(&u.api_key(id)).await;
+    let models = html::by_id(&page.body, "access-models");
+    assert!(
+        models.contains(&format!(
+            "<code>gpt-4o-mini</code> <span class=\"muted\">opened by</span> <a href=\"{}\">everyone</a>",
+            u.groups()
+        )),
+        "{models}"
+    );
+    assert!(!models.contains("<code>gpt-4o</code>"), "{models}");
+    assert!(
+        models.contains("Narrowed by the API key to gpt-4o-mini."),
+        "{models}"
+    );
+    let limit = bar(&page.body, "60 requests a minute for the group");
+    assert!(
+        limit.contains(&format!("<a href=\"{}\">API key {id}</a>", u.api_key(id))),
+        "{limit}"
+    );
+    assert!(limit.contains("0 of 60 requests (0%)"), "{limit}");
     let missing = browser.get(&u.api_key(999)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
@@ -581,20 +614,35 @@ async fn the_time_zone_is_a_setting_checked_as_an_iana_name() {
 }
 
 #[actix_web::test]
-async fn the_time_zone_flag_is_applied_at_start() {
-    let zone = InstanceTimeZone::parse("timezone", "America/New_York").unwrap();
-    let app = TestApp::builder()
-        .gateway(GatewayConfig {
-            timezone: Some(zone),
+async fn the_time_zone_flag_wins_over_the_setting_and_unset_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mindgate.db");
+    let start = |zone: Option<&str>| {
+        let gateway = GatewayConfig {
+            timezone: zone.map(|z| InstanceTimeZone::parse("timezone", z).unwrap()),
             ..GatewayConfig::default()
-        })
-        .spawn()
-        .await;
-    let stored = app
+        };
+        TestApp::builder().on(&path).gateway(gateway).spawn()
+    };
+    let stored = |app: &TestApp| {
+        app.db
+            .read_blocking(|conn| db::settings::get(conn, db::settings::TIMEZONE))
+            .unwrap()
+    };
+    let first = start(None).await;
+    assert_eq!(stored(&first), None, "UTC, unset");
+    first
         .db
-        .read_blocking(|conn| Ok::<_, StoreError>(db::settings::get(conn, db::settings::TIMEZONE)?))
+        .write_blocking(|tx| db::settings::set(tx, db::settings::TIMEZONE, "Europe/Paris"))
         .unwrap();
-    assert_eq!(stored.as_deref(), Some("America/New_York"));
+    first.stop().await;
+    drop(first);
+    let flagged = start(Some("America/New_York")).await;
+    assert_eq!(stored(&flagged).as_deref(), Some("America/New_York"));
+    flagged.stop().await;
+    drop(flagged);
+    let unset = start(None).await;
+    assert_eq!(stored(&unset).as_deref(), Some("America/New_York"));
 }
 
 /// A chat with `model` as `email`; its status.
@@ -608,12 +656,21 @@ async fn chat(app: &TestApp, email: &str, model: &str) -> StatusCode {
     status
 }
 
-/// Where a day's window that holds now ends, in `zone`: now, or a moment
-/// later if a day ended in between.
-fn day_ends(zone: &str) -> [String; 2] {
+/// Asserts that `bar` resets at the end of the day in `zone` that held
+/// `shown` (a moment before the page was asked for) or now, should a day
+/// have ended in between.
+fn assert_resets_at_day_end(bar: &str, zone: &str, shown: i64) {
     let zone = InstanceTimeZone::parse("timezone", zone).unwrap();
-    let end = || Timestamp(zone.window(Window::Day, Timestamp::now().millis()).1).to_iso();
-    [end(), end()]
+    let end = |at: i64| {
+        format!(
+            "datetime=\"{}\"",
+            Timestamp(zone.window(Window::Day, at).1).to_iso()
+        )
+    };
+    assert!(
+        bar.contains(&end(shown)) || bar.contains(&end(Timestamp::now().millis())),
+        "resets at the end of the day in {zone}: {bar}"
+    );
 }
 
 /// The text of the limit bar that names `limit`.
@@ -677,6 +734,7 @@ async fn a_user_page_shows_what_is_open_to_them_and_where_each_limit_stands() {
         StatusCode::FORBIDDEN
     );
 
+    let shown = Timestamp::now().millis();
     let page = browser.get(&u.user(&ann)).await;
     page.assert_ok();
     let models = html::by_id(&page.body, "access-models");
@@ -709,12 +767,7 @@ async fn a_user_page_shows_what_is_open_to_them_and_where_each_limit_stands() {
         )),
         "{requests}"
     );
-    let [end, later] = day_ends("UTC");
-    assert!(
-        requests.contains(&format!("datetime=\"{end}\""))
-            || requests.contains(&format!("datetime=\"{later}\"")),
-        "resets at the end of the day: {requests}"
-    );
+    assert_resets_at_day_end(&requests, "UTC", shown);
     let pool = bar(&page.body, "$1.00 a month for the group");
     assert!(pool.contains("$0.00 of $1.00 (0%)"), "{pool}");
 
@@ -740,16 +793,12 @@ async fn a_user_page_shows_what_is_open_to_them_and_where_each_limit_stands() {
         )
         .await
         .assert_redirect(&u.settings());
+    let shown = Timestamp::now().millis();
     let moved = bar(
         &browser.get(&u.user(&ann)).await.body,
         "3 requests a day per member",
     );
-    let [end, later] = day_ends("Pacific/Kiritimati");
-    assert!(
-        moved.contains(&format!("datetime=\"{end}\""))
-            || moved.contains(&format!("datetime=\"{later}\"")),
-        "{moved}"
-    );
+    assert_resets_at_day_end(&moved, "Pacific/Kiritimati", shown);
 
     // Their own policy opens a model too, and says so.
     save(
@@ -810,4 +859,16 @@ async fn the_usage_page_counts_the_requests_refused_to_each_user() {
     assert_eq!(row("bob@example.com").cell(9), ["0"]);
     // The others tables keep their columns.
     assert!(!html::by_id(&page.body, "by-model").contains(">Refused<"));
+}
+
+#[test]
+fn a_time_zone_flag_that_names_no_zone_is_a_usage_error() {
+    let args = ["serve", "--timezone", "Mars/Olympus"].map(String::from);
+    let output = mindgate_blocking(&args);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("Mars/Olympus") && err.contains("--timezone"),
+        "{err}"
+    );
 }
