@@ -81,6 +81,9 @@ impl Gateway {
                 let days = retention.to_string();
                 db::settings::set(tx, db::settings::CHATLOG_RETENTION_DAYS, &days)?;
             }
+            if let Some(zone) = &config.timezone {
+                db::settings::set(tx, db::settings::TIMEZONE, zone.name())?;
+            }
             db::providers::seal_plain_keys(tx, secret)
         })?;
         if sealed > 0 {
