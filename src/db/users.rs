@@ -224,36 +224,6 @@ pub fn set_tags(tx: &Transaction, id: UserId, tags: &Tags) -> Result<Option<User
     get(tx, id)
 }
 
-/// A tag: how many users carry it, and whether a policy is set for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TagSummary {
-    pub name: String,
-    pub members: i64,
-    pub has_policy: bool,
-}
-
-/// Every tag some user carries, and every tag with a policy but no
-/// members, by name.
-pub fn tags(conn: &Connection) -> Result<Vec<TagSummary>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT name, SUM(members), MAX(has_policy) FROM (
-             SELECT tag AS name, COUNT(*) AS members, 0 AS has_policy
-             FROM user_tags GROUP BY tag
-             UNION ALL
-             SELECT substr(scope, 5), 0, 1 FROM policies WHERE substr(scope, 1, 4) = 'tag:'
-         ) GROUP BY name ORDER BY name",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok(TagSummary {
-            name: row.get(0)?,
-            members: row.get(1)?,
-            has_policy: row.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Deletes the user; false when there was no such user.
 pub fn delete(tx: &Transaction, id: UserId) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id])? > 0)
