@@ -120,7 +120,7 @@ async fn the_total_adds_up_every_request_of_the_days_asked() {
     let body = usage(&s.app, AUGUST).await;
     let total = json!({"requests": 4, "errors": 1, "inputTokens": 164, "outputTokens": 33,
                        "cacheReadTokens": 7, "cacheWriteTokens": 3, "costUsd": 0.00006,
-                       "unpricedRequests": 1});
+                       "unpricedRequests": 1, "refused": 0});
     assert_eq!(body["total"], total, "{body}");
     assert_eq!(
         body["data"],
