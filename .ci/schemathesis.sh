@@ -19,12 +19,14 @@ trap cleanup EXIT
 
 # A fresh instance with no provider keys: of the models, only `echo` can
 # answer, so the document offers only `echo`, and nothing leaves the machine.
-run() { env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_BASE_URL \
+# `run` takes the place of the subshell it is called in, so the server's $!
+# is the server itself, which the cleanup stops (not a shell around it).
+run() { exec env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_BASE_URL \
     MINDGATE_DB="$work/mindgate.db" "$@"; }
 key=$(run "$bin" keys create --name schemathesis)
 # Key 2: the scope whose policy PUT /policies/{scope} is fuzzed on
 # (schemathesis.toml); never used, so its policy restricts nothing here.
-run "$bin" keys create --name "policy target" --scope chat >/dev/null
+(run "$bin" keys create --name "policy target" --scope chat >/dev/null)
 RUST_LOG=info run "$bin" serve --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
