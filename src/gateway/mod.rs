@@ -43,6 +43,8 @@ pub enum StartError {
     ChatLogWriter(std::io::Error),
     #[error("cannot start the chat log upkeep: {0}")]
     ChatLogUpkeep(std::io::Error),
+    #[error("cannot start watching the policies: {0}")]
+    PolicyWatch(std::io::Error),
 }
 
 /// What every worker shares.
@@ -99,6 +101,7 @@ impl Gateway {
         }
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
         let governor = Arc::new(Governor::start(db, Governor::system_clock())?);
+        governor.watch().map_err(StartError::PolicyWatch)?;
         let chat_log_writer =
             ChatLogWriter::start(db.clone()).map_err(StartError::ChatLogWriter)?;
         let chat_log_upkeep =
