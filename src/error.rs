@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::db::StoreError;
 use crate::domain::InvalidInput;
-use crate::gateway::{Failure, UpstreamError};
+use crate::gateway::{ChatError, Failure, UpstreamError};
 use crate::governance::Refusal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +269,21 @@ impl From<Refusal> for ApiError {
                 retry_after,
                 ..
             } => ApiError::rate_limited(message, Some(retry_after)),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::Invalid(e) => e.into(),
+            ChatError::UnknownUser(_) => ApiError::forbidden(e.to_string()),
+            ChatError::UnknownCharacter(_) => {
+                ApiError::not_found(e.to_string()).with_param("activatedCharacterID")
+            }
+            ChatError::Refused(e) => e.into(),
+            ChatError::Upstream(e) => e.into(),
+            ChatError::Store(e) => e.into(),
         }
     }
 }

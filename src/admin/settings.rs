@@ -12,7 +12,7 @@ use super::response::{AdminResponse, AdminResult, Flash};
 use super::AdminState;
 use crate::db::{self, admins::Admin, admins::Removed, Db, StoreError};
 use crate::domain::{AdminId, Email, InstanceTimeZone, InvalidInput, NewPassword, Retention};
-use crate::gateway::{Catalog, Gateway};
+use crate::gateway::Gateway;
 use crate::governance::Governor;
 
 #[derive(Template)]
@@ -84,14 +84,14 @@ pub struct RecordingForm {
 pub async fn set_recording(
     ctx: Ctx,
     db: web::Data<Db>,
-    catalog: web::Data<Catalog>,
+    gateway: web::Data<Gateway>,
     form: web::Form<RecordingForm>,
 ) -> AdminResult {
     let on = form.record.is_some();
     db.write(move |tx| db::settings::set_bool(tx, db::settings::RECORD_CHATS, on))
         .await?;
     // The gateway reads the switch from memory: tell it now.
-    catalog.reload().await?;
+    gateway.recording.reload().await?;
     let message = if on {
         "Chats are recorded from now on."
     } else {
@@ -131,7 +131,7 @@ pub async fn set_chat_logs(
     })
     .await?;
     // The gateway reads the switch from memory, the purge from the store.
-    gateway.catalog.reload().await?;
+    gateway.recording.reload().await?;
     gateway.chat_log_upkeep.wake();
     let recorded = if conversations {
         "Chat logs keep the conversation"

@@ -1,30 +1,66 @@
-//! `/chat/completions` and `/models`: the gateway's face in the API.
+//! `/chat/completions` and `/models`: the gateway's face in the API. The
+//! request's body and headers are read here, the gateway's core answers,
+//! and its answer or error becomes the response here.
 
+use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::auth::AuthenticatedKey;
 use crate::db::Db;
-use crate::domain::JsonObject;
+use crate::domain::{Email, JsonObject};
 use crate::error::ApiError;
-use crate::gateway::chat::{self, Caller};
 use crate::gateway::request::ChatRequest;
-use crate::gateway::{Catalog, Gateway};
+use crate::gateway::{chat, Answer, Caller, Catalog, Gateway};
 use crate::governance::{Governor, Subject};
 
 pub async fn create(
     req: HttpRequest,
     body: JsonObject,
     gateway: web::Data<Gateway>,
-    db: web::Data<Db>,
     client: web::Data<awc::Client>,
 ) -> Result<HttpResponse, ApiError> {
     let request = ChatRequest::parse(body)?;
-    let caller = Caller {
-        api_key: req.extensions().get::<AuthenticatedKey>().map(|k| k.id),
-        user_email: req.headers().get("x-user-email").cloned(),
+    let answer = gateway.complete(&client, caller(&req)?, request).await?;
+    Ok(respond(answer))
+}
+
+/// The API key the request came with, and the user its `X-User-Email`
+/// names.
+pub fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let user_email = match req.headers().get("x-user-email") {
+        None => None,
+        Some(value) => {
+            let raw = value.to_str().map_err(|_| {
+                ApiError::invalid_field(
+                    "X-User-Email",
+                    "the X-User-Email header must be plain text",
+                )
+            })?;
+            Some(
+                Email::parse(raw)
+                    .map_err(|e| ApiError::invalid_field("X-User-Email", e.message))?,
+            )
+        }
     };
-    chat::complete(gateway, &db, &client, caller, request).await
+    Ok(Caller {
+        api_key: req.extensions().get::<AuthenticatedKey>().map(|k| k.id),
+        user_email,
+    })
+}
+
+/// The gateway's answer as a 200: JSON, or events sent as they come.
+pub fn respond(answer: Answer) -> HttpResponse {
+    match answer {
+        Answer::Whole(body) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
+        Answer::Events(events) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header(("x-accel-buffering", "no"))
+            .streaming(events),
+    }
 }
 
 /// Enabled models, in OpenAI's list shape: those open to the user named
@@ -37,12 +73,12 @@ pub async fn models(
 ) -> Result<HttpResponse, ApiError> {
     // As for completions: 400 for a header that is no address, 403 for
     // one no user has.
-    let email = req.headers().get("x-user-email");
-    let (user, _) =
-        chat::find_user_and_character(&db, email, None, governor.rules().needs_tags()).await?;
+    let caller = caller(&req)?;
+    let needs_tags = governor.rules().needs_tags();
+    let (user, _) = chat::find_user_and_character(&db, caller.user_email, None, needs_tags).await?;
     let subject = Subject {
         user,
-        key: req.extensions().get::<AuthenticatedKey>().map(|k| k.id),
+        key: caller.api_key,
     };
     let mut listing = catalog.snapshot().listing();
     listing.retain(|model| governor.opens_model(&subject, &model.id));

@@ -11,7 +11,8 @@ use super::{Conflict, StoreError};
 use crate::domain::Timestamp;
 use crate::secrets::{is_sealed, SecretKey};
 
-/// The protocol a provider speaks.
+/// The protocol a provider speaks; what each means is in
+/// `gateway::providers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
     /// OpenAI chat completions: OpenAI itself, Ollama, vLLM, OpenRouter, ...
@@ -21,6 +22,8 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    pub const ALL: [ProviderKind; 2] = [ProviderKind::OpenAi, ProviderKind::Anthropic];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "openai",
@@ -29,11 +32,9 @@ impl ProviderKind {
     }
 
     pub fn parse(raw: &str) -> Option<ProviderKind> {
-        match raw {
-            "openai" => Some(ProviderKind::OpenAi),
-            "anthropic" => Some(ProviderKind::Anthropic),
-            _ => None,
-        }
+        ProviderKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == raw)
     }
 }
 
@@ -67,15 +68,6 @@ impl fmt::Debug for Provider {
 }
 
 impl Provider {
-    /// Whether the provider needs a key it does not have: Anthropic and
-    /// OpenAI itself do; other OpenAI-compatible servers (Ollama, vLLM...)
-    /// may need none.
-    pub fn lacks_key(&self) -> bool {
-        let needs_key = self.kind == ProviderKind::Anthropic
-            || self.base_url.starts_with("https://api.openai.com");
-        needs_key && self.api_key.is_none()
-    }
-
     /// The key as an admin may see it: its last four characters.
     pub fn masked_key(&self) -> Option<String> {
         self.api_key.as_deref().map(mask_key)

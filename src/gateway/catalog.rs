@@ -1,13 +1,13 @@
-//! The gateway's in-memory view of providers, the model catalog and the
-//! recording switch: read on every completion, so it is held in memory and
-//! reloaded whenever an admin changes the tables behind it.
+//! The gateway's in-memory view of providers and the model catalog: read on
+//! every completion, so it is held in memory and reloaded whenever an admin
+//! changes the tables behind it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
+use super::providers::{self, family};
 use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
 use crate::db::{self, Db, StoreError};
@@ -133,7 +133,11 @@ impl CatalogSnapshot {
     /// enabled catalog entries whose provider has the key it needs, and
     /// the families of such providers.
     pub fn answerable(&self) -> Answerable {
-        let usable = |id: &str| self.providers.get(id).is_some_and(|p| !p.lacks_key());
+        let usable = |id: &str| {
+            self.providers
+                .get(id)
+                .is_some_and(|p| !providers::lacks_key(p))
+        };
         let mut names = vec![ECHO_MODEL.to_owned()];
         let mut excluded = Vec::new();
         for (name, entry) in &self.models {
@@ -145,10 +149,10 @@ impl CatalogSnapshot {
         }
         names.sort();
         excluded.sort();
-        let families = [ProviderKind::OpenAi, ProviderKind::Anthropic]
+        let families = ProviderKind::ALL
             .into_iter()
             .filter(|kind| usable(kind.as_str()))
-            .map(family_pattern)
+            .map(|kind| providers::api(kind).family_pattern())
             .collect();
         Answerable {
             names,
@@ -174,27 +178,6 @@ impl CatalogSnapshot {
     }
 }
 
-/// Model families that need no catalog entry.
-fn family(name: &str) -> Option<ProviderKind> {
-    let starts_o_digit =
-        name.len() > 1 && name.starts_with('o') && name.as_bytes()[1].is_ascii_digit();
-    if name.starts_with("gpt-") || name.starts_with("chatgpt-") || starts_o_digit {
-        Some(ProviderKind::OpenAi)
-    } else if name.starts_with("claude-") {
-        Some(ProviderKind::Anthropic)
-    } else {
-        None
-    }
-}
-
-/// The names `family` routes to `kind`, as a regular expression.
-fn family_pattern(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::OpenAi => "^(gpt-|chatgpt-|o[0-9])",
-        ProviderKind::Anthropic => "^claude-",
-    }
-}
-
 /// What `CatalogSnapshot::answerable` finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answerable {
@@ -214,15 +197,13 @@ pub struct ModelEntry {
     pub owned_by: String,
 }
 
-/// Shared by every worker; `reload` after changing providers, models
-/// (prices too) or settings.
+/// Shared by every worker; `reload` after changing providers or models
+/// (prices too).
 pub struct Catalog {
     db: Db,
     /// Opens and seals the providers' keys in the database.
     secret_key: SecretKey,
     snapshot: RwLock<Arc<CatalogSnapshot>>,
-    record_chats: AtomicBool,
-    record_conversations: AtomicBool,
 }
 
 impl Catalog {
@@ -231,8 +212,6 @@ impl Catalog {
             db,
             secret_key,
             snapshot: RwLock::default(),
-            record_chats: AtomicBool::new(true),
-            record_conversations: AtomicBool::new(true),
         };
         catalog.reload_blocking()?;
         Ok(catalog)
@@ -250,53 +229,20 @@ impl Catalog {
         &self.secret_key
     }
 
-    pub fn record_chats(&self) -> bool {
-        self.record_chats.load(Ordering::Relaxed)
-    }
-
-    /// Whether a chat log keeps the conversation, or only its metadata.
-    pub fn record_conversations(&self) -> bool {
-        self.record_conversations.load(Ordering::Relaxed)
-    }
-
     pub fn reload_blocking(&self) -> Result<(), StoreError> {
-        let (snapshot, record, conversations) = self.db.read_blocking(|conn| {
-            Ok::<_, StoreError>((
-                CatalogSnapshot::load(conn, &self.secret_key)?,
-                db::settings::get_bool(conn, db::settings::RECORD_CHATS, true)?,
-                db::settings::get_bool(conn, db::settings::RECORD_CONVERSATIONS, true)?,
-            ))
-        })?;
+        let snapshot = self
+            .db
+            .read_blocking(|conn| CatalogSnapshot::load(conn, &self.secret_key))?;
         *self
             .snapshot
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
-        self.record_chats.store(record, Ordering::Relaxed);
-        self.record_conversations
-            .store(conversations, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Re-reads providers, models and settings from the database.
+    /// Re-reads providers and models from the database.
     pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let catalog = self.clone();
         actix_web::web::block(move || catalog.reload_blocking()).await?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::family;
-    use crate::db::providers::ProviderKind;
-
-    #[test]
-    fn families_route_by_prefix() {
-        assert_eq!(family("gpt-4o"), Some(ProviderKind::OpenAi));
-        assert_eq!(family("chatgpt-4o-latest"), Some(ProviderKind::OpenAi));
-        assert_eq!(family("o3-mini"), Some(ProviderKind::OpenAi));
-        assert_eq!(family("claude-3-opus"), Some(ProviderKind::Anthropic));
-        assert_eq!(family("ollama"), None);
-        assert_eq!(family("o"), None);
-        assert_eq!(family("llama3"), None);
     }
 }

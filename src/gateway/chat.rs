@@ -1,13 +1,16 @@
-//! `POST /chat/completions` from start to end: who asks, which character
-//! and model, the upstream call, and the answer in the client's protocol.
+//! One chat from start to end, with no HTTP in it: who asks, which
+//! character and model, the policy check, the upstream call, and the
+//! answer in the client's protocol (whole, or a stream of events) or the
+//! error to tell it. The API's edge reads the request and the caller and
+//! makes the response.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpResponse};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::answer::{Completion, Usage};
@@ -16,28 +19,59 @@ use super::chat_log::{
     conversation_prefix, default_title, prompt_chars, ChatMeta, Outcome, PendingChatLog,
 };
 use super::message::{ChatMessage, Role};
+use super::providers::{self, BodyInput, ProviderApi};
 use super::redact::Redactor;
 use super::relay::{Mode, Relay};
-use super::render::{self, AnswerMeta, Encoder};
 use super::request::{ChatRequest, ClientProtocol};
 use super::upstream::{self, Response, UpstreamRequest};
 use super::upstream_error::UpstreamError;
-use super::{anthropic, echo, openai, Gateway};
+use super::{echo, Core};
 use crate::config::GatewayConfig;
 use crate::db::characters::Character;
 use crate::db::chat_logs::ChatStatus;
-use crate::db::providers::{Provider, ProviderKind};
+use crate::db::providers::Provider;
 use crate::db::usage::Recorded;
-use crate::db::{self, Db};
-use crate::domain::{time_ordered_id, ApiKeyId, Email, Timestamp};
-use crate::error::ApiError;
-use crate::governance::{Member, Subject};
+use crate::db::{self, Db, StoreError};
+use crate::domain::{time_ordered_id, ApiKeyId, Email, InvalidInput, Timestamp};
+use crate::governance::{Member, Refusal, Subject};
 
-/// The caller, as the auth middleware and headers say.
+/// Who asks, as the API's edge found it.
+#[derive(Debug, Clone, Default)]
 pub struct Caller {
     pub api_key: Option<ApiKeyId>,
-    /// The `X-User-Email` header.
-    pub user_email: Option<HeaderValue>,
+    /// The user named by `X-User-Email`.
+    pub user_email: Option<Email>,
+}
+
+/// What a chat gives the client.
+pub enum Answer {
+    /// A whole answer: its JSON body.
+    Whole(Bytes),
+    /// Server-sent events, each sent as it comes.
+    Events(Events),
+}
+
+pub type Events = Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>>>>;
+
+/// Why a chat got no answer. Each is recorded as a chat would be (a
+/// refusal in the usage rollups, an upstream failure in its chat log)
+/// before it comes back.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// The model is missing, unknown or disabled.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error("{} is not a user of this instance", .0.as_str())]
+    UnknownUser(Email),
+    #[error("no AI character with id {0:?}")]
+    UnknownCharacter(String),
+    /// A policy refused the request.
+    #[error("{}", .0.message())]
+    Refused(Refusal),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A request checked and routed, its chat record begun.
@@ -54,57 +88,140 @@ struct Chat {
     record: PendingChatLog,
 }
 
-pub async fn complete(
-    gateway: web::Data<Gateway>,
-    db: &Db,
-    client: &awc::Client,
-    caller: Caller,
-    request: ChatRequest,
-) -> Result<HttpResponse, ApiError> {
-    let (mut chat, route) = open_chat(&gateway, db, caller, request).await?;
-    match route {
-        Route::Echo => Ok(echo_answer(chat)),
-        Route::Upstream {
-            provider,
-            upstream_model,
-        } => {
-            let kind = provider.kind;
-            // The record holds the conversation already: the messages go.
-            let messages = std::mem::take(&mut chat.messages);
-            let body = match kind {
-                ProviderKind::OpenAi => openai::request_body(
-                    chat.protocol,
-                    messages,
-                    &chat.params,
-                    &upstream_model,
-                    chat.stream,
-                ),
-                ProviderKind::Anthropic => {
-                    anthropic::request_body(&messages, &chat.params, &upstream_model, chat.stream)
-                }
-            };
-            let config = &gateway.config;
-            let mut sent = send(client, config, &provider, &body, &chat.redactor).await;
-            if let Err(error) = &sent {
-                // Some OpenAI-compatible servers refuse the usage option
-                // mindgate adds: ask again without it.
-                if error.refuses_param("stream_options") && !chat.include_usage {
-                    let mut body = body;
-                    if let Some(fields) = body.as_object_mut() {
-                        fields.remove("stream_options");
-                    }
-                    sent = send(client, config, &provider, &body, &chat.redactor).await;
-                }
+impl Core {
+    /// Answers `request` for `caller`, through `client` (one per worker).
+    pub async fn complete(
+        &self,
+        client: &awc::Client,
+        caller: Caller,
+        request: ChatRequest,
+    ) -> Result<Answer, ChatError> {
+        let (mut chat, route) = self.open_chat(caller, request).await?;
+        let (provider, upstream_model) = match route {
+            Route::Echo => return Ok(echo_answer(chat)),
+            Route::Upstream {
+                provider,
+                upstream_model,
+            } => (provider, upstream_model),
+        };
+        let api = providers::api(provider.kind);
+        // The record holds the conversation already: the messages go.
+        let body = api.request_body(BodyInput {
+            protocol: chat.protocol,
+            messages: std::mem::take(&mut chat.messages),
+            params: &chat.params,
+            model: &upstream_model,
+            stream: chat.stream,
+        });
+        let config = &self.config;
+        let mut sent = send(client, config, &provider, &body, &chat.redactor).await;
+        if let Err(error) = &sent {
+            if let Some(body) = api.retry_body(error, &body, chat.include_usage) {
+                sent = send(client, config, &provider, &body, &chat.redactor).await;
             }
-            let response = match sent {
-                Ok(response) => response,
-                Err(error) => return Err(finish_failed(chat.record, error)),
-            };
-            if chat.stream {
-                return Ok(stream_answer(chat, kind, response, config));
-            }
-            whole_answer(chat, kind, response, config).await
         }
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Err(finish_failed(chat.record, error)),
+        };
+        if chat.stream {
+            return Ok(stream_answer(chat, api, response, config));
+        }
+        whole_answer(chat, api, response, config).await
+    }
+
+    /// Who asks, with which character and model, and where that model
+    /// leads; the request admitted by the policies (a refusal is recorded).
+    async fn open_chat(
+        &self,
+        caller: Caller,
+        request: ChatRequest,
+    ) -> Result<(Chat, Route), ChatError> {
+        let started = Instant::now();
+        let recording = self.recording.now();
+        let governor = &self.governor;
+        let (user, character) = find_user_and_character(
+            &self.db,
+            caller.user_email,
+            request.character_id.clone(),
+            governor.rules().needs_tags(),
+        )
+        .await?;
+        let model = request
+            .model
+            .or_else(|| character.as_ref().and_then(|c| c.default_model.clone()))
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    "model",
+                    "`model` is required (or activate an AI character that has a default model)",
+                )
+            })?;
+        let snapshot = self.catalog.snapshot();
+        let route = snapshot.resolve(&model)?;
+        let subject = Subject {
+            user,
+            key: caller.api_key,
+        };
+        let user_id = subject.user.as_ref().map(|m| m.id);
+        let admission = governor
+            .admit(
+                &subject,
+                &model,
+                character.as_ref().map(|c| c.id.0.as_str()),
+            )
+            .map_err(|refusal| {
+                self.sink.record(Recorded::Refused {
+                    at: Timestamp::now(),
+                    user_id,
+                    api_key_id: caller.api_key,
+                    model: model.clone(),
+                });
+                ChatError::Refused(refusal)
+            })?;
+        let mut messages = request.messages;
+        if let Some(character) = &character {
+            messages.insert(
+                0,
+                ChatMessage::new(Role::System, character.instruction.clone()),
+            );
+        }
+        let provider = match &route {
+            Route::Echo => None,
+            Route::Upstream { provider, .. } => Some(provider.id.clone()),
+        };
+        let record = PendingChatLog::new(
+            self.catalog.clone(),
+            self.sink.clone(),
+            ChatMeta {
+                chat_id: request
+                    .chat_id
+                    .unwrap_or_else(|| time_ordered_id(Timestamp::now())),
+                title: request
+                    .chat_title
+                    .unwrap_or_else(|| default_title(&messages)),
+                prefix: conversation_prefix(&messages),
+                prompt_chars: prompt_chars(&messages),
+                model: model.clone(),
+                provider,
+                character_id: character.map(|c| c.id.0),
+                user_id,
+                api_key_id: caller.api_key,
+                started,
+                recording,
+            },
+            admission,
+        );
+        let chat = Chat {
+            protocol: request.protocol,
+            stream: request.stream,
+            include_usage: request.include_usage,
+            model,
+            messages,
+            params: request.params,
+            redactor: snapshot.redactor().clone(),
+            record,
+        };
+        Ok((chat, route))
     }
 }
 
@@ -119,172 +236,83 @@ async fn send(
     upstream::send(client, config, &prepared, redactor).await
 }
 
-/// Who asks, with which character and model, and where that model leads.
-async fn open_chat(
-    gateway: &web::Data<Gateway>,
-    db: &Db,
-    caller: Caller,
-    request: ChatRequest,
-) -> Result<(Chat, Route), ApiError> {
-    let started = Instant::now();
-    let governor = &gateway.governor;
-    let (user, character) = find_user_and_character(
-        db,
-        caller.user_email.as_ref(),
-        request.character_id.clone(),
-        governor.rules().needs_tags(),
-    )
-    .await?;
-    let model = request
-        .model
-        .or_else(|| character.as_ref().and_then(|c| c.default_model.clone()))
-        .ok_or_else(|| {
-            ApiError::invalid_field(
-                "model",
-                "`model` is required (or activate an AI character that has a default model)",
-            )
-        })?;
-    let snapshot = gateway.catalog.snapshot();
-    let route = snapshot.resolve(&model)?;
-    let subject = Subject {
-        user,
-        key: caller.api_key,
-    };
-    let user_id = subject.user.as_ref().map(|m| m.id);
-    let admission = governor
-        .admit(
-            &subject,
-            &model,
-            character.as_ref().map(|c| c.id.0.as_str()),
-        )
-        .map_err(|refusal| {
-            gateway.chat_log_writer.record(Recorded::Refused {
-                at: Timestamp::now(),
-                user_id,
-                api_key_id: caller.api_key,
-                model: model.clone(),
-            });
-            ApiError::from(refusal)
-        })?;
-    let mut messages = request.messages;
-    if let Some(character) = &character {
-        messages.insert(
-            0,
-            ChatMessage::new(Role::System, character.instruction.clone()),
-        );
-    }
-    let provider = match &route {
-        Route::Echo => None,
-        Route::Upstream { provider, .. } => Some(provider.id.clone()),
-    };
-    let record = PendingChatLog::new(
-        gateway.clone(),
-        ChatMeta {
-            chat_id: request
-                .chat_id
-                .unwrap_or_else(|| time_ordered_id(Timestamp::now())),
-            title: request
-                .chat_title
-                .unwrap_or_else(|| default_title(&messages)),
-            prefix: conversation_prefix(&messages),
-            prompt_chars: prompt_chars(&messages),
-            model: model.clone(),
-            provider,
-            character_id: character.map(|c| c.id.0),
-            user_id,
-            api_key_id: caller.api_key,
-            started,
-        },
-        admission,
-    );
-    let chat = Chat {
-        protocol: request.protocol,
-        stream: request.stream,
-        include_usage: request.include_usage,
-        model,
-        messages,
-        params: request.params,
-        redactor: snapshot.redactor().clone(),
-        record,
-    };
-    Ok((chat, route))
-}
-
-fn echo_answer(chat: Chat) -> HttpResponse {
+fn echo_answer(chat: Chat) -> Answer {
     let completion = echo::completion(&chat.messages);
-    let meta = AnswerMeta::new(chat.protocol, None, &chat.model);
-    let response = if chat.stream {
-        let chunks = echo::chunks(&completion, chat.protocol, meta, chat.include_usage);
-        event_stream().streaming(futures_util::stream::iter(
-            chunks.into_iter().map(Ok::<_, actix_web::Error>),
-        ))
+    let protocol = chat.protocol.api();
+    let meta = protocol.meta(None, &chat.model);
+    let answer = if chat.stream {
+        let chunks = echo::chunks(&completion, protocol.encoder(meta, chat.include_usage));
+        Answer::Events(Box::pin(futures_util::stream::iter(
+            chunks.into_iter().map(Ok),
+        )))
     } else {
-        HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion))
+        whole(&protocol.completion(&meta, &completion))
     };
     // echo's word counts are for its client; its log estimates the tokens
     // by the one rule for every model that reports none.
     finish_ok(chat.record, &completion, Usage::default());
-    response
+    answer
 }
 
 fn stream_answer(
     chat: Chat,
-    kind: ProviderKind,
+    api: &'static dyn ProviderApi,
     response: Response,
     config: &GatewayConfig,
-) -> HttpResponse {
-    let mode = match (chat.protocol, kind) {
-        (ClientProtocol::OpenAiChat, ProviderKind::OpenAi) => Mode::Passthrough {
+) -> Answer {
+    let protocol = chat.protocol.api();
+    let mode = if protocol.wire() == Some(api.wire()) {
+        Mode::Passthrough {
             client_wants_usage: chat.include_usage,
-        },
-        _ => Mode::Translate,
+        }
+    } else {
+        Mode::Translate
     };
-    let encoder = Encoder::new(
-        chat.protocol,
-        AnswerMeta::new(chat.protocol, None, &chat.model),
-        chat.include_usage,
-    );
-    event_stream().streaming(Relay::new(
+    let encoder = protocol.encoder(protocol.meta(None, &chat.model), chat.include_usage);
+    Answer::Events(Box::pin(Relay::new(
         response,
-        kind,
+        api,
         mode,
         encoder,
         config,
         chat.redactor,
         chat.record,
-    ))
+    )))
 }
 
 async fn whole_answer(
     chat: Chat,
-    kind: ProviderKind,
+    api: &'static dyn ProviderApi,
     response: Response,
     config: &GatewayConfig,
-) -> Result<HttpResponse, ApiError> {
-    let (body, completion) = match read_answer(kind, response, config, &chat.redactor).await {
+) -> Result<Answer, ChatError> {
+    let (body, completion) = match read_answer(api, response, config, &chat.redactor).await {
         Ok(read) => read,
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
     finish_ok(chat.record, &completion, completion.usage);
-    if chat.protocol == ClientProtocol::OpenAiChat && kind == ProviderKind::OpenAi {
+    let protocol = chat.protocol.api();
+    if protocol.wire() == Some(api.wire()) {
         // Same protocol: the provider's answer as it came.
-        return Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .body(body));
+        return Ok(Answer::Whole(body));
     }
-    let upstream_id = completion
-        .id
-        .as_deref()
-        .filter(|_| chat.protocol == ClientProtocol::OpenAiChat);
-    let meta = AnswerMeta::new(chat.protocol, upstream_id, &chat.model);
-    Ok(HttpResponse::Ok().json(render::completion(chat.protocol, &meta, &completion)))
+    let meta = protocol.meta(completion.id.as_deref(), &chat.model);
+    Ok(whole(&protocol.completion(&meta, &completion)))
+}
+
+fn whole(body: &Value) -> Answer {
+    Answer::Whole(
+        serde_json::to_vec(body)
+            .expect("JSON values serialize")
+            .into(),
+    )
 }
 
 /// A whole answer, as it came (keys redacted) and as read. The idle
 /// timeout bounds each silence between two chunks, not the whole read: a
 /// long answer may take its time while it keeps coming.
 async fn read_answer(
-    kind: ProviderKind,
+    api: &dyn ProviderApi,
     mut response: Response,
     config: &GatewayConfig,
     redactor: &Redactor,
@@ -309,7 +337,7 @@ async fn read_answer(
         }
     }
     let body = redactor.bytes(body.freeze());
-    let completion = upstream::completion(kind, &body)?;
+    let completion = providers::completion(api, &body)?;
     Ok((body, completion))
 }
 
@@ -318,38 +346,20 @@ async fn read_answer(
 /// when neither is asked for).
 pub async fn find_user_and_character(
     db: &Db,
-    user_email: Option<&HeaderValue>,
+    email: Option<Email>,
     character_id: Option<String>,
     with_tags: bool,
-) -> Result<(Option<Member>, Option<Character>), ApiError> {
-    let email = match user_email {
-        None => None,
-        Some(value) => {
-            let raw = value.to_str().map_err(|_| {
-                ApiError::invalid_field(
-                    "X-User-Email",
-                    "the X-User-Email header must be plain text",
-                )
-            })?;
-            Some(
-                Email::parse(raw)
-                    .map_err(|e| ApiError::invalid_field("X-User-Email", e.message))?,
-            )
-        }
-    };
+) -> Result<(Option<Member>, Option<Character>), ChatError> {
     if email.is_none() && character_id.is_none() {
         return Ok((None, None));
     }
     db.read_on_worker(move |conn| {
-        let user = match &email {
+        let user = match email {
             None => None,
             Some(email) => {
-                let id = db::users::id_by_email(conn, email)?.ok_or_else(|| {
-                    ApiError::forbidden(format!(
-                        "{} is not a user of this instance",
-                        email.as_str()
-                    ))
-                })?;
+                let Some(id) = db::users::id_by_email(conn, &email)? else {
+                    return Err(ChatError::UnknownUser(email));
+                };
                 let tags = if with_tags {
                     db::users::tags_of(conn, id)?
                 } else {
@@ -358,25 +368,16 @@ pub async fn find_user_and_character(
                 Some(Member { id, tags })
             }
         };
-        let character = match &character_id {
+        let character = match character_id {
             None => None,
-            Some(id) => Some(db::characters::get(conn, id)?.ok_or_else(|| {
-                ApiError::not_found(format!("no AI character with id {id:?}"))
-                    .with_param("activatedCharacterID")
-            })?),
+            Some(id) => match db::characters::get(conn, &id)? {
+                Some(character) => Some(character),
+                None => return Err(ChatError::UnknownCharacter(id)),
+            },
         };
         Ok((user, character))
     })
     .await
-}
-
-fn event_stream() -> actix_web::HttpResponseBuilder {
-    let mut builder = HttpResponse::Ok();
-    builder
-        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("x-accel-buffering", "no"));
-    builder
 }
 
 fn finish_ok(record: PendingChatLog, completion: &Completion, usage: Usage) {
@@ -391,7 +392,7 @@ fn finish_ok(record: PendingChatLog, completion: &Completion, usage: Usage) {
 }
 
 /// Records a completion that failed before the client got anything.
-fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ApiError {
+fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ChatError {
     record.finish(Outcome {
         reply: "",
         tool_chars: 0,

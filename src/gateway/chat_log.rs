@@ -1,23 +1,32 @@
 //! One completion's chat log row, filled in as the completion goes and
-//! handed to the background writer when it ends, however it ends: a record
-//! dropped unfinished (its request was dropped) is written as cancelled.
-//! Its tokens are the provider's counts, or estimated from the text where
-//! it gave none, and its cost is theirs at the price in force now.
+//! handed to the sink (the background writer) when it ends, however it
+//! ends: a record dropped unfinished (its request was dropped) is written
+//! as cancelled. Its tokens are the provider's counts, or estimated from
+//! the text where it gave none, and its cost is theirs at the price in
+//! force now.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::web;
-
 use super::answer::Usage;
+use super::catalog::Catalog;
 use super::message::{ChatMessage, Role};
-use super::Gateway;
+use super::recording::Recording;
 use crate::db::chat_logs::{ChatStatus, NewChatLog};
 use crate::db::usage::Recorded;
 use crate::domain::{ApiKeyId, Timestamp, Tokens, UserId};
 use crate::governance::Admission;
 
+/// Where the gateway's rows go: the background writer, or a test's own.
+pub trait ChatLogSink: Send + Sync {
+    /// Takes a row; never blocks.
+    fn record(&self, row: Recorded);
+}
+
 pub struct PendingChatLog {
-    gateway: web::Data<Gateway>,
+    /// Prices, and the keys to redact.
+    catalog: Arc<Catalog>,
+    sink: Arc<dyn ChatLogSink>,
     /// `None` once written.
     meta: Option<ChatMeta>,
     first_byte: Option<Duration>,
@@ -39,6 +48,8 @@ pub struct ChatMeta {
     pub user_id: Option<UserId>,
     pub api_key_id: Option<ApiKeyId>,
     pub started: Instant,
+    /// What the log keeps, as the settings said when the chat began.
+    pub recording: Recording,
 }
 
 /// `User: Hello\n\nAssistant: Hi there!` for the turns (system messages
@@ -128,12 +139,14 @@ pub struct Outcome<'a> {
 
 impl PendingChatLog {
     pub fn new(
-        gateway: web::Data<Gateway>,
+        catalog: Arc<Catalog>,
+        sink: Arc<dyn ChatLogSink>,
         meta: ChatMeta,
         admission: Admission,
     ) -> PendingChatLog {
         PendingChatLog {
-            gateway,
+            catalog,
+            sink,
             meta: Some(meta),
             first_byte: None,
             admission: Some(admission),
@@ -155,7 +168,7 @@ impl PendingChatLog {
         let Some(meta) = self.meta.take() else {
             return;
         };
-        let snapshot = self.gateway.catalog.snapshot();
+        let snapshot = self.catalog.snapshot();
         let reply_chars = outcome.reply.chars().count() + outcome.tool_chars;
         let (tokens, estimated) = if outcome.prompt_used {
             counted(outcome.usage, meta.prompt_chars, reply_chars)
@@ -168,14 +181,14 @@ impl PendingChatLog {
         }
         // Not recording chats still counts their usage (limits need it):
         // the row goes to the rollups, not the chat logs.
-        let keep_log = self.gateway.catalog.record_chats();
+        let keep_log = meta.recording.chats;
         let mut conversation = String::new();
         let mut title = String::new();
         let mut error = outcome.error;
         if keep_log {
             // Metadata only: no prompt, no reply, and no title (the
             // client's is made from the conversation too).
-            if self.gateway.catalog.record_conversations() {
+            if meta.recording.conversations {
                 conversation = meta.prefix;
                 if !outcome.reply.is_empty() {
                     if !conversation.is_empty() {
@@ -216,9 +229,7 @@ impl PendingChatLog {
             latency_ms: Some(millis(meta.started.elapsed())),
             ttft_ms: self.first_byte.map(millis),
         };
-        self.gateway
-            .chat_log_writer
-            .record(Recorded::Chat { log, keep_log });
+        self.sink.record(Recorded::Chat { log, keep_log });
     }
 }
 

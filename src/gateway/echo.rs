@@ -5,8 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::answer::{Completion, Finish, Piece, Transcript, Usage};
 use super::message::ChatMessage;
-use super::render::{AnswerMeta, Encoder};
-use super::request::ClientProtocol;
+use super::protocols::Encoder;
 
 pub fn completion(messages: &[ChatMessage]) -> Completion {
     let text = messages
@@ -33,13 +32,7 @@ pub fn completion(messages: &[ChatMessage]) -> Completion {
 }
 
 /// The answer as stream chunks, one word (with the space before it) each.
-pub fn chunks(
-    completion: &Completion,
-    protocol: ClientProtocol,
-    meta: AnswerMeta,
-    include_usage: bool,
-) -> Vec<Bytes> {
-    let mut encoder = Encoder::new(protocol, meta, include_usage);
+pub fn chunks(completion: &Completion, mut encoder: Box<dyn Encoder>) -> Vec<Bytes> {
     let mut transcript = Transcript::default();
     let mut chunks = Vec::new();
     let mut pieces: Vec<Piece> = split_words(&completion.text)

@@ -1,10 +1,12 @@
 //! The chat completions gateway: resolves the model, applies the AI
-//! character, forwards to the provider (translating between OpenAI and
-//! Anthropic shapes as needed), streams the answer back as it arrives and
-//! records the conversation.
+//! character and the policies, forwards to the provider (translating
+//! between client protocols and provider protocols as needed), streams the
+//! answer back as it arrives and records the conversation. Its core
+//! (`Core::complete`) takes a typed caller and request and returns an
+//! answer or an error, with nothing of the client's HTTP in it: the API's
+//! edge reads requests and makes responses.
 
 mod answer;
-mod anthropic;
 mod background;
 pub mod catalog;
 pub mod chat;
@@ -13,15 +15,17 @@ mod chat_log_upkeep;
 mod chat_log_writer;
 mod echo;
 pub mod message;
-mod openai;
+mod protocols;
+mod providers;
+mod recording;
 mod redact;
 mod relay;
-mod render;
 pub mod request;
 mod sse;
 mod upstream;
 mod upstream_error;
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::config::GatewayConfig;
@@ -29,8 +33,11 @@ use crate::db::{self, Db, StoreError};
 use crate::governance::Governor;
 
 pub use catalog::Catalog;
+pub use chat::{Answer, Caller, ChatError};
+pub use chat_log::ChatLogSink;
 pub use chat_log_upkeep::ChatLogUpkeep;
 pub use chat_log_writer::ChatLogWriter;
+pub use recording::RecordingSettings;
 pub use upstream::{client, test_connection};
 pub use upstream_error::{Failure, ProviderError, UpstreamError};
 
@@ -47,22 +54,29 @@ pub enum StartError {
     PolicyWatch(std::io::Error),
 }
 
-/// What every worker shares.
-pub struct Gateway {
+/// What a chat needs, and no HTTP: `complete` answers one.
+pub struct Core {
+    pub db: Db,
     pub catalog: Arc<Catalog>,
-    pub chat_log_writer: ChatLogWriter,
-    pub chat_log_upkeep: ChatLogUpkeep,
     pub governor: Arc<Governor>,
+    pub recording: Arc<RecordingSettings>,
     pub config: GatewayConfig,
+    /// Where chat logs (and refused requests) go.
+    pub sink: Arc<dyn ChatLogSink>,
 }
 
-impl Gateway {
-    /// Applies the environment's provider settings, loads the catalog and
-    /// starts the chat log writer.
+impl Core {
+    /// Applies the environment's provider and recording settings and loads
+    /// the catalog, the policies and the recording settings; chat logs go
+    /// to `sink`.
     ///
     /// Refuses to start when a stored provider key does not open with the
     /// instance secret (or there is none), rather than run with broken providers.
-    pub fn start(db: &Db, config: GatewayConfig) -> Result<Gateway, StartError> {
+    pub fn start(
+        db: &Db,
+        config: GatewayConfig,
+        sink: Arc<dyn ChatLogSink>,
+    ) -> Result<Core, StartError> {
         let secret = &config.secret_key;
         let sealed = db.write_blocking(|tx| {
             // Every key must open before anything is written: a wrong secret
@@ -99,19 +113,51 @@ impl Gateway {
         if db.read_blocking(db::settings::retention)?.days().is_some() {
             db.make_pages_given_back()?;
         }
-        let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
         let governor = Arc::new(Governor::start(db, Governor::system_clock())?);
         governor.watch().map_err(StartError::PolicyWatch)?;
-        let chat_log_writer =
-            ChatLogWriter::start(db.clone()).map_err(StartError::ChatLogWriter)?;
+        Ok(Core {
+            db: db.clone(),
+            catalog: Arc::new(Catalog::load(db.clone(), secret.clone())?),
+            governor,
+            recording: Arc::new(RecordingSettings::load(db.clone())?),
+            config,
+            sink,
+        })
+    }
+}
+
+/// What every worker shares: the core, writing its chat logs through the
+/// background writer, and the chat logs' upkeep. It reads as its core
+/// (`gateway.catalog`).
+pub struct Gateway {
+    pub core: Core,
+    pub chat_log_writer: Arc<ChatLogWriter>,
+    pub chat_log_upkeep: ChatLogUpkeep,
+}
+
+impl Deref for Gateway {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl Gateway {
+    /// Starts the chat log writer and the core that writes through it,
+    /// then the upkeep.
+    pub fn start(db: &Db, config: GatewayConfig) -> Result<Gateway, StartError> {
+        let chat_log_writer = Arc::new(
+            ChatLogWriter::start(db.clone(), chat_log_writer::QUEUE_BYTES)
+                .map_err(StartError::ChatLogWriter)?,
+        );
+        let core = Core::start(db, config, chat_log_writer.clone())?;
         let chat_log_upkeep =
             ChatLogUpkeep::start(db.clone()).map_err(StartError::ChatLogUpkeep)?;
         Ok(Gateway {
-            catalog,
+            core,
             chat_log_writer,
             chat_log_upkeep,
-            governor,
-            config,
         })
     }
 }

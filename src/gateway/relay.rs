@@ -10,6 +10,7 @@
 //! `HEARTBEAT`: writing is how a server learns that the client is gone
 //! (a closed socket fails the next write), and SSE clients ignore comments.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,26 +21,23 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::rt::time::{sleep, Instant, Sleep};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use serde_json::Value;
 
 use super::answer::{Piece, Transcript};
 use super::chat_log::{Outcome, PendingChatLog};
+use super::protocols::Encoder;
+use super::providers::{self, ProviderApi};
 use super::redact::Redactor;
-use super::render::{self, Encoder};
-use super::request::ClientProtocol;
 use super::sse::{self, Splitter};
-use super::upstream::{self, Response};
+use super::upstream::Response;
 use super::upstream_error::UpstreamError;
-use super::{anthropic, openai};
 use crate::config::GatewayConfig;
 use crate::db::chat_logs::ChatStatus;
-use crate::db::providers::ProviderKind;
 
 /// How upstream events become client events.
 pub enum Mode {
-    /// OpenAI to an OpenAI client: forward each event as it came, except the
-    /// usage chunk mindgate asked for when the client did not, and errors,
-    /// which are mapped like any other.
+    /// The client speaks the upstream's protocol: forward each event as it
+    /// came, except the usage chunk mindgate asked for when the client did
+    /// not, and errors, which are mapped like any other.
     Passthrough { client_wants_usage: bool },
     /// Anything else: decode the upstream's events, encode the client's.
     Translate,
@@ -60,12 +58,11 @@ const HEARTBEAT_EVENT: &[u8] = b": keep-alive\n\n";
 
 pub struct Relay {
     upstream: Response,
-    from: ProviderKind,
+    from: &'static dyn ProviderApi,
     mode: Mode,
-    encoder: Encoder,
+    encoder: Box<dyn Encoder>,
     /// The client's events come from the encoder (not passed through).
     encoding: bool,
-    protocol: ClientProtocol,
     body: Body,
     splitter: Splitter,
     max_event: usize,
@@ -86,9 +83,9 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         upstream: Response,
-        from: ProviderKind,
+        from: &'static dyn ProviderApi,
         mode: Mode,
-        encoder: Encoder,
+        encoder: Box<dyn Encoder>,
         config: &GatewayConfig,
         redactor: Arc<Redactor>,
         record: PendingChatLog,
@@ -104,7 +101,6 @@ impl Relay {
             from,
             encoding: matches!(mode, Mode::Translate),
             mode,
-            protocol: encoder.protocol(),
             encoder,
             body: if json {
                 Body::Json(BytesMut::new())
@@ -183,34 +179,19 @@ impl Relay {
             }
             return;
         }
-        let pieces = match (&self.mode, self.from) {
-            (Mode::Passthrough { client_wants_usage }, _) => {
-                let Some(chunk) = openai::chunk(&event.data) else {
-                    return self.malformed(&raw, out);
-                };
-                let error = chunk.pieces.iter().any(|p| matches!(p, Piece::Error(_)));
-                if !error && (*client_wants_usage || !chunk.usage_only) {
-                    out.extend_from_slice(&raw);
-                }
-                chunk.pieces
-            }
-            (Mode::Translate, ProviderKind::OpenAi) => match openai::chunk(&event.data) {
-                Some(chunk) => chunk.pieces,
-                None => return self.malformed(&raw, out),
-            },
-            (Mode::Translate, ProviderKind::Anthropic) => {
-                match serde_json::from_str::<Value>(&event.data) {
-                    Ok(value) => {
-                        if value["type"] == "message_stop" {
-                            self.complete = true;
-                        }
-                        anthropic::pieces(&value)
-                    }
-                    Err(_) => return self.malformed(&raw, out),
-                }
-            }
+        let Some(read) = self.from.stream_event(&event.data) else {
+            return self.malformed(&raw, out);
         };
-        self.take(&pieces, out);
+        if read.last {
+            self.complete = true;
+        }
+        if let Mode::Passthrough { client_wants_usage } = self.mode {
+            let error = read.pieces.iter().any(|p| matches!(p, Piece::Error(_)));
+            if !error && (client_wants_usage || !read.usage_only) {
+                out.extend_from_slice(&raw);
+            }
+        }
+        self.take(&read.pieces, out);
     }
 
     /// Records the pieces, and encodes them for the client unless they
@@ -273,7 +254,7 @@ impl Relay {
 
     /// A whole JSON answer, streamed in the client's protocol.
     fn whole(&mut self, body: Bytes, out: &mut BytesMut) {
-        match upstream::completion(self.from, &self.redactor.bytes(body)) {
+        match providers::completion(self.from, &self.redactor.bytes(body)) {
             Ok(completion) => {
                 self.encoding = true;
                 self.complete = true;
@@ -286,7 +267,7 @@ impl Relay {
     fn fail(&mut self, error: UpstreamError, out: &mut BytesMut) {
         self.ended = true;
         self.transcript.error = Some(error.message.clone());
-        render::stream_error(self.protocol, error, out);
+        self.encoder.error(error, out);
     }
 
     fn finish_record(&mut self, status: ChatStatus) {
@@ -315,7 +296,7 @@ impl Relay {
 }
 
 impl Stream for Relay {
-    type Item = Result<Bytes, actix_web::Error>;
+    type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;

@@ -1,20 +1,14 @@
-//! A chat completion request as the client sent it, checked: either protocol
-//! of the spec (`messages` or a Claude `prompt`), parsed into one list of
-//! OpenAI-shaped messages plus the parameters to pass on.
+//! A chat request in the common shape every client protocol is read into
+//! (OpenAI-shaped messages plus the parameters to pass on), and the
+//! TypingMind `/chat/completions` body read into it: either protocol of the
+//! spec, `messages` or a Claude `prompt`.
 
 use serde_json::{Map, Value};
 
-use super::message::{parse_messages, ChatMessage, Role};
+use super::message::{parse_messages, ChatMessage};
+use super::protocols::prompt;
+pub use super::protocols::ClientProtocol;
 use crate::domain::{json_type, trimmed, InvalidInput, JsonObject};
-
-/// The shape the client asked in, and so the shape of the answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientProtocol {
-    /// OpenAI chat completions: `messages` in, `chat.completion` out.
-    OpenAiChat,
-    /// Anthropic's legacy text completions: a `prompt` in, `completion` out.
-    LegacyPrompt,
-}
 
 /// Longest `chatID` and `chatTitle` accepted.
 const MAX_CHAT_ID: usize = 128;
@@ -88,13 +82,7 @@ impl ChatRequest {
         };
         let (protocol, messages) = style_and_messages(&mut params)?;
         if protocol == ClientProtocol::LegacyPrompt {
-            // Legacy names for the same knobs.
-            if let Some(max) = params.remove("max_tokens_to_sample") {
-                params.entry("max_tokens").or_insert(max);
-            }
-            if let Some(stop) = params.remove("stop_sequences") {
-                params.entry("stop").or_insert(stop);
-            }
+            prompt::rename_params(&mut params);
         }
         Ok(ChatRequest {
             protocol,
@@ -116,7 +104,7 @@ impl ChatRequest {
 fn style_and_messages(
     params: &mut Map<String, Value>,
 ) -> Result<(ClientProtocol, Vec<ChatMessage>), InvalidInput> {
-    let prompt = take_string(params, "prompt")?.filter(|p| !p.is_empty());
+    let text = take_string(params, "prompt")?.filter(|p| !p.is_empty());
     let messages = match params.remove("messages") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) if s.is_empty() => Vec::new(),
@@ -128,9 +116,9 @@ fn style_and_messages(
             ))
         }
     };
-    match prompt {
+    match text {
         _ if !messages.is_empty() => Ok((ClientProtocol::OpenAiChat, parse_messages(messages)?)),
-        Some(prompt) => Ok((ClientProtocol::LegacyPrompt, parse_prompt(&prompt)?)),
+        Some(text) => Ok((ClientProtocol::LegacyPrompt, prompt::parse_prompt(&text)?)),
         None => Err(InvalidInput::new(
             "messages",
             "send `messages` (a list of at least one chat message) or `prompt` (a Claude-style prompt)",
@@ -167,97 +155,5 @@ fn check_chat_id(id: &str) -> Result<(), InvalidInput> {
                 "`chatID` must be 1 to {MAX_CHAT_ID} characters of letters, digits, '-', '_', '.' or ':'"
             ),
         ))
-    }
-}
-
-/// Splits `"\n\nHuman: ...\n\nAssistant:"` into messages. Text before the
-/// first turn is the system prompt; an empty last Assistant turn is the
-/// slot for the answer, not a message.
-pub fn parse_prompt(prompt: &str) -> Result<Vec<ChatMessage>, InvalidInput> {
-    let mut messages = Vec::new();
-    let mut rest = prompt;
-    let mut role: Option<Role> = None;
-    loop {
-        let next = [
-            ("\n\nHuman:", Role::User),
-            ("\n\nAssistant:", Role::Assistant),
-        ]
-        .iter()
-        .filter_map(|(marker, r)| rest.find(marker).map(|at| (at, *marker, *r)))
-        .min_by_key(|(at, _, _)| *at);
-        // A prompt may open with a turn, without the blank line before it.
-        let leading = [("Human:", Role::User), ("Assistant:", Role::Assistant)]
-            .iter()
-            .find(|(marker, _)| role.is_none() && messages.is_empty() && rest.starts_with(marker));
-        let (text, following) = match (leading, next) {
-            (Some((marker, r)), _) => (None, Some((&rest[marker.len()..], *r))),
-            (None, Some((at, marker, r))) => {
-                (Some(&rest[..at]), Some((&rest[at + marker.len()..], r)))
-            }
-            (None, None) => (Some(rest), None),
-        };
-        if let Some(text) = text {
-            let text = text.trim();
-            match role {
-                None if !text.is_empty() => messages.push(ChatMessage::new(Role::System, text)),
-                Some(r) if !text.is_empty() => messages.push(ChatMessage::new(r, text)),
-                _ => {}
-            }
-        }
-        match following {
-            Some((after, r)) => {
-                rest = after;
-                role = Some(r);
-            }
-            None => break,
-        }
-    }
-    if !messages.iter().any(ChatMessage::is_user) {
-        // No Human turn: the whole prompt is what the user says.
-        let text = prompt.trim();
-        if text.is_empty() {
-            return Err(InvalidInput::new("prompt", "`prompt` must not be blank"));
-        }
-        return Ok(vec![ChatMessage::new(Role::User, text)]);
-    }
-    Ok(messages)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message(role: Role, text: &str) -> ChatMessage {
-        ChatMessage::new(role, text)
-    }
-
-    #[test]
-    fn a_prompt_becomes_system_and_turns() {
-        let messages =
-            parse_prompt("Be brief.\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Bye\n\nAssistant:")
-                .unwrap();
-        assert_eq!(
-            messages,
-            vec![
-                message(Role::System, "Be brief."),
-                message(Role::User, "Hi"),
-                message(Role::Assistant, "Hello!"),
-                message(Role::User, "Bye"),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_prompt_may_open_with_a_turn_or_have_none() {
-        assert_eq!(
-            parse_prompt("Human: Hi\n\nAssistant:").unwrap(),
-            vec![message(Role::User, "Hi")]
-        );
-        assert_eq!(
-            parse_prompt("just text").unwrap(),
-            vec![message(Role::User, "just text")]
-        );
-        let blank = parse_prompt("  ").unwrap_err();
-        assert_eq!(blank.field, "prompt");
     }
 }

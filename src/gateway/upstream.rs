@@ -15,12 +15,11 @@ use bytes::Bytes;
 use rand::Rng;
 use serde_json::Value;
 
-use super::answer::Completion;
+use super::providers::{self, ProviderApi};
 use super::redact::Redactor;
-use super::upstream_error::{error_detail, ProviderError, UpstreamError, Wait};
-use super::{anthropic, openai};
+use super::upstream_error::{error_detail, UpstreamError, Wait};
 use crate::config::GatewayConfig;
-use crate::db::providers::{Provider, ProviderKind};
+use crate::db::providers::Provider;
 
 pub type Response = awc::ClientResponse;
 
@@ -91,49 +90,35 @@ pub fn client(connect_timeout: Duration, max_connections: usize) -> awc::Client 
 pub struct UpstreamRequest {
     url: String,
     provider: Arc<Provider>,
+    api: &'static dyn ProviderApi,
     body: Bytes,
 }
 
 impl UpstreamRequest {
     pub fn new(provider: Arc<Provider>, body: &Value) -> Result<UpstreamRequest, UpstreamError> {
-        let base = provider.base_url.trim_end_matches('/');
-        let url = match provider.kind {
-            ProviderKind::OpenAi => format!("{base}/chat/completions"),
-            ProviderKind::Anthropic => format!("{base}/v1/messages"),
-        };
-        if provider.lacks_key() {
-            let var = match provider.kind {
-                ProviderKind::OpenAi => "OPENAI_API_KEY",
-                ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
-            };
+        let api = providers::api(provider.kind);
+        let url = api.chat_url(provider.base_url.trim_end_matches('/'));
+        if providers::lacks_key(&provider) {
             return Err(UpstreamError::no_key(format!(
-                "provider {:?} has no API key: set {var} or add the key in the admin UI",
-                provider.id
+                "provider {:?} has no API key: set {} or add the key in the admin UI",
+                provider.id,
+                api.key_variable()
             )));
         }
         let body = serde_json::to_vec(body).expect("JSON values serialize");
         Ok(UpstreamRequest {
             url,
             provider,
+            api,
             body: body.into(),
         })
     }
 
     fn request(&self, client: &awc::Client) -> awc::ClientRequest {
-        authorize(client.post(&self.url), &self.provider)
+        let key = self.provider.api_key.as_deref();
+        self.api
+            .authorize(client.post(&self.url), key)
             .insert_header(("content-type", "application/json"))
-    }
-}
-
-fn authorize(request: awc::ClientRequest, provider: &Provider) -> awc::ClientRequest {
-    match (provider.kind, &provider.api_key) {
-        (ProviderKind::OpenAi, Some(key)) => {
-            request.insert_header(("authorization", format!("Bearer {key}")))
-        }
-        (ProviderKind::OpenAi, None) => request,
-        (ProviderKind::Anthropic, key) => request
-            .insert_header(("x-api-key", key.as_deref().unwrap_or_default()))
-            .insert_header(("anthropic-version", anthropic::VERSION)),
     }
 }
 
@@ -245,38 +230,6 @@ async fn attempt_once(
     ))
 }
 
-/// A whole answer's body as a completion; an error object in it (some
-/// servers answer 200 with one) is the error it reports.
-pub fn completion(kind: ProviderKind, body: &[u8]) -> Result<Completion, UpstreamError> {
-    let malformed = |e: serde_json::Error| {
-        UpstreamError::bad_answer(format!(
-            "the provider's answer is not what its API returns: {e}"
-        ))
-    };
-    if let Some(error) = reported_error(body) {
-        return Err(UpstreamError::reported(error));
-    }
-    match kind {
-        ProviderKind::OpenAi => openai::completion(body).map_err(malformed),
-        ProviderKind::Anthropic => serde_json::from_slice::<Value>(body)
-            .map(|value| anthropic::completion(&value))
-            .map_err(malformed),
-    }
-}
-
-/// The error a body is, when it is `{"error": {...}}` (either vendor's
-/// shape).
-fn reported_error(body: &[u8]) -> Option<ProviderError> {
-    #[derive(serde::Deserialize)]
-    struct Reported {
-        error: Option<Value>,
-    }
-    // A substring search spares real answers a second parse.
-    memchr::memmem::find(body, b"\"error\"")?;
-    let error = serde_json::from_slice::<Reported>(body).ok()?.error?;
-    Some(ProviderError::reported(&error))
-}
-
 fn retry_after(response: &Response) -> Option<Duration> {
     let header = |name| {
         response
@@ -293,13 +246,10 @@ fn retry_after(response: &Response) -> Option<Duration> {
 
 /// Checks that a provider answers with its key: lists its models.
 pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<String, String> {
-    let base = provider.base_url.trim_end_matches('/');
-    let url = match provider.kind {
-        ProviderKind::OpenAi => format!("{base}/models"),
-        ProviderKind::Anthropic => format!("{base}/v1/models"),
-    };
+    let api = providers::api(provider.kind);
+    let url = api.models_url(provider.base_url.trim_end_matches('/'));
     let client = client(timeout, 1);
-    let request = authorize(client.get(&url), provider);
+    let request = api.authorize(client.get(&url), provider.api_key.as_deref());
     let mut response = actix_web::rt::time::timeout(timeout, request.send())
         .await
         .map_err(|_| format!("no answer from {url} within {} s", timeout.as_secs()))?
@@ -323,29 +273,4 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
         Some(n) => format!("connected: {n} models available"),
         None => "connected".to_owned(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gateway::upstream_error::Failure;
-
-    #[test]
-    fn an_error_body_is_the_error_it_reports() {
-        let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
-        let error = completion(ProviderKind::Anthropic, body).unwrap_err();
-        let Failure::Refused(said) = &error.failure else {
-            panic!("{error:?}");
-        };
-        assert_eq!(said.error_type.as_deref(), Some("rate_limit_error"));
-        assert_eq!(said.status, None);
-        assert_eq!(error.message, "slow down");
-        let answer = br#"{"choices":[{"message":{"content":"an \"error\" is fine"}}]}"#;
-        assert_eq!(
-            completion(ProviderKind::OpenAi, answer).unwrap().text,
-            "an \"error\" is fine"
-        );
-        let error = completion(ProviderKind::OpenAi, b"[]").unwrap_err();
-        assert_eq!(error.failure, Failure::BadAnswer);
-    }
 }

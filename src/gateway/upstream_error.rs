@@ -9,8 +9,6 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use serde_json::Value;
 
-use super::openai::{error_message, error_text};
-
 /// A failed provider request, with the message the client and the chat log
 /// read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -121,6 +119,17 @@ impl ProviderError {
             .is_some_and(|s| s == StatusCode::BAD_REQUEST || s == StatusCode::UNPROCESSABLE_ENTITY);
         refused && (self.param.as_deref() == Some(param) || self.message.contains(param))
     }
+}
+
+/// The message of an `error` object (or a bare string).
+fn error_message(error: &Value) -> String {
+    error_text(error).map_or_else(|| error.to_string(), str::to_owned)
+}
+
+/// The text of an `error` object (OpenAI's and Anthropic's both have a
+/// `message`), or the error itself when it is a bare string.
+fn error_text(error: &Value) -> Option<&str> {
+    error["message"].as_str().or(error.as_str())
 }
 
 /// The HTTP status of an OpenAI or Anthropic error type or code.

@@ -5,6 +5,7 @@ mod auth;
 mod bodies;
 mod characters;
 mod chat_log_storage;
+mod chat_log_writer;
 mod chatlogs;
 mod cli;
 mod cors;

@@ -5,6 +5,7 @@ mod concurrency;
 mod costs;
 mod echo;
 mod faults;
+mod http_free;
 mod logging;
 mod python_sdk;
 mod requests;

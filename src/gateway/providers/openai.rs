@@ -1,41 +1,108 @@
-//! OpenAI chat completions as an upstream: the request body, and the answer
+//! OpenAI chat completions as an upstream (OpenAI itself, Ollama, vLLM,
+//! OpenRouter...): its URLs and key, the request body, and the answer
 //! (whole or streamed) turned into a `Completion` or `Piece`s.
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::answer::{Completion, Finish, Piece, Usage};
-use super::message::{ChatMessage, Content};
-use super::request::ClientProtocol;
-use super::upstream_error::ProviderError;
+use super::{BodyInput, ProviderApi, StreamEvent, Wire};
+use crate::gateway::answer::{Completion, Finish, Piece, Usage};
+use crate::gateway::message::Content;
+use crate::gateway::upstream_error::{ProviderError, UpstreamError};
 
-/// The upstream body: the client's parameters and messages as sent, with
-/// the upstream model id, and usage asked for at the end of a stream.
-pub fn request_body(
-    protocol: ClientProtocol,
-    messages: Vec<ChatMessage>,
-    params: &Map<String, Value>,
-    upstream_model: &str,
-    stream: bool,
-) -> Value {
-    let mut body = params.clone();
-    if protocol == ClientProtocol::LegacyPrompt {
-        // A Claude-style request may carry parameters only Anthropic knows.
-        for anthropic_only in ["top_k", "metadata", "anthropic_version"] {
-            body.remove(anthropic_only);
+pub struct OpenAi;
+
+/// Parameters only Anthropic knows, which a Claude-style request may carry
+/// and OpenAI-compatible servers refuse.
+const ANTHROPIC_ONLY: [&str; 3] = ["top_k", "metadata", "anthropic_version"];
+
+impl ProviderApi for OpenAi {
+    fn wire(&self) -> Wire {
+        Wire::OpenAiChat
+    }
+
+    fn key_variable(&self) -> &'static str {
+        "OPENAI_API_KEY"
+    }
+
+    /// OpenAI itself does; other OpenAI-compatible servers (Ollama,
+    /// vLLM...) may need none.
+    fn needs_key(&self, base_url: &str) -> bool {
+        base_url.starts_with("https://api.openai.com")
+    }
+
+    fn chat_url(&self, base_url: &str) -> String {
+        format!("{base_url}/chat/completions")
+    }
+
+    fn models_url(&self, base_url: &str) -> String {
+        format!("{base_url}/models")
+    }
+
+    fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest {
+        match key {
+            Some(key) => request.insert_header(("authorization", format!("Bearer {key}"))),
+            None => request,
         }
     }
-    body.insert("model".into(), upstream_model.into());
-    let messages = messages.into_iter().map(Value::from).collect();
-    body.insert("messages".into(), Value::Array(messages));
-    if stream {
-        body.insert("stream".into(), true.into());
-        body.insert(
-            "stream_options".into(),
-            serde_json::json!({ "include_usage": true }),
-        );
+
+    /// The client's parameters and messages as sent, with the upstream
+    /// model id, and usage asked for at the end of a stream.
+    fn request_body(&self, input: BodyInput) -> Value {
+        let mut body = input.params.clone();
+        if input.protocol.api().anthropic_style() {
+            for anthropic_only in ANTHROPIC_ONLY {
+                body.remove(anthropic_only);
+            }
+        }
+        body.insert("model".into(), input.model.into());
+        let messages = input.messages.into_iter().map(Value::from).collect();
+        body.insert("messages".into(), Value::Array(messages));
+        if input.stream {
+            body.insert("stream".into(), true.into());
+            body.insert(
+                "stream_options".into(),
+                serde_json::json!({ "include_usage": true }),
+            );
+        }
+        Value::Object(body)
     }
-    Value::Object(body)
+
+    /// Some OpenAI-compatible servers refuse the usage option mindgate
+    /// adds: ask again without it (unless the client asked for it).
+    fn retry_body(
+        &self,
+        error: &UpstreamError,
+        body: &Value,
+        client_wants_usage: bool,
+    ) -> Option<Value> {
+        if !error.refuses_param("stream_options") || client_wants_usage {
+            return None;
+        }
+        let mut body = body.clone();
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("stream_options");
+        }
+        Some(body)
+    }
+
+    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion> {
+        completion(body)
+    }
+
+    fn stream_event(&self, data: &str) -> Option<StreamEvent> {
+        chunk(data)
+    }
+
+    fn in_family(&self, model: &str) -> bool {
+        let starts_o_digit =
+            model.len() > 1 && model.starts_with('o') && model.as_bytes()[1].is_ascii_digit();
+        model.starts_with("gpt-") || model.starts_with("chatgpt-") || starts_o_digit
+    }
+
+    fn family_pattern(&self) -> &'static str {
+        "^(gpt-|chatgpt-|o[0-9])"
+    }
 }
 
 // The answer's wire shapes, read straight into structs: only the fields
@@ -96,7 +163,7 @@ struct WireMessage {
 }
 
 /// A `chat.completion` body.
-pub fn completion(body: &[u8]) -> serde_json::Result<Completion> {
+fn completion(body: &[u8]) -> serde_json::Result<Completion> {
     let wire: WireCompletion = serde_json::from_slice(body)?;
     let (message, finish) = match wire.choices.into_iter().next() {
         Some(choice) => (
@@ -154,23 +221,17 @@ struct WireFunction {
     arguments: Option<String>,
 }
 
-/// One event of a stream, read.
-pub struct Chunk {
-    pub pieces: Vec<Piece>,
-    /// It only carries the usage mindgate asked for.
-    pub usage_only: bool,
-}
-
 /// One `chat.completion.chunk` (or an error) from a stream; `None` when the
 /// data is not such JSON.
-pub fn chunk(data: &str) -> Option<Chunk> {
+fn chunk(data: &str) -> Option<StreamEvent> {
     let wire: WireChunk = serde_json::from_str(data).ok()?;
     let mut pieces = Vec::new();
     if let Some(error) = &wire.error {
-        pieces.push(reported(error));
-        return Some(Chunk {
+        pieces.push(Piece::Error(ProviderError::reported(error)));
+        return Some(StreamEvent {
             pieces,
             usage_only: false,
+            last: false,
         });
     }
     let usage_only = wire.usage.is_some() && wire.choices.as_ref().is_some_and(Vec::is_empty);
@@ -198,23 +259,11 @@ pub fn chunk(data: &str) -> Option<Chunk> {
     if let Some(usage) = wire.usage {
         pieces.push(Piece::Usage(usage.into()));
     }
-    Some(Chunk { pieces, usage_only })
-}
-
-/// An `error` object inside a stream (OpenAI's and Anthropic's alike).
-pub fn reported(error: &Value) -> Piece {
-    Piece::Error(ProviderError::reported(error))
-}
-
-/// The message of an OpenAI-style `error` object (or a bare string).
-pub fn error_message(error: &Value) -> String {
-    error_text(error).map_or_else(|| error.to_string(), str::to_owned)
-}
-
-/// The text of an `error` object (OpenAI's and Anthropic's both have a
-/// `message`), or the error itself when it is a bare string.
-pub fn error_text(error: &Value) -> Option<&str> {
-    error["message"].as_str().or(error.as_str())
+    Some(StreamEvent {
+        pieces,
+        usage_only,
+        last: false,
+    })
 }
 
 #[cfg(test)]

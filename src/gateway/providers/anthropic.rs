@@ -1,17 +1,74 @@
-//! Anthropic's Messages API as an upstream: OpenAI-shaped messages and
-//! parameters translated into its request, and its answer (whole or
-//! streamed) into a `Completion` or `Piece`s.
+//! Anthropic's Messages API as an upstream: its URLs and key,
+//! OpenAI-shaped messages and parameters translated into its request, and
+//! its answer (whole or streamed) into a `Completion` or `Piece`s.
 
 use serde_json::{json, Map, Value};
 
-use super::answer::{Completion, Finish, Piece, Usage};
-use super::message::{ChatMessage, Content, Part, PartKind, Role};
+use super::{BodyInput, ProviderApi, StreamEvent, Wire};
+use crate::gateway::answer::{Completion, Finish, Piece, Usage};
+use crate::gateway::message::{ChatMessage, Content, Part, PartKind, Role};
+use crate::gateway::upstream_error::ProviderError;
 
-pub const VERSION: &str = "2023-06-01";
+const VERSION: &str = "2023-06-01";
 /// Anthropic requires `max_tokens`; this is used when the client set none.
-pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+const DEFAULT_MAX_TOKENS: u64 = 4096;
 
-pub fn request_body(
+pub struct Anthropic;
+
+impl ProviderApi for Anthropic {
+    fn wire(&self) -> Wire {
+        Wire::AnthropicMessages
+    }
+
+    fn key_variable(&self) -> &'static str {
+        "ANTHROPIC_API_KEY"
+    }
+
+    fn needs_key(&self, _base_url: &str) -> bool {
+        true
+    }
+
+    fn chat_url(&self, base_url: &str) -> String {
+        format!("{base_url}/v1/messages")
+    }
+
+    fn models_url(&self, base_url: &str) -> String {
+        format!("{base_url}/v1/models")
+    }
+
+    fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest {
+        request
+            .insert_header(("x-api-key", key.unwrap_or_default()))
+            .insert_header(("anthropic-version", VERSION))
+    }
+
+    fn request_body(&self, input: BodyInput) -> Value {
+        request_body(&input.messages, input.params, input.model, input.stream)
+    }
+
+    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion> {
+        serde_json::from_slice::<Value>(body).map(|value| completion(&value))
+    }
+
+    fn stream_event(&self, data: &str) -> Option<StreamEvent> {
+        let event = serde_json::from_str::<Value>(data).ok()?;
+        Some(StreamEvent {
+            last: event["type"] == "message_stop",
+            pieces: pieces(&event),
+            usage_only: false,
+        })
+    }
+
+    fn in_family(&self, model: &str) -> bool {
+        model.starts_with("claude-")
+    }
+
+    fn family_pattern(&self) -> &'static str {
+        "^claude-"
+    }
+}
+
+fn request_body(
     messages: &[ChatMessage],
     params: &Map<String, Value>,
     upstream_model: &str,
@@ -182,7 +239,7 @@ fn usage(value: &Value) -> Usage {
 }
 
 /// A Messages API response.
-pub fn completion(body: &Value) -> Completion {
+fn completion(body: &Value) -> Completion {
     let mut text = String::new();
     let mut tool_calls = Vec::new();
     for block in body["content"].as_array().into_iter().flatten() {
@@ -263,7 +320,7 @@ pub fn pieces(event: &Value) -> Vec<Piece> {
             }
             pieces
         }
-        Some("error") => vec![super::openai::reported(&event["error"])],
+        Some("error") => vec![Piece::Error(ProviderError::reported(&event["error"]))],
         _ => Vec::new(),
     }
 }
