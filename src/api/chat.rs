@@ -7,10 +7,12 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::auth::AuthenticatedKey;
+use crate::db::Db;
 use crate::domain::{Email, JsonObject};
 use crate::error::ApiError;
 use crate::gateway::request::ChatRequest;
-use crate::gateway::{Answer, Caller, Catalog, Gateway};
+use crate::gateway::{chat, Answer, Caller, Catalog, Gateway};
+use crate::governance::{Governor, Subject};
 
 pub async fn create(
     req: HttpRequest,
@@ -61,10 +63,27 @@ pub fn respond(answer: Answer) -> HttpResponse {
     }
 }
 
-/// Enabled models, in OpenAI's list shape.
-pub async fn models(catalog: web::Data<Catalog>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
+/// Enabled models, in OpenAI's list shape: those open to the user named
+/// by `X-User-Email` (else to everyone) and to the key.
+pub async fn models(
+    req: HttpRequest,
+    catalog: web::Data<Catalog>,
+    governor: web::Data<Governor>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    // As for completions: 400 for a header that is no address, 403 for
+    // one no user has.
+    let caller = caller(&req)?;
+    let needs_tags = governor.rules().needs_tags();
+    let (user, _) = chat::find_user_and_character(&db, caller.user_email, None, needs_tags).await?;
+    let subject = Subject {
+        user,
+        key: caller.api_key,
+    };
+    let mut listing = catalog.snapshot().listing();
+    listing.retain(|model| governor.opens_model(&subject, &model.id));
+    Ok(HttpResponse::Ok().json(json!({
         "object": "list",
-        "data": catalog.snapshot().listing(),
-    }))
+        "data": listing,
+    })))
 }
