@@ -265,9 +265,13 @@ fn each_window_ends_where_its_calendar_says_and_counts_again_from_zero_then() {
             (iso(start), iso(end), 2),
             "{case}"
         );
+        let every = match window {
+            Window::Hour => "an hour",
+            _ => &format!("a {window}"),
+        };
         let expected = Refusal::Limited {
             message: format!(
-                "limit reached: everyone allows 2 requests a {window} for the group; it resets at {}",
+                "limit reached: everyone allows 2 requests {every} for the group; it resets at {}",
                 iso(end)
             ),
             // Whole seconds until the window frees, rounded up.
