@@ -289,3 +289,293 @@ fn each_window_ends_where_its_calendar_says_and_counts_again_from_zero_then() {
     }
 }
 
+
+/// A rules snapshot of `policies`, in UTC.
+fn rules(policies: Vec<(Scope, Policy)>) -> Rules {
+    Rules::new(policies.into_iter().collect::<HashMap<_, _>>(), InstanceTimeZone::default())
+}
+
+fn models(names: &[&str]) -> Policy {
+    Policy {
+        models: patterns(names),
+        ..Policy::default()
+    }
+}
+
+fn characters(ids: &[&str]) -> Policy {
+    Policy {
+        characters: Some(ids.iter().map(|s| (*s).to_owned()).collect()),
+        ..Policy::default()
+    }
+}
+
+const USER: UserId = UserId(7);
+const KEY: ApiKeyId = ApiKeyId(3);
+
+/// User 7 with `tags`, through key 3.
+fn member(tags: &[&str]) -> Subject {
+    Subject {
+        user: Some(Member {
+            id: USER,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        }),
+        key: Some(KEY),
+    }
+}
+
+fn tag(name: &str) -> Scope {
+    Scope::Tag(name.to_owned())
+}
+
+#[test]
+fn a_model_is_open_when_a_scope_that_applies_opens_it_and_the_key_allows_it() {
+    // (policies, the user's tags, model, why it is refused)
+    let cases: Vec<(Vec<(Scope, Policy)>, &[&str], &str, Option<&str>)> = vec![
+        (vec![], &[], "gpt-4o", None),
+        // Nothing that applies restricts models: every model is open.
+        (vec![(tag("interns"), models(&["gpt-4o-mini"]))], &["staff"], "gpt-4o", None),
+        (
+            vec![(Scope::Everyone, models(&["gpt-4o-mini"]))],
+            &[],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to everyone on this instance; open: gpt-4o-mini"),
+        ),
+        (
+            vec![(Scope::Everyone, models(&["gpt-4o-mini"]))],
+            &["staff"],
+            "gpt-4o-mini",
+            None,
+        ),
+        // A tag opens what `everyone` does not.
+        (
+            vec![
+                (Scope::Everyone, models(&["gpt-4o-mini"])),
+                (tag("staff"), models(&["gpt-4o"])),
+            ],
+            &["staff"],
+            "gpt-4o",
+            None,
+        ),
+        (
+            vec![
+                (Scope::Everyone, models(&["gpt-4o-mini"])),
+                (tag("staff"), models(&["gpt-4o"])),
+            ],
+            &["interns"],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to everyone on this instance; open: gpt-4o-mini"),
+        ),
+        (
+            vec![(tag("interns"), models(&["gpt-4o-mini"]))],
+            &["interns"],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to this user's tags: interns; open: gpt-4o-mini"),
+        ),
+        // Two tags: the union.
+        (
+            vec![
+                (tag("interns"), models(&["gpt-4o-mini"])),
+                (tag("staff"), models(&["claude-*"])),
+            ],
+            &["interns", "staff"],
+            "claude-haiku-4-5",
+            None,
+        ),
+        (
+            vec![
+                (tag("interns"), models(&["gpt-4o-mini"])),
+                (tag("staff"), models(&["claude-*"])),
+            ],
+            &["interns", "staff"],
+            "gpt-4o-mini",
+            None,
+        ),
+        (
+            vec![
+                (tag("interns"), models(&["gpt-4o-mini"])),
+                (tag("staff"), models(&["claude-*"])),
+            ],
+            &["interns", "staff"],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to this user's tags: interns, staff; open: gpt-4o-mini, claude-*"),
+        ),
+        // A tag whose policy sets only limits restricts no model.
+        (
+            vec![
+                (tag("interns"), models(&["gpt-4o-mini"])),
+                (tag("staff"), limits(&[limit(Metric::Requests, Window::Day, 1, Per::Member)])),
+            ],
+            &["staff"],
+            "gpt-4o",
+            None,
+        ),
+        // The user's own policy opens too.
+        (
+            vec![
+                (Scope::Everyone, models(&["gpt-4o-mini"])),
+                (Scope::User(USER), models(&["gpt-4o"])),
+            ],
+            &[],
+            "gpt-4o",
+            None,
+        ),
+        (
+            vec![
+                (Scope::Everyone, models(&["gpt-4o-mini", "echo"])),
+                (tag("interns"), models(&["echo"])),
+                (Scope::User(USER), models(&["o3"])),
+            ],
+            &["interns"],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to everyone on this instance, nor to this user's tags: interns, nor to this user; open: gpt-4o-mini, echo, o3"),
+        ),
+        (
+            vec![(Scope::Everyone, models(&[]))],
+            &[],
+            "echo",
+            Some("model `echo` is not open to everyone on this instance; nothing is open"),
+        ),
+        // Patterns, regardless of case.
+        (vec![(tag("staff"), models(&["GPT-4o*"]))], &["staff"], "gpt-4o-2024-08-06", None),
+        // The key narrows what the scopes open, and never widens it.
+        (
+            vec![(Scope::Key(KEY), models(&["gpt-4o-mini"]))],
+            &[],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to this API key; open: gpt-4o-mini"),
+        ),
+        (
+            vec![
+                (tag("staff"), models(&["gpt-4o*"])),
+                (Scope::Key(KEY), models(&["gpt-4o-mini"])),
+            ],
+            &["staff"],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to this API key; open: gpt-4o-mini"),
+        ),
+        (
+            vec![
+                (tag("staff"), models(&["gpt-4o*"])),
+                (Scope::Key(KEY), models(&["gpt-4o-mini"])),
+            ],
+            &["staff"],
+            "gpt-4o-mini",
+            None,
+        ),
+        (
+            vec![
+                (Scope::Everyone, models(&["gpt-4o-mini"])),
+                (Scope::Key(KEY), models(&["gpt-4o"])),
+            ],
+            &[],
+            "gpt-4o",
+            Some("model `gpt-4o` is not open to everyone on this instance; open: gpt-4o-mini"),
+        ),
+        // Another key's policy is not this one's.
+        (vec![(Scope::Key(ApiKeyId(4)), models(&["gpt-4o-mini"]))], &[], "gpt-4o", None),
+    ];
+    for (policies, tags, model, why) in cases {
+        let case = format!("{policies:?} tags {tags:?}: {model}");
+        let rules = rules(policies);
+        let who = member(tags);
+        assert_eq!(rules.model_refused(&who, model).as_deref(), why, "{case}");
+    }
+}
+
+#[test]
+fn every_name_open_is_offered_once_and_ten_at_most() {
+    let rules = rules(vec![
+        (Scope::Everyone, models(&["a", "b"])),
+        (tag("interns"), models(&["b", "a", "c"])),
+    ]);
+    assert_eq!(
+        rules.model_refused(&member(&["interns"]), "z").unwrap(),
+        "model `z` is not open to everyone on this instance, nor to this user's tags: interns; open: a, b, c"
+    );
+    let many: Vec<String> = (1..=12).map(|i| format!("m{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let rules = self::rules(vec![(Scope::Everyone, models(&many))]);
+    assert_eq!(
+        rules.model_refused(&member(&[]), "z").unwrap(),
+        "model `z` is not open to everyone on this instance; open: m1, m2, m3, m4, m5, m6, m7, m8, m9, m10 and 2 more"
+    );
+}
+
+#[test]
+fn characters_combine_as_models_do() {
+    // (policies, the user's tags, character, why it is refused)
+    let cases: Vec<(Vec<(Scope, Policy)>, &[&str], &str, Option<&str>)> = vec![
+        (vec![], &[], "writer", None),
+        (
+            vec![(Scope::Everyone, characters(&["writer"]))],
+            &[],
+            "coder",
+            Some("AI character `coder` is not open to everyone on this instance; open: writer"),
+        ),
+        (
+            vec![
+                (Scope::Everyone, characters(&["writer"])),
+                (tag("staff"), characters(&["coder"])),
+            ],
+            &["staff"],
+            "coder",
+            None,
+        ),
+        (
+            vec![(tag("interns"), characters(&["writer"]))],
+            &["staff"],
+            "coder",
+            None,
+        ),
+        // Ids match exactly.
+        (
+            vec![(tag("staff"), characters(&["Coder"]))],
+            &["staff"],
+            "coder",
+            Some("AI character `coder` is not open to this user's tags: staff; open: Coder"),
+        ),
+        (
+            vec![
+                (tag("staff"), characters(&["coder", "writer"])),
+                (Scope::Key(KEY), characters(&["writer"])),
+            ],
+            &["staff"],
+            "coder",
+            Some("AI character `coder` is not open to this API key; open: writer"),
+        ),
+        // A model list says nothing of characters.
+        (vec![(Scope::Everyone, models(&["gpt-4o"]))], &[], "coder", None),
+    ];
+    for (policies, tags, character, why) in cases {
+        let case = format!("{policies:?} tags {tags:?}: {character}");
+        let rules = rules(policies);
+        assert_eq!(
+            rules.character_refused(&member(tags), character).as_deref(),
+            why,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn effective_access_names_what_each_scope_grants_and_what_the_key_narrows() {
+    let rules = rules(vec![
+        (Scope::Everyone, models(&["gpt-4o-mini"])),
+        (tag("staff"), models(&["claude-*"])),
+        (tag("interns"), limits(&[limit(Metric::Requests, Window::Day, 5, Per::Member)])),
+        (Scope::Key(KEY), models(&["claude-haiku-4-5", "gpt-4o-mini"])),
+    ]);
+    assert_eq!(
+        rules.models(&member(&["staff", "interns"])),
+        Access::Only {
+            granted: vec![
+                (Scope::Everyone, patterns(&["gpt-4o-mini"]).unwrap()),
+                (tag("staff"), patterns(&["claude-*"]).unwrap()),
+            ],
+            narrowed_by: patterns(&["claude-haiku-4-5", "gpt-4o-mini"]),
+        }
+    );
+    assert_eq!(rules.characters(&member(&["staff"])), Access::All);
+    let open = self::rules(vec![(tag("interns"), models(&["gpt-4o-mini"]))]);
+    assert_eq!(open.models(&member(&["staff"])), Access::All);
+}
