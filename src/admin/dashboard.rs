@@ -1,5 +1,6 @@
 //! `/admin`: counts, this month's cost and the users who cost the most,
-//! and 30 days of usage drawn as SVG on the server.
+//! and 30 days of usage drawn as SVG on the server, all from the usage
+//! rollups (which outlive the chat logs, and count chats not recorded).
 
 use actix_web::web;
 use askama::Template;
@@ -10,6 +11,7 @@ use super::guard::Ctx;
 use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult};
 use super::usage::{self, Cell, UsageTable};
+use crate::db::usage::{Dimension, UsageQuery, UsageTotals};
 use crate::db::{self, Db, StoreError};
 use crate::domain::day::DAY_MS;
 use crate::domain::Timestamp;
@@ -39,33 +41,58 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
     let today = now.div_euclid(DAY_MS);
     let first_day = today - (DAYS - 1);
     let urls = ctx.urls.clone();
-    let (users, characters, (chats_today, _), (_, tokens_week), daily, (month, top_users)) = db
+    let query = UsageQuery {
+        start_day: first_day,
+        end_day: today,
+        ..UsageQuery::default()
+    };
+    let (users, characters, [daily], (month, top_users)) = db
         .read(move |conn| {
             Ok::<_, StoreError>((
                 db::users::count(conn)?,
                 db::characters::count(conn)?,
-                db::chat_logs::totals_since(conn, today * DAY_MS)?,
-                db::chat_logs::totals_since(conn, now - 7 * DAY_MS)?,
-                db::chat_logs::daily_usage(conn, first_day * DAY_MS)?,
+                db::usage::reports(conn, &query, [&[Dimension::Day, Dimension::Model]])?,
                 usage::month_top_users(conn, &urls, TOP_USERS)?,
             ))
         })
         .await?;
-    let model = |m: &Option<String>| m.clone().unwrap_or_else(|| "unknown model".to_owned());
+    let daily: Vec<(i64, String, UsageTotals)> = daily
+        .rows
+        .into_iter()
+        .filter(|row| row.totals.requests > 0)
+        .map(|row| {
+            let model = row
+                .key
+                .model
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "unknown model".to_owned());
+            (row.key.day.unwrap_or(today), model, row.totals)
+        })
+        .collect();
+    let since = |first: i64| -> UsageTotals {
+        let mut sum = UsageTotals::default();
+        daily
+            .iter()
+            .filter(|(day, ..)| *day >= first)
+            .for_each(|(_, _, t)| sum.add(t));
+        sum
+    };
+    let chats_today = since(today).requests;
+    let tokens_week = since(today - 6).tokens();
     // The busiest models get their own colour.
     let series = Series::rank(
         daily
             .iter()
-            .map(|u| (model(&u.model), u.chats * 1_000_000 + u.tokens)),
+            .map(|(_, model, t)| (model.clone(), t.requests * 1_000_000 + t.tokens())),
         "other models",
     );
-    let points = |value: fn(&db::chat_logs::DailyUsage) -> i64| -> Vec<Point> {
+    let points = |value: fn(&UsageTotals) -> i64| -> Vec<Point> {
         daily
             .iter()
-            .map(|u| Point {
-                day: u.day,
-                series: model(&u.model),
-                value: value(u),
+            .map(|(day, model, t)| Point {
+                day: *day,
+                series: model.clone(),
+                value: value(t),
             })
             .collect()
     };
@@ -74,7 +101,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
         chart::chart(
             "Chats per day",
             &span,
-            &points(|u| u.chats),
+            &points(|t| t.requests),
             first_day,
             DAYS,
             &series,
@@ -83,7 +110,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
         chart::chart(
             "Tokens per day",
             &span,
-            &points(|u| u.tokens),
+            &points(UsageTotals::tokens),
             first_day,
             DAYS,
             &series,

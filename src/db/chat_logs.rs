@@ -805,45 +805,6 @@ pub fn purge(tx: &Transaction, before: Timestamp, limit: u32) -> Result<usize, S
         .execute(params![before, limit])?)
 }
 
-/// Chats and tokens (prompt plus completion) recorded since `since_ms`.
-pub fn totals_since(conn: &Connection, since_ms: i64) -> Result<(i64, i64), StoreError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0)
-         FROM chat_logs WHERE recorded_at >= ?1",
-        [since_ms],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?)
-}
-
-/// One day's usage of one model (`None`: not recorded).
-#[derive(Debug, Clone)]
-pub struct DailyUsage {
-    /// Days since the Unix epoch (UTC).
-    pub day: i64,
-    pub model: Option<String>,
-    pub chats: i64,
-    pub tokens: i64,
-}
-
-/// Chats and tokens per UTC day and model, since `since_ms`.
-pub fn daily_usage(conn: &Connection, since_ms: i64) -> Result<Vec<DailyUsage>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT recorded_at / 86400000 AS day, model, COUNT(*),
-                COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0)
-         FROM chat_logs WHERE recorded_at >= ?1
-         GROUP BY day, model ORDER BY day, model",
-    )?;
-    let rows = stmt.query_map([since_ms], |row| {
-        Ok(DailyUsage {
-            day: row.get(0)?,
-            model: row.get(1)?,
-            chats: row.get(2)?,
-            tokens: row.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::Cursor;

@@ -49,8 +49,8 @@ pub fn put(tx: &Transaction, scope: &Scope, policy: &Policy) -> Result<(), Store
              requires_user = excluded.requires_user, updated_at = excluded.updated_at",
         params![
             scope.to_string(),
-            policy.models.as_ref().map(|m| json(m)),
-            policy.characters.as_ref().map(|c| json(c)),
+            policy.models.as_ref().map(json),
+            policy.characters.as_ref().map(json),
             json(&limits),
             policy.requires_user,
             Timestamp::now(),

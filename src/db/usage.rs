@@ -22,6 +22,8 @@ pub fn record_chats<T: Borrow<NewChatLog>>(tx: &Transaction, rows: &[T]) -> Resu
 }
 
 /// What the gateway records of a request.
+// Boxed on the way to the writer, so the size of the largest is paid once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Recorded {
     /// A completion: its usage, and its chat log when chats are recorded.
@@ -134,7 +136,7 @@ impl UsageTotals {
         self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
     }
 
-    fn add(&mut self, other: &UsageTotals) {
+    pub fn add(&mut self, other: &UsageTotals) {
         self.requests += other.requests;
         self.errors += other.errors;
         self.input_tokens += other.input_tokens;

@@ -59,6 +59,11 @@ impl Rules {
         &self.timezone
     }
 
+    /// No policy at all: everything is open, nothing counted.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
     pub fn needs_tags(&self) -> bool {
         self.tag_policies
     }
