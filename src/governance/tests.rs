@@ -685,106 +685,28 @@ fn a_restart_rebuilds_each_counter_of_the_current_windows_from_the_record() {
         },
     ]);
     // (time zone, scope, limit, whose counter, used after the restart)
+    let (staff, everyone) = (Scope::Tag("staff".into()), Scope::Everyone);
+    let (each, pool) = (Per::Member, Per::Group);
     let requests = |window, per| limit(Metric::Requests, window, 1000, per);
+    let tokens = limit(Metric::Tokens, Window::Day, 1000, each);
+    let cost = |per| limit(Metric::CostUsd, Window::Day, 1000, per);
+    let (alice_only, keyed) = (Scope::User(alice.id), Scope::Key(key));
+    let paris = "Europe/Paris";
     let cases = [
-        (
-            "UTC",
-            Scope::Tag("staff".into()),
-            requests(Window::Day, Per::Member),
-            &alice,
-            3,
-        ),
-        (
-            "UTC",
-            Scope::Tag("staff".into()),
-            requests(Window::Day, Per::Member),
-            &bob,
-            1,
-        ),
-        (
-            "UTC",
-            Scope::Tag("staff".into()),
-            requests(Window::Day, Per::Group),
-            &alice,
-            4,
-        ),
-        (
-            "UTC",
-            Scope::Tag("staff".into()),
-            requests(Window::Hour, Per::Member),
-            &alice,
-            1,
-        ),
-        (
-            "UTC",
-            Scope::Tag("staff".into()),
-            requests(Window::Minute, Per::Group),
-            &alice,
-            0,
-        ),
-        (
-            "UTC",
-            Scope::User(alice.id),
-            limit(Metric::Tokens, Window::Day, 1000, Per::Member),
-            &alice,
-            111,
-        ),
-        (
-            "UTC",
-            Scope::Key(key),
-            limit(Metric::CostUsd, Window::Day, 1000, Per::Group),
-            &alice,
-            11_000,
-        ),
-        (
-            "UTC",
-            Scope::Key(key),
-            limit(Metric::CostUsd, Window::Day, 1000, Per::Member),
-            &alice,
-            1_000,
-        ),
-        (
-            "UTC",
-            Scope::Everyone,
-            requests(Window::Day, Per::Group),
-            &carol,
-            4,
-        ),
-        (
-            "UTC",
-            Scope::Everyone,
-            requests(Window::Week, Per::Member),
-            &carol,
-            1,
-        ),
-        (
-            "UTC",
-            Scope::Everyone,
-            requests(Window::Month, Per::Member),
-            &carol,
-            3,
-        ),
-        (
-            "UTC",
-            Scope::Everyone,
-            requests(Window::Month, Per::Group),
-            &carol,
-            8,
-        ),
-        (
-            "Europe/Paris",
-            Scope::Tag("staff".into()),
-            requests(Window::Day, Per::Member),
-            &alice,
-            4,
-        ),
-        (
-            "Europe/Paris",
-            Scope::Everyone,
-            requests(Window::Week, Per::Member),
-            &carol,
-            2,
-        ),
+        ("UTC", &staff, requests(Window::Day, each), &alice, 3),
+        ("UTC", &staff, requests(Window::Day, each), &bob, 1),
+        ("UTC", &staff, requests(Window::Day, pool), &alice, 4),
+        ("UTC", &staff, requests(Window::Hour, each), &alice, 1),
+        ("UTC", &staff, requests(Window::Minute, pool), &alice, 0),
+        ("UTC", &alice_only, tokens, &alice, 111),
+        ("UTC", &keyed, cost(pool), &alice, 11_000),
+        ("UTC", &keyed, cost(each), &alice, 1_000),
+        ("UTC", &everyone, requests(Window::Day, pool), &carol, 4),
+        ("UTC", &everyone, requests(Window::Week, each), &carol, 1),
+        ("UTC", &everyone, requests(Window::Month, each), &carol, 3),
+        ("UTC", &everyone, requests(Window::Month, pool), &carol, 8),
+        (paris, &staff, requests(Window::Day, each), &alice, 4),
+        (paris, &everyone, requests(Window::Week, each), &carol, 2),
     ];
     for (zone, scope, limit, member, used) in cases {
         let case = format!("{zone} {scope} {limit:?}");
@@ -792,7 +714,7 @@ fn a_restart_rebuilds_each_counter_of_the_current_windows_from_the_record() {
             .write_blocking(|tx| {
                 tx.execute("DELETE FROM policies", [])?;
                 settings::set(tx, settings::TIMEZONE, zone)?;
-                policies::put(tx, &scope, &limits(&[limit]))
+                policies::put(tx, scope, &limits(&[limit]))
             })
             .unwrap();
         gov.restart();
@@ -894,13 +816,28 @@ fn a_time_zone_change_rebuilds_the_calendar_counters() {
     );
 }
 
-/// Policies, the user's tags, a model or character, why it is refused.
+/// Policies, and what they answer for a user with some tags asking for a
+/// model or character: `None` when it is open, else why not.
 type Case = (
     Vec<(Scope, Policy)>,
-    &'static [&'static str],
-    &'static str,
-    Option<&'static str>,
+    Vec<(&'static [&'static str], &'static str, Option<&'static str>)>,
 );
+
+/// Asks each case's rules through `refused` (which says why a name is not
+/// open) about each of its probes.
+fn probe(cases: Vec<Case>, refused: impl Fn(&Rules, &Subject, &str) -> Option<String>) {
+    for (policies, probes) in cases {
+        let rules = rules(policies.clone());
+        for (tags, name, why) in probes {
+            let case = format!("{policies:?} tags {tags:?}: {name}");
+            assert_eq!(
+                refused(&rules, &member(tags), name).as_deref(),
+                why,
+                "{case}"
+            );
+        }
+    }
+}
 
 /// A rules snapshot of `policies`, in UTC.
 fn rules(policies: Vec<(Scope, Policy)>) -> Rules {
@@ -944,94 +881,56 @@ fn tag(name: &str) -> Scope {
 
 #[test]
 fn a_model_is_open_when_a_scope_that_applies_opens_it_and_the_key_allows_it() {
+    let (mini, staff_opens) = (models(&["gpt-4o-mini"]), models(&["claude-*"]));
+    let everyone_only =
+        "model `gpt-4o` is not open to everyone on this instance; open: gpt-4o-mini";
+    let key_only = "model `gpt-4o` is not open to this API key; open: gpt-4o-mini";
     let cases: Vec<Case> = vec![
-        (vec![], &[], "gpt-4o", None),
-        // Nothing that applies restricts models: every model is open.
-        (vec![(tag("interns"), models(&["gpt-4o-mini"]))], &["staff"], "gpt-4o", None),
+        (vec![], vec![(&[], "gpt-4o", None)]),
         (
-            vec![(Scope::Everyone, models(&["gpt-4o-mini"]))],
-            &[],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to everyone on this instance; open: gpt-4o-mini"),
+            vec![(tag("interns"), mini.clone())],
+            vec![
+                // Nothing that applies restricts models: all are open.
+                (&["staff"], "gpt-4o", None),
+                (&["interns"], "gpt-4o", Some("model `gpt-4o` is not open to this user's tags: interns; open: gpt-4o-mini")),
+            ],
         ),
         (
-            vec![(Scope::Everyone, models(&["gpt-4o-mini"]))],
-            &["staff"],
-            "gpt-4o-mini",
-            None,
+            vec![(Scope::Everyone, mini.clone())],
+            vec![
+                (&[], "gpt-4o", Some(everyone_only)),
+                (&["staff"], "gpt-4o-mini", None),
+            ],
         ),
         // A tag opens what `everyone` does not.
         (
+            vec![(Scope::Everyone, mini.clone()), (tag("staff"), models(&["gpt-4o"]))],
             vec![
-                (Scope::Everyone, models(&["gpt-4o-mini"])),
-                (tag("staff"), models(&["gpt-4o"])),
+                (&["staff"], "gpt-4o", None),
+                (&["interns"], "gpt-4o", Some(everyone_only)),
             ],
-            &["staff"],
-            "gpt-4o",
-            None,
-        ),
-        (
-            vec![
-                (Scope::Everyone, models(&["gpt-4o-mini"])),
-                (tag("staff"), models(&["gpt-4o"])),
-            ],
-            &["interns"],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to everyone on this instance; open: gpt-4o-mini"),
-        ),
-        (
-            vec![(tag("interns"), models(&["gpt-4o-mini"]))],
-            &["interns"],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to this user's tags: interns; open: gpt-4o-mini"),
         ),
         // Two tags: the union.
         (
+            vec![(tag("interns"), mini.clone()), (tag("staff"), staff_opens.clone())],
             vec![
-                (tag("interns"), models(&["gpt-4o-mini"])),
-                (tag("staff"), models(&["claude-*"])),
+                (&["interns", "staff"], "claude-haiku-4-5", None),
+                (&["interns", "staff"], "gpt-4o-mini", None),
+                (&["interns", "staff"], "gpt-4o", Some("model `gpt-4o` is not open to this user's tags: interns, staff; open: gpt-4o-mini, claude-*")),
             ],
-            &["interns", "staff"],
-            "claude-haiku-4-5",
-            None,
-        ),
-        (
-            vec![
-                (tag("interns"), models(&["gpt-4o-mini"])),
-                (tag("staff"), models(&["claude-*"])),
-            ],
-            &["interns", "staff"],
-            "gpt-4o-mini",
-            None,
-        ),
-        (
-            vec![
-                (tag("interns"), models(&["gpt-4o-mini"])),
-                (tag("staff"), models(&["claude-*"])),
-            ],
-            &["interns", "staff"],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to this user's tags: interns, staff; open: gpt-4o-mini, claude-*"),
         ),
         // A tag whose policy sets only limits restricts no model.
         (
             vec![
-                (tag("interns"), models(&["gpt-4o-mini"])),
+                (tag("interns"), mini.clone()),
                 (tag("staff"), limits(&[limit(Metric::Requests, Window::Day, 1, Per::Member)])),
             ],
-            &["staff"],
-            "gpt-4o",
-            None,
+            vec![(&["staff"], "gpt-4o", None)],
         ),
         // The user's own policy opens too.
         (
-            vec![
-                (Scope::Everyone, models(&["gpt-4o-mini"])),
-                (Scope::User(USER), models(&["gpt-4o"])),
-            ],
-            &[],
-            "gpt-4o",
-            None,
+            vec![(Scope::Everyone, mini.clone()), (Scope::User(USER), models(&["gpt-4o"]))],
+            vec![(&[], "gpt-4o", None)],
         ),
         (
             vec![
@@ -1039,61 +938,40 @@ fn a_model_is_open_when_a_scope_that_applies_opens_it_and_the_key_allows_it() {
                 (tag("interns"), models(&["echo"])),
                 (Scope::User(USER), models(&["o3"])),
             ],
-            &["interns"],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to everyone on this instance, nor to this user's tags: interns, nor to this user; open: gpt-4o-mini, echo, o3"),
+            vec![(&["interns"], "gpt-4o", Some("model `gpt-4o` is not open to everyone on this instance, nor to this user's tags: interns, nor to this user; open: gpt-4o-mini, echo, o3"))],
         ),
         (
             vec![(Scope::Everyone, models(&[]))],
-            &[],
-            "echo",
-            Some("model `echo` is not open to everyone on this instance; nothing is open"),
+            vec![(&[], "echo", Some("model `echo` is not open to everyone on this instance; nothing is open"))],
         ),
         // Patterns, regardless of case.
-        (vec![(tag("staff"), models(&["GPT-4o*"]))], &["staff"], "gpt-4o-2024-08-06", None),
+        (
+            vec![(tag("staff"), models(&["GPT-4o*"]))],
+            vec![(&["staff"], "gpt-4o-2024-08-06", None)],
+        ),
         // The key narrows what the scopes open, and never widens it.
         (
-            vec![(Scope::Key(KEY), models(&["gpt-4o-mini"]))],
-            &[],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to this API key; open: gpt-4o-mini"),
+            vec![(Scope::Key(KEY), mini.clone())],
+            vec![(&[], "gpt-4o", Some(key_only))],
         ),
         (
+            vec![(tag("staff"), models(&["gpt-4o*"])), (Scope::Key(KEY), mini.clone())],
             vec![
-                (tag("staff"), models(&["gpt-4o*"])),
-                (Scope::Key(KEY), models(&["gpt-4o-mini"])),
+                (&["staff"], "gpt-4o", Some(key_only)),
+                (&["staff"], "gpt-4o-mini", None),
             ],
-            &["staff"],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to this API key; open: gpt-4o-mini"),
         ),
         (
-            vec![
-                (tag("staff"), models(&["gpt-4o*"])),
-                (Scope::Key(KEY), models(&["gpt-4o-mini"])),
-            ],
-            &["staff"],
-            "gpt-4o-mini",
-            None,
-        ),
-        (
-            vec![
-                (Scope::Everyone, models(&["gpt-4o-mini"])),
-                (Scope::Key(KEY), models(&["gpt-4o"])),
-            ],
-            &[],
-            "gpt-4o",
-            Some("model `gpt-4o` is not open to everyone on this instance; open: gpt-4o-mini"),
+            vec![(Scope::Everyone, mini.clone()), (Scope::Key(KEY), models(&["gpt-4o"]))],
+            vec![(&[], "gpt-4o", Some(everyone_only))],
         ),
         // Another key's policy is not this one's.
-        (vec![(Scope::Key(ApiKeyId(4)), models(&["gpt-4o-mini"]))], &[], "gpt-4o", None),
+        (
+            vec![(Scope::Key(ApiKeyId(4)), mini)],
+            vec![(&[], "gpt-4o", None)],
+        ),
     ];
-    for (policies, tags, model, why) in cases {
-        let case = format!("{policies:?} tags {tags:?}: {model}");
-        let rules = rules(policies);
-        let who = member(tags);
-        assert_eq!(rules.model_refused(&who, model).as_deref(), why, "{case}");
-    }
+    probe(cases, Rules::model_refused);
 }
 
 #[test]
@@ -1117,62 +995,58 @@ fn every_name_open_is_offered_once_and_ten_at_most() {
 
 #[test]
 fn characters_combine_as_models_do() {
+    let writer = characters(&["writer"]);
     let cases: Vec<Case> = vec![
-        (vec![], &[], "writer", None),
+        (vec![], vec![(&[], "writer", None)]),
         (
-            vec![(Scope::Everyone, characters(&["writer"]))],
-            &[],
-            "coder",
-            Some("AI character `coder` is not open to everyone on this instance; open: writer"),
+            vec![(Scope::Everyone, writer.clone())],
+            vec![(
+                &[],
+                "coder",
+                Some("AI character `coder` is not open to everyone on this instance; open: writer"),
+            )],
         ),
         (
             vec![
-                (Scope::Everyone, characters(&["writer"])),
+                (Scope::Everyone, writer.clone()),
                 (tag("staff"), characters(&["coder"])),
             ],
-            &["staff"],
-            "coder",
-            None,
+            vec![(&["staff"], "coder", None)],
         ),
         (
-            vec![(tag("interns"), characters(&["writer"]))],
-            &["staff"],
-            "coder",
-            None,
+            vec![(tag("interns"), writer.clone())],
+            vec![(&["staff"], "coder", None)],
         ),
         // Ids match exactly.
         (
             vec![(tag("staff"), characters(&["Coder"]))],
-            &["staff"],
-            "coder",
-            Some("AI character `coder` is not open to this user's tags: staff; open: Coder"),
+            vec![(
+                &["staff"],
+                "coder",
+                Some("AI character `coder` is not open to this user's tags: staff; open: Coder"),
+            )],
         ),
         (
             vec![
                 (tag("staff"), characters(&["coder", "writer"])),
-                (Scope::Key(KEY), characters(&["writer"])),
+                (Scope::Key(KEY), writer),
             ],
-            &["staff"],
-            "coder",
-            Some("AI character `coder` is not open to this API key; open: writer"),
+            vec![
+                (
+                    &["staff"],
+                    "coder",
+                    Some("AI character `coder` is not open to this API key; open: writer"),
+                ),
+                (&["staff"], "writer", None),
+            ],
         ),
         // A model list says nothing of characters.
         (
             vec![(Scope::Everyone, models(&["gpt-4o"]))],
-            &[],
-            "coder",
-            None,
+            vec![(&[], "coder", None)],
         ),
     ];
-    for (policies, tags, character, why) in cases {
-        let case = format!("{policies:?} tags {tags:?}: {character}");
-        let rules = rules(policies);
-        assert_eq!(
-            rules.character_refused(&member(tags), character).as_deref(),
-            why,
-            "{case}"
-        );
-    }
+    probe(cases, Rules::character_refused);
 }
 
 #[test]
