@@ -43,6 +43,8 @@ pub enum StartError {
     ChatLogWriter(std::io::Error),
     #[error("cannot start the chat log upkeep: {0}")]
     ChatLogUpkeep(std::io::Error),
+    #[error("cannot start watching the policies: {0}")]
+    PolicyWatch(std::io::Error),
 }
 
 /// What every worker shares.
@@ -81,6 +83,9 @@ impl Gateway {
                 let days = retention.to_string();
                 db::settings::set(tx, db::settings::CHATLOG_RETENTION_DAYS, &days)?;
             }
+            if let Some(zone) = &config.timezone {
+                db::settings::set(tx, db::settings::TIMEZONE, zone.name())?;
+            }
             db::providers::seal_plain_keys(tx, secret)
         })?;
         if sealed > 0 {
@@ -96,6 +101,7 @@ impl Gateway {
         }
         let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
         let governor = Arc::new(Governor::start(db, Governor::system_clock())?);
+        governor.watch().map_err(StartError::PolicyWatch)?;
         let chat_log_writer =
             ChatLogWriter::start(db.clone()).map_err(StartError::ChatLogWriter)?;
         let chat_log_upkeep =
