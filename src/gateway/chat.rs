@@ -349,6 +349,7 @@ pub async fn find_user_and_character(
                         "{} is not a user of this instance",
                         email.as_str()
                     ))
+                    .with_param("X-User-Email")
                 })?;
                 let tags = if with_tags {
                     db::users::tags_of(conn, id)?

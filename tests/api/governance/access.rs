@@ -143,6 +143,59 @@ async fn a_keys_own_list_narrows_what_the_tags_open_and_never_widens_it() {
 }
 
 #[actix_web::test]
+async fn a_key_that_requires_a_user_refuses_completions_naming_none_or_a_stranger() {
+    let gw = spawn_gateway().await;
+    let app = &gw.app;
+    let (key_id, key) = app.add_key("users only", KeyScope::Chat);
+    add_user(app, "alice@example.com", &[]).await;
+    app.put_policy(&format!("key:{key_id}"), &json!({ "requiresUser": true }))
+        .await;
+    let anonymous = Caller::anonymous(app).through(&key);
+    let user_required = not_open(
+        "this API key requires a user: name one of the instance's users in the X-User-Email header",
+        "X-User-Email",
+    );
+    let stranger = not_open(
+        "stranger@example.com is not a user of this instance",
+        "X-User-Email",
+    );
+    // (caller, status, body when refused)
+    let cases = [
+        (
+            anonymous.clone(),
+            StatusCode::FORBIDDEN,
+            Some(user_required),
+        ),
+        (
+            Caller::user(app, "stranger@example.com").through(&key),
+            StatusCode::FORBIDDEN,
+            Some(stranger.clone()),
+        ),
+        (
+            Caller::user(app, "alice@example.com").through(&key),
+            StatusCode::OK,
+            None,
+        ),
+        // Another key requires nothing, but a stranger is one for all.
+        (Caller::anonymous(app), StatusCode::OK, None),
+        (
+            Caller::user(app, "stranger@example.com"),
+            StatusCode::FORBIDDEN,
+            Some(stranger),
+        ),
+    ];
+    for (caller, expected, body) in cases {
+        let before = gw.mock.received().len();
+        let answer = chat(app, &caller, &hello("gpt-4o")).await;
+        assert_eq!(answer.status, expected, "{caller:?}: {}", answer.body);
+        if let Some(body) = body {
+            assert_eq!(answer.body, body, "{caller:?}");
+            assert_eq!(gw.mock.received().len(), before, "{caller:?}");
+        }
+    }
+}
+
+#[actix_web::test]
 async fn characters_open_as_models_do_and_a_refusal_names_activated_character_id() {
     let gw = spawn_gateway().await;
     let app = &gw.app;
