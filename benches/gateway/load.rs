@@ -36,7 +36,7 @@ impl Target {
     }
 
     /// Every request names this user.
-    pub fn as_user(self, email: &'static str) -> Target {
+    pub fn naming_user(self, email: &'static str) -> Target {
         Target {
             user_email: Some(email),
             ..self

@@ -83,7 +83,7 @@ impl Route {
     fn for_user(db: PathBuf, upstream: SocketAddr, policies: bool) -> (Route, UserId, String) {
         let user = governed::prepare(&db, policies);
         let (mut route, key) = Route::mindgate(db, upstream, true);
-        route.target = route.target.as_user(governed::USER_EMAIL);
+        route.target = route.target.naming_user(governed::USER_EMAIL);
         (route, user, key)
     }
 
