@@ -748,6 +748,75 @@ fn a_restart_keeps_a_spent_allowance_spent() {
 }
 
 #[test]
+fn a_restart_counts_each_completion_of_a_continued_chat_in_its_own_slot() {
+    // Five completions of one chat in an hour are one chat log row, whose
+    // time is the last one's; the usage slots keep each.
+    let cases = [
+        ("UTC", Window::Hour, 6),
+        ("UTC", Window::Minute, 2),
+        // The day began at 23:00 UTC the day before: a partial UTC day.
+        ("Europe/Paris", Window::Day, 8),
+    ];
+    for (zone, window, expected) in cases {
+        let mut gov = Instance::at("2026-03-29T12:50:30Z");
+        gov.timezone(zone);
+        let ann = gov.user("ann@example.com", &[]);
+        gov.policy(
+            Scope::User(ann.id),
+            limits(&[limit(Metric::Requests, window, 100, Per::Member)]),
+        );
+        let at = |iso: &str| kept(chat_log("one-chat", ms(iso), Some(&ann), None, 10, 0));
+        gov.record(vec![
+            at("2026-03-28T22:59:59Z"),
+            at("2026-03-28T23:30:00Z"),
+            at("2026-03-28T23:59:00Z"),
+            at("2026-03-29T12:10:00Z"),
+            at("2026-03-29T12:20:00Z"),
+            at("2026-03-29T12:30:00Z"),
+            at("2026-03-29T12:49:59Z"),
+            at("2026-03-29T12:50:00Z"),
+            at("2026-03-29T12:50:20Z"),
+        ]);
+        gov.restart();
+        let who = as_user(&ann);
+        assert_eq!(
+            gov.used(&who),
+            [(format!("user:{}", ann.id), expected)],
+            "{zone} {window}"
+        );
+    }
+}
+
+#[test]
+fn old_usage_slots_are_pruned_and_the_rollups_stay() {
+    let gov = Instance::at("2026-03-29T12:00:00Z");
+    let at = |iso: &str| kept(chat_log(iso, ms(iso), None, None, 1, 0));
+    gov.record(vec![
+        at("2026-03-29T10:58:00Z"),
+        at("2026-03-29T11:59:00Z"),
+        at("2026-02-25T00:00:00Z"),
+    ]);
+    let count = |sql: &str| -> i64 {
+        gov.db
+            .read_blocking(|conn| {
+                Ok::<i64, crate::db::StoreError>(conn.query_row(sql, [], |row| row.get(0))?)
+            })
+            .unwrap()
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM usage_slots"), 6);
+    let pruned = gov
+        .db
+        .write_blocking(|tx| {
+            crate::db::usage::prune_slots(tx, Timestamp(ms("2026-03-29T12:00:00Z")))
+        })
+        .unwrap();
+    // The minutes more than an hour old (10:58's and February's) and the
+    // quarter more than 32 days old.
+    assert_eq!(pruned, 3);
+    assert_eq!(count("SELECT SUM(requests) FROM usage_rollups"), 3);
+}
+
+#[test]
 fn a_reload_seeds_new_limits_from_the_record_and_keeps_counting_the_others() {
     let gov = Instance::at("2026-03-29T12:30:00Z");
     let alice = gov.user("alice@example.com", &["staff"]);
