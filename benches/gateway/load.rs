@@ -49,6 +49,8 @@ pub struct Target {
     url: String,
     api_key: String,
     api: &'static Api,
+    /// The user named in `X-User-Email`, if any.
+    user_email: Option<&'static str>,
 }
 
 impl Target {
@@ -57,6 +59,15 @@ impl Target {
             url,
             api_key: api_key.to_owned(),
             api: &CHAT,
+            user_email: None,
+        }
+    }
+
+    /// Every request names this user.
+    pub fn naming_user(self, email: &'static str) -> Target {
+        Target {
+            user_email: Some(email),
+            ..self
         }
     }
 
@@ -66,15 +77,17 @@ impl Target {
     }
 
     fn send(&self, client: &awc::Client, body: &'static str) -> awc::SendClientRequest {
-        let request = client
+        let mut request = client
             .post(&self.url)
             .insert_header(("x-api-key", self.api_key.as_str()))
             .insert_header(("content-type", "application/json"));
-        self.api
-            .headers
-            .iter()
-            .fold(request, |request, header| request.insert_header(*header))
-            .send_body(Bytes::from_static(body.as_bytes()))
+        if let Some(email) = self.user_email {
+            request = request.insert_header(("x-user-email", email));
+        }
+        for header in self.api.headers {
+            request = request.insert_header(*header);
+        }
+        request.send_body(Bytes::from_static(body.as_bytes()))
     }
 }
 

@@ -3,7 +3,7 @@
 mod anthropic_sdk;
 mod characters;
 mod concurrency;
-mod costs;
+pub(crate) mod costs;
 mod echo;
 mod faults;
 mod http_free;
