@@ -1,8 +1,11 @@
 //! A mock model provider on 127.0.0.1:0 that speaks OpenAI chat completions
-//! (`/v1/chat/completions`) and Anthropic Messages (`/v1/messages`), as JSON
-//! and as SSE, lists its models (`/v1/models`), and fails on demand: a
-//! queue of faults, one per request, or every key refused but one. Its
-//! usage may report prompt cache tokens, or be left out.
+//! (`/v1/chat/completions`) and Anthropic Messages (`/v1/messages`, and its
+//! `/v1/messages/count_tokens`), as JSON and as SSE, lists its models
+//! (`/v1/models`), and fails on demand: a queue of faults, one per request,
+//! or every key refused but one. Its usage may report prompt cache tokens,
+//! or be left out. Its answers are text, or (`MockAnswer::Full`) thinking,
+//! text and a tool call, streamed with every event each vendor sends; the
+//! latest answer's bytes are kept, to compare with what a client got.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -69,6 +72,13 @@ pub enum Fault {
     /// A whole (not streamed) answer sent in this many pieces, `pause`
     /// apart.
     Trickle { pieces: usize, pause: Duration },
+    /// This status, with `Retry-After` when given, and the error the
+    /// vendor sends with it (`vendor_error`): Anthropic's
+    /// `overloaded_error` for a 529, OpenAI's `server_error` for a 500...
+    Vendor {
+        code: u16,
+        retry_after: Option<&'static str>,
+    },
 }
 // In a fault's message or text, `{key}` stands for the credential the
 // request carried (its `Authorization` or `x-api-key` header), as sent back
@@ -89,6 +99,78 @@ pub enum MockUsage {
     /// No usage at all, as servers that ignore `stream_options` send.
     Unreported,
 }
+
+/// What the mock answers with from now on (`answer_with`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum MockAnswer {
+    /// `REPLY`, as text alone.
+    #[default]
+    Plain,
+    /// Every kind of block a model answers with, as the request calls for
+    /// them: a thinking block and its signature (Anthropic, when the
+    /// request turns `thinking` on), `REPLY`, then a call of the request's
+    /// first tool with `tool_input()` unless the request ends with a
+    /// tool's result. The call's arguments stream in `TOOL_INPUT_PIECES`;
+    /// Anthropic's streams have a ping between blocks, and its usage
+    /// always names both cache counts (in `message_delta` too).
+    Full,
+}
+
+/// The thinking of a `Full` answer, streamed in two deltas.
+pub const THINKING_PIECES: [&str; 2] = ["Let me think", " about it."];
+pub const SIGNATURE: &str = "EqQBCkYIBhgCKkDMockSignatureForTestsOnly0123456789abcdef==";
+/// The id of a `Full` answer's tool call, in each vendor's style.
+pub const ANTHROPIC_TOOL_ID: &str = "toolu_01MockToolUseId";
+pub const OPENAI_TOOL_ID: &str = "call_MockToolCallId";
+/// A tool call's arguments (JSON text) as streamed: an empty piece first,
+/// as Anthropic sends, then cut inside a string, inside escapes (`\"`,
+/// `\u00e9`, `\\`) and inside a number.
+pub const TOOL_INPUT_PIECES: [&str; 7] = [
+    "",
+    r#"{"city":"Par"#,
+    r#"is \"#,
+    r#""Rive Gauche\"","note":"caf\u00"#,
+    r#"e9 \"#,
+    r#"\ tea","days":123"#,
+    r#"45}"#,
+];
+
+/// A `Full` answer's tool input: `TOOL_INPUT_PIECES` joined.
+pub fn tool_input() -> Value {
+    serde_json::from_str(&TOOL_INPUT_PIECES.concat()).expect("the pieces join into JSON")
+}
+
+/// The `(type, message)` a vendor's error body carries with `code`.
+pub fn vendor_error(anthropic: bool, code: u16) -> (&'static str, &'static str) {
+    match (anthropic, code) {
+        (true, 400) => ("invalid_request_error", "messages: field required"),
+        (true, 401) => ("authentication_error", "invalid x-api-key"),
+        (true, 403) => (
+            "permission_error",
+            "Your API key does not have permission to use the specified resource.",
+        ),
+        (true, 404) => ("not_found_error", "model: mock-missing"),
+        (true, 413) => (
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+        ),
+        (true, 429) => (
+            "rate_limit_error",
+            "Number of request tokens has exceeded your per-minute rate limit",
+        ),
+        (true, 529) => ("overloaded_error", "Overloaded"),
+        (true, _) => ("api_error", "Internal server error"),
+        (false, 429) => ("requests", "Rate limit reached for requests"),
+        (false, 500..) => (
+            "server_error",
+            "The server had an error while processing your request.",
+        ),
+        (false, _) => ("invalid_request_error", "Invalid request"),
+    }
+}
+
+/// The tokens the mock's `count_tokens` counts in any request.
+pub const COUNTED_TOKENS: i64 = 42;
 
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -116,6 +198,8 @@ struct State {
     closed_at: Mutex<Option<Instant>>,
     /// Bytes of the latest stream sent so far.
     streamed: Mutex<usize>,
+    /// The latest answer's body as sent (its first `KEPT_BYTES`).
+    body: Mutex<Vec<u8>>,
     /// Requests being answered now (a stream until its head is sent).
     in_flight: AtomicUsize,
     /// The most requests it was answering at once.
@@ -125,7 +209,11 @@ struct State {
     /// The only key it takes, when set: any other gets a 401 that echoes it.
     accepted_key: Mutex<Option<String>>,
     usage: Mutex<MockUsage>,
+    answer: Mutex<MockAnswer>,
 }
+
+/// How much of an answer's body `sent_body` keeps.
+const KEPT_BYTES: usize = 1 << 20;
 
 /// One request being answered, counted while it lives.
 struct InFlight(Arc<State>);
@@ -162,6 +250,7 @@ impl MockUpstream {
                 .app_data(web::PayloadConfig::new(64 << 20))
                 .route("/v1/chat/completions", web::post().to(openai))
                 .route("/v1/messages", web::post().to(anthropic))
+                .route("/v1/messages/count_tokens", web::post().to(count_tokens))
                 .route("/v1/models", web::get().to(models))
         })
         .on_connect(move |_, _| {
@@ -189,6 +278,17 @@ impl MockUpstream {
     /// The usage every answer reports from now on.
     pub fn report_usage(&self, usage: MockUsage) {
         *self.state.usage.lock().unwrap() = usage;
+    }
+
+    /// What every answer holds from now on.
+    pub fn answer_with(&self, answer: MockAnswer) {
+        *self.state.answer.lock().unwrap() = answer;
+    }
+
+    /// The latest answer's body (whole, or the stream so far) as the mock
+    /// sent it.
+    pub fn sent_body(&self) -> Vec<u8> {
+        self.state.body.lock().unwrap().clone()
     }
 
     /// Queues faults for the next requests, in order.
@@ -273,22 +373,30 @@ fn refuse_key(protocol: Protocol, credential: &str, state: &State) -> Option<Htt
 
 /// An error answer's body, as each protocol shapes it.
 fn error_body(protocol: Protocol, message: &str) -> Value {
+    typed_error_body(protocol, "mock_error", message)
+}
+
+fn typed_error_body(protocol: Protocol, error_type: &str, message: &str) -> Value {
     match protocol {
-        Protocol::OpenAi => json!({ "error": { "message": message, "type": "mock_error" } }),
+        Protocol::OpenAi => json!({ "error": { "message": message, "type": error_type } }),
         Protocol::Anthropic => {
-            json!({ "type": "error", "error": { "type": "mock_error", "message": message } })
+            json!({ "type": "error", "error": { "type": error_type, "message": message } })
         }
     }
 }
 
-async fn answer(
-    protocol: Protocol,
-    req: HttpRequest,
-    body: Bytes,
-    state: web::Data<State>,
-) -> HttpResponse {
-    let _in_flight = InFlight::new(state.clone().into_inner());
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+/// Anthropic's token count: the same for any request.
+async fn count_tokens(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    record(&req, &body, &state);
+    if let Some(refused) = refuse_key(Protocol::Anthropic, &credential(&req), &state) {
+        return refused;
+    }
+    HttpResponse::Ok().json(json!({ "input_tokens": COUNTED_TOKENS }))
+}
+
+/// Keeps the request for `received`, and returns its body.
+fn record(req: &HttpRequest, body: &[u8], state: &State) -> Value {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     state.received.lock().unwrap().push(Received {
         path: req.path().to_owned(),
         headers: req
@@ -298,6 +406,17 @@ async fn answer(
             .collect(),
         body: body.clone(),
     });
+    body
+}
+
+async fn answer(
+    protocol: Protocol,
+    req: HttpRequest,
+    body: Bytes,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let _in_flight = InFlight::new(state.clone().into_inner());
+    let body = record(&req, &body, &state);
     let credential = credential(&req);
     if let Some(refused) = refuse_key(protocol, &credential, &state) {
         return refused;
@@ -316,7 +435,20 @@ async fn answer(
             if let Some(after) = retry_after {
                 response.insert_header(("retry-after", *after));
             }
-            return response.json(error_body(protocol, &message));
+            return error_response(&state, response, error_body(protocol, &message));
+        }
+        Some(Fault::Vendor { code, retry_after }) => {
+            let (error_type, message) = vendor_error(protocol == Protocol::Anthropic, *code);
+            let mut response =
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(*code).expect("status"));
+            if let Some(after) = retry_after {
+                response.insert_header(("retry-after", *after));
+            }
+            return error_response(
+                &state,
+                response,
+                typed_error_body(protocol, error_type, message),
+            );
         }
         Some(Fault::StallHead(delay)) => actix_web::rt::time::sleep(*delay).await,
         Some(Fault::HoldForCompany { in_flight, at_most }) => {
@@ -334,9 +466,12 @@ async fn answer(
         _ => REPLY.to_owned(),
     };
     let usage = *state.usage.lock().unwrap();
-    let whole = match protocol {
-        Protocol::OpenAi => openai_completion_of(&model, &text, usage),
-        Protocol::Anthropic => anthropic_message_of(&model, &text, usage),
+    let full = (*state.answer.lock().unwrap() == MockAnswer::Full).then(|| Full::of(&body));
+    let whole = match (protocol, &full) {
+        (Protocol::OpenAi, None) => openai_completion_of(&model, &text, usage),
+        (Protocol::Anthropic, None) => anthropic_message_of(&model, &text, usage),
+        (Protocol::OpenAi, Some(full)) => full.openai_completion(&model, &text, usage),
+        (Protocol::Anthropic, Some(full)) => full.anthropic_message(&model, &text, usage),
     };
     if let Some(Fault::Trickle { pieces, pause }) = fault {
         let text = whole.to_string().into_bytes();
@@ -357,7 +492,11 @@ async fn answer(
             .streaming(trickle);
     }
     if body["stream"] != true {
-        return HttpResponse::Ok().json(whole);
+        let whole = whole.to_string();
+        keep_sent(&state, whole.as_bytes(), true);
+        return HttpResponse::Ok()
+            .content_type("application/json")
+            .body(whole);
     }
     if let Some(Fault::JsonAnswer(content_type)) = fault {
         return HttpResponse::Ok()
@@ -370,9 +509,11 @@ async fn answer(
     } else {
         vec![text.as_str()]
     };
-    let mut events = match protocol {
-        Protocol::OpenAi => openai_events_of(&model, &words, include_usage, usage),
-        Protocol::Anthropic => anthropic_events_of(&model, &words, usage),
+    let mut events = match (protocol, &full) {
+        (Protocol::OpenAi, None) => openai_events_of(&model, &words, include_usage, usage),
+        (Protocol::Anthropic, None) => anthropic_events_of(&model, &words, usage),
+        (Protocol::OpenAi, Some(full)) => full.openai_events(&model, &words, include_usage, usage),
+        (Protocol::Anthropic, Some(full)) => full.anthropic_events(&model, &words, usage),
     };
     match &fault {
         Some(Fault::StreamError {
@@ -404,6 +545,7 @@ async fn answer(
     state.sent_at.lock().unwrap().clear();
     *state.closed_at.lock().unwrap() = None;
     *state.streamed.lock().unwrap() = 0;
+    keep_sent(&state, b"", true);
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .streaming(event_stream(protocol, events, fault, state.into_inner()))
@@ -662,6 +804,7 @@ fn event_stream(
             Some(event) => {
                 s.state.sent_at.lock().unwrap().push(Instant::now());
                 *s.state.streamed.lock().unwrap() += event.len();
+                keep_sent(&s.state, event.as_bytes(), false);
                 s.index += 1;
                 Some((Ok(Bytes::from(event)), s))
             }
@@ -671,4 +814,237 @@ fn event_stream(
             }
         }
     })
+}
+
+/// An error answer, its body kept as sent.
+fn error_response(
+    state: &State,
+    mut response: actix_web::HttpResponseBuilder,
+    body: Value,
+) -> HttpResponse {
+    let body = body.to_string();
+    keep_sent(state, body.as_bytes(), true);
+    response.content_type("application/json").body(body)
+}
+
+/// Adds `bytes` to the latest answer's body (a new one when `new`), up to
+/// `KEPT_BYTES`.
+fn keep_sent(state: &State, bytes: &[u8], new: bool) {
+    let mut body = state.body.lock().unwrap();
+    if new {
+        body.clear();
+    }
+    let room = KEPT_BYTES.saturating_sub(body.len());
+    body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
+/// What a `MockAnswer::Full` answer holds beside its text, as its request
+/// calls for.
+struct Full {
+    thinking: bool,
+    /// The tool it calls.
+    tool: Option<String>,
+}
+
+impl Full {
+    fn of(request: &Value) -> Full {
+        let thinking = request["thinking"]["type"] == "enabled";
+        let tools = request["tools"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let first = tools.first().and_then(|tool| {
+            tool["name"]
+                .as_str()
+                .or_else(|| tool["function"]["name"].as_str())
+        });
+        // A tool's result ends the round: the answer is text alone.
+        let last = request["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .cloned()
+            .unwrap_or_default();
+        let answered = last["role"] == "tool"
+            || last["content"]
+                .as_array()
+                .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"));
+        Full {
+            thinking,
+            tool: first.filter(|_| !answered).map(str::to_owned),
+        }
+    }
+
+    fn stop_reason(&self) -> &'static str {
+        if self.tool.is_some() {
+            "tool_use"
+        } else {
+            "end_turn"
+        }
+    }
+
+    fn finish_reason(&self) -> &'static str {
+        if self.tool.is_some() {
+            "tool_calls"
+        } else {
+            "stop"
+        }
+    }
+
+    fn openai_completion(&self, model: &str, text: &str, usage: MockUsage) -> Value {
+        let mut body = openai_completion_of(model, text, usage);
+        let choice = &mut body["choices"][0];
+        choice["finish_reason"] = self.finish_reason().into();
+        if let Some(name) = &self.tool {
+            choice["message"]["tool_calls"] = json!([{
+                "id": OPENAI_TOOL_ID, "type": "function",
+                "function": { "name": name, "arguments": TOOL_INPUT_PIECES.concat() }
+            }]);
+        }
+        body
+    }
+
+    fn openai_events(
+        &self,
+        model: &str,
+        words: &[&str],
+        include_usage: bool,
+        usage: MockUsage,
+    ) -> Vec<String> {
+        let mut events = openai_events_of(model, words, include_usage, usage);
+        // Before the finish chunk: the call's head, then its arguments.
+        let finish = 1 + words.len();
+        let mut calls = Vec::new();
+        if let Some(name) = &self.tool {
+            calls.push(
+                json!([{ "index": 0, "id": OPENAI_TOOL_ID, "type": "function",
+                                "function": { "name": name, "arguments": "" } }]),
+            );
+            for piece in TOOL_INPUT_PIECES.iter().filter(|p| !p.is_empty()) {
+                calls.push(json!([{ "index": 0, "function": { "arguments": piece } }]));
+            }
+        }
+        let calls = calls
+            .into_iter()
+            .map(|call| openai_chunk(model, json!({ "tool_calls": call }), Value::Null));
+        events.splice(
+            finish..=finish,
+            calls.chain([openai_chunk(model, json!({}), self.finish_reason().into())]),
+        );
+        events
+    }
+
+    /// Anthropic's usage with both cache counts, however many.
+    fn anthropic_usage(usage: MockUsage, output: i64) -> Option<Value> {
+        let (read, write) = match usage {
+            MockUsage::Cached { read, write } => (read, write),
+            MockUsage::Plain => (0, 0),
+            MockUsage::Unreported => return None,
+        };
+        Some(json!({
+            "input_tokens": PROMPT_TOKENS - read - write,
+            "cache_creation_input_tokens": write, "cache_read_input_tokens": read,
+            "output_tokens": output
+        }))
+    }
+
+    fn anthropic_message(&self, model: &str, text: &str, usage: MockUsage) -> Value {
+        let mut content = Vec::new();
+        if self.thinking {
+            content.push(
+                json!({ "type": "thinking", "thinking": THINKING_PIECES.concat(),
+                                 "signature": SIGNATURE }),
+            );
+        }
+        content.push(json!({ "type": "text", "text": text }));
+        if let Some(name) = &self.tool {
+            content.push(
+                json!({ "type": "tool_use", "id": ANTHROPIC_TOOL_ID, "name": name,
+                                 "input": tool_input() }),
+            );
+        }
+        let mut body = json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": self.stop_reason(), "stop_sequence": null
+        });
+        if let Some(usage) = Full::anthropic_usage(usage, COMPLETION_TOKENS) {
+            body["usage"] = usage;
+        }
+        body
+    }
+
+    fn anthropic_events(&self, model: &str, words: &[&str], usage: MockUsage) -> Vec<String> {
+        let mut message = json!({ "id": "msg_mock", "type": "message", "role": "assistant",
+                                  "model": model, "content": [], "stop_reason": null,
+                                  "stop_sequence": null });
+        if let Some(usage) = Full::anthropic_usage(usage, 1) {
+            message["usage"] = usage;
+        }
+        let mut blocks: Vec<(Value, Vec<Value>)> = Vec::new();
+        if self.thinking {
+            let mut deltas: Vec<Value> = THINKING_PIECES
+                .iter()
+                .map(|piece| json!({ "type": "thinking_delta", "thinking": piece }))
+                .collect();
+            deltas.push(json!({ "type": "signature_delta", "signature": SIGNATURE }));
+            blocks.push((
+                json!({ "type": "thinking", "thinking": "", "signature": "" }),
+                deltas,
+            ));
+        }
+        let deltas = words
+            .iter()
+            .map(|word| json!({ "type": "text_delta", "text": word }))
+            .collect();
+        blocks.push((json!({ "type": "text", "text": "" }), deltas));
+        if let Some(name) = &self.tool {
+            let deltas = TOOL_INPUT_PIECES
+                .iter()
+                .map(|piece| json!({ "type": "input_json_delta", "partial_json": piece }))
+                .collect();
+            let start = json!({ "type": "tool_use", "id": ANTHROPIC_TOOL_ID, "name": name,
+                                "input": {} });
+            blocks.push((start, deltas));
+        }
+        let mut events = vec![named(
+            "message_start",
+            json!({ "type": "message_start", "message": message }),
+        )];
+        for (index, (start, deltas)) in blocks.into_iter().enumerate() {
+            if index > 0 {
+                events.push(named("ping", json!({ "type": "ping" })));
+            }
+            events.push(named(
+                "content_block_start",
+                json!({
+                    "type": "content_block_start", "index": index, "content_block": start
+                }),
+            ));
+            if index == 0 {
+                events.push(named("ping", json!({ "type": "ping" })));
+            }
+            for delta in deltas {
+                events.push(named(
+                    "content_block_delta",
+                    json!({
+                        "type": "content_block_delta", "index": index, "delta": delta
+                    }),
+                ));
+            }
+            events.push(named(
+                "content_block_stop",
+                json!({ "type": "content_block_stop", "index": index }),
+            ));
+        }
+        let delta_usage = Full::anthropic_usage(usage, COMPLETION_TOKENS).unwrap_or(Value::Null);
+        events.push(named(
+            "message_delta",
+            json!({
+                "type": "message_delta",
+                "delta": { "stop_reason": self.stop_reason(), "stop_sequence": null },
+                "usage": delta_usage
+            }),
+        ));
+        events.push(named("message_stop", json!({ "type": "message_stop" })));
+        events
+    }
 }
