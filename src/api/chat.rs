@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::{messages, QueryParams};
 use crate::auth::AuthenticatedKey;
 use crate::domain::{Email, JsonObject};
 use crate::error::ApiError;
@@ -61,10 +62,19 @@ pub fn respond(answer: Answer) -> HttpResponse {
     }
 }
 
-/// Enabled models, in OpenAI's list shape.
-pub async fn models(catalog: web::Data<Catalog>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
+/// Enabled models, in OpenAI's list shape, or Anthropic's when asked with
+/// `anthropic-version`.
+pub async fn models(
+    req: HttpRequest,
+    query: QueryParams,
+    catalog: web::Data<Catalog>,
+) -> Result<HttpResponse, ApiError> {
+    let listing = catalog.snapshot().listing();
+    if messages::wants_anthropic_shape(&req) {
+        return Ok(HttpResponse::Ok().json(messages::anthropic_models(&listing, &query)?));
+    }
+    Ok(HttpResponse::Ok().json(json!({
         "object": "list",
-        "data": catalog.snapshot().listing(),
-    }))
+        "data": listing,
+    })))
 }

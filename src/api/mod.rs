@@ -4,6 +4,7 @@
 mod characters;
 mod chat;
 mod chatlogs;
+mod messages;
 mod models;
 mod openapi;
 mod usage;
@@ -14,7 +15,7 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::from_fn;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::auth::require_api_key;
@@ -23,7 +24,8 @@ use crate::error::ApiError;
 use crate::http::BodyLimit;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
-/// an API key. Chat completions take bodies up to `completion_body_limit`.
+/// an API key. Chat completions and messages take bodies up to
+/// `completion_body_limit`.
 /// Pages on `cors_origins` may call it from a browser.
 pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_origins: &[String]) {
     cfg.service(
@@ -36,6 +38,7 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                     .service(
                         web::scope("")
                             .wrap(from_fn(require_api_key))
+                            .wrap(from_fn(messages::anthropic_errors))
                             .service(
                                 resource("/users", "GET, HEAD, POST")
                                     .get(users::list)
@@ -64,7 +67,23 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                                     .app_data(BodyLimit(completion_body_limit))
                                     .post(chat::create),
                             )
-                            .service(resource("/models", "GET, HEAD").get(chat::models))
+                            .service(
+                                resource("/messages", "POST")
+                                    .name(messages::MESSAGES)
+                                    .app_data(BodyLimit(completion_body_limit))
+                                    .post(messages::create),
+                            )
+                            .service(
+                                resource("/messages/count_tokens", "POST")
+                                    .name(messages::COUNT_TOKENS)
+                                    .app_data(BodyLimit(completion_body_limit))
+                                    .post(messages::count_tokens),
+                            )
+                            .service(
+                                resource("/models", "GET, HEAD")
+                                    .name(messages::MODELS)
+                                    .get(chat::models),
+                            )
                             .service(resource("/models/{name}", "GET, HEAD").get(models::show))
                             .service(
                                 resource("/models/{name}/price", "PUT, DELETE")
@@ -93,8 +112,11 @@ fn data_list<T: Serialize>(data: Vec<T>) -> HttpResponse {
 /// the methods it has.
 fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
-        let mut response =
-            ApiError::method_not_allowed(req.method().as_str(), req.path()).error_response();
+        // The error stays attached, for a route that renders its own shape.
+        let mut response = HttpResponse::from_error(ApiError::method_not_allowed(
+            req.method().as_str(),
+            req.path(),
+        ));
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static(allow));
