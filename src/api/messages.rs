@@ -131,7 +131,13 @@ pub async fn anthropic_errors(
         .and_then(|e| e.as_error::<ApiError>());
     match error {
         Some(error) if anthropic => {
-            let response = error.anthropic_response();
+            let mut response = error.anthropic_response();
+            // The headers set beside the error (a 405's `Allow`) stay.
+            for (name, value) in res.headers() {
+                if !response.headers().contains_key(name) {
+                    response.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
             Ok(res.into_response(response).map_into_right_body())
         }
         _ => Ok(res.map_into_left_body()),

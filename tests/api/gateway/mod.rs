@@ -7,6 +7,7 @@ mod echo;
 mod faults;
 mod http_free;
 mod logging;
+mod messages;
 mod python_sdk;
 mod requests;
 mod streaming;
