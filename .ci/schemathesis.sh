@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=$(realpath "${1:-target/debug/mindgate}")
+config=$(realpath .ci/schemathesis.toml)
 shift || true
 work=$(mktemp -d)
 pid=""
@@ -18,9 +19,14 @@ trap cleanup EXIT
 
 # A fresh instance with no provider keys: of the models, only `echo` can
 # answer, so the document offers only `echo`, and nothing leaves the machine.
-run() { env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_BASE_URL \
+# `run` takes the place of the subshell it is called in, so the server's $!
+# is the server itself, which the cleanup stops (not a shell around it).
+run() { exec env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_BASE_URL \
     MINDGATE_DB="$work/mindgate.db" "$@"; }
 key=$(run "$bin" keys create --name schemathesis)
+# Key 2: the scope whose policy PUT /policies/{scope} is fuzzed on
+# (schemathesis.toml); never used, so its policy restricts nothing here.
+(run "$bin" keys create --name "policy target" --scope chat >/dev/null)
 RUST_LOG=info run "$bin" serve --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
@@ -41,6 +47,7 @@ fi
 # Run from the scratch directory, where schemathesis leaves its cache.
 cd "$work"
 python3 -c 'import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())' \
+    --config-file "$config" \
     run "$url/api/v1/openapi.json" \
     --checks all \
     --header "X-API-KEY: $key" \

@@ -12,8 +12,10 @@ use crate::admin;
 use crate::config::{DbConfig, ServeConfig};
 use crate::db::admins;
 use crate::db::api_keys::{self, Revoked};
-use crate::db::{providers, Db};
-use crate::domain::{ApiKey, ApiKeyId, Email, KeyName, KeyScope, NewPassword, Timestamp};
+use crate::db::{policies, providers, Db};
+use crate::domain::{
+    ApiKey, ApiKeyId, Email, KeyName, KeyScope, NewPassword, PolicyInput, Scope, Timestamp,
+};
 use crate::secrets::SecretKey;
 use crate::startup::Application;
 
@@ -84,10 +86,16 @@ enum KeysCommand {
         /// A name to tell the key apart, e.g. the script that uses it
         #[arg(long)]
         name: String,
+        /// `admin` (every route) or `chat` (chat completions and models only)
+        #[arg(long, default_value = "admin", value_parser = KeyScope::parse_arg)]
+        scope: KeyScope,
+        /// Refuse the key's completions that name no user of the instance (X-User-Email)
+        #[arg(long)]
+        requires_user: bool,
         #[command(flatten)]
         db: DbConfig,
     },
-    /// List keys: id, name, prefix, created, last used, revoked
+    /// List keys: id, name, scope, prefix, created, last used, revoked
     List {
         #[command(flatten)]
         db: DbConfig,
@@ -125,7 +133,12 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(config)) => serve(*config),
-        Some(Command::Keys(KeysCommand::Create { name, db })) => create_key(&name, &db),
+        Some(Command::Keys(KeysCommand::Create {
+            name,
+            scope,
+            requires_user,
+            db,
+        })) => create_key(&name, scope, requires_user, &db),
         Some(Command::Keys(KeysCommand::List { db })) => list_keys(&db),
         Some(Command::Keys(KeysCommand::Revoke { id, db })) => revoke_key(id, &db),
         Some(Command::Admin(AdminCommand::SetPassword { email, db })) => {
@@ -159,17 +172,37 @@ fn serve(mut config: ServeConfig) -> CommandResult {
     })
 }
 
-fn create_key(name: &str, db: &DbConfig) -> CommandResult {
+fn create_key(name: &str, scope: KeyScope, requires_user: bool, db: &DbConfig) -> CommandResult {
     let name = KeyName::parse(name)?;
     let db = Db::open(&db.path)?;
     let key = ApiKey::generate();
     let info = db
-        .write_blocking(|tx| api_keys::insert(tx, name.as_str(), &key, KeyScope::Admin))
+        .write_blocking(|tx| {
+            let info = api_keys::insert(tx, name.as_str(), &key, scope)?;
+            if requires_user {
+                // The key's own policy says so, as the API and admin set it.
+                let policy_scope = Scope::Key(info.id);
+                let input = PolicyInput {
+                    requires_user: Some(true),
+                    ..PolicyInput::default()
+                };
+                let policy = input.check(&policy_scope)?;
+                policies::put(tx, &policy_scope, &policy)?;
+            }
+            Ok::<_, anyhow::Error>(info)
+        })
         .context("cannot store the new API key")?;
     println!("{}", key.as_str());
+    let requiring = if requires_user {
+        ", requiring a user"
+    } else {
+        ""
+    };
     eprintln!(
-        "created API key {} ({:?}); it is shown only this once",
-        info.id, info.name
+        "created {} API key {} ({:?}{requiring}); it is shown only this once",
+        info.scope.as_str(),
+        info.id,
+        info.name
     );
     Ok(())
 }
@@ -180,12 +213,13 @@ fn list_keys(db: &DbConfig) -> CommandResult {
         .read_blocking(api_keys::list)
         .context("cannot read the API keys")?;
     let when = |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), Timestamp::to_iso);
-    let rows: Vec<[String; 6]> = keys
+    let rows: Vec<[String; 7]> = keys
         .iter()
         .map(|k| {
             [
                 k.id.to_string(),
                 k.name.clone(),
+                k.scope.as_str().to_owned(),
                 format!("{}…", k.prefix),
                 k.created_at.to_iso(),
                 when(k.last_used_at),
@@ -193,8 +227,17 @@ fn list_keys(db: &DbConfig) -> CommandResult {
             ]
         })
         .collect();
-    let header = ["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED"].map(String::from);
-    let widths: Vec<usize> = (0..6)
+    let header = [
+        "ID",
+        "NAME",
+        "SCOPE",
+        "PREFIX",
+        "CREATED",
+        "LAST USED",
+        "REVOKED",
+    ]
+    .map(String::from);
+    let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             std::iter::once(&header)
                 .chain(&rows)

@@ -8,7 +8,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
 use crate::db::providers::ProviderSeed;
-use crate::domain::Retention;
+use crate::domain::{InstanceTimeZone, Retention};
 use crate::http::client_ip::TrustedProxies;
 use crate::http::BasePath;
 use crate::secrets::SecretKey;
@@ -154,6 +154,9 @@ pub struct GatewayConfig {
     /// Delete chat logs older than this many days, 0 to keep them forever; unset keeps the admin's setting
     #[arg(long, env = "MINDGATE_CHATLOG_RETENTION_DAYS", value_parser = Retention::parse_arg, value_name = "DAYS")]
     pub chatlog_retention_days: Option<Retention>,
+    /// The IANA time zone (e.g. Europe/Paris) whose calendar day, week and month limits follow; unset keeps the admin's setting
+    #[arg(long, env = "MINDGATE_TIMEZONE", value_parser = InstanceTimeZone::parse_arg, value_name = "ZONE")]
+    pub timezone: Option<InstanceTimeZone>,
     /// Most connections to upstreams per worker thread, 0 for no limit but the open files limit
     #[arg(
         long,
@@ -188,6 +191,7 @@ impl Default for GatewayConfig {
             record_chats: None,
             record_conversations: None,
             chatlog_retention_days: None,
+            timezone: None,
             max_upstream_connections: 0,
             openai: ProviderSeed::default(),
             anthropic: ProviderSeed::default(),

@@ -8,6 +8,7 @@
 //! whole page. Mutations are POSTs carrying the session's CSRF token (see
 //! `guard`, `sessions` and `csrf`).
 
+mod access;
 mod api_keys;
 mod characters;
 mod chart;
@@ -17,11 +18,13 @@ mod dashboard;
 mod download;
 mod error;
 pub(crate) mod format;
+mod groups;
 mod guard;
 mod limiter;
 mod login;
 pub mod password;
 pub mod paths;
+mod policies;
 mod providers;
 mod response;
 mod sessions;
@@ -131,13 +134,20 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(GET, USAGE_USERS_CSV, usage::users_csv),
         endpoint(GET, USAGE_TAGS_CSV, usage::tags_csv),
         endpoint(GET, USAGE_MODELS_CSV, usage::models_csv),
+        endpoint(GET, GROUPS, groups::list),
+        endpoint(GET, GROUP, groups::show),
+        endpoint(POST, POLICY, policies::save),
+        endpoint(GET, POLICY_DELETE, policies::confirm_delete),
+        endpoint(POST, POLICY_DELETE, policies::delete),
         endpoint(GET, API_KEYS, api_keys::list),
         endpoint(POST, API_KEYS, api_keys::create),
+        endpoint(GET, API_KEY, api_keys::show),
         endpoint(GET, API_KEY_REVOKE, api_keys::confirm_revoke),
         endpoint(POST, API_KEY_REVOKE, api_keys::revoke),
         endpoint(GET, SETTINGS, settings::show),
         endpoint(POST, SETTINGS_RECORDING, settings::set_recording),
         endpoint(POST, SETTINGS_CHATLOGS, settings::set_chat_logs),
+        endpoint(POST, SETTINGS_TIMEZONE, settings::set_timezone),
         endpoint(POST, SETTINGS_PASSWORD, settings::change_password),
         endpoint(POST, ADMINS, settings::add_admin),
         endpoint(GET, ADMIN_DELETE, settings::confirm_remove_admin),

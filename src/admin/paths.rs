@@ -5,6 +5,7 @@
 use std::fmt::Display;
 
 use super::format::url_encode;
+use crate::domain::Scope;
 use crate::http::BasePath;
 
 /// Where the admin is mounted, under the base path.
@@ -46,11 +47,22 @@ pub const USAGE: &str = "/usage";
 pub const USAGE_USERS_CSV: &str = "/usage/users.csv";
 pub const USAGE_TAGS_CSV: &str = "/usage/tags.csv";
 pub const USAGE_MODELS_CSV: &str = "/usage/models.csv";
+/// Every tag in use, and the policy for everyone.
+pub const GROUPS: &str = "/groups";
+/// One tag's members and policy (`Urls::group` writes the segment).
+pub const GROUP: &str = "/groups/{tag}";
+/// The policy of a scope (`everyone`, `tag:NAME`, `user:ID`, `key:ID`),
+/// saved from its page.
+pub const POLICY: &str = "/policies/{scope}";
+pub const POLICY_DELETE: &str = "/policies/{scope}/delete";
 pub const API_KEYS: &str = "/api-keys";
+/// One key's page: its scope and policy.
+pub const API_KEY: &str = "/api-keys/{id}";
 pub const API_KEY_REVOKE: &str = "/api-keys/{id}/revoke";
 pub const SETTINGS: &str = "/settings";
 pub const SETTINGS_RECORDING: &str = "/settings/recording";
 pub const SETTINGS_CHATLOGS: &str = "/settings/chatlogs";
+pub const SETTINGS_TIMEZONE: &str = "/settings/timezone";
 pub const SETTINGS_PASSWORD: &str = "/settings/password";
 pub const ADMINS: &str = "/settings/admins";
 pub const ADMIN_DELETE: &str = "/settings/admins/{id}/delete";
@@ -245,8 +257,46 @@ impl Urls {
         self.at(USAGE_MODELS_CSV)
     }
 
+    pub fn groups(&self) -> String {
+        self.at(GROUPS)
+    }
+
+    /// A tag's page. A tag of dots alone (`.`, `..`) would be a dot
+    /// segment, which browsers resolve away: a leading space, which no tag
+    /// has (they are trimmed), keeps it a name.
+    pub fn group(&self, tag: &str) -> String {
+        if matches!(tag, "." | "..") {
+            self.with(GROUP, format!(" {tag}"))
+        } else {
+            self.with(GROUP, tag)
+        }
+    }
+
+    /// Where the policy of `scope` is saved.
+    pub fn policy(&self, scope: &Scope) -> String {
+        self.with(POLICY, scope)
+    }
+
+    pub fn policy_delete(&self, scope: &Scope) -> String {
+        self.with(POLICY_DELETE, scope)
+    }
+
+    /// The page that shows the policy of `scope`, with its form.
+    pub fn policy_page(&self, scope: &Scope) -> String {
+        match scope {
+            Scope::Everyone => self.groups(),
+            Scope::Tag(tag) => self.group(tag),
+            Scope::User(id) => self.user(id),
+            Scope::Key(id) => self.api_key(id),
+        }
+    }
+
     pub fn api_keys(&self) -> String {
         self.at(API_KEYS)
+    }
+
+    pub fn api_key(&self, id: impl Display) -> String {
+        self.with(API_KEY, id)
     }
 
     pub fn api_key_revoke(&self, id: impl Display) -> String {
@@ -263,6 +313,10 @@ impl Urls {
 
     pub fn settings_chatlogs(&self) -> String {
         self.at(SETTINGS_CHATLOGS)
+    }
+
+    pub fn settings_timezone(&self) -> String {
+        self.at(SETTINGS_TIMEZONE)
     }
 
     pub fn settings_password(&self) -> String {
@@ -299,6 +353,7 @@ impl Urls {
 #[cfg(test)]
 mod tests {
     use super::Urls;
+    use crate::domain::{ApiKeyId, Scope};
     use crate::http::BasePath;
 
     #[test]
@@ -325,5 +380,23 @@ mod tests {
         assert_eq!(under.relative("/mindgate/admin"), Some(""));
         assert_eq!(under.relative("/mindgate/administrator"), None);
         assert_eq!(under.relative("/admin/login"), None);
+    }
+
+    #[test]
+    fn group_and_policy_paths_keep_any_tag_one_segment() {
+        let u = Urls::default();
+        assert_eq!(u.group("Data team/EU"), "/admin/groups/Data%20team%2FEU");
+        assert_eq!(u.group("a?b#c%"), "/admin/groups/a%3Fb%23c%25");
+        assert_eq!(u.group(".."), "/admin/groups/%20..");
+        assert_eq!(u.group("."), "/admin/groups/%20.");
+        assert_eq!(u.group("..."), "/admin/groups/...");
+        let tag = Scope::Tag("x/y".into());
+        assert_eq!(u.policy(&tag), "/admin/policies/tag%3Ax%2Fy");
+        assert_eq!(
+            u.policy_delete(&Scope::Everyone),
+            "/admin/policies/everyone/delete"
+        );
+        assert_eq!(u.policy_page(&tag), u.group("x/y"));
+        assert_eq!(u.policy_page(&Scope::Key(ApiKeyId(3))), "/admin/api-keys/3");
     }
 }

@@ -356,10 +356,11 @@ struct NavItem {
 }
 
 /// The main navigation: each page's path and label.
-fn nav(urls: &Urls) -> [(String, &'static str); 8] {
+fn nav(urls: &Urls) -> [(String, &'static str); 9] {
     [
         (urls.dashboard(), "Dashboard"),
         (urls.users(), "Users"),
+        (urls.groups(), "Groups"),
         (urls.characters(), "AI characters"),
         (urls.providers(), "Providers & models"),
         (urls.chatlogs(), "Chat logs"),

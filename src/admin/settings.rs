@@ -1,4 +1,5 @@
-//! `/admin/settings`: chat recording, the admins, your own password.
+//! `/admin/settings`: chat recording, the instance's time zone, the
+//! admins, your own password.
 
 use actix_web::web;
 use askama::Template;
@@ -10,8 +11,9 @@ use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult, Flash};
 use super::AdminState;
 use crate::db::{self, admins::Admin, admins::Removed, Db, StoreError};
-use crate::domain::{AdminId, Email, InvalidInput, NewPassword, Retention};
+use crate::domain::{AdminId, Email, InstanceTimeZone, InvalidInput, NewPassword, Retention};
 use crate::gateway::Gateway;
+use crate::governance::Governor;
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -25,6 +27,7 @@ struct SettingsPage<'a> {
     /// Whether purged logs give their space back yet (else from the next
     /// start).
     gives_pages_back: bool,
+    timezone: InstanceTimeZone,
     admins: Vec<Admin>,
 }
 
@@ -34,6 +37,7 @@ struct Recording {
     conversations: bool,
     retention: Retention,
     gives_pages_back: bool,
+    timezone: InstanceTimeZone,
 }
 
 pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
@@ -49,6 +53,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
                 )?,
                 retention: db::settings::retention(conn)?,
                 gives_pages_back: db::gives_pages_back(conn)?,
+                timezone: db::settings::timezone(conn)?,
             };
             Ok::<_, StoreError>((recording, db::admins::list(conn)?))
         })
@@ -63,6 +68,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>) -> AdminResult {
             record_conversations: recording.conversations,
             retention: recording.retention,
             gives_pages_back: recording.gives_pages_back,
+            timezone: recording.timezone,
             admins,
         },
     )
@@ -139,6 +145,32 @@ pub async fn set_chat_logs(
     Ok(AdminResponse::redirect(
         ctx.urls.settings(),
         Flash::ok(format!("{recorded}, {kept}")),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct TimeZoneForm {
+    #[serde(default)]
+    timezone: String,
+}
+
+pub async fn set_timezone(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    governor: web::Data<Governor>,
+    form: web::Form<TimeZoneForm>,
+) -> AdminResult {
+    let zone = InstanceTimeZone::parse("timezone", &form.timezone)?;
+    let name = zone.name().to_owned();
+    db.write(move |tx| db::settings::set(tx, db::settings::TIMEZONE, &name))
+        .await?;
+    // Limits read the zone from memory: their windows move now.
+    governor.reload().await?;
+    Ok(AdminResponse::redirect(
+        ctx.urls.settings(),
+        Flash::ok(format!(
+            "Day, week and month limits now follow the calendar of {zone}."
+        )),
     ))
 }
 

@@ -328,6 +328,8 @@ pub(super) enum Column {
     CacheWrite,
     Tokens,
     Cost,
+    /// Requests a policy refused: they are not in `Requests`.
+    Refused,
 }
 
 impl Column {
@@ -355,6 +357,7 @@ impl Column {
             Column::CacheWrite => "Cache write",
             Column::Tokens => "Tokens",
             Column::Cost => "Cost",
+            Column::Refused => "Refused",
         }
     }
 
@@ -382,6 +385,7 @@ impl Column {
             Column::CacheWrite => count(t.cache_write_tokens),
             Column::Tokens => count(t.tokens()),
             Column::Cost => cost_cell(t),
+            Column::Refused => count(t.refused),
         }
     }
 }
@@ -693,6 +697,10 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>, params: web::Query<UsageParams>) 
         .breakdowns
         .iter()
         .map(|(b, entries)| {
+            // The by-user table adds the requests a policy refused each
+            // user, after the other figures.
+            let refused = (*b == Breakdown::Users).then_some(Column::Refused);
+            let columns: Vec<Column> = Column::ALL.into_iter().chain(refused).collect();
             TableSpec {
                 breakdown: *b,
                 heading: b.names().heading.to_owned(),
@@ -701,7 +709,7 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>, params: web::Query<UsageParams>) 
                     b.names().heading.to_lowercase(),
                     view.dates()
                 ),
-                columns: &Column::ALL,
+                columns: &columns,
                 view: &view,
                 sort_page: Some(urls.usage()),
                 users: Some(&links),

@@ -1,5 +1,6 @@
 //! `/admin/users`: search, add, edit tags inline, delete, import a CSV;
-//! `/admin/users/{id}`: one user's usage by model and their latest chats.
+//! `/admin/users/{id}`: one user's effective access and limits, their own
+//! policy, their usage by model and their latest chats.
 
 use actix_multipart::Multipart;
 use actix_web::dev::Payload;
@@ -9,17 +10,21 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use super::access::AccessView;
 use super::error::AdminError;
 use super::format::url_encode;
 use super::guard::Ctx;
 use super::paths::Urls;
+use super::policies::{Offer, PolicyForm};
 use super::response::{AdminResponse, AdminResult, Flash};
 use super::usage::{self, PeriodSelector, UsageParams, UsageTable, View};
 use super::{one_page, page_window};
 use crate::db::chat_logs::UserChat;
 use crate::db::users::User;
 use crate::db::{self, Db, StoreError};
-use crate::domain::{InvalidInput, NewUser, Tags, UserId, UserInput};
+use crate::domain::{InvalidInput, NewUser, Scope, Tags, UserId, UserInput};
+use crate::gateway::Catalog;
+use crate::governance::{Governor, Member, Subject};
 
 const MAX_IMPORT_ROWS: usize = 10_000;
 /// The latest chats a user's page lists.
@@ -88,7 +93,11 @@ struct UserEditPage<'a> {
 #[template(path = "user.html")]
 struct UserPage<'a> {
     user: &'a User,
+    csrf: &'a str,
     urls: &'a Urls,
+    access: AccessView,
+    /// Their own policy.
+    policy: PolicyForm,
     period: PeriodSelector,
     /// None when they used nothing in the period.
     usage: Option<UsageTable>,
@@ -183,16 +192,20 @@ async fn find(db: &Db, id: UserId) -> Result<User, AdminError> {
         .ok_or_else(|| no_such_user(id))
 }
 
-/// A user's page: their usage by model over the period asked (from the
-/// rollups, by their email) and their latest chats.
-pub async fn show(
-    ctx: Ctx,
-    db: web::Data<Db>,
-    id: web::Path<UserId>,
-    params: web::Query<UsageParams>,
+/// A user's page: what they may use and where their limits stand, their
+/// own policy (`sent`: the form just refused), and their usage by model
+/// over the period asked (from the rollups, by their email) with their
+/// latest chats.
+pub async fn user_page(
+    ctx: &Ctx,
+    db: &Db,
+    catalog: &Catalog,
+    governor: &Governor,
+    id: UserId,
+    params: &UsageParams,
+    sent: Option<PolicyForm>,
 ) -> AdminResult {
-    let id = id.into_inner();
-    let view = View::asked(&params)?;
+    let view = View::asked(params)?;
     let page = ctx.urls.user(id);
     let here = page.clone();
     let found = db
@@ -202,21 +215,55 @@ pub async fn show(
             };
             let usage = usage::user_table(conn, &user.email, &view, here)?;
             let chats = db::chat_logs::recent_of_user(conn, id, RECENT_CHATS)?;
-            Ok::<_, StoreError>(Some((user, usage, chats)))
+            let policy = db::policies::get(conn, &Scope::User(id))?;
+            Ok::<_, StoreError>(Some((user, usage, chats, policy)))
         })
         .await?;
-    let (user, usage, chats) = found.ok_or_else(|| no_such_user(id))?;
-    AdminResponse::page(
+    let (user, usage, chats, stored) = found.ok_or_else(|| no_such_user(id))?;
+    let effective = governor.effective(&Subject {
+        user: Some(Member {
+            id,
+            tags: user.tags.as_slice().to_vec(),
+        }),
+        key: None,
+    });
+    let offer = Offer::load(db, catalog).await?;
+    let policy = PolicyForm::shown(Scope::User(id), stored.as_ref(), &offer, sent);
+    AdminResponse::page_with(
+        policy.status(),
         &user.email,
         &UserPage {
             chatlogs: format!("{}?user={}", ctx.urls.chatlogs(), url_encode(&user.email)),
             user: &user,
+            csrf: &ctx.csrf,
             urls: &ctx.urls,
+            access: AccessView::new("them", effective, &offer, &ctx.urls),
+            policy,
             period: view.selector(page),
             usage,
             chats,
         },
     )
+}
+
+pub async fn show(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    governor: web::Data<Governor>,
+    id: web::Path<UserId>,
+    params: web::Query<UsageParams>,
+) -> AdminResult {
+    user_page(
+        &ctx,
+        &db,
+        &catalog,
+        &governor,
+        id.into_inner(),
+        &params,
+        None,
+    )
+    .await
 }
 
 /// The row as shown, to cancel an inline edit.

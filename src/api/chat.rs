@@ -8,10 +8,12 @@ use serde_json::json;
 
 use super::{messages, QueryParams};
 use crate::auth::AuthenticatedKey;
+use crate::db::Db;
 use crate::domain::{Email, JsonObject};
 use crate::error::ApiError;
 use crate::gateway::request::ChatRequest;
-use crate::gateway::{Answer, Caller, Catalog, Gateway};
+use crate::gateway::{chat, Answer, Caller, Catalog, Gateway};
+use crate::governance::{Governor, Subject};
 
 pub async fn create(
     req: HttpRequest,
@@ -62,14 +64,27 @@ pub fn respond(answer: Answer) -> HttpResponse {
     }
 }
 
-/// Enabled models, in OpenAI's list shape, or Anthropic's when asked with
-/// `anthropic-version`.
+/// Enabled models, in OpenAI's list shape (Anthropic's when asked with
+/// `anthropic-version`): those open to the user named by `X-User-Email`
+/// (else to everyone) and to the key.
 pub async fn models(
     req: HttpRequest,
     query: QueryParams,
     catalog: web::Data<Catalog>,
+    governor: web::Data<Governor>,
+    db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let listing = catalog.snapshot().listing();
+    // As for completions: 400 for a header that is no address, 403 for
+    // one no user has.
+    let caller = caller(&req)?;
+    let needs_tags = governor.rules().needs_tags();
+    let (user, _) = chat::find_user_and_character(&db, caller.user_email, None, needs_tags).await?;
+    let subject = Subject {
+        user,
+        key: caller.api_key,
+    };
+    let mut listing = catalog.snapshot().listing();
+    listing.retain(|model| governor.opens_model(&subject, &model.id));
     if messages::wants_anthropic_shape(&req) {
         return Ok(HttpResponse::Ok().json(messages::anthropic_models(&listing, &query)?));
     }

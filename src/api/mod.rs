@@ -4,28 +4,32 @@
 mod characters;
 mod chat;
 mod chatlogs;
+mod limits;
 mod messages;
 mod models;
 mod openapi;
+mod policies;
+mod tags;
 mod usage;
 mod users;
 
 use std::future::{ready, Ready};
 
-use actix_web::dev::Payload;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{HttpServiceFactory, Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::from_fn;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use crate::auth::require_api_key;
-use crate::domain::InvalidInput;
+use crate::auth::{require_api_key, AuthenticatedKey};
+use crate::domain::{InvalidInput, KeyScope};
 use crate::error::ApiError;
 use crate::http::BodyLimit;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
-/// an API key. Chat completions and messages take bodies up to
-/// `completion_body_limit`.
+/// an API key; a `chat` key reaches only the chat routes. Chat completions
+/// and messages take bodies up to `completion_body_limit`.
 /// Pages on `cors_origins` may call it from a browser.
 pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_origins: &[String]) {
     cfg.service(
@@ -39,29 +43,8 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                         web::scope("")
                             .wrap(from_fn(require_api_key))
                             .wrap(from_fn(messages::anthropic_errors))
-                            .service(
-                                resource("/users", "GET, HEAD, POST")
-                                    .get(users::list)
-                                    .post(users::create),
-                            )
-                            .service(
-                                resource("/users/{id}", "GET, HEAD, PATCH, DELETE")
-                                    .get(users::show)
-                                    .patch(users::update)
-                                    .delete(users::delete),
-                            )
-                            .service(
-                                resource("/ai-characters", "GET, HEAD, POST")
-                                    .get(characters::list)
-                                    .post(characters::create),
-                            )
-                            .service(
-                                resource("/ai-characters/{id}", "GET, HEAD, PATCH, DELETE")
-                                    .get(characters::show)
-                                    .patch(characters::update)
-                                    .delete(characters::delete),
-                            )
-                            .service(resource("/chatlogs", "GET, HEAD").get(chatlogs::list))
+                            // What a chat key may call (CHAT_ROUTES): the rest
+                            // is `admin(...)`, refused to it with a 403.
                             .service(
                                 resource("/chat/completions", "POST")
                                     .app_data(BodyLimit(completion_body_limit))
@@ -85,17 +68,89 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                                     .get(chat::models),
                             )
                             .service(resource("/models/{name}", "GET, HEAD").get(models::show))
-                            .service(
+                            .service(admin(
                                 resource("/models/{name}/price", "PUT, DELETE")
                                     .put(models::set_price)
                                     .delete(models::delete_price),
-                            )
-                            .service(resource("/usage", "GET, HEAD").get(usage::report))
+                            ))
+                            .service(admin(
+                                resource("/users", "GET, HEAD, POST")
+                                    .get(users::list)
+                                    .post(users::create),
+                            ))
+                            .service(admin(
+                                resource("/users/{id}", "GET, HEAD, PATCH, DELETE")
+                                    .get(users::show)
+                                    .patch(users::update)
+                                    .delete(users::delete),
+                            ))
+                            .service(admin(
+                                resource("/users/{id}/limits", "GET, HEAD").get(limits::show),
+                            ))
+                            .service(admin(
+                                resource("/ai-characters", "GET, HEAD, POST")
+                                    .get(characters::list)
+                                    .post(characters::create),
+                            ))
+                            .service(admin(
+                                resource("/ai-characters/{id}", "GET, HEAD, PATCH, DELETE")
+                                    .get(characters::show)
+                                    .patch(characters::update)
+                                    .delete(characters::delete),
+                            ))
+                            .service(admin(
+                                resource("/chatlogs", "GET, HEAD").get(chatlogs::list),
+                            ))
+                            .service(admin(resource("/usage", "GET, HEAD").get(usage::report)))
+                            .service(admin(resource("/tags", "GET, HEAD").get(tags::list)))
+                            .service(admin(
+                                resource("/policies", "GET, HEAD").get(policies::list),
+                            ))
+                            .service(admin(
+                                resource("/policies/{scope}", "GET, HEAD, PUT, DELETE")
+                                    .get(policies::show)
+                                    .put(policies::put)
+                                    .delete(policies::delete),
+                            ))
                             .default_service(web::to(not_found)),
                     ),
             )
             .default_service(web::to(not_found)),
     );
+}
+
+/// The routes a `chat` key may call, all served outside `admin(...)`.
+const CHAT_ROUTES: &str = "POST /chat/completions, POST /messages, \
+    POST /messages/count_tokens, GET /models and GET /models/{name}";
+
+/// A route only an `admin` key may call.
+fn admin(resource: actix_web::Resource) -> impl HttpServiceFactory {
+    resource.wrap(from_fn(require_admin_key))
+}
+
+/// Middleware of `admin(...)`: a `chat` key is refused with a 403 that
+/// says what it may call.
+async fn require_admin_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let scope = req
+        .extensions()
+        .get::<AuthenticatedKey>()
+        .map(|key| key.scope);
+    let refusal = match scope {
+        Some(KeyScope::Admin) => return Ok(next.call(req).await?.map_into_left_body()),
+        Some(KeyScope::Chat) => ApiError::forbidden(format!(
+            "this API key is a chat key: it may call only {CHAT_ROUTES}; \
+             {} {} takes an admin key",
+            req.method(),
+            req.path()
+        )),
+        // `require_api_key` runs first and always leaves the key.
+        None => ApiError::internal("an admin route was reached without an API key"),
+    };
+    // A response rather than an error, so the access log records it.
+    Ok(req.error_response(refusal).map_into_right_body())
 }
 
 /// A list response, `{"data": [...]}`.

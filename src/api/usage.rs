@@ -99,6 +99,7 @@ fn totals_json(t: &UsageTotals, into: &mut Map<String, Value>) {
     }
     into.insert("costUsd".into(), json!(t.cost));
     into.insert("unpricedRequests".into(), t.unpriced_requests.into());
+    into.insert("refused".into(), t.refused.into());
 }
 
 /// A row: the keys it is grouped by (null for no user, tag or key), then

@@ -9,6 +9,7 @@ use crate::db::users::{self, UserFilter};
 use crate::db::Db;
 use crate::domain::{Email, NewUser, Tags, TagsInput, UserId, UserInput};
 use crate::error::ApiError;
+use crate::governance::Governor;
 use crate::http::JsonBody;
 
 fn no_such_user(id: UserId) -> ApiError {
@@ -65,10 +66,17 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(user.ok_or_else(|| no_such_user(id))?))
 }
 
-pub async fn delete(db: web::Data<Db>, id: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
+/// Removes the user; their policy goes with them (a trigger), so the
+/// governor forgets it too.
+pub async fn delete(
+    db: web::Data<Db>,
+    governor: web::Data<Governor>,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if !db.write(move |tx| users::delete(tx, id)).await? {
         return Err(no_such_user(id));
     }
+    governor.reload().await?;
     Ok(HttpResponse::Ok().json(json!({ "success": true })))
 }

@@ -59,6 +59,15 @@ pub fn put(tx: &Transaction, scope: &Scope, policy: &Policy) -> Result<(), Store
     Ok(())
 }
 
+/// Changes when any policy does (a row added, changed or deleted), for
+/// those who keep the policies in memory to notice another process's
+/// edits: the count and the latest change.
+pub fn stamp(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT COUNT(*), IFNULL(MAX(updated_at), 0) FROM policies")?;
+    Ok(stmt.query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?)
+}
+
 /// Whether there was a policy to delete.
 pub fn delete(tx: &Transaction, scope: &Scope) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM policies WHERE scope = ?1", [scope.to_string()])? > 0)

@@ -21,6 +21,12 @@ pub fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(stmt.query_row([key], |row| row.get(0)).optional()?)
 }
 
+/// When a setting last changed (ms since the epoch), if it is set.
+pub fn updated_at(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT updated_at FROM settings WHERE key = ?1")?;
+    Ok(stmt.query_row([key], |row| row.get(0)).optional()?)
+}
+
 pub fn set(tx: &Transaction, key: &str, value: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)

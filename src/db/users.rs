@@ -132,6 +132,21 @@ pub fn search(
     collect(rows)
 }
 
+/// Every tag in use with its number of members, by name (the index by
+/// tag answers it).
+pub fn tags_with_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT tag, COUNT(*) FROM user_tags GROUP BY tag ORDER BY tag")?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many users carry `tag`.
+pub fn count_tagged(conn: &Connection, tag: &str) -> Result<i64, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT COUNT(*) FROM user_tags WHERE tag = ?1")?;
+    Ok(stmt.query_row([tag], |row| row.get(0))?)
+}
+
 pub fn count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?)
 }

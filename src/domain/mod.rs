@@ -32,7 +32,7 @@ pub use password::NewPassword;
 pub use policy::{Limit, Metric, ModelPattern, Per, Policy, PolicyInput, Scope, Window};
 pub use price::{Micros, PerMillion, Price, PriceInput, Tokens, MAX_USD_PER_MILLION};
 pub use retention::Retention;
-pub use tags::Tags;
+pub use tags::{tag, Tags};
 pub use text::{check_length, trimmed};
 pub use timestamp::Timestamp;
 pub use timezone::InstanceTimeZone;

@@ -463,7 +463,7 @@ async fn read_body(
 /// The user named by `X-User-Email` (with their tags, when a policy
 /// needs them) and the activated character, in one database read (none
 /// when neither is asked for).
-async fn find_user_and_character(
+pub async fn find_user_and_character(
     db: &Db,
     email: Option<Email>,
     character_id: Option<String>,

@@ -51,6 +51,8 @@ pub enum StartError {
     ChatLogWriter(std::io::Error),
     #[error("cannot start the chat log upkeep: {0}")]
     ChatLogUpkeep(std::io::Error),
+    #[error("cannot start watching the policies: {0}")]
+    PolicyWatch(std::io::Error),
 }
 
 /// What a chat needs, and no HTTP: `complete` answers one.
@@ -96,6 +98,9 @@ impl Core {
                 let days = retention.to_string();
                 db::settings::set(tx, db::settings::CHATLOG_RETENTION_DAYS, &days)?;
             }
+            if let Some(zone) = &config.timezone {
+                db::settings::set(tx, db::settings::TIMEZONE, zone.name())?;
+            }
             db::providers::seal_plain_keys(tx, secret)
         })?;
         if sealed > 0 {
@@ -109,10 +114,12 @@ impl Core {
         if db.read_blocking(db::settings::retention)?.days().is_some() {
             db.make_pages_given_back()?;
         }
+        let governor = Arc::new(Governor::start(db, Governor::system_clock())?);
+        governor.watch().map_err(StartError::PolicyWatch)?;
         Ok(Core {
             db: db.clone(),
             catalog: Arc::new(Catalog::load(db.clone(), secret.clone())?),
-            governor: Arc::new(Governor::start(db, Governor::system_clock())?),
+            governor,
             recording: Arc::new(RecordingSettings::load(db.clone())?),
             config,
             sink,

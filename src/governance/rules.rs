@@ -19,7 +19,12 @@ pub struct Rules {
     tag_policies: bool,
     /// Whether any policy sets a limit: admission counts only then.
     limits: bool,
+    /// What the database's policies and time zone were when read.
+    stamp: Stamp,
 }
+
+/// Changes when a policy or the time zone does, in whichever process.
+pub type Stamp = ((i64, i64), Option<i64>);
 
 /// A limit that applies to a caller, and the counter it is kept in (whose
 /// scope is the limit's).
@@ -31,10 +36,25 @@ pub struct Applicable {
 
 impl Rules {
     pub fn load(conn: &Connection) -> Result<Rules, StoreError> {
-        Ok(Rules::new(
-            db::policies::list(conn)?.into_iter().collect(),
-            db::settings::timezone(conn)?,
+        Ok(Rules {
+            stamp: Rules::stamp(conn)?,
+            ..Rules::new(
+                db::policies::list(conn)?.into_iter().collect(),
+                db::settings::timezone(conn)?,
+            )
+        })
+    }
+
+    /// The database's stamp now, to compare with `stamp_read`.
+    pub fn stamp(conn: &Connection) -> Result<Stamp, StoreError> {
+        Ok((
+            db::policies::stamp(conn)?,
+            db::settings::updated_at(conn, db::settings::TIMEZONE)?,
         ))
+    }
+
+    pub fn stamp_read(&self) -> Stamp {
+        self.stamp
     }
 
     pub fn new(policies: HashMap<Scope, Policy>, timezone: InstanceTimeZone) -> Rules {
@@ -43,6 +63,7 @@ impl Rules {
             limits: policies.values().any(|p| !p.limits.is_empty()),
             policies,
             timezone,
+            stamp: Stamp::default(),
         }
     }
 

@@ -2,14 +2,19 @@
 
 use actix_web::http::{Method, StatusCode};
 use mindgate::admin::paths::Urls;
+use mindgate::domain::Scope;
 
 use crate::helpers::{field_value, signed_in, spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
 
-fn pages(u: &Urls) -> [String; 10] {
+fn pages(u: &Urls) -> [String; 14] {
     [
         u.dashboard(),
         u.users(),
         u.user_edit(1),
+        u.groups(),
+        u.group("interns"),
+        u.policy_delete(&Scope::Everyone),
+        u.api_key(1),
         u.characters(),
         u.character_new(),
         u.providers(),

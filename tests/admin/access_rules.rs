@@ -9,7 +9,7 @@
 use actix_web::http::{Method, StatusCode};
 use mindgate::admin::paths::{self, Urls};
 use mindgate::db::StoreError;
-use mindgate::domain::AdminId;
+use mindgate::domain::{AdminId, Scope};
 use serde_json::json;
 
 use crate::helpers::{signed_in, Browser, Page, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
@@ -59,6 +59,15 @@ fn form_for(pattern: &str) -> Vec<(&'static str, &'static str)> {
         paths::MODEL_PRICE => vec![("name", "gpt-4o"), ("input", "99"), ("output", "99")],
         paths::API_KEYS => vec![("name", "backdoor")],
         paths::SETTINGS_CHATLOGS => vec![("retention_days", "7")],
+        paths::SETTINGS_TIMEZONE => vec![("timezone", "Europe/Paris")],
+        paths::POLICY => vec![
+            ("models", "only"),
+            ("model", "echo"),
+            ("limits[0].metric", "requests"),
+            ("limits[0].window", "day"),
+            ("limits[0].max", "1"),
+            ("limits[0].per", "group"),
+        ],
         paths::SETTINGS_PASSWORD => vec![
             ("current", ADMIN_PASSWORD),
             ("password", new_pw),
@@ -76,8 +85,13 @@ fn form_for(pattern: &str) -> Vec<(&'static str, &'static str)> {
 /// `pattern` with its segment naming a row of `ids` (see `populate`).
 fn path_for(u: &Urls, pattern: &str, ids: &Ids) -> String {
     let under = |root: &str| pattern.starts_with(&format!("{root}/"));
+    let tag = Scope::Tag("a".to_owned());
     if pattern == paths::MODEL_DELETE {
         u.model_delete("gpt-4o")
+    } else if pattern == paths::POLICY {
+        u.policy(&tag)
+    } else if pattern == paths::POLICY_DELETE {
+        u.policy_delete(&tag)
     } else if !pattern.contains('{') {
         u.at(pattern)
     } else if under(paths::USERS) {

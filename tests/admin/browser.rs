@@ -1,6 +1,8 @@
 //! End to end in a real headless Chromium driven over WebDriver: set up the
 //! first admin, sign out and in, add a user and edit its tags, import a CSV
-//! file, create a character, make an API key and use it, open a chat log.
+//! file, create a character, make an API key and use it, give a group a
+//! policy (a provider's models in one click, limits) and see it on the
+//! group's and a member's page, open a chat log.
 //! Screenshots of each page land in `target/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test
@@ -310,6 +312,15 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     click(c, "[data-copy]").await;
     wait_for_text(c, "Copied").await;
     screenshot(c, "api-keys").await;
+    // Its own page: its scope, and its policy form with "requires a user".
+    click(c, "#keys-table a").await;
+    wait_for(c, "input[name='requires_user']").await;
+    assert!(wait_for(c, ".details")
+        .await
+        .text()
+        .await?
+        .contains("admin"));
+    screenshot(c, "api-key").await;
     let mut response = awc::Client::default()
         .get(app.url("/api/v1/users"))
         .insert_header(("X-API-KEY", key.as_str()))
@@ -319,6 +330,82 @@ async fn run(app: &TestApp, c: &Client) -> Result<(), fantoccini::error::CmdErro
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.body().await.expect("body");
     assert!(String::from_utf8_lossy(&body).contains("ann@example.com"));
+
+    // Groups: a provider's models in one click, and two limits.
+    c.goto(&app.url(&u.groups())).await?;
+    wait_for(c, "#groups-table").await;
+    click(c, &format!("#groups-table a[href='{}']", u.group("team-a"))).await;
+    wait_for(c, "#policy-form").await;
+    assert_eq!(c.title().await?, "Group team-a · mindgate admin");
+    click(c, "input[name='all_models_of'][value='anthropic']").await;
+    let ticked = c
+        .execute(
+            "return Array.from(document.querySelectorAll('input[name=model]:checked'), b => b.value)",
+            vec![],
+        )
+        .await?;
+    let ticked: Vec<String> = serde_json::from_value(ticked).expect("names");
+    assert_eq!(ticked.len(), 8, "every Anthropic model: {ticked:?}");
+    assert!(
+        ticked.iter().all(|m| m.starts_with("claude-")),
+        "{ticked:?}"
+    );
+    let only = wait_for(c, "input[name='models'][value='only']").await;
+    assert_eq!(only.prop("checked").await?.as_deref(), Some("true"));
+    c.execute("document.getElementById('policy').scrollIntoView()", vec![])
+        .await?;
+    screenshot(c, "group-policy-models").await;
+    fill(c, "#limit-0-max", "5").await;
+    wait_for(c, "#limit-0-window")
+        .await
+        .select_by_value("week")
+        .await?;
+    // Shown by the script: a second blank row.
+    click(c, "[data-add-limit]").await;
+    fill(c, "#limit-1-max", "2.5").await;
+    wait_for(c, "#limit-1-metric")
+        .await
+        .select_by_value("costUsd")
+        .await?;
+    wait_for(c, "#limit-1-window")
+        .await
+        .select_by_value("month")
+        .await?;
+    wait_for(c, "#limit-1-per")
+        .await
+        .select_by_value("group")
+        .await?;
+    screenshot(c, "group-policy-limits").await;
+    click(c, "#policy-form button[type=submit]").await;
+    wait_for_text(c, "Saved the policy of tag team-a.").await;
+    let summary = wait_for(c, "#group-summary").await.text().await?;
+    assert!(
+        summary.contains("5 requests a week per member · $2.50 a month for the group"),
+        "{summary}"
+    );
+    let members = wait_for(c, "#members-table").await.text().await?;
+    assert!(members.contains("ann@example.com"), "{members}");
+    screenshot(c, "group").await;
+    c.goto(&app.url(&u.groups())).await?;
+    let groups = wait_for(c, "#groups-table").await.text().await?;
+    assert!(
+        groups.contains("models: claude-1, claude-2, claude-3-5-haiku-latest and 5 more"),
+        "{groups}"
+    );
+    screenshot(c, "groups").await;
+    // On a member's page: what the group opens, and each limit's bar.
+    c.goto(&app.url(&u.user(ann))).await?;
+    let models = wait_for(c, "#access-models").await.text().await?;
+    assert!(
+        models.contains("claude-sonnet-4-5 opened by tag team-a"),
+        "{models}"
+    );
+    let limits = wait_for(c, "#limits").await.text().await?;
+    assert!(limits.contains("5 requests a week per member"), "{limits}");
+    assert!(limits.contains("0 of 5 requests (0%)"), "{limits}");
+    assert!(limits.contains("$0.00 of $2.50 (0%)"), "{limits}");
+    assert_eq!(c.find_all(Locator::Css("#limits progress")).await?.len(), 2);
+    screenshot(c, "user-access").await;
 
     // Chat logs: filter, then open one.
     c.goto(&app.url(&u.chatlogs())).await?;

@@ -8,6 +8,7 @@ mod access_rules;
 mod browser;
 mod chatlogs;
 mod cors_browser;
+mod groups;
 mod limits;
 mod pages;
 mod paths;

@@ -72,6 +72,103 @@ async fn a_key_from_the_cli_works_until_it_is_revoked() {
     assert!(stderr(&unknown).contains("no API key with id 999"));
 }
 
+#[actix_web::test]
+async fn a_chat_key_from_the_cli_reaches_the_chat_routes_only_and_may_require_a_user() {
+    let app = spawn_app().await;
+    let db = app.db_path.to_str().unwrap();
+    let created = mindgate(&[
+        "keys",
+        "create",
+        "--name",
+        "chat app",
+        "--scope",
+        "chat",
+        "--requires-user",
+        "--db",
+        db,
+    ])
+    .await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let key = stdout(&created).trim().to_owned();
+    assert!(
+        stderr(&created).contains("created chat API key 2 (\"chat app\", requiring a user)"),
+        "{}",
+        stderr(&created)
+    );
+    let admin = mindgate(&["keys", "create", "--name", "ops", "--db", db]).await;
+    assert!(admin.status.success(), "{}", stderr(&admin));
+    let admin_key = stdout(&admin).trim().to_owned();
+
+    let table = stdout(&mindgate(&["keys", "list", "--db", db]).await);
+    assert!(table.lines().next().unwrap().contains(" SCOPE "), "{table}");
+    let scope_of = |name: &str| {
+        let row = table.lines().find(|l| l.contains(name)).unwrap();
+        row.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .nth(2)
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(scope_of("chat app"), "chat");
+    assert_eq!(scope_of("ops"), "admin");
+
+    let get = |path: &str, key: &str| {
+        send(
+            app.client
+                .get(app.url(path))
+                .insert_header(("X-API-KEY", key.to_owned())),
+        )
+    };
+    let (status, body) = get("/api/v1/users", &key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error_message(&body, "permission_error").contains("chat key"));
+    let (status, _) = get("/api/v1/users", &admin_key).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, policy) = get("/api/v1/policies/key:2", &admin_key).await;
+    assert_eq!(status, StatusCode::OK, "{policy}");
+    assert_eq!(policy["requiresUser"], true);
+    let (_, policy) = get("/api/v1/policies/key:3", &admin_key).await;
+    assert_eq!(policy["requiresUser"], false);
+
+    // The key's completions must name a user of the instance: the running
+    // server sees the policy the command line wrote within seconds.
+    app.create_user(&serde_json::json!({"email": "ann@example.com"}))
+        .await;
+    let chat = |email: Option<&str>| {
+        let mut request = app
+            .client
+            .post(app.url("/api/v1/chat/completions"))
+            .insert_header(("X-API-KEY", key.clone()));
+        if let Some(email) = email {
+            request = request.insert_header(("X-User-Email", email.to_owned()));
+        }
+        crate::helpers::send_body(
+            request,
+            r#"{"model": "echo", "messages": [{"role": "user", "content": "hi"}]}"#.to_owned(),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (status, body) = loop {
+        let (status, body) = chat(None).await;
+        if status != StatusCode::OK || std::time::Instant::now() > deadline {
+            break (status, body);
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error_message(&body, "permission_error").contains("X-User-Email"));
+    let (status, body) = chat(Some("ann@example.com")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let bad = mindgate(&[
+        "keys", "create", "--name", "x", "--scope", "root", "--db", db,
+    ])
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("`admin`"), "{}", stderr(&bad));
+}
+
 /// How many cells of a `keys list` row are timestamps.
 fn iso_dates(row: &str) -> usize {
     row.split_whitespace()

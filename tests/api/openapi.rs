@@ -1,5 +1,7 @@
 use actix_web::http::{Method, StatusCode};
-use mindgate::domain::{CharacterInput, Email, JsonObject, NewCharacter, Tags};
+use mindgate::domain::{
+    CharacterInput, Email, JsonObject, ModelPattern, NewCharacter, Scope, Tags,
+};
 use mindgate::gateway::request::ChatRequest;
 use regex::Regex;
 use serde_json::{json, Value};
@@ -272,6 +274,54 @@ async fn documented_patterns_agree_with_the_parsers() {
         "jos\u{e9}@example.com",
     ];
     let tag = pattern(&schemas["Tag"]);
+    // The scope in a policy's path: one of three forms.
+    let forms: Vec<(Option<Regex>, Option<Value>, Option<usize>)> = doc["components"]["parameters"]
+        ["Scope"]["schema"]["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|form| {
+            let regex = form["pattern"].as_str().map(|p| Regex::new(p).unwrap());
+            let max = form["maxLength"].as_u64().map(|n| n as usize);
+            (regex, form.get("enum").cloned(), max)
+        })
+        .collect();
+    let scope_param = |s: &str| {
+        forms.iter().any(|(regex, words, max)| {
+            regex.as_ref().is_none_or(|r| r.is_match(s))
+                && words
+                    .as_ref()
+                    .is_none_or(|w| w.as_array().unwrap().contains(&json!(s)))
+                && max.is_none_or(|max| s.chars().count() <= max)
+        })
+    };
+    let long_tag = format!("tag:{}", "x".repeat(64));
+    for s in [
+        "everyone",
+        "Everyone",
+        " everyone",
+        "user:1",
+        "user:007",
+        "key:42",
+        "user:0",
+        "key:-1",
+        "key:+1",
+        "user:1.5",
+        "user: 1",
+        "user:",
+        "key:999999999999999999",
+        "group:a",
+        "tag",
+        long_tag.as_str(),
+        &format!("{long_tag}x"),
+    ] {
+        assert_eq!(
+            scope_param(s),
+            Scope::parse("scope", s).is_ok(),
+            "scope {s:?}"
+        );
+    }
+    let model_pattern = pattern(&schemas["ModelPattern"]);
     let title = pattern(&schemas["Title"]);
     let description = pattern(&schemas["Description"]);
     let instruction = pattern(&schemas["Instruction"]);
@@ -289,6 +339,17 @@ async fn documented_patterns_agree_with_the_parsers() {
     for s in samples {
         assert_eq!(email.is_match(s), Email::parse(s).is_ok(), "email {s:?}");
         assert_eq!(tag.is_match(s), Tags::parse(&[s]).is_ok(), "tag {s:?}");
+        assert_eq!(
+            model_pattern.is_match(s),
+            ModelPattern::parse("models[0]", s).is_ok(),
+            "model pattern {s:?}"
+        );
+        let scope = format!("tag:{s}");
+        assert_eq!(
+            scope_param(&scope),
+            Scope::parse("scope", &scope).is_ok(),
+            "{scope:?}"
+        );
         assert_eq!(title.is_match(s), character("title", s), "title {s:?}");
         assert_eq!(
             description.is_match(s),

@@ -1,13 +1,13 @@
 //! `GET /api/v1/usage`: the daily rollups, grouped, filtered and totalled,
 //! checked against chat logs seeded with known tokens and costs.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use mindgate::db::chat_logs::{ChatStatus, NewChatLog};
 use mindgate::db::StoreError;
 use mindgate::domain::{ApiKeyId, Micros, Timestamp, UserId};
 use serde_json::{json, Value};
 
-use crate::helpers::{chat_log, error_message, spawn_app, TestApp};
+use crate::helpers::{chat_log, error_message, send_body, spawn_app, TestApp};
 
 const DAY_MS: i64 = 86_400_000;
 /// 2024-08-01T00:00:00Z
@@ -120,7 +120,7 @@ async fn the_total_adds_up_every_request_of_the_days_asked() {
     let body = usage(&s.app, AUGUST).await;
     let total = json!({"requests": 4, "errors": 1, "inputTokens": 164, "outputTokens": 33,
                        "cacheReadTokens": 7, "cacheWriteTokens": 3, "costUsd": 0.00006,
-                       "unpricedRequests": 1});
+                       "unpricedRequests": 1, "refused": 0});
     assert_eq!(body["total"], total, "{body}");
     assert_eq!(
         body["data"],
@@ -295,4 +295,45 @@ async fn bad_dates_and_groupings_are_a_400_naming_the_parameter() {
         let message = error_message(&body, "invalid_request_error");
         assert!(message.contains(says), "{query}: {message}");
     }
+}
+
+#[actix_web::test]
+async fn refused_requests_are_counted_apart_from_the_requests() {
+    let app = spawn_app().await;
+    app.create_user(&json!({"email": "ian@example.com", "tags": ["interns"]}))
+        .await;
+    let (status, _) = send_body(
+        app.request(Method::PUT, "/api/v1/policies/tag:interns"),
+        json!({"models": ["gpt-4o-mini"]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = send_body(
+        app.request(Method::POST, "/api/v1/chat/completions")
+            .insert_header(("X-User-Email", "ian@example.com")),
+        json!({"model": "echo", "messages": [{"role": "user", "content": "hi"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // The refusal reaches the rollups with the chat log writer's next batch.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let body = loop {
+        let body = usage(&app, "groupBy=user").await;
+        if body["total"]["refused"] == 1 {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never counted: {body}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(body["total"]["requests"], 0, "{body}");
+    let row = &body["data"][0];
+    assert_eq!(
+        (&row["userEmail"], &row["refused"], &row["requests"]),
+        (&json!("ian@example.com"), &json!(1), &json!(0)),
+        "{body}"
+    );
 }

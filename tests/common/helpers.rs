@@ -14,7 +14,7 @@ use mindgate::admin::paths::Urls;
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::chat_logs::{ChatStatus, NewChatLog};
 use mindgate::db::{admins, api_keys, usage, Db, StoreError};
-use mindgate::domain::{AdminId, ApiKey, Email, KeyScope, Timestamp};
+use mindgate::domain::{AdminId, ApiKey, ApiKeyId, Email, KeyScope, Timestamp};
 use mindgate::startup::Application;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -188,6 +188,17 @@ impl TestApp {
         self.db
             .write_blocking(|tx| admins::insert(tx, &email, &hash))
             .expect("add admin")
+    }
+
+    /// Creates an API key of `scope` straight in the database: its id and
+    /// the key.
+    pub fn add_key(&self, name: &str, scope: KeyScope) -> (ApiKeyId, String) {
+        let key = ApiKey::generate();
+        let info = self
+            .db
+            .write_blocking(|tx| api_keys::insert(tx, name, &key, scope))
+            .expect("create key");
+        (info.id, key.as_str().to_owned())
     }
 
     /// Records a chat directly, as the gateway would.

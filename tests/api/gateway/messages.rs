@@ -440,7 +440,7 @@ async fn an_answer_with_no_text_has_no_empty_text_block() {
     request["stream"] = json!(true);
     let (status, _, body) = gw.anthropic("/messages", &request, &[]).await;
     assert_eq!(status, StatusCode::OK);
-    let text: String = event_data(&String::from_utf8(body.to_vec()).unwrap())
+    let text: String = event_data(std::str::from_utf8(&body).unwrap())
         .iter()
         .filter_map(|d| d["delta"]["text"].as_str())
         .collect();
@@ -495,6 +495,18 @@ async fn what_only_anthropic_takes_is_refused_for_an_openai_provider_alone() {
     assert_eq!(wait_for_chats(&gw.app, 4).await.len(), 4);
 }
 
+/// A request refused: path, key, body, headers; status, error type and
+/// what the message says.
+type Refusal<'a> = (
+    &'a str,
+    Option<&'a str>,
+    String,
+    Vec<(&'a str, String)>,
+    u16,
+    &'a str,
+    &'a str,
+);
+
 #[actix_web::test]
 async fn mindgates_own_errors_on_these_routes_are_in_anthropics_envelope() {
     let gw = spawn_gateway_with(|c| c.max_body_bytes = 4096).await;
@@ -527,15 +539,7 @@ async fn mindgates_own_errors_on_these_routes_are_in_anthropics_envelope() {
         change(&mut body);
         body.to_string()
     };
-    let cases: Vec<(
-        &str,
-        Option<&str>,
-        String,
-        Vec<(&str, String)>,
-        u16,
-        &str,
-        &str,
-    )> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             "/messages",
             None,
