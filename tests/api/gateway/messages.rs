@@ -8,8 +8,10 @@
 
 use actix_web::http::header::HeaderMap;
 
+use mindgate::domain::KeyScope;
+
 use super::*;
-use crate::helpers::{data_field, send};
+use crate::helpers::{data_field, send, send_body};
 use crate::mock_upstream::{
     tool_input, Fault, MockAnswer, COMPLETION_TOKENS, COUNTED_TOKENS, OPENAI_TOOL_ID,
     PROMPT_TOKENS, REPLY,
@@ -1015,4 +1017,70 @@ async fn every_protocol_shows_tool_calls_in_its_chat_log_and_a_prompt_says_them(
     for chat in wait_for_chats(&gw.app, 4).await {
         assert_eq!(chat.conversation, expected);
     }
+}
+
+#[actix_web::test]
+async fn policies_and_limits_govern_messages_as_they_do_chat_completions() {
+    let gw = spawn_gateway().await;
+    let policy = json!({
+        "models": ["echo", CLAUDE],
+        "limits": [{ "metric": "requests", "window": "day", "max": 2 }]
+    });
+    let (status, body) = send_body(
+        gw.app.request(Method::PUT, "/api/v1/policies/everyone"),
+        policy.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A chat key, as Claude Code would hold, reaches these routes.
+    let (_, chat_key) = gw.app.add_key("claude code", KeyScope::Chat);
+    let call = |path: &'static str, model: &str| {
+        let request = gw
+            .app
+            .client
+            .post(gw.app.url(&format!("/api/v1{path}")))
+            .insert_header(("x-api-key", chat_key.as_str()));
+        send_body(request, hi(model).to_string())
+    };
+    let (status, body) = call("/messages", "echo").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Counting tokens is checked but counts against no limit.
+    for _ in 0..3 {
+        let (status, body) = call("/messages/count_tokens", "echo").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    for path in ["/messages", "/messages/count_tokens"] {
+        let (status, body) = call(path, GPT).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        let message = anthropic_error(&body, "permission_error");
+        assert!(message.contains("model `gpt-4o` is not open"), "{message}");
+    }
+    let (status, body) = call("/messages", "echo").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut limited = gw
+        .app
+        .client
+        .post(gw.app.url("/api/v1/messages"))
+        .insert_header(("x-api-key", chat_key.as_str()))
+        .send_body(hi("echo").to_string())
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = limited
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&wait), "{wait}");
+    let message = anthropic_error(&json_of(&limited.body().await.unwrap()), "rate_limit_error");
+    assert!(message.starts_with("limit reached"), "{message}");
+    assert!(gw.mock.received().is_empty());
+    assert_eq!(
+        wait_for_chats(&gw.app, 2).await.len(),
+        2,
+        "the two answered"
+    );
 }
