@@ -74,6 +74,8 @@ pub async fn models(
     governor: web::Data<Governor>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked whatever the shape, which alone reads it.
+    let page = messages::ModelPage::parse(&query)?;
     // As for completions: 400 for a header that is no address, 403 for
     // one no user has.
     let caller = caller(&req)?;
@@ -86,7 +88,7 @@ pub async fn models(
     let mut listing = catalog.snapshot().listing();
     listing.retain(|model| governor.opens_model(&subject, &model.id));
     if messages::wants_anthropic_shape(&req) {
-        return Ok(HttpResponse::Ok().json(messages::anthropic_models(&listing, &query)?));
+        return Ok(HttpResponse::Ok().json(page.of(&listing)));
     }
     Ok(HttpResponse::Ok().json(json!({
         "object": "list",

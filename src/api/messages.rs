@@ -159,41 +159,55 @@ struct AnthropicModel<'a> {
     created_at: String,
 }
 
-/// Models in Anthropic's list shape: all of them, or a page of `limit`,
+/// A page of models in Anthropic's list shape: all of them, or `limit`,
 /// the first or those after `after_id` or before `before_id`, in the order
 /// of their ids (so any id, listed or not, marks a place).
-pub fn anthropic_models(listing: &[ModelEntry], query: &QueryParams) -> Result<Value, ApiError> {
-    let limit = bounded_param("limit", query.get("limit"), 1, 1000)?
-        .map_or(listing.len(), |limit| limit as usize);
-    let (from, to) = match (query.get("after_id"), query.get("before_id")) {
-        (Some(after), _) => {
-            let from = listing.partition_point(|m| m.id.as_str() <= after);
-            (from, (from + limit).min(listing.len()))
-        }
-        (None, Some(before)) => {
-            let to = listing.partition_point(|m| m.id.as_str() < before);
-            (to.saturating_sub(limit), to)
-        }
-        (None, None) => (0, limit.min(listing.len())),
-    };
-    let has_more = match query.get("before_id") {
-        Some(_) if query.get("after_id").is_none() => from > 0,
-        _ => to < listing.len(),
-    };
-    let page = &listing[from..to];
-    let data: Vec<AnthropicModel> = page
-        .iter()
-        .map(|model| AnthropicModel {
-            kind: "model",
-            id: &model.id,
-            display_name: &model.id,
-            created_at: Timestamp(model.created * 1000).to_iso(),
+pub struct ModelPage<'a> {
+    limit: Option<usize>,
+    after_id: Option<&'a str>,
+    before_id: Option<&'a str>,
+}
+
+impl<'a> ModelPage<'a> {
+    pub fn parse(query: &'a QueryParams) -> Result<ModelPage<'a>, ApiError> {
+        Ok(ModelPage {
+            limit: bounded_param("limit", query.get("limit"), 1, 1000)?.map(|n| n as usize),
+            after_id: query.get("after_id"),
+            before_id: query.get("before_id"),
         })
-        .collect();
-    Ok(serde_json::json!({
-        "data": data,
-        "has_more": has_more,
-        "first_id": page.first().map(|m| &m.id),
-        "last_id": page.last().map(|m| &m.id),
-    }))
+    }
+
+    pub fn of(&self, listing: &[ModelEntry]) -> Value {
+        let limit = self.limit.unwrap_or(listing.len());
+        let (from, to, has_more) = match (self.after_id, self.before_id) {
+            (None, Some(before)) => {
+                let to = listing.partition_point(|m| m.id.as_str() < before);
+                let from = to.saturating_sub(limit);
+                (from, to, from > 0)
+            }
+            (after, _) => {
+                let from = after.map_or(0, |after| {
+                    listing.partition_point(|m| m.id.as_str() <= after)
+                });
+                let to = (from + limit).min(listing.len());
+                (from, to, to < listing.len())
+            }
+        };
+        let page = &listing[from..to];
+        let data: Vec<AnthropicModel> = page
+            .iter()
+            .map(|model| AnthropicModel {
+                kind: "model",
+                id: &model.id,
+                display_name: &model.id,
+                created_at: Timestamp(model.created * 1000).to_iso(),
+            })
+            .collect();
+        serde_json::json!({
+            "data": data,
+            "has_more": has_more,
+            "first_id": page.first().map(|m| &m.id),
+            "last_id": page.last().map(|m| &m.id),
+        })
+    }
 }

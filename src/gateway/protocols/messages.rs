@@ -21,7 +21,7 @@ use crate::gateway::upstream_error::{Failure, UpstreamError};
 
 pub struct Messages;
 
-/// The largest `max_tokens` taken.
+/// The largest `max_tokens` (and `top_k`) taken.
 const MAX_TOKENS: u64 = u32::MAX as u64;
 /// The longest `X-Claude-Code-Session-Id`: the chat id made of it stays
 /// within the 128 characters of a `chatID`.
@@ -717,10 +717,10 @@ impl Translation {
             }
         }
         if let Some(top_k) = body.get("top_k") {
-            if !top_k.is_u64() {
+            if top_k.as_u64().is_none_or(|k| k > MAX_TOKENS) {
                 return Err(InvalidInput::new(
                     "top_k",
-                    "`top_k` must be an integer of 0 or more",
+                    format!("`top_k` must be an integer from 0 to {MAX_TOKENS}"),
                 ));
             }
             params.insert("top_k".into(), top_k.clone());
