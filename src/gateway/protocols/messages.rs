@@ -945,3 +945,163 @@ fn document_part(block: &Value) -> Option<Value> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: Value, headers: MessagesHeaders) -> Result<ChatRequest, InvalidInput> {
+        parse(
+            JsonObject::from(body.as_object().unwrap().clone()),
+            headers,
+            Endpoint::Messages,
+        )
+    }
+
+    /// Each event's data.
+    fn events(out: &BytesMut) -> Vec<Value> {
+        std::str::from_utf8(out)
+            .unwrap()
+            .split("\n\n")
+            .filter_map(|event| event.split_once("data: "))
+            .map(|(_, data)| serde_json::from_str(data).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn text_runs_and_tool_calls_are_blocks_each_delta_in_its_own() {
+        let meta = Messages.meta(None, "m");
+        let mut encoder = Messages.encoder(meta, false);
+        let mut out = BytesMut::new();
+        let tool = |index: u64, name: &str| Piece::ToolStart {
+            index,
+            id: String::new(),
+            name: name.into(),
+        };
+        let args = |index: u64, json: &str| Piece::ToolArgs {
+            index,
+            json: json.into(),
+        };
+        for piece in [
+            Piece::Text("Let".into()),
+            Piece::Text(" me".into()),
+            tool(0, "a"),
+            args(0, "{\"x\""),
+            tool(1, "b"),
+            // A late piece of the first call goes to its own block.
+            args(0, ":1}"),
+            args(7, "{}"),
+            Piece::Text("Done".into()),
+            Piece::Finish(Finish::ToolCalls),
+        ] {
+            encoder.piece(&piece, &mut out);
+        }
+        encoder.end(&Transcript::default(), &mut out);
+        let events = events(&out);
+        let summary: Vec<String> = events
+            .iter()
+            .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["index"]))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "message_start null",
+                "ping null",
+                "content_block_start 0",
+                "content_block_delta 0",
+                "content_block_delta 0",
+                "content_block_stop 0",
+                "content_block_start 1",
+                "content_block_delta 1",
+                "content_block_stop 1",
+                "content_block_start 2",
+                "content_block_delta 1",
+                "content_block_stop 2",
+                "content_block_start 3",
+                "content_block_delta 3",
+                "content_block_stop 3",
+                "message_delta null",
+                "message_stop null",
+            ]
+        );
+        let id = events[6]["content_block"]["id"].as_str().unwrap();
+        assert!(
+            id.starts_with("toolu_") && id.len() > 6,
+            "a call gets an id"
+        );
+        assert_eq!(events[10]["delta"]["partial_json"], ":1}");
+        // The stop reason is the transcript's; without one, end_turn.
+        assert_eq!(events[15]["delta"]["stop_reason"], "end_turn");
+    }
+
+    #[test]
+    fn an_error_keeps_anthropics_own_types_and_maps_the_rest() {
+        let error = |kind: &str| {
+            let said =
+                crate::gateway::ProviderError::reported(&json!({ "type": kind, "message": "no" }));
+            let mut out = BytesMut::new();
+            Messages
+                .encoder(Messages.meta(None, "m"), false)
+                .error(UpstreamError::reported(said), &mut out);
+            events(&out)[0]["error"]["type"].clone()
+        };
+        assert_eq!(error("overloaded_error"), "overloaded_error");
+        assert_eq!(error("rate_limit_error"), "rate_limit_error");
+        // Not the caller's key: the instance's.
+        assert_eq!(error("authentication_error"), "api_error");
+        assert_eq!(error("server_error"), "api_error");
+    }
+
+    #[test]
+    fn system_messages_join_a_system_prompt_given_as_text() {
+        let parsed = request(
+            json!({ "model": "m", "max_tokens": 5, "system": "Be brief.",
+                    "messages": [{ "role": "system", "content": [{ "type": "text", "text": "Now." }] },
+                                 { "role": "user", "content": "Hi" }] }),
+            MessagesHeaders::default(),
+        )
+        .unwrap();
+        let native = parsed.native.unwrap();
+        assert_eq!(
+            native["system"],
+            json!([{ "type": "text", "text": "Be brief." }, { "type": "text", "text": "Now." }])
+        );
+        assert_eq!(
+            native["messages"],
+            json!([{ "role": "user", "content": "Hi" }])
+        );
+        assert_eq!(parsed.messages[0].text(), "Be brief.\n\nNow.");
+        assert!(!parsed.session && parsed.chat_id.is_none());
+    }
+
+    #[test]
+    fn a_session_is_a_chat_of_its_own_and_the_first_untranslatable_part_is_named() {
+        let headers = MessagesHeaders {
+            session_id: Some("abc-1".into()),
+            ..MessagesHeaders::default()
+        };
+        let parsed = request(
+            json!({ "model": "m", "max_tokens": 5, "messages": [{ "role": "user", "content": [
+                { "type": "search_result", "source": "x" },
+                { "type": "image", "source": { "type": "file", "file_id": "f" } }
+            ] }] }),
+            headers,
+        )
+        .unwrap();
+        assert_eq!(parsed.chat_id.as_deref(), Some("claude-code-abc-1"));
+        assert!(parsed.session);
+        let refused = parsed.untranslatable.unwrap();
+        assert_eq!(refused.field, "messages[0].content[0]");
+        let long = MessagesHeaders {
+            session_id: Some("x".repeat(101)),
+            ..MessagesHeaders::default()
+        };
+        let error = request(
+            json!({ "model": "m", "max_tokens": 5,
+                                    "messages": [{ "role": "user", "content": "Hi" }] }),
+            long,
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "X-Claude-Code-Session-Id");
+    }
+}
