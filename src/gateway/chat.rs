@@ -14,7 +14,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::answer::{Completion, Usage};
-use super::catalog::Route;
+use super::catalog::{CatalogSnapshot, Route};
 use super::chat_log::{
     conversation_prefix, default_title, estimate_tokens, prompt_chars, ChatMeta, Outcome,
     PendingChatLog,
@@ -155,17 +155,15 @@ impl Core {
     ) -> Result<(Chat, Route), ChatError> {
         let started = Instant::now();
         let recording = self.recording.now();
-        let governor = &self.governor;
-        let (user, character) = find_user_and_character(
-            &self.db,
-            caller.user_email,
-            request.character_id.clone(),
-            governor.rules().needs_tags(),
-        )
-        .await?;
-        let model = model_of(request.model, character.as_ref())?;
-        let snapshot = self.catalog.snapshot();
-        let route = snapshot.resolve(&model)?;
+        let Resolved {
+            subject,
+            character,
+            model,
+            snapshot,
+            route,
+        } = self
+            .resolve(caller, request.character_id, request.model)
+            .await?;
         if let (Some(untranslatable), Route::Upstream { provider, .. }) =
             (request.untranslatable, &route)
         {
@@ -173,12 +171,9 @@ impl Core {
                 return Err(untranslatable.into());
             }
         }
-        let subject = Subject {
-            user,
-            key: caller.api_key,
-        };
         let user_id = subject.user.as_ref().map(|m| m.id);
-        let admission = governor
+        let admission = self
+            .governor
             .admit(
                 &subject,
                 &model,
@@ -188,7 +183,7 @@ impl Core {
                 self.sink.record(Recorded::Refused {
                     at: Timestamp::now(),
                     user_id,
-                    api_key_id: caller.api_key,
+                    api_key_id: subject.key,
                     model: model.clone(),
                 });
                 ChatError::Refused(refusal)
@@ -218,7 +213,7 @@ impl Core {
                 provider,
                 character_id: character.map(|c| c.id.0),
                 user_id,
-                api_key_id: caller.api_key,
+                api_key_id: subject.key,
                 started,
                 recording,
                 session: request.session,
@@ -242,7 +237,43 @@ impl Core {
     }
 }
 
+/// Who asks, with which character, and where the model asked (or the
+/// character's) leads.
+struct Resolved {
+    subject: Subject,
+    character: Option<Character>,
+    model: String,
+    snapshot: Arc<CatalogSnapshot>,
+    route: Route,
+}
+
 impl Core {
+    /// The user named by `X-User-Email` and the API key, the character,
+    /// and the model's route.
+    async fn resolve(
+        &self,
+        caller: Caller,
+        character_id: Option<String>,
+        model: Option<String>,
+    ) -> Result<Resolved, ChatError> {
+        let needs_tags = self.governor.rules().needs_tags();
+        let (user, character) =
+            find_user_and_character(&self.db, caller.user_email, character_id, needs_tags).await?;
+        let model = model_of(model, character.as_ref())?;
+        let snapshot = self.catalog.snapshot();
+        let route = snapshot.resolve(&model)?;
+        Ok(Resolved {
+            subject: Subject {
+                user,
+                key: caller.api_key,
+            },
+            character,
+            model,
+            snapshot,
+            route,
+        })
+    }
+
     /// Counts the input tokens of a Messages request, as Anthropic's
     /// `count_tokens` does: an Anthropic provider's own count, else an
     /// estimate (a token per 4 characters of the prompt and the tools).
@@ -254,23 +285,17 @@ impl Core {
         caller: Caller,
         mut request: ChatRequest,
     ) -> Result<Bytes, ChatError> {
-        let governor = &self.governor;
-        let (user, character) = find_user_and_character(
-            &self.db,
-            caller.user_email,
-            request.character_id.clone(),
-            governor.rules().needs_tags(),
-        )
-        .await?;
-        let model = model_of(request.model.take(), character.as_ref())?;
-        let snapshot = self.catalog.snapshot();
-        let route = snapshot.resolve(&model)?;
-        let subject = Subject {
-            user,
-            key: caller.api_key,
-        };
+        let Resolved {
+            subject,
+            character,
+            model,
+            snapshot,
+            route,
+        } = self
+            .resolve(caller, request.character_id.take(), request.model.take())
+            .await?;
         let character_id = character.as_ref().map(|c| c.id.0.as_str());
-        governor
+        self.governor
             .permits(&subject, &model, character_id)
             .map_err(ChatError::Refused)?;
         let instruction = character.as_ref().map(|c| c.instruction.as_str());
