@@ -216,7 +216,10 @@ fn content_blocks(content: Option<&Content>) -> Vec<Value> {
 
 fn content_block(part: &Part) -> Option<Value> {
     match part.kind() {
-        PartKind::Text => Some(json!({"type": "text", "text": part.text()?})),
+        // Anthropic refuses empty text blocks.
+        PartKind::Text => {
+            Some(json!({"type": "text", "text": part.text().filter(|t| !t.is_empty())?}))
+        }
         PartKind::ImageUrl => {
             Some(json!({"type": "image", "source": image_source(part.image_url()?)}))
         }
@@ -381,6 +384,7 @@ mod tests {
             json!({"role": "system", "content": "Be kind."}),
             json!({"role": "user", "content": "Hi"}),
             json!({"role": "user", "content": [
+                {"type": "text", "text": ""},
                 {"type": "text", "text": "Look"},
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
             ]}),
