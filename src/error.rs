@@ -317,7 +317,9 @@ impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
         match e {
             ChatError::Invalid(e) => e.into(),
-            ChatError::UnknownUser(_) => ApiError::forbidden(e.to_string()),
+            ChatError::UnknownUser(_) => {
+                ApiError::forbidden(e.to_string()).with_param("X-User-Email")
+            }
             ChatError::UnknownCharacter(_) => {
                 ApiError::not_found(e.to_string()).with_param("activatedCharacterID")
             }

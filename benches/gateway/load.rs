@@ -22,6 +22,8 @@ const STREAM_BODY: &str =
 pub struct Target {
     url: String,
     api_key: String,
+    /// The user named in `X-User-Email`, if any.
+    user_email: Option<&'static str>,
 }
 
 impl Target {
@@ -29,15 +31,27 @@ impl Target {
         Target {
             url,
             api_key: api_key.to_owned(),
+            user_email: None,
+        }
+    }
+
+    /// Every request names this user.
+    pub fn naming_user(self, email: &'static str) -> Target {
+        Target {
+            user_email: Some(email),
+            ..self
         }
     }
 
     fn send(&self, client: &awc::Client, body: &'static str) -> awc::SendClientRequest {
-        client
+        let mut request = client
             .post(&self.url)
             .insert_header(("x-api-key", self.api_key.as_str()))
-            .insert_header(("content-type", "application/json"))
-            .send_body(Bytes::from_static(body.as_bytes()))
+            .insert_header(("content-type", "application/json"));
+        if let Some(email) = self.user_email {
+            request = request.insert_header(("x-user-email", email));
+        }
+        request.send_body(Bytes::from_static(body.as_bytes()))
     }
 }
 

@@ -6,9 +6,15 @@
 //! mindgate shares its cores with. Other work on the machine comes and goes,
 //! so the routes take turns in short slices rather than one long run each.
 //!
+//! Two more mindgates take their turns at concurrency 1 and 32: one user
+//! with three tags whose policies set five limits, against the same user
+//! with no policy, for what the policy check costs; after them, the
+//! counters must hold every completion sent.
+//!
 //! Last, a thousand completions at once, each of which the mock answers
 //! after a second, as many chats wait on a model: nothing may queue them.
 
+mod governed;
 mod load;
 mod mock;
 mod report;
@@ -19,9 +25,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use actix_web::rt::{System, SystemRunner};
+use mindgate::domain::UserId;
 
 use load::{Streams, Target, Throughput, BODY, HELD_BODY};
-use report::{ChatLogs, Held, Level, Results};
+use report::{ChatLogs, Held, Level, Policies, Results};
 use server::Mindgate;
 
 /// Per route and concurrency, before the measured rounds.
@@ -68,6 +75,16 @@ impl Route {
         let url = format!("http://{}/api/v1/chat/completions", mindgate.address);
         let instance = Instance { mindgate, db };
         (Route::new(Target::new(url, &key), Some(instance)), key)
+    }
+
+    /// A mindgate (chat logging on) whose requests all name the bench's
+    /// user, who has three tags; with `policies`, everyone, the tags and
+    /// the user have policies. Also returns the user's id and the key.
+    fn for_user(db: PathBuf, upstream: SocketAddr, policies: bool) -> (Route, UserId, String) {
+        let user = governed::prepare(&db, policies);
+        let (mut route, key) = Route::mindgate(db, upstream, true);
+        route.target = route.target.naming_user(governed::USER_EMAIL);
+        (route, user, key)
     }
 
     fn new(target: Target, instance: Option<Instance>) -> Route {
@@ -136,13 +153,38 @@ fn main() {
     // Logging on and off side by side, so that they take turns too.
     let (logged, key) = Route::mindgate(dir.path().join("logged.db"), upstream, true);
     let (unlogged, _) = Route::mindgate(dir.path().join("unlogged.db"), upstream, false);
-    let mut routes = [Route::direct(upstream, &key), logged, unlogged];
+    let (plain, _, _) = Route::for_user(dir.path().join("user.db"), upstream, false);
+    let (governed, user, governed_key) =
+        Route::for_user(dir.path().join("governed.db"), upstream, true);
+    // Counters of windows that began after this are not checked.
+    let since = jiff::Timestamp::now().as_millisecond();
+    let mut routes = [
+        Route::direct(upstream, &key),
+        logged,
+        unlogged,
+        plain,
+        governed,
+    ];
 
     let c1 = level(&system, &mut routes, 1);
     let c32 = level(&system, &mut routes, 32);
 
+    eprintln!("counters: the governed user's, against the completions sent");
+    let [mut direct, mut logged, unlogged, plain, governed] = routes;
+    let governed_sent = governed.sent;
+    let governed = governed.instance.expect("a mindgate");
+    let counters = system.block_on(governed::check_counters(
+        &governed.mindgate.address.to_string(),
+        &governed_key,
+        user,
+        governed_sent,
+        &governed.db,
+        since,
+    ));
+    governed.mindgate.stop();
+    plain.instance.expect("a mindgate").mindgate.stop();
+
     eprintln!("streams: direct and through mindgate, in turns");
-    let [mut direct, mut logged, unlogged] = routes;
     direct.streams(&system, STREAM_WARMUP);
     logged.streams(&system, STREAM_WARMUP);
     let (mut direct_streams, mut logged_streams) = (Streams::default(), Streams::default());
@@ -163,6 +205,7 @@ fn main() {
     let results = Results {
         c1,
         c32,
+        counters,
         streams: report::Pair {
             direct: direct_streams,
             through: logged_streams,
@@ -193,28 +236,39 @@ fn main() {
     let markdown = target_dir().join("bench-gateway.md");
     std::fs::write(&markdown, results.markdown()).expect("cannot write the markdown report");
     println!("markdown: {}", markdown.display());
+    assert!(
+        results.counters.passed(),
+        "the governed user's counters do not match the completions sent (see the checks above)"
+    );
 }
 
-/// One concurrency: routes `[direct, logging on, logging off]` warm up,
-/// then take turns.
-fn level(system: &SystemRunner, routes: &mut [Route; 3], concurrency: usize) -> Level {
-    eprintln!("concurrency {concurrency}: direct, through mindgate with chat logging on and off, in turns");
-    let mark = routes[1].mark();
+/// One concurrency: routes `[direct, logging on, logging off, a user
+/// without policies, the same user governed]` warm up, then take turns.
+fn level(system: &SystemRunner, routes: &mut [Route; 5], concurrency: usize) -> Level {
+    eprintln!("concurrency {concurrency}: direct, through mindgate with chat logging on and off, a user without and with policies, in turns");
+    let marks = routes.each_ref().map(Route::mark);
     for route in routes.iter_mut() {
         route.throughput(system, concurrency, WARMUP, BODY);
     }
-    let mut measured: [Throughput; 3] = Default::default();
+    let mut measured: [Throughput; 5] = Default::default();
     for _ in 0..ROUNDS {
         for (route, total) in routes.iter_mut().zip(&mut measured) {
             total.add(route.throughput(system, concurrency, SLICE, BODY));
         }
     }
-    let [direct, logged, unlogged] = measured;
+    let cpu = |i: usize| routes[i].cpu_per_request_since(marks[i]);
+    let [direct, logged, unlogged, plain, governed] = measured;
     Level {
         direct,
         logged,
         unlogged,
-        cpu_per_request: routes[1].cpu_per_request_since(mark),
+        cpu_per_request: cpu(1),
+        policies: Policies {
+            without: plain,
+            with: governed,
+            cpu_without: cpu(3),
+            cpu_with: cpu(4),
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::governed::CounterCheck;
 use crate::load::{Latencies, Streams, Throughput};
 use crate::HELD;
 
@@ -20,6 +21,17 @@ pub struct Level {
     pub unlogged: Throughput,
     /// mindgate's CPU time per request, chat logging on.
     pub cpu_per_request: Duration,
+    pub policies: Policies,
+}
+
+/// One user's completions through a mindgate with no policy, and through
+/// one where everyone, the user's three tags and the user have policies
+/// (five limits); chat logging on in both.
+pub struct Policies {
+    pub without: Throughput,
+    pub with: Throughput,
+    pub cpu_without: Duration,
+    pub cpu_with: Duration,
 }
 
 /// Many completions at once, each answered after a while: direct, and
@@ -34,6 +46,8 @@ pub struct Held {
 pub struct Results {
     pub c1: Level,
     pub c32: Level,
+    /// The governed user's counters after the concurrency-32 turns.
+    pub counters: CounterCheck,
     pub streams: Pair<Streams>,
     pub held: Held,
     /// mindgate's, over the whole run.
@@ -51,6 +65,12 @@ pub struct ChatLogs {
 }
 
 const HEADER: [&str; 4] = ["", "direct", "through mindgate", "added / ratio"];
+const POLICY_HEADER: [&str; 4] = [
+    "one user (3 tags)",
+    "no policy",
+    "5 limits",
+    "added / ratio",
+];
 
 fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1e3)
@@ -118,6 +138,37 @@ fn level_rows(concurrency: usize, level: &Level, rows: &mut Vec<[String; 4]>) {
     ]);
 }
 
+/// The same user without and with policies: requests/s, median latency
+/// and mindgate's CPU per request.
+fn policy_rows(concurrency: usize, policies: &Policies, rows: &mut Vec<[String; 4]>) {
+    let name = format!("concurrency {concurrency}");
+    let (without, with) = (policies.without.rps(), policies.with.rps());
+    rows.push([
+        format!("{name}: requests/s"),
+        format!("{without:.0}"),
+        format!("{with:.0}"),
+        ratio(without, with),
+    ]);
+    let (without, with) = (
+        policies.without.latencies().percentile(0.5),
+        policies.with.latencies().percentile(0.5),
+    );
+    rows.push([
+        format!("{name}: latency p50 (ms)"),
+        ms(without),
+        ms(with),
+        added_ms(without, with),
+    ]);
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let (without, with) = (micros(policies.cpu_without), micros(policies.cpu_with));
+    rows.push([
+        format!("{name}: mindgate CPU per request (µs)"),
+        format!("{without:.1}"),
+        format!("{with:.1}"),
+        format!("{:+.1} µs", with - without),
+    ]);
+}
+
 /// The held phase's name in the table and the targets.
 fn held_name() -> String {
     format!(
@@ -166,6 +217,13 @@ impl Results {
         rows
     }
 
+    fn policy_rows(&self) -> Vec<[String; 4]> {
+        let mut rows = Vec::new();
+        policy_rows(1, &self.c1.policies, &mut rows);
+        policy_rows(32, &self.c32.policies, &mut rows);
+        rows
+    }
+
     /// Each target with what was measured, and whether it was met.
     fn targets(&self) -> Vec<(String, bool)> {
         let added_ms = |direct: Latencies, through: Latencies, q| {
@@ -187,7 +245,9 @@ impl Results {
         let held_p99 = added_ms(held.direct.latencies(), held.through.latencies(), 0.99);
         let rss_mib = self.peak_rss_kib as f64 / 1024.0;
         let logs = &self.chat_logs;
-        vec![
+        let policies = &self.c1.policies;
+        let policy_p50 = added_ms(policies.without.latencies(), policies.with.latencies(), 0.5);
+        let mut targets = vec![
             (
                 format!("added latency at concurrency 1, p50 < 0.15 ms: {p50:+.3} ms"),
                 p50 < 0.15,
@@ -239,27 +299,26 @@ impl Results {
                 ),
                 logs.rows_logging_on == logs.sent_logging_on && logs.rows_logging_off == 0,
             ),
-        ]
+            (
+                format!(
+                    "policy check (3 tags, 5 limits) at concurrency 1, added p50 ≤ 0.02 ms: {policy_p50:+.3} ms"
+                ),
+                policy_p50 <= 0.02,
+            ),
+        ];
+        targets.extend(
+            self.counters
+                .lines
+                .iter()
+                .map(|(line, ok)| (format!("(check) counter after concurrency 32: {line}"), *ok)),
+        );
+        targets
     }
 
     pub fn text(&self) -> String {
-        let rows = self.rows();
-        let mut widths = HEADER.map(str::len);
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let mut out = String::new();
-        let header = HEADER.map(String::from);
-        for row in std::iter::once(&header).chain(&rows) {
-            let (name, numbers) = row.split_first().expect("four cells");
-            let _ = write!(out, "{name:<0$}", widths[0]);
-            for (cell, width) in numbers.iter().zip(&widths[1..]) {
-                let _ = write!(out, "  {cell:>width$}");
-            }
-            out.push('\n');
-        }
+        let mut out = text_table(HEADER, &self.rows());
+        out.push('\n');
+        out.push_str(&text_table(POLICY_HEADER, &self.policy_rows()));
         out.push('\n');
         for (target, pass) in self.targets() {
             let _ = writeln!(out, "{}  {target}", verdict(pass));
@@ -269,13 +328,9 @@ impl Results {
     }
 
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
-        out.push_str(&line(&HEADER.map(String::from)));
-        out.push_str("| --- | ---: | ---: | ---: |\n");
-        for row in self.rows() {
-            out.push_str(&line(&row));
-        }
+        let mut out = markdown_table(HEADER, &self.rows());
+        out.push('\n');
+        out.push_str(&markdown_table(POLICY_HEADER, &self.policy_rows()));
         out.push('\n');
         for (target, pass) in self.targets() {
             let _ = writeln!(out, "- **{}** {target}", verdict(pass));
@@ -283,6 +338,37 @@ impl Results {
         let _ = writeln!(out, "\n{}", self.context);
         out
     }
+}
+
+/// Aligned columns: names left, numbers right.
+fn text_table(header: [&str; 4], rows: &[[String; 4]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = header.map(String::from);
+    for row in std::iter::once(&header).chain(rows) {
+        let (name, numbers) = row.split_first().expect("four cells");
+        let _ = write!(out, "{name:<0$}", widths[0]);
+        for (cell, width) in numbers.iter().zip(&widths[1..]) {
+            let _ = write!(out, "  {cell:>width$}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn markdown_table(header: [&str; 4], rows: &[[String; 4]]) -> String {
+    let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(&header.map(String::from));
+    out.push_str("| --- | ---: | ---: | ---: |\n");
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
 }
 
 fn verdict(pass: bool) -> &'static str {

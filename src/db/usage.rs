@@ -18,6 +18,7 @@ use crate::domain::{ApiKeyId, Micros, Timestamp, UserId};
 /// in the caller's transaction.
 pub fn record_chats<T: Borrow<NewChatLog>>(tx: &Transaction, rows: &[T]) -> Result<(), StoreError> {
     chat_logs::upsert_all(tx, rows)?;
+    add_slots(tx, rows.iter().map(Borrow::borrow))?;
     add(tx, rows.iter().map(|row| rollup_of(row.borrow())))
 }
 
@@ -51,6 +52,13 @@ pub fn record<T: Borrow<Recorded>>(tx: &Transaction, batch: &[T]) -> Result<(), 
         })
         .collect();
     chat_logs::upsert_all(tx, &logs)?;
+    add_slots(
+        tx,
+        batch.iter().filter_map(|r| match r.borrow() {
+            Recorded::Chat { log, .. } => Some(log),
+            Recorded::Refused { .. } => None,
+        }),
+    )?;
     add(
         tx,
         batch.iter().map(|r| match r.borrow() {
@@ -75,6 +83,58 @@ pub fn record<T: Borrow<Recorded>>(tx: &Transaction, batch: &[T]) -> Result<(), 
             ),
         }),
     )
+}
+
+const MINUTE_MS: i64 = 60_000;
+/// The slots kept, and how long (in minutes): minutes for an hour window
+/// and one more minute, quarters of an hour for a month and a day.
+const SLOTS: [(i64, i64); 2] = [(1, 61), (15, 32 * 24 * 60)];
+
+/// Adds completions to the usage slots of the minute and the quarter hour
+/// each was recorded in: summed in memory first, as the rollups are.
+fn add_slots<'a>(
+    tx: &Transaction,
+    logs: impl Iterator<Item = &'a NewChatLog>,
+) -> Result<(), StoreError> {
+    // (span, slot, user, key) -> (requests, tokens, cost)
+    type Slot = (i64, i64, i64, i64);
+    let mut sums: HashMap<Slot, (i64, i64, i64)> = HashMap::new();
+    for log in logs {
+        let minute = log.recorded_at.millis().div_euclid(MINUTE_MS);
+        let user = log.user_id.map_or(0, |id| id.0);
+        let key = log.api_key_id.map_or(0, |id| id.0);
+        let tokens = UsageTotals::of(log).tokens();
+        let cost = log.cost.unwrap_or_default().0;
+        for (span, _) in SLOTS {
+            let sum = sums
+                .entry((span, minute - minute.rem_euclid(span), user, key))
+                .or_default();
+            *sum = (sum.0 + 1, sum.1 + tokens, sum.2 + cost);
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO usage_slots (span, slot, user_id, api_key_id, requests, tokens, cost_micros)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (span, slot, user_id, api_key_id) DO UPDATE SET
+             requests = requests + excluded.requests,
+             tokens = tokens + excluded.tokens,
+             cost_micros = cost_micros + excluded.cost_micros",
+    )?;
+    for ((span, slot, user, key), (requests, tokens, cost)) in sums {
+        stmt.execute(params![span, slot, user, key, requests, tokens, cost])?;
+    }
+    Ok(())
+}
+
+/// Deletes the usage slots older than they are kept; how many went.
+pub fn prune_slots(tx: &Transaction, now: Timestamp) -> Result<usize, StoreError> {
+    let minute = now.millis().div_euclid(MINUTE_MS);
+    let mut stmt = tx.prepare_cached("DELETE FROM usage_slots WHERE span = ?1 AND slot < ?2")?;
+    let mut deleted = 0;
+    for (span, kept) in SLOTS {
+        deleted += stmt.execute(params![span, minute - kept])?;
+    }
+    Ok(deleted)
 }
 
 /// A rollup row's key: UTC day, user (0: none), key (0: none), model,
@@ -228,8 +288,9 @@ pub struct WindowUsage {
 
 /// What was recorded from `start` to `now` (milliseconds), per user and
 /// key: whole UTC days from the rollups, and the part of a day a window
-/// starts in (a minute, an hour, a day in another time zone) from the chat
-/// logs, which may have been purged or not kept (then it counts less).
+/// starts in (a minute, an hour, a day in another time zone) from the
+/// usage slots: the minutes' when it starts within the hour they are kept,
+/// else the quarter hours' (from the quarter `start` falls in).
 pub fn window_usage(
     conn: &Connection,
     start: i64,
@@ -261,14 +322,16 @@ pub fn window_usage(
     let first_whole_day = start.div_euclid(DAY_MS) + i64::from(start.rem_euclid(DAY_MS) != 0);
     let partial_end = (first_whole_day * DAY_MS).min(now);
     if start < partial_end {
+        let (minutes, quarters) = (SLOTS[0], SLOTS[1]);
+        let recent = start.rem_euclid(MINUTE_MS) == 0 && now - start < minutes.1 * MINUTE_MS;
+        let span = if recent { minutes.0 } else { quarters.0 };
+        let first = start.div_euclid(MINUTE_MS);
+        let end = (partial_end + MINUTE_MS - 1).div_euclid(MINUTE_MS);
         let mut stmt = conn.prepare_cached(
-            "SELECT IFNULL(user_id, 0), IFNULL(api_key_id, 0), COUNT(*),
-                    SUM(IFNULL(prompt_tokens, 0) + IFNULL(completion_tokens, 0)
-                        + cache_read_tokens + cache_write_tokens),
-                    SUM(IFNULL(cost_micros, 0))
-             FROM chat_logs WHERE recorded_at >= ?1 AND recorded_at < ?2 GROUP BY 1, 2",
+            "SELECT user_id, api_key_id, SUM(requests), SUM(tokens), SUM(cost_micros)
+             FROM usage_slots WHERE span = ?1 AND slot >= ?2 AND slot < ?3 GROUP BY 1, 2",
         )?;
-        for row in stmt.query_map(params![start, partial_end], read)? {
+        for row in stmt.query_map(params![span, first - first.rem_euclid(span), end], read)? {
             add(row?);
         }
     }

@@ -172,15 +172,20 @@ pub struct Limit {
 }
 
 impl Limit {
-    /// `5 requests a day per member`, `$1.00 a month for the group`.
+    /// `5 requests a day per member`, `$1.00 a month for the group`,
+    /// `100 tokens an hour per member`.
     pub fn describe(&self) -> String {
         let amount = self.amount(self.max);
+        let article = match self.window {
+            Window::Hour => "an",
+            Window::Minute | Window::Day | Window::Week | Window::Month => "a",
+        };
         let window = self.window.as_str();
         let whose = match self.per {
             Per::Member => "per member",
             Per::Group => "for the group",
         };
-        format!("{amount} a {window} {whose}")
+        format!("{amount} {article} {window} {whose}")
     }
 
     /// An amount of this limit's metric, for people: `5 requests`,
@@ -520,6 +525,11 @@ mod tests {
         assert_eq!(policy.limits[1].max, 1_250_000);
         assert_eq!(policy.limits[0].describe(), "5 requests a day per member");
         assert_eq!(policy.limits[1].describe(), "$1.25 a month for the group");
+        let hourly = Limit {
+            window: Window::Hour,
+            ..policy.limits[0]
+        };
+        assert_eq!(hourly.describe(), "5 requests an hour per member");
         assert_eq!(
             serde_json::to_value(&policy).unwrap()["limits"][1],
             json!({"metric": "costUsd", "window": "month", "max": 1.25, "per": "group"})

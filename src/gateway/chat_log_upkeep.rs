@@ -2,7 +2,8 @@
 //! of newly recorded chats for search, on a small budget so that serving
 //! always comes first, and deletes the chat logs the instance no longer
 //! keeps (its retention: at start, every few minutes and when the setting
-//! changes), oldest first, then gives the file's free pages back. Every
+//! changes), oldest first, then gives the file's free pages back; and
+//! deletes the usage slots past their time. Every
 //! step is a transaction of a few milliseconds: the writer is never held
 //! longer, and no request waits on it.
 
@@ -171,6 +172,8 @@ fn purge(db: &Db, receiver: &Inbox<Wake>) -> Ended {
 }
 
 fn purge_steps(db: &Db, receiver: &Inbox<Wake>) -> Result<Ended, StoreError> {
+    // A few minutes' worth of rows: one short statement.
+    db.write_blocking(|tx| db::usage::prune_slots(tx, Timestamp::now()))?;
     let retention = db.read_blocking(db::settings::retention)?;
     let Some(before) = retention.cutoff(Timestamp::now()) else {
         return Ok(Ended::Done);

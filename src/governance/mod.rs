@@ -274,7 +274,9 @@ impl Governor {
             Err(full) => {
                 let check = &checks[full];
                 let resets_at = Timestamp(check.span.1);
-                let wait_ms = (check.span.1 - now).max(0);
+                // Whole seconds, rounded up: a client that waits as told
+                // comes back in the next window, and no later.
+                let wait_ms = u64::try_from(check.span.1 - now).unwrap_or(0);
                 Err(Refusal::Limited {
                     message: format!(
                         "limit reached: {} allows {}; it resets at {}",
@@ -282,7 +284,7 @@ impl Governor {
                         check.limit.describe(),
                         resets_at.to_iso()
                     ),
-                    retry_after: u64::try_from(wait_ms.div_euclid(1000) + 1).unwrap_or(1),
+                    retry_after: wait_ms.div_ceil(1000).max(1),
                     resets_at,
                 })
             }

@@ -2,7 +2,7 @@
 //! answers which scopes apply to a caller, what they open and which limits
 //! they set. Pure: no clock, no counters.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::Connection;
 
@@ -272,9 +272,11 @@ fn who(scopes: &[Scope]) -> String {
     parts.join(", nor to ")
 }
 
-/// `; open: a, b, c` (at most ten), or nothing.
+/// `; open: a, b, c` (each once, at most ten), or nothing.
 fn offered(mut names: Vec<String>) -> String {
-    names.dedup();
+    // Several scopes may open the same name, not one after the other.
+    let mut seen = HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
     if names.is_empty() {
         return "; nothing is open".to_owned();
     }

@@ -12,6 +12,7 @@ mod cors;
 mod errors;
 mod gateway;
 mod generated_client;
+mod governance;
 mod migrations;
 mod models;
 mod openapi;

@@ -70,7 +70,7 @@ const SHIPPED: [(&str, &str, &str); 8] = [
     (
         "0008",
         V8,
-        "f1ebe290a82fedac4f433e9ad4e2e24bdbb0956e4d29e228c31e3cb318a1ca1c",
+        "730ded737897f805cdfa20a44cdc5282ff784a5bb065248f4b773666699aecdb",
     ),
 ];
 

@@ -283,6 +283,15 @@ impl TestApp {
         self.create("/api/v1/ai-characters", body).await
     }
 
+    /// Sets the policy of `scope` (`everyone`, `tag:NAME`, `user:ID`,
+    /// `key:ID`) through the API, asserting it succeeded.
+    pub async fn put_policy(&self, scope: &str, policy: &Value) -> Value {
+        let path = format!("/api/v1/policies/{scope}");
+        let (status, body) = send_body(self.request(Method::PUT, &path), policy.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "PUT {path} {policy}: {body}");
+        body
+    }
+
     async fn create(&self, path: &str, body: &Value) -> Value {
         let (status, created) = self.post(path, body).await;
         assert_eq!(status, StatusCode::OK, "POST {path} {body}: {created}");

@@ -27,3 +27,21 @@ END;
 -- Requests refused by a policy (a model not open, a limit reached): never
 -- sent upstream, counted apart from `requests`.
 ALTER TABLE usage_rollups ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+
+-- Usage per user and API key (0: none) in short slots: a minute's (span 1)
+-- kept an hour, a quarter of an hour's (span 15) kept a month, `slot` its
+-- start in minutes since the Unix epoch. Limits' counters of the windows
+-- that start within a day (a minute, an hour, a day at a local midnight
+-- other than UTC's) are rebuilt from them at start, however the chats were
+-- recorded (a continued chat is one chat log, and chat logs may be purged or
+-- not kept).
+CREATE TABLE usage_slots (
+    span         INTEGER NOT NULL CHECK (span IN (1, 15)),
+    slot         INTEGER NOT NULL,
+    user_id      INTEGER NOT NULL,
+    api_key_id   INTEGER NOT NULL,
+    requests     INTEGER NOT NULL,
+    tokens       INTEGER NOT NULL,
+    cost_micros  INTEGER NOT NULL,
+    PRIMARY KEY (span, slot, user_id, api_key_id)
+) WITHOUT ROWID;

@@ -2,7 +2,7 @@
 
 mod characters;
 mod concurrency;
-mod costs;
+pub(crate) mod costs;
 mod echo;
 mod faults;
 mod http_free;
