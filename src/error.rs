@@ -217,6 +217,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Some(detail) = &self.detail {
+            log::error!("internal error: {detail}");
+        }
         self.response(self.status_code()).json(ErrorBody {
             error: ErrorDetail {
                 message: &self.message,
@@ -229,7 +232,8 @@ impl ResponseError for ApiError {
 
 impl ApiError {
     /// The error in Anthropic's envelope, as the Messages routes answer:
-    /// `{"type": "error", "error": {"type": ..., "message": ...}}`.
+    /// `{"type": "error", "error": {"type": ..., "message": ...}}`. It
+    /// renders again what `error_response` rendered (and logged) first.
     pub fn anthropic_response(&self) -> HttpResponse {
         self.response(self.status_code())
             .json(crate::gateway::anthropic_error(
@@ -238,12 +242,8 @@ impl ApiError {
             ))
     }
 
-    /// An answer with `status` and the error's headers, for its body; a
-    /// server fault's detail goes to the log.
+    /// An answer with `status` and the error's headers, for its body.
     pub fn response(&self, status: StatusCode) -> actix_web::HttpResponseBuilder {
-        if let Some(detail) = &self.detail {
-            log::error!("internal error: {detail}");
-        }
         let mut response = HttpResponse::build(status);
         if self.kind == ErrorKind::Authentication {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
