@@ -120,6 +120,7 @@ fn seed(db: &Db, rows: usize) {
                     error_message: None,
                     latency_ms: Some(rng.random_range(300..9000)),
                     ttft_ms: Some(rng.random_range(100..900)),
+                    session: false,
                 });
             }
             chat_logs::upsert_all(tx, &logs)?;

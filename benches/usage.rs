@@ -87,6 +87,7 @@ fn seed(db: &Db) -> String {
             error_message: None,
             latency_ms: Some(800),
             ttft_ms: Some(200),
+            session: false,
         });
         if batch.len() == BATCH || i + 1 == CHATS {
             db.write_blocking(|tx| usage::record_chats(tx, &batch))

@@ -69,6 +69,28 @@ impl ErrorKind {
             ErrorKind::Internal => "api_error",
         }
     }
+
+    /// The type Anthropic's API gives such an error: its own list, where
+    /// any other client error is an `invalid_request_error` and a failure
+    /// on the server's side an `api_error`.
+    pub fn anthropic_type_name(self) -> &'static str {
+        match self {
+            ErrorKind::Authentication => "authentication_error",
+            ErrorKind::NotFound | ErrorKind::UpstreamRejected(StatusCode::NOT_FOUND) => {
+                "not_found_error"
+            }
+            ErrorKind::TooLarge => "request_too_large",
+            ErrorKind::Permission => "permission_error",
+            ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::UpstreamTimeout => "timeout_error",
+            ErrorKind::Upstream | ErrorKind::Internal => "api_error",
+            ErrorKind::InvalidRequest
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::RequestTimeout
+            | ErrorKind::Conflict
+            | ErrorKind::UpstreamRejected(_) => "invalid_request_error",
+        }
+    }
 }
 
 /// Displays as the detail of a server fault (for logs and the CLI), else
@@ -198,7 +220,31 @@ impl ResponseError for ApiError {
         if let Some(detail) = &self.detail {
             log::error!("internal error: {detail}");
         }
-        let mut response = HttpResponse::build(self.status_code());
+        self.response(self.status_code()).json(ErrorBody {
+            error: ErrorDetail {
+                message: &self.message,
+                kind: self.kind.type_name(),
+                param: self.param.as_deref(),
+            },
+        })
+    }
+}
+
+impl ApiError {
+    /// The error in Anthropic's envelope, as the Messages routes answer:
+    /// `{"type": "error", "error": {"type": ..., "message": ...}}`. It
+    /// renders again what `error_response` rendered (and logged) first.
+    pub fn anthropic_response(&self) -> HttpResponse {
+        self.response(self.status_code())
+            .json(crate::gateway::anthropic_error(
+                self.kind.anthropic_type_name(),
+                &self.message,
+            ))
+    }
+
+    /// An answer with `status` and the error's headers, for its body.
+    pub fn response(&self, status: StatusCode) -> actix_web::HttpResponseBuilder {
+        let mut response = HttpResponse::build(status);
         if self.kind == ErrorKind::Authentication {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
@@ -208,13 +254,7 @@ impl ResponseError for ApiError {
         if self.retried {
             response.insert_header(("x-should-retry", "false"));
         }
-        response.json(ErrorBody {
-            error: ErrorDetail {
-                message: &self.message,
-                kind: self.kind.type_name(),
-                param: self.param.as_deref(),
-            },
-        })
+        response
     }
 }
 

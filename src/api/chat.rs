@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::{messages, QueryParams};
 use crate::auth::AuthenticatedKey;
 use crate::db::Db;
 use crate::domain::{Email, JsonObject};
@@ -63,14 +64,18 @@ pub fn respond(answer: Answer) -> HttpResponse {
     }
 }
 
-/// Enabled models, in OpenAI's list shape: those open to the user named
-/// by `X-User-Email` (else to everyone) and to the key.
+/// Enabled models, in OpenAI's list shape (Anthropic's when asked with
+/// `anthropic-version`): those open to the user named by `X-User-Email`
+/// (else to everyone) and to the key.
 pub async fn models(
     req: HttpRequest,
+    query: QueryParams,
     catalog: web::Data<Catalog>,
     governor: web::Data<Governor>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
+    // Checked whatever the shape, which alone reads it.
+    let page = messages::ModelPage::parse(&query)?;
     // As for completions: 400 for a header that is no address, 403 for
     // one no user has.
     let caller = caller(&req)?;
@@ -82,6 +87,9 @@ pub async fn models(
     };
     let mut listing = catalog.snapshot().listing();
     listing.retain(|model| governor.opens_model(&subject, &model.id));
+    if messages::wants_anthropic_shape(&req) {
+        return Ok(HttpResponse::Ok().json(page.of(&listing)));
+    }
     Ok(HttpResponse::Ok().json(json!({
         "object": "list",
         "data": listing,

@@ -5,6 +5,7 @@ mod characters;
 mod chat;
 mod chatlogs;
 mod limits;
+mod messages;
 mod models;
 mod openapi;
 mod policies;
@@ -18,7 +19,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{HttpServiceFactory, Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::auth::{require_api_key, AuthenticatedKey};
@@ -27,7 +28,8 @@ use crate::error::ApiError;
 use crate::http::BodyLimit;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
-/// an API key; a `chat` key reaches only the chat routes. Chat completions take bodies up to `completion_body_limit`.
+/// an API key; a `chat` key reaches only the chat routes. Chat completions
+/// and messages take bodies up to `completion_body_limit`.
 /// Pages on `cors_origins` may call it from a browser.
 pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_origins: &[String]) {
     cfg.service(
@@ -40,6 +42,7 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                     .service(
                         web::scope("")
                             .wrap(from_fn(require_api_key))
+                            .wrap(from_fn(messages::anthropic_errors))
                             // What a chat key may call (CHAT_ROUTES): the rest
                             // is `admin(...)`, refused to it with a 403.
                             .service(
@@ -47,7 +50,23 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                                     .app_data(BodyLimit(completion_body_limit))
                                     .post(chat::create),
                             )
-                            .service(resource("/models", "GET, HEAD").get(chat::models))
+                            .service(
+                                resource("/messages", "POST")
+                                    .name(messages::MESSAGES)
+                                    .app_data(BodyLimit(completion_body_limit))
+                                    .post(messages::create),
+                            )
+                            .service(
+                                resource("/messages/count_tokens", "POST")
+                                    .name(messages::COUNT_TOKENS)
+                                    .app_data(BodyLimit(completion_body_limit))
+                                    .post(messages::count_tokens),
+                            )
+                            .service(
+                                resource("/models", "GET, HEAD")
+                                    .name(messages::MODELS)
+                                    .get(chat::models),
+                            )
                             .service(resource("/models/{name}", "GET, HEAD").get(models::show))
                             .service(admin(
                                 resource("/models/{name}/price", "PUT, DELETE")
@@ -101,7 +120,8 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
 }
 
 /// The routes a `chat` key may call, all served outside `admin(...)`.
-const CHAT_ROUTES: &str = "POST /chat/completions, GET /models and GET /models/{name}";
+const CHAT_ROUTES: &str = "POST /chat/completions, POST /messages, \
+    POST /messages/count_tokens, GET /models and GET /models/{name}";
 
 /// A route only an `admin` key may call.
 fn admin(resource: actix_web::Resource) -> impl HttpServiceFactory {
@@ -147,8 +167,11 @@ fn data_list<T: Serialize>(data: Vec<T>) -> HttpResponse {
 /// the methods it has.
 fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
-        let mut response =
-            ApiError::method_not_allowed(req.method().as_str(), req.path()).error_response();
+        // The error stays attached, for a route that renders its own shape.
+        let mut response = HttpResponse::from_error(ApiError::method_not_allowed(
+            req.method().as_str(),
+            req.path(),
+        ));
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static(allow));

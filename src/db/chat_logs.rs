@@ -71,6 +71,10 @@ pub struct NewChatLog {
     pub error_message: Option<String>,
     pub latency_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
+    /// The chat is a session whose every request carries the conversation
+    /// so far: a shorter conversation (a side request's) leaves the stored
+    /// one, and its title, as they are.
+    pub session: bool,
 }
 
 /// Chats recorded by one statement, when many are. A statement keeps a copy
@@ -87,16 +91,22 @@ const COLUMNS_BOUND: usize = 19;
 /// began leaves it unattributed rather than unrecorded (API keys are
 /// revoked, never deleted).
 pub fn upsert_all<T: Borrow<NewChatLog>>(tx: &Transaction, logs: &[T]) -> Result<(), StoreError> {
-    static ONE: OnceLock<String> = OnceLock::new();
-    static MANY: OnceLock<String> = OnceLock::new();
-    let mut chunks = logs.chunks_exact(ROWS_PER_STATEMENT);
-    for chunk in chunks.by_ref() {
-        let sql = MANY.get_or_init(|| upsert_sql(ROWS_PER_STATEMENT));
-        execute_upsert(tx, sql, chunk)?;
-    }
-    let sql = ONE.get_or_init(|| upsert_sql(1));
-    for log in chunks.remainder() {
-        execute_upsert(tx, sql, std::slice::from_ref(log))?;
+    // [chats, sessions] of one row, and of many.
+    static ONE: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    static MANY: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    // Runs of the same kind, in order: a later row of a chat updates it.
+    for run in logs.chunk_by(|a, b| a.borrow().session == b.borrow().session) {
+        let session = run[0].borrow().session;
+        let kind = usize::from(session);
+        let mut chunks = run.chunks_exact(ROWS_PER_STATEMENT);
+        for chunk in chunks.by_ref() {
+            let sql = MANY[kind].get_or_init(|| upsert_sql(ROWS_PER_STATEMENT, session));
+            execute_upsert(tx, sql, chunk)?;
+        }
+        let sql = ONE[kind].get_or_init(|| upsert_sql(1, session));
+        for log in chunks.remainder() {
+            execute_upsert(tx, sql, std::slice::from_ref(log))?;
+        }
     }
     Ok(())
 }
@@ -137,9 +147,10 @@ fn execute_upsert<T: Borrow<NewChatLog>>(
     Ok(())
 }
 
-/// The upsert of `rows` chats; a later row with the same `chat_id` as an
-/// earlier one updates it, as a later statement would.
-fn upsert_sql(rows: usize) -> String {
+/// The upsert of `rows` chats (of sessions: a shorter conversation keeps
+/// the stored one and its title); a later row with the same `chat_id` as
+/// an earlier one updates it, as a later statement would.
+fn upsert_sql(rows: usize, session: bool) -> String {
     let values: Vec<String> =
         (0..rows)
             .map(|row| {
@@ -152,6 +163,20 @@ fn upsert_sql(rows: usize) -> String {
             )
             })
             .collect();
+    let (title, conversation) = if session {
+        let shorter = "length(excluded.conversation_text) < length(conversation_text)";
+        (
+            format!("CASE WHEN {shorter} THEN chat_title ELSE excluded.chat_title END"),
+            format!(
+                "CASE WHEN {shorter} THEN conversation_text ELSE excluded.conversation_text END"
+            ),
+        )
+    } else {
+        (
+            "excluded.chat_title".to_owned(),
+            "excluded.conversation_text".to_owned(),
+        )
+    };
     // `IFNULL(a + b, IFNULL(b, a))`: the sum, or whichever is known.
     format!(
         "INSERT INTO chat_logs (chat_id, chat_title, created_at, recorded_at, conversation_text,
@@ -160,9 +185,9 @@ fn upsert_sql(rows: usize) -> String {
              cache_read_tokens, cache_write_tokens, cost_micros, usage_estimated)
          VALUES {}
          ON CONFLICT (chat_id) DO UPDATE SET
-             chat_title = excluded.chat_title,
+             chat_title = {title},
              recorded_at = excluded.recorded_at,
-             conversation_text = excluded.conversation_text,
+             conversation_text = {conversation},
              model = excluded.model,
              provider = excluded.provider,
              character_id = excluded.character_id,

@@ -42,11 +42,23 @@ impl Finish {
         }
     }
 
-    /// The legacy text-completion `stop_reason`.
+    /// The legacy text-completion `stop_reason`; a tool call, which the
+    /// legacy protocol has no words for, is Messages' `tool_use`.
     pub fn legacy(self) -> &'static str {
         match self {
             Finish::Length => "max_tokens",
+            Finish::ToolCalls => "tool_use",
             _ => "stop_sequence",
+        }
+    }
+
+    /// The Messages API's `stop_reason`.
+    pub fn anthropic(self) -> &'static str {
+        match self {
+            Finish::Stop => "end_turn",
+            Finish::Length => "max_tokens",
+            Finish::ToolCalls => "tool_use",
+            Finish::ContentFilter => "refusal",
         }
     }
 }
@@ -154,6 +166,19 @@ impl Completion {
             .sum()
     }
 
+    /// The names of its tool calls, in order.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tool_calls
+            .iter()
+            .map(|call| {
+                call["function"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     /// The answer as the pieces a stream of it would have carried.
     pub fn pieces(&self) -> Vec<Piece> {
         let mut pieces = Vec::new();
@@ -189,6 +214,8 @@ pub struct Transcript {
     /// Characters of tool calls (names and arguments), for an estimate of
     /// the tokens when the provider reports none.
     pub tool_chars: usize,
+    /// The names of the tool calls, in order.
+    pub tools: Vec<String>,
     pub finish: Option<Finish>,
     pub usage: Usage,
     pub error: Option<String>,
@@ -201,7 +228,10 @@ impl Transcript {
             Piece::Finish(finish) => self.finish = Some(*finish),
             Piece::Usage(usage) => self.usage.merge(*usage),
             Piece::Error(said) => self.error = Some(said.message.clone()),
-            Piece::ToolStart { name, .. } => self.tool_chars += name.chars().count(),
+            Piece::ToolStart { name, .. } => {
+                self.tool_chars += name.chars().count();
+                self.tools.push(name.clone());
+            }
             Piece::ToolArgs { json, .. } => self.tool_chars += json.chars().count(),
         }
     }

@@ -14,9 +14,10 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::answer::{Completion, Usage};
-use super::catalog::Route;
+use super::catalog::{CatalogSnapshot, Route};
 use super::chat_log::{
-    conversation_prefix, default_title, prompt_chars, ChatMeta, Outcome, PendingChatLog,
+    conversation_prefix, default_title, estimate_tokens, prompt_chars, ChatMeta, Outcome,
+    PendingChatLog,
 };
 use super::message::{ChatMessage, Role};
 use super::providers::{self, BodyInput, ProviderApi};
@@ -83,6 +84,11 @@ struct Chat {
     model: String,
     messages: Vec<ChatMessage>,
     params: serde_json::Map<String, Value>,
+    /// The client's own body, and headers, for an upstream of its protocol.
+    native: Option<serde_json::Map<String, Value>>,
+    native_headers: Vec<(&'static str, String)>,
+    /// The AI character's instruction (first in `messages` already).
+    instruction: Option<String>,
     /// Provider keys, redacted from what the upstream sends.
     redactor: Arc<Redactor>,
     record: PendingChatLog,
@@ -105,6 +111,13 @@ impl Core {
             } => (provider, upstream_model),
         };
         let api = providers::api(provider.kind);
+        // The client's own body and headers go only to its own protocol.
+        let native = chat.protocol.api().wire() == Some(api.wire());
+        let headers = if native {
+            std::mem::take(&mut chat.native_headers)
+        } else {
+            Vec::new()
+        };
         // The record holds the conversation already: the messages go.
         let body = api.request_body(BodyInput {
             protocol: chat.protocol,
@@ -112,12 +125,15 @@ impl Core {
             params: &chat.params,
             model: &upstream_model,
             stream: chat.stream,
+            native: chat.native.take().filter(|_| native),
+            instruction: chat.instruction.as_deref(),
         });
         let config = &self.config;
-        let mut sent = send(client, config, &provider, &body, &chat.redactor).await;
+        let redactor = &chat.redactor;
+        let mut sent = send(client, config, &provider, &body, &headers, redactor).await;
         if let Err(error) = &sent {
             if let Some(body) = api.retry_body(error, &body, chat.include_usage) {
-                sent = send(client, config, &provider, &body, &chat.redactor).await;
+                sent = send(client, config, &provider, &body, &headers, redactor).await;
             }
         }
         let response = match sent {
@@ -139,31 +155,25 @@ impl Core {
     ) -> Result<(Chat, Route), ChatError> {
         let started = Instant::now();
         let recording = self.recording.now();
-        let governor = &self.governor;
-        let (user, character) = find_user_and_character(
-            &self.db,
-            caller.user_email,
-            request.character_id.clone(),
-            governor.rules().needs_tags(),
-        )
-        .await?;
-        let model = request
-            .model
-            .or_else(|| character.as_ref().and_then(|c| c.default_model.clone()))
-            .ok_or_else(|| {
-                InvalidInput::new(
-                    "model",
-                    "`model` is required (or activate an AI character that has a default model)",
-                )
-            })?;
-        let snapshot = self.catalog.snapshot();
-        let route = snapshot.resolve(&model)?;
-        let subject = Subject {
-            user,
-            key: caller.api_key,
-        };
+        let Resolved {
+            subject,
+            character,
+            model,
+            snapshot,
+            route,
+        } = self
+            .resolve(caller, request.character_id, request.model)
+            .await?;
+        if let (Some(untranslatable), Route::Upstream { provider, .. }) =
+            (request.untranslatable, &route)
+        {
+            if request.protocol.api().wire() != Some(providers::api(provider.kind).wire()) {
+                return Err(untranslatable.into());
+            }
+        }
         let user_id = subject.user.as_ref().map(|m| m.id);
-        let admission = governor
+        let admission = self
+            .governor
             .admit(
                 &subject,
                 &model,
@@ -173,17 +183,15 @@ impl Core {
                 self.sink.record(Recorded::Refused {
                     at: Timestamp::now(),
                     user_id,
-                    api_key_id: caller.api_key,
+                    api_key_id: subject.key,
                     model: model.clone(),
                 });
                 ChatError::Refused(refusal)
             })?;
         let mut messages = request.messages;
-        if let Some(character) = &character {
-            messages.insert(
-                0,
-                ChatMessage::new(Role::System, character.instruction.clone()),
-            );
+        let instruction = character.as_ref().map(|c| c.instruction.clone());
+        if let Some(instruction) = &instruction {
+            messages.insert(0, ChatMessage::new(Role::System, instruction.clone()));
         }
         let provider = match &route {
             Route::Echo => None,
@@ -205,9 +213,10 @@ impl Core {
                 provider,
                 character_id: character.map(|c| c.id.0),
                 user_id,
-                api_key_id: caller.api_key,
+                api_key_id: subject.key,
                 started,
                 recording,
+                session: request.session,
             },
             admission,
         );
@@ -218,6 +227,9 @@ impl Core {
             model,
             messages,
             params: request.params,
+            native: request.native,
+            native_headers: request.native_headers,
+            instruction,
             redactor: snapshot.redactor().clone(),
             record,
         };
@@ -225,14 +237,137 @@ impl Core {
     }
 }
 
+/// Who asks, with which character, and where the model asked (or the
+/// character's) leads.
+struct Resolved {
+    subject: Subject,
+    character: Option<Character>,
+    model: String,
+    snapshot: Arc<CatalogSnapshot>,
+    route: Route,
+}
+
+impl Core {
+    /// The user named by `X-User-Email` and the API key, the character,
+    /// and the model's route.
+    async fn resolve(
+        &self,
+        caller: Caller,
+        character_id: Option<String>,
+        model: Option<String>,
+    ) -> Result<Resolved, ChatError> {
+        let needs_tags = self.governor.rules().needs_tags();
+        let (user, character) =
+            find_user_and_character(&self.db, caller.user_email, character_id, needs_tags).await?;
+        let model = model_of(model, character.as_ref())?;
+        let snapshot = self.catalog.snapshot();
+        let route = snapshot.resolve(&model)?;
+        Ok(Resolved {
+            subject: Subject {
+                user,
+                key: caller.api_key,
+            },
+            character,
+            model,
+            snapshot,
+            route,
+        })
+    }
+
+    /// Counts the input tokens of a Messages request, as Anthropic's
+    /// `count_tokens` does: an Anthropic provider's own count, else an
+    /// estimate (a token per 4 characters of the prompt and the tools).
+    /// Checked as a completion is (user, character, model, policies), but
+    /// counted against no limit and recorded nowhere.
+    pub async fn count_tokens(
+        &self,
+        client: &awc::Client,
+        caller: Caller,
+        mut request: ChatRequest,
+    ) -> Result<Bytes, ChatError> {
+        let Resolved {
+            subject,
+            character,
+            model,
+            snapshot,
+            route,
+        } = self
+            .resolve(caller, request.character_id.take(), request.model.take())
+            .await?;
+        let character_id = character.as_ref().map(|c| c.id.0.as_str());
+        self.governor
+            .permits(&subject, &model, character_id)
+            .map_err(ChatError::Refused)?;
+        let instruction = character.as_ref().map(|c| c.instruction.as_str());
+        if let Route::Upstream {
+            provider,
+            upstream_model,
+        } = &route
+        {
+            let api = providers::api(provider.kind);
+            let url = api
+                .count_tokens_url(provider.base_url.trim_end_matches('/'))
+                .filter(|_| request.protocol.api().wire() == Some(api.wire()));
+            if let (Some(url), Some(native)) = (url, request.native.take()) {
+                let body = api.request_body(BodyInput {
+                    protocol: request.protocol,
+                    messages: Vec::new(),
+                    params: &request.params,
+                    model: upstream_model,
+                    stream: false,
+                    native: Some(native),
+                    instruction,
+                });
+                let prepared = UpstreamRequest::to(url, provider.clone(), &body)?
+                    .with_headers(request.native_headers);
+                let redactor = snapshot.redactor();
+                let response = upstream::send(client, &self.config, &prepared, redactor).await?;
+                return Ok(read_body(response, &self.config, redactor).await?);
+            }
+        }
+        let counted = serde_json::json!({ "input_tokens": estimated_input(&request, instruction) });
+        Ok(serde_json::to_vec(&counted)
+            .expect("JSON values serialize")
+            .into())
+    }
+}
+
+/// The input tokens of a request, estimated from what it sends: its
+/// messages (tool calls too), the character's instruction and the tools.
+fn estimated_input(request: &ChatRequest, instruction: Option<&str>) -> i64 {
+    let json_chars = |value: &Value| value.to_string().chars().count();
+    let tools = request.params.get("tools").map_or(0, json_chars);
+    let calls: usize = request
+        .messages
+        .iter()
+        .flat_map(ChatMessage::tool_calls)
+        .map(json_chars)
+        .sum();
+    let instruction = instruction.map_or(0, |text| text.chars().count());
+    estimate_tokens(prompt_chars(&request.messages) + instruction + tools + calls)
+}
+
+/// The model asked for, else the activated character's default.
+fn model_of(model: Option<String>, character: Option<&Character>) -> Result<String, InvalidInput> {
+    model
+        .or_else(|| character.and_then(|c| c.default_model.clone()))
+        .ok_or_else(|| {
+            InvalidInput::new(
+                "model",
+                "`model` is required (or activate an AI character that has a default model)",
+            )
+        })
+}
+
 async fn send(
     client: &awc::Client,
     config: &GatewayConfig,
     provider: &Arc<Provider>,
     body: &Value,
+    headers: &[(&'static str, String)],
     redactor: &Redactor,
 ) -> Result<Response, UpstreamError> {
-    let prepared = UpstreamRequest::new(provider.clone(), body)?;
+    let prepared = UpstreamRequest::new(provider.clone(), body)?.with_headers(headers.to_vec());
     upstream::send(client, config, &prepared, redactor).await
 }
 
@@ -313,10 +448,21 @@ fn whole(body: &Value) -> Answer {
 /// long answer may take its time while it keeps coming.
 async fn read_answer(
     api: &dyn ProviderApi,
-    mut response: Response,
+    response: Response,
     config: &GatewayConfig,
     redactor: &Redactor,
 ) -> Result<(Bytes, Completion), UpstreamError> {
+    let body = read_body(response, config, redactor).await?;
+    let completion = providers::completion(api, &body)?;
+    Ok((body, completion))
+}
+
+/// A whole answer's body, as it came (keys redacted).
+async fn read_body(
+    mut response: Response,
+    config: &GatewayConfig,
+    redactor: &Redactor,
+) -> Result<Bytes, UpstreamError> {
     let limit = config.max_answer_bytes;
     let mut body = BytesMut::new();
     loop {
@@ -336,9 +482,7 @@ async fn read_answer(
             }
         }
     }
-    let body = redactor.bytes(body.freeze());
-    let completion = providers::completion(api, &body)?;
-    Ok((body, completion))
+    Ok(redactor.bytes(body.freeze()))
 }
 
 /// The user named by `X-User-Email` (with their tags, when a policy
@@ -383,6 +527,7 @@ pub async fn find_user_and_character(
 fn finish_ok(record: PendingChatLog, completion: &Completion, usage: Usage) {
     record.finish(Outcome {
         reply: &completion.text,
+        tools: &completion.tool_names(),
         tool_chars: completion.tool_chars(),
         usage,
         prompt_used: true,
@@ -395,6 +540,7 @@ fn finish_ok(record: PendingChatLog, completion: &Completion, usage: Usage) {
 fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ChatError {
     record.finish(Outcome {
         reply: "",
+        tools: &[],
         tool_chars: 0,
         usage: Usage::default(),
         prompt_used: error.prompt_used(),

@@ -50,31 +50,58 @@ pub struct ChatMeta {
     pub started: Instant,
     /// What the log keeps, as the settings said when the chat began.
     pub recording: Recording,
+    /// The chat is a session (`ChatRequest::session`).
+    pub session: bool,
 }
 
 /// `User: Hello\n\nAssistant: Hi there!` for the turns (system messages
-/// left out), without the reply.
+/// left out), without the reply. An assistant's tool calls show as
+/// `[tool_use: name]`, each on a line of its own.
 pub fn conversation_prefix(messages: &[ChatMessage]) -> String {
     let mut text = String::new();
     for message in messages {
-        let label = match message.role() {
-            Role::User => "User",
-            Role::Assistant => "Assistant",
-            Role::Tool | Role::Function => "Tool",
+        let (label, content) = match message.role() {
+            Role::User => ("User", message.text()),
+            Role::Assistant => {
+                let names = message
+                    .tool_calls()
+                    .iter()
+                    .map(|call| call["function"]["name"].as_str().unwrap_or_default());
+                ("Assistant", assistant_turn(&message.text(), names).into())
+            }
+            Role::Tool | Role::Function => ("Tool", message.text()),
             Role::System | Role::Developer => continue,
         };
-        let content = message.text();
-        if content.is_empty() {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str("\n\n");
-        }
-        text.push_str(label);
-        text.push_str(": ");
-        text.push_str(&content);
+        push_turn(&mut text, label, &content);
     }
     text
+}
+
+/// An assistant's text, then a line `[tool_use: name]` for each tool call.
+fn assistant_turn<'a>(text: &str, tools: impl IntoIterator<Item = &'a str>) -> String {
+    let mut turn = text.to_owned();
+    for name in tools {
+        if !turn.is_empty() {
+            turn.push('\n');
+        }
+        turn.push_str("[tool_use: ");
+        turn.push_str(name);
+        turn.push(']');
+    }
+    turn
+}
+
+/// Adds `Label: content` to a conversation, unless the content is empty.
+fn push_turn(conversation: &mut String, label: &str, content: &str) {
+    if content.is_empty() {
+        return;
+    }
+    if !conversation.is_empty() {
+        conversation.push_str("\n\n");
+    }
+    conversation.push_str(label);
+    conversation.push_str(": ");
+    conversation.push_str(content);
 }
 
 /// The first user message, cut to 60 characters: a chat's default title.
@@ -101,7 +128,8 @@ pub fn prompt_chars(messages: &[ChatMessage]) -> usize {
 /// many characters a token (OpenAI's rule of thumb for English).
 const CHARS_PER_TOKEN: usize = 4;
 
-fn estimate(chars: usize) -> i64 {
+/// Tokens of `chars` characters, where nobody counted them.
+pub fn estimate_tokens(chars: usize) -> i64 {
     i64::try_from(chars.div_ceil(CHARS_PER_TOKEN)).unwrap_or(i64::MAX)
 }
 
@@ -112,10 +140,10 @@ fn counted(usage: Usage, prompt_chars: usize, reply_chars: usize) -> (Tokens, bo
     let tokens = Tokens {
         input: usage
             .prompt_tokens
-            .unwrap_or_else(|| estimate(prompt_chars)),
+            .unwrap_or_else(|| estimate_tokens(prompt_chars)),
         output: usage
             .completion_tokens
-            .unwrap_or_else(|| estimate(reply_chars)),
+            .unwrap_or_else(|| estimate_tokens(reply_chars)),
         cache_read: usage.cache_read_tokens.unwrap_or(0),
         cache_write: usage.cache_write_tokens.unwrap_or(0),
     };
@@ -125,6 +153,8 @@ fn counted(usage: Usage, prompt_chars: usize, reply_chars: usize) -> (Tokens, bo
 /// How a completion ended.
 pub struct Outcome<'a> {
     pub reply: &'a str,
+    /// The names of the tool calls in the reply.
+    pub tools: &'a [String],
     /// Characters of the tool calls in the reply.
     pub tool_chars: usize,
     /// What the provider reported.
@@ -190,13 +220,8 @@ impl PendingChatLog {
             // client's is made from the conversation too).
             if meta.recording.conversations {
                 conversation = meta.prefix;
-                if !outcome.reply.is_empty() {
-                    if !conversation.is_empty() {
-                        conversation.push_str("\n\n");
-                    }
-                    conversation.push_str("Assistant: ");
-                    conversation.push_str(outcome.reply);
-                }
+                let reply = assistant_turn(outcome.reply, outcome.tools.iter().map(String::as_str));
+                push_turn(&mut conversation, "Assistant", &reply);
                 title = meta.title;
             }
             // Nothing an upstream echoed (a provider key) is stored.
@@ -228,6 +253,7 @@ impl PendingChatLog {
             error_message: error,
             latency_ms: Some(millis(meta.started.elapsed())),
             ttft_ms: self.first_byte.map(millis),
+            session: meta.session,
         };
         self.sink.record(Recorded::Chat { log, keep_log });
     }
@@ -239,6 +265,7 @@ impl Drop for PendingChatLog {
             // The prompt went out, or was about to: a model may be at work.
             self.write(Outcome {
                 reply: "",
+                tools: &[],
                 tool_chars: 0,
                 usage: Usage::default(),
                 prompt_used: true,

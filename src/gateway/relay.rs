@@ -285,6 +285,7 @@ impl Relay {
             // The provider answered: its model worked on the prompt.
             record.finish(Outcome {
                 reply: &self.transcript.text,
+                tools: &self.transcript.tools,
                 tool_chars: self.transcript.tool_chars,
                 usage: self.transcript.usage,
                 prompt_used: true,

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::message::{parse_messages, ChatMessage};
+use super::protocols::messages::{self, Endpoint, MessagesHeaders};
 use super::protocols::prompt;
 pub use super::protocols::ClientProtocol;
 use crate::domain::{json_type, trimmed, InvalidInput, JsonObject};
@@ -28,9 +29,36 @@ pub struct ChatRequest {
     pub params: Map<String, Value>,
     /// Whether the client asked for a usage chunk at the end of a stream.
     pub include_usage: bool,
+    /// The body in the client's own protocol, for an upstream that speaks
+    /// it: sent as it is, with the upstream's model id (and the AI
+    /// character's instruction). Only Messages keeps one: an OpenAI chat
+    /// body is made again, exactly, from `messages` and `params`.
+    pub native: Option<Map<String, Value>>,
+    /// Headers for an upstream that speaks the client's protocol
+    /// (Messages' `anthropic-version` and `anthropic-beta`).
+    pub native_headers: Vec<(&'static str, String)>,
+    /// What of the request only an upstream of the client's own protocol
+    /// takes (a block or tool with no equivalent elsewhere): the error for
+    /// one that must be translated.
+    pub untranslatable: Option<InvalidInput>,
+    /// The chat is a session of requests, each carrying the conversation
+    /// so far (Claude Code's): a shorter conversation, a side request's,
+    /// does not replace the one recorded.
+    pub session: bool,
 }
 
 impl ChatRequest {
+    /// A body of Anthropic's Messages API (`/messages`, or its
+    /// `count_tokens`), with what its headers add.
+    pub fn from_messages_api(
+        body: JsonObject,
+        headers: MessagesHeaders,
+        endpoint: Endpoint,
+    ) -> Result<ChatRequest, InvalidInput> {
+        messages::parse(body, headers, endpoint)
+    }
+
+    /// A TypingMind `/chat/completions` body.
     pub fn parse(body: JsonObject) -> Result<ChatRequest, InvalidInput> {
         let mut params = body.into_map();
         let model = take_string(&mut params, "model")?;
@@ -94,6 +122,10 @@ impl ChatRequest {
             messages,
             params,
             include_usage,
+            native: None,
+            native_headers: Vec::new(),
+            untranslatable: None,
+            session: false,
         })
     }
 }
@@ -126,7 +158,7 @@ fn style_and_messages(
     }
 }
 
-fn take_string(
+pub(super) fn take_string(
     params: &mut Map<String, Value>,
     name: &str,
 ) -> Result<Option<String>, InvalidInput> {
@@ -140,7 +172,7 @@ fn take_string(
     }
 }
 
-fn check_chat_id(id: &str) -> Result<(), InvalidInput> {
+pub(super) fn check_chat_id(id: &str) -> Result<(), InvalidInput> {
     let ok = !id.is_empty()
         && id.len() <= MAX_CHAT_ID
         && id

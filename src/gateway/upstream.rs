@@ -92,12 +92,26 @@ pub struct UpstreamRequest {
     provider: Arc<Provider>,
     api: &'static dyn ProviderApi,
     body: Bytes,
+    /// Sent after the provider's own (a client's `anthropic-version`
+    /// replaces mindgate's).
+    headers: Vec<(&'static str, String)>,
 }
 
 impl UpstreamRequest {
+    /// A chat.
     pub fn new(provider: Arc<Provider>, body: &Value) -> Result<UpstreamRequest, UpstreamError> {
         let api = providers::api(provider.kind);
         let url = api.chat_url(provider.base_url.trim_end_matches('/'));
+        UpstreamRequest::to(url, provider, body)
+    }
+
+    /// A request to `url` of the provider's.
+    pub fn to(
+        url: String,
+        provider: Arc<Provider>,
+        body: &Value,
+    ) -> Result<UpstreamRequest, UpstreamError> {
+        let api = providers::api(provider.kind);
         if providers::lacks_key(&provider) {
             return Err(UpstreamError::no_key(format!(
                 "provider {:?} has no API key: set {} or add the key in the admin UI",
@@ -111,14 +125,25 @@ impl UpstreamRequest {
             provider,
             api,
             body: body.into(),
+            headers: Vec::new(),
         })
+    }
+
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> UpstreamRequest {
+        self.headers = headers;
+        self
     }
 
     fn request(&self, client: &awc::Client) -> awc::ClientRequest {
         let key = self.provider.api_key.as_deref();
-        self.api
+        let mut request = self
+            .api
             .authorize(client.post(&self.url), key)
-            .insert_header(("content-type", "application/json"))
+            .insert_header(("content-type", "application/json"));
+        for (name, value) in &self.headers {
+            request = request.insert_header((*name, value.as_str()));
+        }
+        request
     }
 }
 

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use bytes::Bytes;
 use serde_json::Value;
 
 /// A failed provider request, with the message the client and the chat log
@@ -66,6 +67,10 @@ pub struct ProviderError {
     /// Its message (provider keys redacted), or its body, shortened, when
     /// it has none.
     pub message: String,
+    /// The body of an answer with a failing status, as it came (provider
+    /// keys redacted, at most the 1 MiB read); empty for an error reported
+    /// inside an answer or a stream.
+    pub body: Bytes,
 }
 
 impl ProviderError {
@@ -83,6 +88,7 @@ impl ProviderError {
             code: text("code"),
             param: text("param"),
             message: error_message(error),
+            body: Bytes::new(),
         }
     }
 
@@ -92,6 +98,7 @@ impl ProviderError {
         ProviderError {
             status: Some(status),
             message: error_detail(body),
+            body: Bytes::copy_from_slice(body),
             ..ProviderError::reported(&value["error"])
         }
     }

@@ -252,23 +252,7 @@ impl Governor {
         if rules.is_empty() {
             return Ok(admitted(Charges::default()));
         }
-        if rules.user_missing(subject) {
-            return Err(Refusal::UserRequired {
-                message: "this API key requires a user: name one of the instance's users in the X-User-Email header".to_owned(),
-            });
-        }
-        if let Some(message) = rules.model_refused(subject, model) {
-            return Err(Refusal::NotOpen {
-                field: "model",
-                message,
-            });
-        }
-        if let Some(message) = character.and_then(|id| rules.character_refused(subject, id)) {
-            return Err(Refusal::NotOpen {
-                field: "activatedCharacterID",
-                message,
-            });
-        }
+        permits(&rules, subject, model, character)?;
         if !rules.has_limits() {
             return Ok(admitted(Charges::default()));
         }
@@ -336,4 +320,45 @@ impl Governor {
     pub fn opens_model(&self, subject: &Subject, model: &str) -> bool {
         self.rules().model_refused(subject, model).is_none()
     }
+
+    /// Checks `model` and `character` as `admit` does, counting nothing
+    /// (for a request that is no completion: a count of tokens).
+    pub fn permits(
+        &self,
+        subject: &Subject,
+        model: &str,
+        character: Option<&str>,
+    ) -> Result<(), Refusal> {
+        permits(&self.rules(), subject, model, character)
+    }
+}
+
+/// What `admit` checks before it counts.
+fn permits(
+    rules: &Rules,
+    subject: &Subject,
+    model: &str,
+    character: Option<&str>,
+) -> Result<(), Refusal> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    if rules.user_missing(subject) {
+        return Err(Refusal::UserRequired {
+            message: "this API key requires a user: name one of the instance's users in the X-User-Email header".to_owned(),
+        });
+    }
+    if let Some(message) = rules.model_refused(subject, model) {
+        return Err(Refusal::NotOpen {
+            field: "model",
+            message,
+        });
+    }
+    if let Some(message) = character.and_then(|id| rules.character_refused(subject, id)) {
+        return Err(Refusal::NotOpen {
+            field: "activatedCharacterID",
+            message,
+        });
+    }
+    Ok(())
 }

@@ -211,6 +211,7 @@ fn chat_log(
         error_message: None,
         latency_ms: Some(10),
         ttft_ms: None,
+        session: false,
     }
 }
 

@@ -8,8 +8,10 @@ use serde_json::{json, Value};
 use crate::helpers::{error_message, send, send_body, spawn_app, TestApp};
 
 /// What a chat key may call, as `METHOD /path` of the document.
-const CHAT_OPERATIONS: [&str; 5] = [
+const CHAT_OPERATIONS: [&str; 7] = [
     "POST /chat/completions",
+    "POST /messages",
+    "POST /messages/count_tokens",
     "GET /models",
     "HEAD /models",
     "GET /models/{name}",
@@ -56,6 +58,9 @@ async fn call(app: &TestApp, key: &str, method: &Method, path: &str) -> (StatusC
     let body = match path {
         "/chat/completions" => {
             json!({"model": "echo", "messages": [{"role": "user", "content": "hi"}]})
+        }
+        "/messages" | "/messages/count_tokens" => {
+            json!({"model": "echo", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
         }
         // Bodies that would change something, were they read.
         "/users" => json!({"email": "intruder@example.com"}),

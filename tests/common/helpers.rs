@@ -335,6 +335,7 @@ pub fn chat_log(chat_id: &str, recorded_at: Timestamp) -> NewChatLog {
         error_message: None,
         latency_ms: Some(812),
         ttft_ms: Some(240),
+        session: false,
     }
 }
 

@@ -1,10 +1,11 @@
-//! The protocols clients speak, one module each: OpenAI chat completions
-//! and TypingMind's Claude-style `prompt`. Each says how its requests read
+//! The protocols clients speak, one module each: OpenAI chat completions,
+//! TypingMind's Claude-style `prompt` and Anthropic's Messages. Each says how its requests read
 //! into the common chat input (`request::ChatRequest`) and renders the
 //! pieces every answer becomes in its own shape, whole and streamed. A
 //! client whose protocol is its upstream's (`Wire`) gets the upstream's
 //! answer as it came instead.
 
+pub mod messages;
 pub mod openai_chat;
 pub mod prompt;
 
@@ -22,6 +23,9 @@ pub enum ClientProtocol {
     OpenAiChat,
     /// Anthropic's legacy text completions: a `prompt` in, `completion` out.
     LegacyPrompt,
+    /// Anthropic's Messages: `messages` of content blocks in, a `message`
+    /// out.
+    Messages,
 }
 
 impl ClientProtocol {
@@ -29,6 +33,7 @@ impl ClientProtocol {
         match self {
             ClientProtocol::OpenAiChat => &openai_chat::OpenAiChat,
             ClientProtocol::LegacyPrompt => &prompt::Prompt,
+            ClientProtocol::Messages => &messages::Messages,
         }
     }
 }

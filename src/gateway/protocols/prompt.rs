@@ -30,17 +30,48 @@ impl ProtocolApi for Prompt {
     }
 
     fn completion(&self, meta: &AnswerMeta, c: &Completion) -> Value {
+        let calls = c.tool_calls.iter().map(|call| {
+            let function = &call["function"];
+            let text = |field: &str| function[field].as_str().unwrap_or_default();
+            (text("name"), text("arguments"))
+        });
         legacy(
             meta,
-            &c.text,
+            &with_tool_calls(c.text.clone(), calls),
             Some(c.finish.unwrap_or(Finish::Stop)),
             &c.usage,
         )
     }
 
     fn encoder(&self, meta: AnswerMeta, _include_usage: bool) -> Box<dyn Encoder> {
-        Box::new(CompletionEncoder { meta })
+        Box::new(CompletionEncoder {
+            meta,
+            texted: false,
+            tool_calls: Vec::new(),
+        })
     }
+}
+
+/// The legacy protocol has no tool calls: an answer that makes some says
+/// so in its text, each as `[tool_use: name {arguments}]` on a line of its
+/// own, rather than come back empty.
+fn with_tool_calls<'a>(
+    mut text: String,
+    calls: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    for (name, arguments) in calls {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str("[tool_use: ");
+        text.push_str(name);
+        if !arguments.is_empty() {
+            text.push(' ');
+            text.push_str(arguments);
+        }
+        text.push(']');
+    }
+    text
 }
 
 /// The request's parameters under their legacy names, renamed to the
@@ -71,6 +102,11 @@ fn legacy(meta: &AnswerMeta, text: &str, finish: Option<Finish>, usage: &Usage) 
 
 struct CompletionEncoder {
     meta: AnswerMeta,
+    /// Text went out already.
+    texted: bool,
+    /// Tool calls (the provider's index, name, arguments so far), told at
+    /// the end.
+    tool_calls: Vec<(u64, String, String)>,
 }
 
 impl CompletionEncoder {
@@ -80,14 +116,42 @@ impl CompletionEncoder {
 }
 
 impl Encoder for CompletionEncoder {
-    /// Text only: the legacy protocol has no tool calls.
+    /// Text as it comes; tool calls, which the legacy protocol has no
+    /// events for, are kept for the end.
     fn piece(&mut self, piece: &Piece, out: &mut BytesMut) {
-        if let Piece::Text(text) = piece {
-            self.event(out, text, None, &Usage::default());
+        match piece {
+            Piece::Text(text) => {
+                self.texted = true;
+                self.event(out, text, None, &Usage::default());
+            }
+            Piece::ToolStart { index, name, .. } => {
+                self.tool_calls.push((*index, name.clone(), String::new()));
+            }
+            Piece::ToolArgs { index, json } => {
+                if let Some((_, _, arguments)) =
+                    self.tool_calls.iter_mut().find(|(i, _, _)| i == index)
+                {
+                    arguments.push_str(json);
+                }
+            }
+            Piece::Finish(_) | Piece::Usage(_) | Piece::Error(_) => {}
         }
     }
 
     fn end(&mut self, transcript: &Transcript, out: &mut BytesMut) {
+        let calls = self
+            .tool_calls
+            .iter()
+            .map(|(_, name, arguments)| (name.as_str(), arguments.as_str()));
+        let told = with_tool_calls(String::new(), calls);
+        if !told.is_empty() {
+            let text = if self.texted {
+                format!("\n{told}")
+            } else {
+                told
+            };
+            self.event(out, &text, None, &Usage::default());
+        }
         let finish = transcript.finish.unwrap_or(Finish::Stop);
         self.event(out, "", Some(finish), &transcript.usage);
     }

@@ -36,14 +36,22 @@ impl ProviderApi for Anthropic {
         format!("{base_url}/v1/models")
     }
 
+    fn count_tokens_url(&self, base_url: &str) -> Option<String> {
+        Some(format!("{base_url}/v1/messages/count_tokens"))
+    }
+
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest {
         request
             .insert_header(("x-api-key", key.unwrap_or_default()))
             .insert_header(("anthropic-version", VERSION))
     }
 
+    /// A Messages client's own body as it came, else one translated.
     fn request_body(&self, input: BodyInput) -> Value {
-        request_body(&input.messages, input.params, input.model, input.stream)
+        match input.native {
+            Some(native) => native_body(native, input.model, input.instruction),
+            None => request_body(&input.messages, input.params, input.model, input.stream),
+        }
     }
 
     fn completion(&self, body: &[u8]) -> serde_json::Result<Completion> {
@@ -66,6 +74,28 @@ impl ProviderApi for Anthropic {
     fn family_pattern(&self) -> &'static str {
         "^claude-"
     }
+}
+
+/// A Messages body with the upstream's model id, and the AI character's
+/// instruction first in its system prompt.
+fn native_body(
+    mut body: Map<String, Value>,
+    upstream_model: &str,
+    instruction: Option<&str>,
+) -> Value {
+    body.insert("model".into(), upstream_model.into());
+    if let Some(instruction) = instruction {
+        let mut system = vec![json!({ "type": "text", "text": instruction })];
+        match body.get_mut("system").map(Value::take) {
+            Some(Value::String(text)) if !text.is_empty() => {
+                system.push(json!({ "type": "text", "text": text }));
+            }
+            Some(Value::Array(blocks)) => system.extend(blocks),
+            _ => {}
+        }
+        body.insert("system".into(), Value::Array(system));
+    }
+    Value::Object(body)
 }
 
 fn request_body(
@@ -186,7 +216,10 @@ fn content_blocks(content: Option<&Content>) -> Vec<Value> {
 
 fn content_block(part: &Part) -> Option<Value> {
     match part.kind() {
-        PartKind::Text => Some(json!({"type": "text", "text": part.text()?})),
+        // Anthropic refuses empty text blocks.
+        PartKind::Text => {
+            Some(json!({"type": "text", "text": part.text().filter(|t| !t.is_empty())?}))
+        }
         PartKind::ImageUrl => {
             Some(json!({"type": "image", "source": image_source(part.image_url()?)}))
         }
@@ -207,16 +240,33 @@ fn image_source(url: &str) -> Value {
 
 fn assistant_blocks(message: &ChatMessage) -> Vec<Value> {
     let mut blocks = content_blocks(message.content());
-    for call in message.tool_calls() {
-        let arguments = call["function"]["arguments"].as_str().unwrap_or("{}");
-        blocks.push(json!({
-            "type": "tool_use",
-            "id": call["id"],
-            "name": call["function"]["name"],
-            "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
-        }));
-    }
+    blocks.extend(message.tool_calls().iter().map(tool_use));
     blocks
+}
+
+/// An OpenAI tool call as a `tool_use` block; arguments that are not a
+/// JSON object are no input.
+pub fn tool_use(call: &Value) -> Value {
+    let arguments = call["function"]["arguments"].as_str().unwrap_or("{}");
+    let input = serde_json::from_str::<Value>(arguments)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    json!({
+        "type": "tool_use",
+        "id": call["id"],
+        "name": call["function"]["name"],
+        "input": input,
+    })
+}
+
+/// A `tool_use` block as an OpenAI tool call.
+pub fn tool_call(block: &Value) -> Value {
+    json!({
+        "id": block["id"],
+        "type": "function",
+        "function": {"name": block["name"], "arguments": block["input"].to_string()},
+    })
 }
 
 fn tool_result(message: &ChatMessage) -> Value {
@@ -245,11 +295,7 @@ fn completion(body: &Value) -> Completion {
     for block in body["content"].as_array().into_iter().flatten() {
         match block["type"].as_str() {
             Some("text") => text.push_str(block["text"].as_str().unwrap_or_default()),
-            Some("tool_use") => tool_calls.push(json!({
-                "id": block["id"],
-                "type": "function",
-                "function": {"name": block["name"], "arguments": block["input"].to_string()},
-            })),
+            Some("tool_use") => tool_calls.push(tool_call(block)),
             _ => {}
         }
     }
@@ -338,6 +384,7 @@ mod tests {
             json!({"role": "system", "content": "Be kind."}),
             json!({"role": "user", "content": "Hi"}),
             json!({"role": "user", "content": [
+                {"type": "text", "text": ""},
                 {"type": "text", "text": "Look"},
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
             ]}),

@@ -33,6 +33,12 @@ pub struct BodyInput<'a> {
     /// The model id sent upstream.
     pub model: &'a str,
     pub stream: bool,
+    /// The client's body in this upstream's own protocol, to send as it
+    /// is (`ChatRequest::native`); the messages and parameters otherwise.
+    pub native: Option<Map<String, Value>>,
+    /// The AI character's instruction, for a native body (the messages
+    /// hold it already).
+    pub instruction: Option<&'a str>,
 }
 
 /// One event of an upstream's stream, read.
@@ -59,6 +65,11 @@ pub trait ProviderApi: Sync {
 
     /// Where its models are listed (to test a connection).
     fn models_url(&self, base_url: &str) -> String;
+
+    /// Where a request's input tokens are counted, when it counts them.
+    fn count_tokens_url(&self, _base_url: &str) -> Option<String> {
+        None
+    }
 
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest;
 

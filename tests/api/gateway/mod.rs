@@ -8,6 +8,7 @@ mod echo;
 mod faults;
 mod http_free;
 mod logging;
+mod messages;
 mod messages_upstream;
 mod python_sdk;
 mod requests;
