@@ -17,11 +17,11 @@ use crate::mock_upstream::{
     PROMPT_TOKENS, REPLY,
 };
 
-const CLAUDE: &str = "claude-haiku-4-5";
-const GPT: &str = "gpt-4o";
+pub(super) const CLAUDE: &str = "claude-haiku-4-5";
+pub(super) const GPT: &str = "gpt-4o";
 
 /// A Messages request for `model` saying "Hi there".
-fn hi(model: &str) -> Value {
+pub(super) fn hi(model: &str) -> Value {
     json!({
         "model": model, "max_tokens": 256,
         "messages": [{ "role": "user", "content": "Hi there" }]
@@ -37,7 +37,7 @@ fn weather_tool() -> Value {
 impl Gateway {
     /// POSTs `body` to `path` (under /api/v1) with these headers; the
     /// answer read whole.
-    async fn anthropic(
+    pub(super) async fn anthropic(
         &self,
         path: &str,
         body: &Value,
@@ -65,13 +65,13 @@ impl Gateway {
     }
 }
 
-fn json_of(bytes: &[u8]) -> Value {
+pub(super) fn json_of(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 /// Anthropic's envelope with this error type: its message.
-fn anthropic_error(body: &Value, error_type: &str) -> String {
+pub(super) fn anthropic_error(body: &Value, error_type: &str) -> String {
     assert_eq!(body["type"], "error", "{body}");
     assert_eq!(body["error"]["type"], error_type, "{body}");
     assert_eq!(

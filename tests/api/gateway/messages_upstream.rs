@@ -9,43 +9,14 @@ use std::time::Duration;
 
 use actix_web::http::header::HeaderMap;
 
+use super::messages::{anthropic_error, hi, json_of, CLAUDE, GPT};
 use super::*;
 use crate::mock_upstream::{vendor_error, Fault, MockAnswer, MockUsage, COMPLETION_TOKENS};
 
-const CLAUDE: &str = "claude-haiku-4-5";
-const GPT: &str = "gpt-4o";
-
-/// A Messages request for `model`, whole.
-fn message(model: &str) -> Value {
-    json!({
-        "model": model, "max_tokens": 256,
-        "messages": [{ "role": "user", "content": "Hi there" }]
-    })
-}
-
 /// A Messages request, as the SDKs send it; the answer read whole.
 async fn post(gw: &Gateway, body: &Value) -> (StatusCode, HeaderMap, Bytes) {
-    let mut response = gw
-        .app
-        .request(Method::POST, "/api/v1/messages")
-        .insert_header(("content-type", "application/json"))
-        .insert_header(("anthropic-version", "2023-06-01"))
-        .send_body(body.to_string())
+    gw.anthropic("/messages", body, &[("anthropic-version", "2023-06-01")])
         .await
-        .expect("request failed");
-    let bytes = response.body().limit(16 << 20).await.expect("read answer");
-    (response.status(), response.headers().clone(), bytes)
-}
-
-/// Anthropic's error envelope, with this type: its message.
-fn anthropic_error(body: &[u8], error_type: &str) -> String {
-    let body: Value = serde_json::from_slice(body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)));
-    assert_eq!(body["type"], "error", "{body}");
-    assert_eq!(body["error"]["type"], error_type, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty(), "{body}");
-    message.to_owned()
 }
 
 /// The text of a Messages stream's text deltas, joined.
@@ -82,7 +53,7 @@ async fn an_anthropic_providers_answers_reach_the_client_byte_for_byte() {
     gw.mock.answer_with(MockAnswer::Full);
     gw.mock
         .report_usage(MockUsage::Cached { read: 6, write: 2 });
-    let mut body = message(CLAUDE);
+    let mut body = hi(CLAUDE);
     body["thinking"] = json!({ "type": "enabled", "budget_tokens": 1024 });
     body["tools"] = json!([{ "name": "get_weather", "input_schema": { "type": "object" } }]);
     for stream in [false, true] {
@@ -147,31 +118,13 @@ async fn an_anthropic_providers_answers_reach_the_client_byte_for_byte() {
 }
 
 #[actix_web::test]
-async fn an_anthropic_beta_header_goes_up_unchanged() {
-    let gw = spawn_gateway().await;
-    let beta = "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14";
-    let mut response = gw
-        .app
-        .request(Method::POST, "/api/v1/messages")
-        .insert_header(("content-type", "application/json"))
-        .insert_header(("anthropic-version", "2023-06-01"))
-        .insert_header(("anthropic-beta", beta))
-        .send_body(message(CLAUDE).to_string())
-        .await
-        .expect("request failed");
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.body().await.unwrap(), gw.mock.sent_body());
-    assert_eq!(gw.mock.last().header("anthropic-beta"), Some(beta));
-}
-
-#[actix_web::test]
 async fn keys_in_passed_through_answers_are_redacted_and_nothing_else_changes() {
     let gw = spawn_gateway().await;
     for stream in [false, true] {
         // Streamed, the event holding the key comes in two chunks cut
         // inside it.
         gw.mock.fail_with([Fault::Reply("my key is {key}!")]);
-        let mut body = message(CLAUDE);
+        let mut body = hi(CLAUDE);
         body["stream"] = json!(stream);
         let (code, _, answer) = post(&gw, &body).await;
         assert_eq!(code, StatusCode::OK);
@@ -196,11 +149,11 @@ async fn a_provider_that_never_answers_is_an_anthropic_shaped_504() {
         for stream in [false, true] {
             gw.mock
                 .fail_with([Fault::StallHead(Duration::from_secs(2))]);
-            let mut body = message(model);
+            let mut body = hi(model);
             body["stream"] = json!(stream);
             let (code, _, answer) = post(&gw, &body).await;
             assert_eq!(code, StatusCode::GATEWAY_TIMEOUT, "{model} {stream}");
-            let said = anthropic_error(&answer, "timeout_error");
+            let said = anthropic_error(&json_of(&answer), "timeout_error");
             assert!(said.contains("300 ms"), "{said}");
         }
     }
@@ -214,7 +167,7 @@ async fn a_stream_that_goes_silent_ends_with_an_error_event() {
     let gw = spawn_gateway_with(|c| c.idle_timeout = Duration::from_millis(300)).await;
     for model in [CLAUDE, GPT] {
         gw.mock.fail_with([Fault::SilentAfter(3)]);
-        let mut body = message(model);
+        let mut body = hi(model);
         body["stream"] = json!(true);
         let (code, _, stream) = post(&gw, &body).await;
         assert_eq!(code, StatusCode::OK, "{model}");
@@ -233,7 +186,7 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event_and_is_not_retried() {
         // Cut after the first word.
         let after = if model == CLAUDE { 4 } else { 2 };
         gw.mock.fail_with([Fault::CutAfter(after)]);
-        let mut body = message(model);
+        let mut body = hi(model);
         body["stream"] = json!(true);
         let (code, _, stream) = post(&gw, &body).await;
         assert_eq!(code, StatusCode::OK, "{model}");
@@ -263,7 +216,7 @@ async fn a_client_that_leaves_mid_stream_leaves_one_cancelled_chat() {
     for model in [CLAUDE, GPT] {
         let gw = spawn_gateway().await;
         gw.mock.fail_with([Fault::SilentAfter(5)]);
-        let mut body = message(model);
+        let mut body = hi(model);
         body["stream"] = json!(true);
         let mut response = gw
             .app
@@ -295,12 +248,12 @@ async fn rate_limits_come_back_as_429_with_retry_after() {
             };
             gw.mock.fail_with([limited(), limited(), limited()]);
             let before = gw.mock.received().len();
-            let mut body = message(model);
+            let mut body = hi(model);
             body["stream"] = json!(stream);
             let (code, headers, answer) = post(&gw, &body).await;
             assert_eq!(code, StatusCode::TOO_MANY_REQUESTS, "{model}");
             assert_eq!(headers.get("retry-after").unwrap(), "1", "{model}");
-            let said = anthropic_error(&answer, "rate_limit_error");
+            let said = anthropic_error(&json_of(&answer), "rate_limit_error");
             let (_, upstream) = vendor_error(model == CLAUDE, 429);
             if model == CLAUDE {
                 // The provider's error as it sent it: clients match its text.
@@ -336,15 +289,15 @@ async fn server_errors_after_retries_come_back_in_anthropics_envelope() {
             retry_after: None,
         };
         gw.mock.fail_with([failure(), failure(), failure()]);
-        let (status, _, answer) = post(&gw, &message(model)).await;
+        let (status, _, answer) = post(&gw, &hi(model)).await;
         let (_, upstream) = vendor_error(model == CLAUDE, code);
         if model == CLAUDE {
             assert_eq!(status.as_u16(), code, "{model}");
             assert_eq!(answer, gw.mock.sent_body(), "{model} {code}: unmodified");
-            assert_eq!(anthropic_error(&answer, error_type), upstream);
+            assert_eq!(anthropic_error(&json_of(&answer), error_type), upstream);
         } else {
             assert_eq!(status, StatusCode::BAD_GATEWAY, "{model} {code}");
-            let said = anthropic_error(&answer, error_type);
+            let said = anthropic_error(&json_of(&answer), error_type);
             assert!(said.contains(upstream), "{model} {code}: {said}");
         }
         assert_eq!(gw.mock.received().len(), 3, "{model} {code}: two retries");
@@ -367,7 +320,7 @@ async fn an_overloaded_provider_is_retried_and_then_answers() {
             retry_after: None,
         },
     ]);
-    let (code, _, answer) = post(&gw, &message(CLAUDE)).await;
+    let (code, _, answer) = post(&gw, &hi(CLAUDE)).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(answer, gw.mock.sent_body());
     assert_eq!(gw.mock.received().len(), 3);
@@ -379,7 +332,7 @@ async fn an_error_event_mid_stream_passes_through_or_is_translated() {
     for model in [CLAUDE, GPT] {
         let gw = spawn_gateway().await;
         gw.mock.fail_with([Fault::ErrorEventAfter(4)]);
-        let mut body = message(model);
+        let mut body = hi(model);
         body["stream"] = json!(true);
         let (code, _, stream) = post(&gw, &body).await;
         assert_eq!(code, StatusCode::OK, "{model}");
