@@ -84,7 +84,13 @@ pub async fn show(db: web::Data<Db>, raw: web::Path<String>) -> Result<HttpRespo
             Ok::<_, ApiError>(policies::get(conn, &asked)?)
         })
         .await?
-        .unwrap_or_default();
+        .ok_or_else(|| {
+            // Deleted is gone: a scope with no policy restricts nothing.
+            ApiError::not_found(format!(
+                "{} has no policy: it opens everything and limits nothing (PUT one to set it)",
+                scope.describe()
+            ))
+        })?;
     Ok(HttpResponse::Ok().json(PolicyView {
         scope: &scope,
         policy: &policy,

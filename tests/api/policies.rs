@@ -71,12 +71,8 @@ async fn a_policy_is_stored_read_listed_and_deleted() {
 
     assert_eq!(delete(&app, "tag:interns").await, StatusCode::NO_CONTENT);
     let (status, body) = app.get("/api/v1/policies/tag:interns").await;
-    assert_eq!(status, StatusCode::OK, "no policy reads as the empty one");
-    assert_eq!(
-        body,
-        json!({"scope": "tag:interns", "models": null, "characters": null, "limits": [],
-               "requiresUser": false})
-    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "deleted is gone: {body}");
+    assert!(error_message(&body, "not_found_error").contains("tag interns has no policy"));
     assert_eq!(delete(&app, "tag:interns").await, StatusCode::NOT_FOUND);
 
     // An empty policy stores nothing.
