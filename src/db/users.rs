@@ -159,12 +159,24 @@ pub fn id_by_email(conn: &Connection, email: &Email) -> Result<Option<UserId>, S
         .optional()?)
 }
 
-/// A user's tags, in their order.
-pub fn tags_of(conn: &Connection, id: UserId) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT tag FROM user_tags WHERE user_id = ?1 ORDER BY position")?;
-    let tags = stmt.query_map([id], |row| row.get(0))?;
-    Ok(tags.collect::<Result<_, _>>()?)
+/// The user who has this address, with their tags in order: one query.
+pub fn with_tags_by_email(
+    conn: &Connection,
+    email: &Email,
+) -> Result<Option<(UserId, Vec<String>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, t.tag FROM users AS u LEFT JOIN user_tags AS t ON t.user_id = u.id
+         WHERE u.email = ?1 ORDER BY t.position",
+    )?;
+    let mut rows = stmt.query([email.as_str()])?;
+    let mut found: Option<(UserId, Vec<String>)> = None;
+    while let Some(row) = rows.next()? {
+        let (_, tags) = found.get_or_insert((row.get(0)?, Vec::new()));
+        if let Some(tag) = row.get::<_, Option<String>>(1)? {
+            tags.push(tag);
+        }
+    }
+    Ok(found)
 }
 
 /// The ids of the users who have `tag` now.

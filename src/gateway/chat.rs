@@ -501,13 +501,13 @@ pub async fn find_user_and_character(
         let user = match email {
             None => None,
             Some(email) => {
-                let Some(id) = db::users::id_by_email(conn, &email)? else {
-                    return Err(ChatError::UnknownUser(email));
-                };
-                let tags = if with_tags {
-                    db::users::tags_of(conn, id)?
+                let found = if with_tags {
+                    db::users::with_tags_by_email(conn, &email)?
                 } else {
-                    Vec::new()
+                    db::users::id_by_email(conn, &email)?.map(|id| (id, Vec::new()))
+                };
+                let Some((id, tags)) = found else {
+                    return Err(ChatError::UnknownUser(email));
                 };
                 Some(Member { id, tags })
             }
