@@ -2,8 +2,6 @@
 //! member yet) with its members and policy, and the policy for everyone;
 //! `/admin/groups/{tag}`: one tag's members and its policy form.
 
-use std::collections::BTreeMap;
-
 use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
@@ -64,34 +62,21 @@ pub async fn groups_page(
     sent: Option<PolicyForm>,
 ) -> AdminResult {
     let offer = Offer::load(db, catalog).await?;
-    let (counts, policies) = db
+    let (tags, everyone) = db
         .read(|conn| {
             Ok::<_, StoreError>((
-                db::users::tags_with_counts(conn)?,
-                db::policies::list(conn)?,
+                db::policies::tag_groups(conn)?,
+                db::policies::get(conn, &Scope::Everyone)?,
             ))
         })
         .await?;
-    let mut tags: BTreeMap<String, i64> = counts.into_iter().collect();
-    let mut everyone = None;
-    let mut by_tag = BTreeMap::new();
-    for (scope, policy) in policies {
-        match scope {
-            Scope::Everyone => everyone = Some(policy),
-            Scope::Tag(name) => {
-                tags.entry(name.clone()).or_insert(0);
-                by_tag.insert(name, policy);
-            }
-            Scope::User(_) | Scope::Key(_) => {}
-        }
-    }
     let groups = tags
         .into_iter()
-        .map(|(tag, members)| GroupRow {
-            has_policy: by_tag.contains_key(&tag),
-            summary: summary(by_tag.get(&tag), &offer),
-            tag,
-            members,
+        .map(|group| GroupRow {
+            has_policy: group.policy.is_some(),
+            summary: summary(group.policy.as_ref(), &offer),
+            tag: group.name,
+            members: group.members,
         })
         .collect();
     let policy = PolicyForm::shown(Scope::Everyone, everyone.as_ref(), &offer, sent);

@@ -1,6 +1,8 @@
 //! The `policies` table: one policy per scope (`everyone`, `tag:NAME`,
 //! `user:ID`, `key:ID`). A policy that says nothing is not stored.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::StoreError;
@@ -57,6 +59,34 @@ pub fn put(tx: &Transaction, scope: &Scope, policy: &Policy) -> Result<(), Store
         ],
     )?;
     Ok(())
+}
+
+/// A group: a tag in use or with a policy, its members and its policy.
+pub struct TagGroup {
+    pub name: String,
+    pub members: i64,
+    pub policy: Option<Policy>,
+}
+
+/// Every tag in use, and every tag with a policy but no members, by name.
+pub fn tag_groups(conn: &Connection) -> Result<Vec<TagGroup>, StoreError> {
+    let mut groups: BTreeMap<String, (i64, Option<Policy>)> = super::users::tags_with_counts(conn)?
+        .into_iter()
+        .map(|(name, members)| (name, (members, None)))
+        .collect();
+    for (scope, policy) in list(conn)? {
+        if let Scope::Tag(name) = scope {
+            groups.entry(name).or_default().1 = Some(policy);
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(name, (members, policy))| TagGroup {
+            name,
+            members,
+            policy,
+        })
+        .collect())
 }
 
 /// Changes when any policy does (a row added, changed or deleted), for
