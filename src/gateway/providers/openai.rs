@@ -45,6 +45,14 @@ impl ProviderApi for OpenAi {
         format!("{base_url}/chat/completions")
     }
 
+    /// The Responses API, at `/responses`: OpenAI's, and some servers'.
+    fn native_url(&self, wire: Wire, base_url: &str) -> Option<String> {
+        match wire {
+            Wire::OpenAiResponses => Some(format!("{base_url}/responses")),
+            Wire::OpenAiChat | Wire::AnthropicMessages => None,
+        }
+    }
+
     fn models_url(&self, base_url: &str) -> String {
         format!("{base_url}/models")
     }

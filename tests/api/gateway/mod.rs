@@ -12,6 +12,7 @@ mod messages;
 mod messages_upstream;
 mod python_sdk;
 mod requests;
+mod responses;
 mod streaming;
 mod styles;
 mod upstreams;
