@@ -10,6 +10,7 @@ mod http_free;
 mod logging;
 mod messages;
 mod messages_upstream;
+mod openai_responses_sdk;
 mod python_sdk;
 mod requests;
 mod responses;
