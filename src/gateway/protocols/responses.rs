@@ -617,7 +617,7 @@ impl Translation {
         };
         // A message may leave its type out.
         let kind = match fields.get("type") {
-            None | Some(Value::Null) => "message",
+            None => "message",
             Some(Value::String(kind)) => kind,
             Some(other) => return Err(wrong(&format!("{at}.type"), "a string", other)),
         };
@@ -717,6 +717,7 @@ impl Translation {
             "refusal" => json!({ "type": "text", "text": string_at(fields, at, "refusal")? }),
             "input_image" => {
                 let detail = optional_string(fields, at, "detail")?;
+                let file_id = optional_string(fields, at, "file_id")?;
                 match optional_string(fields, at, "image_url")? {
                     Some(url) => {
                         let mut image = json!({ "url": url });
@@ -725,7 +726,7 @@ impl Translation {
                         }
                         json!({ "type": "image_url", "image_url": image })
                     }
-                    None if optional_string(fields, at, "file_id")?.is_some() => {
+                    None if file_id.is_some() => {
                         self.cannot(at, "an image by file id");
                         return Ok(None);
                     }
@@ -740,12 +741,14 @@ impl Translation {
             }
             "input_file" => {
                 let filename = optional_string(fields, at, "filename")?;
+                let file_id = optional_string(fields, at, "file_id")?;
+                let file_url = optional_string(fields, at, "file_url")?;
                 if let Some(data) = optional_string(fields, at, "file_data")? {
                     json!({ "type": "file", "file": {
                         "filename": filename.unwrap_or("file"), "file_data": data } })
-                } else if let Some(id) = optional_string(fields, at, "file_id")? {
+                } else if let Some(id) = file_id {
                     json!({ "type": "file", "file": { "file_id": id } })
-                } else if optional_string(fields, at, "file_url")?.is_some() {
+                } else if file_url.is_some() {
                     self.cannot(at, "a file by URL");
                     return Ok(None);
                 } else {
