@@ -8,8 +8,9 @@
 use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
+use super::messages::{model_in_place, required, string_at, wrong};
 use super::{named, AnswerMeta, ClientProtocol, Encoder, ProtocolApi};
-use crate::domain::{json_type, random_base62, InvalidInput, JsonObject};
+use crate::domain::{random_base62, InvalidInput, JsonObject};
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::answer::{Completion, Finish, Piece, Transcript, Usage};
 use crate::gateway::message::parse_messages;
@@ -445,15 +446,7 @@ impl Encoder for EventEncoder {
 /// `X-Character-ID` header's.
 pub fn parse(body: JsonObject, character_id: Option<String>) -> Result<ChatRequest, InvalidInput> {
     let mut body = body.into_map();
-    // Read in place: the upstream's model id takes the slot.
-    let model = match body.get("model") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(model)) if model.trim().is_empty() => {
-            return Err(InvalidInput::new("model", "`model` must not be blank"))
-        }
-        Some(Value::String(model)) => Some(model.clone()),
-        Some(other) => return Err(wrong("model", "a string", other)),
-    };
+    let model = model_in_place(&body)?;
     let character_id = take_string(&mut body, "activatedCharacterID")?.or(character_id);
     let stream = match body.get("stream") {
         None | Some(Value::Null) => false,
@@ -504,36 +497,6 @@ pub fn parse(body: JsonObject, character_id: Option<String>) -> Result<ChatReque
         native_only,
         session: false,
     })
-}
-
-/// `path` is not what it must be.
-fn wrong(path: &str, expected: &str, value: &Value) -> InvalidInput {
-    InvalidInput::new(
-        path,
-        format!("`{path}` must be {expected}, not {}", json_type(value)),
-    )
-}
-
-fn required<'a>(
-    object: &'a Map<String, Value>,
-    path: &str,
-    name: &str,
-) -> Result<&'a Value, InvalidInput> {
-    object.get(name).ok_or_else(|| {
-        let field = format!("{path}.{name}");
-        InvalidInput::new(&field, format!("`{field}` is required"))
-    })
-}
-
-fn string_at<'a>(
-    object: &'a Map<String, Value>,
-    path: &str,
-    name: &str,
-) -> Result<&'a str, InvalidInput> {
-    let value = required(object, path, name)?;
-    value
-        .as_str()
-        .ok_or_else(|| wrong(&format!("{path}.{name}"), "a string", value))
 }
 
 /// A field that must be a string when present.

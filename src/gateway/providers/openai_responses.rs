@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::openai::usage_of;
 use super::{StreamEvent, WireReader};
 use crate::gateway::answer::{Completion, Finish, Piece, Usage};
 use crate::gateway::upstream_error::ProviderError;
@@ -61,21 +62,11 @@ struct WireInputDetails {
 }
 
 impl From<WireUsage> for Usage {
-    /// Like chat completions, `input_tokens` counts the cached tokens too;
-    /// they are priced apart, so they are taken out of it.
     fn from(usage: WireUsage) -> Usage {
         let cached = usage
             .input_tokens_details
-            .and_then(|details| details.cached_tokens)
-            .map(|cached| cached.max(0));
-        Usage {
-            prompt_tokens: usage
-                .input_tokens
-                .map(|input| (input - cached.unwrap_or(0)).max(0)),
-            completion_tokens: usage.output_tokens,
-            cache_read_tokens: cached,
-            cache_write_tokens: None,
-        }
+            .and_then(|details| details.cached_tokens);
+        usage_of(usage.input_tokens, usage.output_tokens, cached)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use mindgate::domain::KeyScope;
 
-use super::messages::{CLAUDE, GPT};
+use super::messages::{json_of, CLAUDE, GPT};
 use super::*;
 use crate::helpers::{error_message, send_body};
 use crate::mock_upstream::{
@@ -41,16 +41,8 @@ impl Gateway {
     }
 
     async fn respond_with(&self, body: &Value, headers: &[(&str, &str)]) -> (StatusCode, Bytes) {
-        let mut request = self.app.request(Method::POST, "/api/v1/responses");
-        for header in headers {
-            request = request.insert_header(*header);
-        }
-        let mut response = request
-            .send_body(body.to_string())
-            .await
-            .expect("request failed");
-        let bytes = response.body().limit(16 << 20).await.expect("read answer");
-        (response.status(), bytes)
+        let (status, _, bytes) = self.anthropic("/responses", body, headers).await;
+        (status, bytes)
     }
 
     /// A whole answer, as JSON.
@@ -58,11 +50,6 @@ impl Gateway {
         let (status, bytes) = self.respond(body).await;
         (status, json_of(&bytes))
     }
-}
-
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 fn text_of(stream: &[u8]) -> String {
