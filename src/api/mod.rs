@@ -9,6 +9,7 @@ mod messages;
 mod models;
 mod openapi;
 mod policies;
+mod responses;
 mod tags;
 mod usage;
 mod users;
@@ -61,6 +62,11 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                                     .name(messages::COUNT_TOKENS)
                                     .app_data(BodyLimit(completion_body_limit))
                                     .post(messages::count_tokens),
+                            )
+                            .service(
+                                resource("/responses", "POST")
+                                    .app_data(BodyLimit(completion_body_limit))
+                                    .post(responses::create),
                             )
                             .service(
                                 resource("/models", "GET, HEAD")
@@ -121,7 +127,7 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
 
 /// The routes a `chat` key may call, all served outside `admin(...)`.
 const CHAT_ROUTES: &str = "POST /chat/completions, POST /messages, \
-    POST /messages/count_tokens, GET /models and GET /models/{name}";
+    POST /messages/count_tokens, POST /responses, GET /models and GET /models/{name}";
 
 /// A route only an `admin` key may call.
 fn admin(resource: actix_web::Resource) -> impl HttpServiceFactory {

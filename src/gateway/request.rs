@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use super::message::{parse_messages, ChatMessage};
 use super::protocols::messages::{self, Endpoint, MessagesHeaders};
-use super::protocols::prompt;
 pub use super::protocols::ClientProtocol;
+use super::protocols::{prompt, responses};
 use crate::domain::{json_type, trimmed, InvalidInput, JsonObject};
 
 /// Longest `chatID` and `chatTitle` accepted.
@@ -60,6 +60,15 @@ impl ChatRequest {
         endpoint: Endpoint,
     ) -> Result<ChatRequest, InvalidInput> {
         messages::parse(body, headers, endpoint)
+    }
+
+    /// A body of OpenAI's Responses API, with the `X-Character-ID`
+    /// header's character.
+    pub fn from_responses_api(
+        body: JsonObject,
+        character_id: Option<String>,
+    ) -> Result<ChatRequest, InvalidInput> {
+        responses::parse(body, character_id)
     }
 
     /// A TypingMind `/chat/completions` body.

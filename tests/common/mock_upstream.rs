@@ -1,5 +1,7 @@
 //! A mock model provider on 127.0.0.1:0 that speaks OpenAI chat completions
-//! (`/v1/chat/completions`) and Anthropic Messages (`/v1/messages`, and its
+//! (`/v1/chat/completions`), OpenAI's Responses API (`/v1/responses`, which
+//! it may be told not to serve: a 404 then) and Anthropic Messages
+//! (`/v1/messages`, and its
 //! `/v1/messages/count_tokens`), as JSON and as SSE, lists its models
 //! (`/v1/models`), and fails on demand: a queue of faults, one per request,
 //! or every key refused but one. Its usage may report prompt cache tokens,
@@ -9,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -210,6 +212,8 @@ struct State {
     accepted_key: Mutex<Option<String>>,
     usage: Mutex<MockUsage>,
     answer: Mutex<MockAnswer>,
+    /// `/v1/responses` answers 404, as servers without it do.
+    responses_off: AtomicBool,
 }
 
 /// How much of an answer's body `sent_body` keeps.
@@ -250,6 +254,7 @@ impl MockUpstream {
                 .app_data(web::PayloadConfig::new(64 << 20))
                 .route("/v1/chat/completions", web::post().to(openai))
                 .route("/v1/messages", web::post().to(anthropic))
+                .route("/v1/responses", web::post().to(responses))
                 .route("/v1/messages/count_tokens", web::post().to(count_tokens))
                 .route("/v1/models", web::get().to(models))
         })
@@ -273,6 +278,12 @@ impl MockUpstream {
     /// echoes the key it got, as some providers do.
     pub fn accept_only(&self, key: &str) {
         *self.state.accepted_key.lock().unwrap() = Some(key.to_owned());
+    }
+
+    /// Whether it serves `/v1/responses` from now on (it does at first);
+    /// off, it answers 404 there, as Ollama or an older vLLM would.
+    pub fn serve_responses(&self, on: bool) {
+        self.state.responses_off.store(!on, Ordering::SeqCst);
     }
 
     /// The usage every answer reports from now on.
@@ -331,6 +342,8 @@ impl MockUpstream {
 enum Protocol {
     OpenAi,
     Anthropic,
+    /// OpenAI's Responses API.
+    Responses,
 }
 
 async fn openai(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
@@ -339,6 +352,16 @@ async fn openai(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpR
 
 async fn anthropic(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
     answer(Protocol::Anthropic, req, body, state).await
+}
+
+async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    if state.responses_off.load(Ordering::SeqCst) {
+        record(&req, &body, &state);
+        return HttpResponse::NotFound()
+            .content_type("text/plain")
+            .body("404 page not found");
+    }
+    answer(Protocol::Responses, req, body, state).await
 }
 
 async fn models(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
@@ -378,7 +401,9 @@ fn error_body(protocol: Protocol, message: &str) -> Value {
 
 fn typed_error_body(protocol: Protocol, error_type: &str, message: &str) -> Value {
     match protocol {
-        Protocol::OpenAi => json!({ "error": { "message": message, "type": error_type } }),
+        Protocol::OpenAi | Protocol::Responses => {
+            json!({ "error": { "message": message, "type": error_type } })
+        }
         Protocol::Anthropic => {
             json!({ "type": "error", "error": { "type": error_type, "message": message } })
         }
@@ -472,6 +497,7 @@ async fn answer(
         (Protocol::Anthropic, None) => anthropic_message_of(&model, &text, usage),
         (Protocol::OpenAi, Some(full)) => full.openai_completion(&model, &text, usage),
         (Protocol::Anthropic, Some(full)) => full.anthropic_message(&model, &text, usage),
+        (Protocol::Responses, full) => responses_object(&model, &text, usage, full.as_ref()),
     };
     if let Some(Fault::Trickle { pieces, pause }) = fault {
         let text = whole.to_string().into_bytes();
@@ -514,6 +540,7 @@ async fn answer(
         (Protocol::Anthropic, None) => anthropic_events_of(&model, &words, usage),
         (Protocol::OpenAi, Some(full)) => full.openai_events(&model, &words, include_usage, usage),
         (Protocol::Anthropic, Some(full)) => full.anthropic_events(&model, &words, usage),
+        (Protocol::Responses, full) => responses_events(&model, &words, usage, full.as_ref()),
     };
     match &fault {
         Some(Fault::StreamError {
@@ -708,7 +735,7 @@ fn anthropic_events_of(model: &str, words: &[&str], usage: MockUsage) -> Vec<Str
 
 fn error_event(protocol: Protocol) -> String {
     let error_type = match protocol {
-        Protocol::OpenAi => "server_error",
+        Protocol::OpenAi | Protocol::Responses => "server_error",
         Protocol::Anthropic => "overloaded_error",
     };
     error_event_of(protocol, error_type, "mock overloaded")
@@ -719,6 +746,14 @@ fn error_event_of(protocol: Protocol, error_type: &str, message: &str) -> String
     match protocol {
         Protocol::OpenAi => data(json!({ "error": error })),
         Protocol::Anthropic => named("error", json!({ "type": "error", "error": error })),
+        // A failure is the response, failed, with its error.
+        Protocol::Responses => named(
+            "response.failed",
+            json!({ "type": "response.failed", "sequence_number": 99,
+                    "response": { "id": RESPONSE_ID, "object": "response", "status": "failed",
+                                  "output": [],
+                                  "error": { "code": error_type, "message": message } } }),
+        ),
     }
 }
 
@@ -861,10 +896,12 @@ impl Full {
         // A tool's result ends the round: the answer is text alone.
         let last = request["messages"]
             .as_array()
+            .or(request["input"].as_array())
             .and_then(|m| m.last())
             .cloned()
             .unwrap_or_default();
         let answered = last["role"] == "tool"
+            || last["type"] == "function_call_output"
             || last["content"]
                 .as_array()
                 .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"));
@@ -1047,4 +1084,129 @@ impl Full {
         events.push(named("message_stop", json!({ "type": "message_stop" })));
         events
     }
+}
+
+/// The id of the mock's Responses answers.
+pub const RESPONSE_ID: &str = "resp_mock";
+
+/// Responses' `usage`: cached tokens are part of `input_tokens`.
+fn responses_usage(usage: MockUsage) -> Option<Value> {
+    let cached = match usage {
+        MockUsage::Plain => 0,
+        MockUsage::Cached { read, .. } => read,
+        MockUsage::Unreported => return None,
+    };
+    Some(json!({
+        "input_tokens": PROMPT_TOKENS, "input_tokens_details": { "cached_tokens": cached },
+        "output_tokens": COMPLETION_TOKENS, "output_tokens_details": { "reasoning_tokens": 0 },
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS
+    }))
+}
+
+fn responses_message(text: &str, status: &str) -> Value {
+    let content = if status == "completed" {
+        json!([{ "type": "output_text", "text": text, "annotations": [] }])
+    } else {
+        json!([])
+    };
+    json!({ "id": "msg_mock", "type": "message", "status": status, "role": "assistant",
+            "content": content })
+}
+
+fn responses_call(name: &str, arguments: &str, status: &str) -> Value {
+    json!({ "id": "fc_mock", "type": "function_call", "status": status,
+            "call_id": OPENAI_TOOL_ID, "name": name, "arguments": arguments })
+}
+
+/// A `response` object: `REPLY` (or the text), and a `Full` answer's call.
+fn responses_object(model: &str, text: &str, usage: MockUsage, full: Option<&Full>) -> Value {
+    let mut output = vec![responses_message(text, "completed")];
+    if let Some(name) = full.and_then(|full| full.tool.as_deref()) {
+        output.push(responses_call(
+            name,
+            &TOOL_INPUT_PIECES.concat(),
+            "completed",
+        ));
+    }
+    let mut body = json!({
+        "id": RESPONSE_ID, "object": "response", "created_at": 1700000000,
+        "status": "completed", "error": null, "incomplete_details": null, "model": model,
+        "output": output, "parallel_tool_calls": true, "tool_choice": "auto", "tools": []
+    });
+    if let Some(usage) = responses_usage(usage) {
+        body["usage"] = usage;
+    }
+    body
+}
+
+/// The typed events of a Responses stream, as OpenAI sends them.
+fn responses_events(
+    model: &str,
+    words: &[&str],
+    usage: MockUsage,
+    full: Option<&Full>,
+) -> Vec<String> {
+    let mut events = Vec::new();
+    let mut push = |kind: &str, mut fields: Value| {
+        fields["type"] = kind.into();
+        fields["sequence_number"] = events.len().into();
+        events.push(named(kind, fields));
+    };
+    let mut begun = responses_object(model, "", usage, None);
+    begun["status"] = "in_progress".into();
+    begun["output"] = json!([]);
+    begun["usage"] = Value::Null;
+    push("response.created", json!({ "response": begun }));
+    push("response.in_progress", json!({ "response": begun }));
+    let text: String = words.concat();
+    let at =
+        |index: usize| json!({ "item_id": "msg_mock", "output_index": index, "content_index": 0 });
+    push(
+        "response.output_item.added",
+        json!({ "output_index": 0, "item": responses_message("", "in_progress") }),
+    );
+    let mut part = at(0);
+    part["part"] = json!({ "type": "output_text", "text": "", "annotations": [] });
+    push("response.content_part.added", part);
+    for word in words {
+        let mut delta = at(0);
+        delta["delta"] = (*word).into();
+        delta["logprobs"] = json!([]);
+        push("response.output_text.delta", delta);
+    }
+    let mut done = at(0);
+    done["text"] = text.clone().into();
+    done["logprobs"] = json!([]);
+    push("response.output_text.done", done);
+    let mut part = at(0);
+    part["part"] = json!({ "type": "output_text", "text": text, "annotations": [] });
+    push("response.content_part.done", part);
+    push(
+        "response.output_item.done",
+        json!({ "output_index": 0, "item": responses_message(&text, "completed") }),
+    );
+    if let Some(name) = full.and_then(|full| full.tool.as_deref()) {
+        push(
+            "response.output_item.added",
+            json!({ "output_index": 1, "item": responses_call(name, "", "in_progress") }),
+        );
+        for piece in TOOL_INPUT_PIECES.iter().filter(|p| !p.is_empty()) {
+            push(
+                "response.function_call_arguments.delta",
+                json!({ "item_id": "fc_mock", "output_index": 1, "delta": piece }),
+            );
+        }
+        let arguments = TOOL_INPUT_PIECES.concat();
+        push(
+            "response.function_call_arguments.done",
+            json!({ "item_id": "fc_mock", "output_index": 1, "arguments": arguments }),
+        );
+        push(
+            "response.output_item.done",
+            json!({ "output_index": 1, "item": responses_call(name, &arguments, "completed") }),
+        );
+    }
+    let whole = responses_object(model, &text, usage, full);
+    push("response.completed", json!({ "response": whole }));
+    events
 }

@@ -269,15 +269,7 @@ pub fn parse(
     endpoint: Endpoint,
 ) -> Result<ChatRequest, InvalidInput> {
     let mut body = body.into_map();
-    // Read in place: the upstream's model id takes the slot.
-    let model = match body.get("model") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(model)) if model.trim().is_empty() => {
-            return Err(InvalidInput::new("model", "`model` must not be blank"))
-        }
-        Some(Value::String(model)) => Some(model.clone()),
-        Some(other) => return Err(wrong("model", "a string", other)),
-    };
+    let model = model_in_place(&body)?;
     let character_id = take_string(&mut body, "activatedCharacterID")?.or(headers.character_id);
     let stream = match body.get("stream") {
         None => false,
@@ -366,6 +358,19 @@ pub fn parse(
     })
 }
 
+/// The body's model, read in place: the upstream's model id takes the
+/// slot.
+pub(super) fn model_in_place(body: &Map<String, Value>) -> Result<Option<String>, InvalidInput> {
+    match body.get("model") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(model)) if model.trim().is_empty() => {
+            Err(InvalidInput::new("model", "`model` must not be blank"))
+        }
+        Some(Value::String(model)) => Ok(Some(model.clone())),
+        Some(other) => Err(wrong("model", "a string", other)),
+    }
+}
+
 /// The chat a Claude Code session is recorded as.
 fn session_chat_id(id: &str) -> Result<String, InvalidInput> {
     let fits = !id.is_empty()
@@ -386,14 +391,14 @@ fn session_chat_id(id: &str) -> Result<String, InvalidInput> {
 }
 
 /// `path` is not what it must be.
-fn wrong(path: &str, expected: &str, value: &Value) -> InvalidInput {
+pub(super) fn wrong(path: &str, expected: &str, value: &Value) -> InvalidInput {
     InvalidInput::new(
         path,
         format!("`{path}` must be {expected}, not {}", json_type(value)),
     )
 }
 
-fn required<'a>(
+pub(super) fn required<'a>(
     object: &'a Map<String, Value>,
     path: &str,
     name: &str,
@@ -404,7 +409,7 @@ fn required<'a>(
     })
 }
 
-fn string_at<'a>(
+pub(super) fn string_at<'a>(
     object: &'a Map<String, Value>,
     path: &str,
     name: &str,

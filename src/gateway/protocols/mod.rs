@@ -8,6 +8,7 @@
 pub mod messages;
 pub mod openai_chat;
 pub mod prompt;
+pub mod responses;
 
 use bytes::{BufMut, BytesMut};
 use serde_json::{Map, Value};
@@ -26,6 +27,8 @@ pub enum ClientProtocol {
     /// Anthropic's Messages: `messages` of content blocks in, a `message`
     /// out.
     Messages,
+    /// OpenAI's Responses: `input` items in, a `response` out.
+    Responses,
 }
 
 impl ClientProtocol {
@@ -34,6 +37,7 @@ impl ClientProtocol {
             ClientProtocol::OpenAiChat => &openai_chat::OpenAiChat,
             ClientProtocol::LegacyPrompt => &prompt::Prompt,
             ClientProtocol::Messages => &messages::Messages,
+            ClientProtocol::Responses => &responses::Responses,
         }
     }
 }

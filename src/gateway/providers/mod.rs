@@ -6,6 +6,7 @@
 
 pub mod anthropic;
 pub mod openai;
+pub mod openai_responses;
 
 use serde_json::{Map, Value};
 
@@ -22,6 +23,8 @@ use crate::db::providers::{Provider, ProviderKind};
 pub enum Wire {
     OpenAiChat,
     AnthropicMessages,
+    /// OpenAI's Responses API, which OpenAI-compatible servers may serve.
+    OpenAiResponses,
 }
 
 impl Wire {
@@ -30,6 +33,7 @@ impl Wire {
         match self {
             Wire::OpenAiChat => &openai::OpenAi,
             Wire::AnthropicMessages => &anthropic::Anthropic,
+            Wire::OpenAiResponses => &openai_responses::Responses,
         }
     }
 }

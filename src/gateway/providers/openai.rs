@@ -45,6 +45,14 @@ impl ProviderApi for OpenAi {
         format!("{base_url}/chat/completions")
     }
 
+    /// The Responses API, at `/responses`: OpenAI's, and some servers'.
+    fn native_url(&self, wire: Wire, base_url: &str) -> Option<String> {
+        match wire {
+            Wire::OpenAiResponses => Some(format!("{base_url}/responses")),
+            Wire::OpenAiChat | Wire::AnthropicMessages => None,
+        }
+    }
+
     fn models_url(&self, base_url: &str) -> String {
         format!("{base_url}/models")
     }
@@ -123,21 +131,24 @@ struct WireTokenDetails {
 }
 
 impl From<WireUsage> for Usage {
-    /// OpenAI counts the tokens read from its cache in `prompt_tokens`
-    /// too; they are priced apart, so they are taken out of it.
     fn from(usage: WireUsage) -> Usage {
         let cached = usage
             .prompt_tokens_details
-            .and_then(|details| details.cached_tokens)
-            .map(|cached| cached.max(0));
-        Usage {
-            prompt_tokens: usage
-                .prompt_tokens
-                .map(|prompt| (prompt - cached.unwrap_or(0)).max(0)),
-            completion_tokens: usage.completion_tokens,
-            cache_read_tokens: cached,
-            cache_write_tokens: None,
-        }
+            .and_then(|details| details.cached_tokens);
+        usage_of(usage.prompt_tokens, usage.completion_tokens, cached)
+    }
+}
+
+/// OpenAI counts the tokens read from its cache in the prompt's tokens
+/// too (chat's `prompt_tokens`, Responses' `input_tokens`); they are
+/// priced apart, so they are taken out of it.
+pub(super) fn usage_of(prompt: Option<i64>, completion: Option<i64>, cached: Option<i64>) -> Usage {
+    let cached = cached.map(|cached| cached.max(0));
+    Usage {
+        prompt_tokens: prompt.map(|prompt| (prompt - cached.unwrap_or(0)).max(0)),
+        completion_tokens: completion,
+        cache_read_tokens: cached,
+        cache_write_tokens: None,
     }
 }
 
