@@ -71,6 +71,11 @@ pub trait ProviderApi: Sync {
         None
     }
 
+    /// Where embeddings are made, when its API makes them.
+    fn embeddings_url(&self, _base_url: &str) -> Option<String> {
+        None
+    }
+
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest;
 
     fn request_body(&self, input: BodyInput) -> Value;
@@ -135,7 +140,7 @@ pub fn completion(api: &dyn ProviderApi, body: &[u8]) -> Result<Completion, Upst
 
 /// The error a body is, when it is `{"error": {...}}` (either vendor's
 /// shape).
-fn reported_error(body: &[u8]) -> Option<ProviderError> {
+pub(super) fn reported_error(body: &[u8]) -> Option<ProviderError> {
     #[derive(serde::Deserialize)]
     struct Reported {
         error: Option<Value>,

@@ -39,6 +39,10 @@ impl ProviderApi for OpenAi {
         format!("{base_url}/models")
     }
 
+    fn embeddings_url(&self, base_url: &str) -> Option<String> {
+        Some(format!("{base_url}/embeddings"))
+    }
+
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest {
         match key {
             Some(key) => request.insert_header(("authorization", format!("Bearer {key}"))),
