@@ -182,6 +182,7 @@ mod tests {
         assert_eq!(family("gpt-4o"), Some(ProviderKind::OpenAi));
         assert_eq!(family("chatgpt-4o-latest"), Some(ProviderKind::OpenAi));
         assert_eq!(family("o3-mini"), Some(ProviderKind::OpenAi));
+        assert_eq!(family("text-embedding-3-small"), Some(ProviderKind::OpenAi));
         assert_eq!(family("claude-3-opus"), Some(ProviderKind::Anthropic));
         assert_eq!(family("ollama"), None);
         assert_eq!(family("o"), None);

@@ -5,6 +5,7 @@ mod characters;
 mod concurrency;
 pub(crate) mod costs;
 mod echo;
+mod embeddings;
 mod faults;
 mod http_free;
 mod logging;
