@@ -12,6 +12,7 @@ mod logging;
 mod messages;
 mod messages_upstream;
 mod python_sdk;
+mod python_sdk_embeddings;
 mod requests;
 mod streaming;
 mod styles;
