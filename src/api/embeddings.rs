@@ -3,11 +3,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::chat::caller;
+use super::chat::{caller, respond};
 use crate::domain::JsonObject;
 use crate::error::ApiError;
 use crate::gateway::embeddings::EmbeddingsRequest;
-use crate::gateway::Gateway;
+use crate::gateway::{Answer, Gateway};
 
 pub async fn create(
     req: HttpRequest,
@@ -17,7 +17,5 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let request = EmbeddingsRequest::parse(body)?;
     let answer = gateway.embed(&client, caller(&req)?, request).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(answer))
+    Ok(respond(Answer::Whole(answer)))
 }

@@ -236,7 +236,7 @@ fn check_tokens(field: &str, ids: &[Value]) -> Result<(), InvalidInput> {
         ));
     }
     for (i, id) in ids.iter().enumerate() {
-        if !id.as_u64().is_some_and(|id| id <= MAX_TOKEN) {
+        if id.as_u64().is_none_or(|id| id > MAX_TOKEN) {
             let field = format!("{field}[{i}]");
             return Err(InvalidInput::new(
                 &field,
