@@ -6,6 +6,7 @@
 //! never the input itself.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine;
@@ -19,10 +20,12 @@ use super::catalog::Route;
 use super::chat::{finish_failed, read_body, Caller, ChatError, Resolved};
 use super::chat_log::{estimate_tokens, ChatMeta, Outcome, PendingChatLog};
 use super::providers;
+use super::redact::Redactor;
 use super::upstream::{self, UpstreamRequest};
 use super::upstream_error::UpstreamError;
 use super::{echo, Core};
 use crate::db::chat_logs::ChatStatus;
+use crate::db::providers::Provider;
 use crate::domain::{json_type, time_ordered_id, InvalidInput, JsonObject, Timestamp};
 
 /// The most inputs one request embeds, as OpenAI allows.
@@ -79,21 +82,18 @@ impl EmbeddingsRequest {
         };
         let dimensions = match body.get("dimensions") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n))
-                if n.as_u64()
-                    .is_some_and(|d| (1..=MAX_DIMENSIONS).contains(&d)) =>
-            {
-                n.as_u64().map(|d| d as usize)
-            }
-            Some(other) => {
-                return Err(InvalidInput::new(
-                    "dimensions",
-                    format!(
-                        "`dimensions` must be an integer from 1 to {MAX_DIMENSIONS}, not {}",
-                        shown(other)
-                    ),
-                ))
-            }
+            Some(value) => match value.as_u64().filter(|d| (1..=MAX_DIMENSIONS).contains(d)) {
+                Some(dimensions) => Some(dimensions as usize),
+                None => {
+                    return Err(InvalidInput::new(
+                        "dimensions",
+                        format!(
+                            "`dimensions` must be an integer from 1 to {MAX_DIMENSIONS}, not {}",
+                            shown(value)
+                        ),
+                    ))
+                }
+            },
         };
         match body.get("user") {
             None | Some(Value::Null | Value::String(_)) => {}
@@ -257,7 +257,7 @@ impl Core {
         &self,
         client: &awc::Client,
         caller: Caller,
-        request: EmbeddingsRequest,
+        mut request: EmbeddingsRequest,
     ) -> Result<Bytes, ChatError> {
         let started = Instant::now();
         let recording = self.recording.now();
@@ -268,7 +268,7 @@ impl Core {
             route,
             ..
         } = self
-            .resolve(caller, None, Some(request.model.clone()))
+            .resolve(caller, None, Some(std::mem::take(&mut request.model)))
             .await?;
         // The client's mistakes first: they change nothing, not even a
         // limit's count.
@@ -326,23 +326,38 @@ impl Core {
         let inputs = request.inputs;
         let mut body = request.body;
         body.insert("model".to_owned(), upstream_model.into());
-        let redactor = snapshot.redactor();
-        let sent = match UpstreamRequest::to(url, provider, &Value::Object(body)) {
-            Ok(prepared) => upstream::send(client, &self.config, &prepared, redactor).await,
-            Err(error) => Err(error),
-        };
-        let read = match sent {
-            Ok(response) => read_body(response, &self.config, redactor).await,
-            Err(error) => Err(error),
-        };
-        let (answer, read) = match read.and_then(|body| read_answer(&body).map(|read| (body, read)))
-        {
-            Ok(answer) => answer,
+        let asked = self
+            .ask_provider(
+                client,
+                provider,
+                url,
+                &Value::Object(body),
+                snapshot.redactor(),
+            )
+            .await;
+        let (answer, read) = match asked {
+            Ok(answered) => answered,
             Err(error) => return Err(finish_failed(record, error)),
         };
         record.describe(summary(inputs, read.dimensions));
         finish_ok(record, read.prompt_tokens);
         Ok(answer)
+    }
+
+    /// The provider's answer to `body`, as it came and as read.
+    async fn ask_provider(
+        &self,
+        client: &awc::Client,
+        provider: Arc<Provider>,
+        url: String,
+        body: &Value,
+        redactor: &Redactor,
+    ) -> Result<(Bytes, Read), UpstreamError> {
+        let prepared = UpstreamRequest::to(url, provider, body)?;
+        let response = upstream::send(client, &self.config, &prepared, redactor).await?;
+        let answer = read_body(response, &self.config, redactor).await?;
+        let read = read_answer(&answer)?;
+        Ok((answer, read))
     }
 }
 
