@@ -369,6 +369,18 @@ async fn echo_embeds_without_a_provider_in_floats_or_base64() {
         answer["usage"],
         json!({"prompt_tokens": 4, "total_tokens": 4})
     );
+    // As documented: every required field there, every field documented.
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    let schema = &doc["components"]["schemas"]["EmbeddingList"];
+    for field in schema["required"].as_array().unwrap() {
+        assert!(answer.get(field.as_str().unwrap()).is_some(), "{field}");
+    }
+    for field in answer.as_object().unwrap().keys() {
+        assert!(
+            schema["properties"].get(field).is_some(),
+            "{field} undocumented"
+        );
+    }
 
     let (status, encoded) = embed(
         &app,
