@@ -43,6 +43,35 @@ impl Rows {
     }
 }
 
+/// A core on a fresh database, its rows into a sink of the test's own,
+/// with the mock as its providers.
+struct Started {
+    _mock: MockUpstream,
+    _dir: tempfile::TempDir,
+    db: Db,
+    rows: Arc<Rows>,
+    core: Core,
+    client: awc::Client,
+}
+
+impl Started {
+    async fn new() -> Started {
+        let mock = MockUpstream::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("mindgate.db")).unwrap();
+        let rows = Arc::new(Rows::default());
+        let core = Core::start(&db, config(&mock), rows.clone()).unwrap();
+        Started {
+            _mock: mock,
+            _dir: dir,
+            db,
+            rows,
+            core,
+            client: client(Duration::from_secs(2), 0),
+        }
+    }
+}
+
 fn request(body: Value) -> ChatRequest {
     ChatRequest::parse(JsonObject::from(body.as_object().unwrap().clone())).unwrap()
 }
@@ -62,12 +91,14 @@ async fn text_of(answer: Answer) -> String {
 
 #[actix_web::test]
 async fn the_core_answers_typed_requests_and_records_through_its_sink() {
-    let mock = MockUpstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("mindgate.db")).unwrap();
-    let rows = Arc::new(Rows::default());
-    let core = Core::start(&db, config(&mock), rows.clone()).unwrap();
-    let client = client(Duration::from_secs(2), 0);
+    let Started {
+        _mock,
+        _dir,
+        db,
+        rows,
+        core,
+        client,
+    } = Started::new().await;
 
     let whole = core
         .complete(&client, Caller::default(), request(hello("gpt-4o")))
@@ -135,12 +166,14 @@ async fn the_core_answers_typed_requests_and_records_through_its_sink() {
 
 #[actix_web::test]
 async fn the_core_embeds_typed_requests_and_records_through_its_sink() {
-    let mock = MockUpstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("mindgate.db")).unwrap();
-    let rows = Arc::new(Rows::default());
-    let core = Core::start(&db, config(&mock), rows.clone()).unwrap();
-    let client = client(Duration::from_secs(2), 0);
+    let Started {
+        _mock,
+        _dir,
+        rows,
+        core,
+        client,
+        ..
+    } = Started::new().await;
     let embeddings = |body: Value| {
         EmbeddingsRequest::parse(JsonObject::from(body.as_object().unwrap().clone())).unwrap()
     };
