@@ -4,6 +4,7 @@
 mod characters;
 mod chat;
 mod chatlogs;
+mod embeddings;
 mod limits;
 mod messages;
 mod models;
@@ -29,8 +30,8 @@ use crate::error::ApiError;
 use crate::http::BodyLimit;
 
 /// Mounts `/api`: the public OpenAPI document, then everything else behind
-/// an API key; a `chat` key reaches only the chat routes. Chat completions
-/// and messages take bodies up to `completion_body_limit`.
+/// an API key; a `chat` key reaches only the chat routes. Chat completions,
+/// messages and embeddings take bodies up to `completion_body_limit`.
 /// Pages on `cors_origins` may call it from a browser.
 pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_origins: &[String]) {
     cfg.service(
@@ -67,6 +68,11 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
                                 resource("/responses", "POST")
                                     .app_data(BodyLimit(completion_body_limit))
                                     .post(responses::create),
+                            )
+                            .service(
+                                resource("/embeddings", "POST")
+                                    .app_data(BodyLimit(completion_body_limit))
+                                    .post(embeddings::create),
                             )
                             .service(
                                 resource("/models", "GET, HEAD")
@@ -127,7 +133,8 @@ pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_or
 
 /// The routes a `chat` key may call, all served outside `admin(...)`.
 const CHAT_ROUTES: &str = "POST /chat/completions, POST /messages, \
-    POST /messages/count_tokens, POST /responses, GET /models and GET /models/{name}";
+    POST /messages/count_tokens, POST /responses, \
+    POST /embeddings, GET /models and GET /models/{name}";
 
 /// A route only an `admin` key may call.
 fn admin(resource: actix_web::Resource) -> impl HttpServiceFactory {

@@ -26,7 +26,7 @@ pub async fn document(catalog: web::Data<Catalog>, base: web::Data<BasePath>) ->
 fn model_schema(answerable: Answerable) -> Value {
     let description = "A model this instance can answer with now: `echo`, the enabled models of \
                        `GET /models` whose provider has its key, and any model of such a provider's \
-                       family (`gpt-`, `chatgpt-`, `o1`..`o9`, `claude-`). Optional when the activated \
+                       family (`gpt-`, `chatgpt-`, `o1`..`o9`, `text-embedding-`, `claude-`). Optional when the activated \
                        character has a default model; null is the same as absent.";
     let mut names: Vec<Value> = answerable.names.into_iter().map(Value::String).collect();
     if answerable.families.is_empty() {

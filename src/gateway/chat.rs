@@ -34,7 +34,7 @@ use crate::db::providers::Provider;
 use crate::db::usage::Recorded;
 use crate::db::{self, Db, StoreError};
 use crate::domain::{time_ordered_id, ApiKeyId, Email, InvalidInput, Timestamp};
-use crate::governance::{Member, Refusal, Subject};
+use crate::governance::{Admission, Member, Refusal, Subject};
 
 /// Who asks, as the API's edge found it.
 #[derive(Debug, Clone, Default)]
@@ -245,22 +245,11 @@ impl Core {
             }
         }
         let user_id = subject.user.as_ref().map(|m| m.id);
-        let admission = self
-            .governor
-            .admit(
-                &subject,
-                &model,
-                character.as_ref().map(|c| c.id.0.as_str()),
-            )
-            .map_err(|refusal| {
-                self.sink.record(Recorded::Refused {
-                    at: Timestamp::now(),
-                    user_id,
-                    api_key_id: subject.key,
-                    model: model.clone(),
-                });
-                ChatError::Refused(refusal)
-            })?;
+        let admission = self.admit(
+            &subject,
+            &model,
+            character.as_ref().map(|c| c.id.0.as_str()),
+        )?;
         let mut messages = request.messages;
         let instruction = character.as_ref().map(|c| c.instruction.clone());
         if let Some(instruction) = &instruction {
@@ -313,18 +302,39 @@ impl Core {
 
 /// Who asks, with which character, and where the model asked (or the
 /// character's) leads.
-struct Resolved {
-    subject: Subject,
-    character: Option<Character>,
-    model: String,
-    snapshot: Arc<CatalogSnapshot>,
-    route: Route,
+pub(super) struct Resolved {
+    pub subject: Subject,
+    pub character: Option<Character>,
+    pub model: String,
+    pub snapshot: Arc<CatalogSnapshot>,
+    pub route: Route,
 }
 
 impl Core {
+    /// The request let through by the policies, counted against their
+    /// limits; a refusal is recorded as one.
+    pub(super) fn admit(
+        &self,
+        subject: &Subject,
+        model: &str,
+        character: Option<&str>,
+    ) -> Result<Admission, ChatError> {
+        self.governor
+            .admit(subject, model, character)
+            .map_err(|refusal| {
+                self.sink.record(Recorded::Refused {
+                    at: Timestamp::now(),
+                    user_id: subject.user.as_ref().map(|m| m.id),
+                    api_key_id: subject.key,
+                    model: model.to_owned(),
+                });
+                ChatError::Refused(refusal)
+            })
+    }
+
     /// The user named by `X-User-Email` and the API key, the character,
     /// and the model's route.
-    async fn resolve(
+    pub(super) async fn resolve(
         &self,
         caller: Caller,
         character_id: Option<String>,
@@ -550,7 +560,7 @@ async fn read_answer(
 }
 
 /// A whole answer's body, as it came (keys redacted).
-async fn read_body(
+pub(super) async fn read_body(
     mut response: Response,
     config: &GatewayConfig,
     redactor: &Redactor,
@@ -629,7 +639,7 @@ fn finish_ok(record: PendingChatLog, completion: &Completion, usage: Usage) {
 }
 
 /// Records a completion that failed before the client got anything.
-fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ChatError {
+pub(super) fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ChatError {
     finish_error(record, error.message.clone(), error.prompt_used());
     error.into()
 }

@@ -126,7 +126,7 @@ pub fn prompt_chars(messages: &[ChatMessage]) -> usize {
 
 /// Where a provider reports no usage, tokens are estimated at about this
 /// many characters a token (OpenAI's rule of thumb for English).
-const CHARS_PER_TOKEN: usize = 4;
+pub const CHARS_PER_TOKEN: usize = 4;
 
 /// Tokens of `chars` characters, where nobody counted them.
 pub fn estimate_tokens(chars: usize) -> i64 {
@@ -187,6 +187,14 @@ impl PendingChatLog {
     pub fn first_byte(&mut self) {
         if let (None, Some(meta)) = (self.first_byte, &self.meta) {
             self.first_byte = Some(meta.started.elapsed());
+        }
+    }
+
+    /// Replaces the conversation before the reply with `text`: what a
+    /// request with no conversation to keep (embeddings) did.
+    pub fn describe(&mut self, text: String) {
+        if let Some(meta) = &mut self.meta {
+            meta.prefix = text;
         }
     }
 

@@ -14,6 +14,7 @@ mod chat_log;
 mod chat_log_upkeep;
 mod chat_log_writer;
 mod echo;
+pub mod embeddings;
 pub mod message;
 mod protocols;
 mod providers;

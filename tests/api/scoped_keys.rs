@@ -8,11 +8,12 @@ use serde_json::{json, Value};
 use crate::helpers::{error_message, send, send_body, spawn_app, TestApp};
 
 /// What a chat key may call, as `METHOD /path` of the document.
-const CHAT_OPERATIONS: [&str; 8] = [
+const CHAT_OPERATIONS: [&str; 9] = [
     "POST /chat/completions",
     "POST /messages",
     "POST /messages/count_tokens",
     "POST /responses",
+    "POST /embeddings",
     "GET /models",
     "HEAD /models",
     "GET /models/{name}",
@@ -64,6 +65,7 @@ async fn call(app: &TestApp, key: &str, method: &Method, path: &str) -> (StatusC
             json!({"model": "echo", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
         }
         "/responses" => json!({"model": "echo", "input": "hi"}),
+        "/embeddings" => json!({"model": "echo", "input": "hi"}),
         // Bodies that would change something, were they read.
         "/users" => json!({"email": "intruder@example.com"}),
         _ => json!({"tags": ["taken-over"], "title": "Taken", "input": 1, "output": 1}),

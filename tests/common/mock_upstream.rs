@@ -3,7 +3,7 @@
 //! it may be told not to serve: a 404 then) and Anthropic Messages
 //! (`/v1/messages`, and its
 //! `/v1/messages/count_tokens`), as JSON and as SSE, lists its models
-//! (`/v1/models`), and fails on demand: a queue of faults, one per request,
+//! (`/v1/models`), makes OpenAI embeddings (`/v1/embeddings`), and fails on demand: a queue of faults, one per request,
 //! or every key refused but one. Its usage may report prompt cache tokens,
 //! or be left out. Its answers are text, or (`MockAnswer::Full`) thinking,
 //! text and a tool call, streamed with every event each vendor sends; the
@@ -179,6 +179,8 @@ pub struct Received {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body's bytes, as they came.
+    pub raw: Bytes,
 }
 
 impl Received {
@@ -256,6 +258,7 @@ impl MockUpstream {
                 .route("/v1/messages", web::post().to(anthropic))
                 .route("/v1/responses", web::post().to(responses))
                 .route("/v1/messages/count_tokens", web::post().to(count_tokens))
+                .route("/v1/embeddings", web::post().to(openai))
                 .route("/v1/models", web::get().to(models))
         })
         .on_connect(move |_, _| {
@@ -420,8 +423,8 @@ async fn count_tokens(req: HttpRequest, body: Bytes, state: web::Data<State>) ->
 }
 
 /// Keeps the request for `received`, and returns its body.
-fn record(req: &HttpRequest, body: &[u8], state: &State) -> Value {
-    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+fn record(req: &HttpRequest, raw: &[u8], state: &State) -> Value {
+    let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
     state.received.lock().unwrap().push(Received {
         path: req.path().to_owned(),
         headers: req
@@ -430,6 +433,7 @@ fn record(req: &HttpRequest, body: &[u8], state: &State) -> Value {
             .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect(),
         body: body.clone(),
+        raw: Bytes::copy_from_slice(raw),
     });
     body
 }
@@ -492,7 +496,9 @@ async fn answer(
     };
     let usage = *state.usage.lock().unwrap();
     let full = (*state.answer.lock().unwrap() == MockAnswer::Full).then(|| Full::of(&body));
+    let embeddings = req.path() == "/v1/embeddings";
     let whole = match (protocol, &full) {
+        _ if embeddings => embeddings_of(&model, &body, usage),
         (Protocol::OpenAi, None) => openai_completion_of(&model, &text, usage),
         (Protocol::Anthropic, None) => anthropic_message_of(&model, &text, usage),
         (Protocol::OpenAi, Some(full)) => full.openai_completion(&model, &text, usage),
@@ -517,7 +523,7 @@ async fn answer(
             .content_type("application/json")
             .streaming(trickle);
     }
-    if body["stream"] != true {
+    if body["stream"] != true || embeddings {
         let whole = whole.to_string();
         keep_sent(&state, whole.as_bytes(), true);
         return HttpResponse::Ok()
@@ -576,6 +582,43 @@ async fn answer(
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .streaming(event_stream(protocol, events, fault, state.into_inner()))
+}
+
+/// The mock's vector for input `index`: `dimensions` numbers (3 unless
+/// the request names how many), the same for the same index.
+pub fn mock_embedding(index: usize, dimensions: usize) -> Vec<f32> {
+    (0..dimensions)
+        .map(|d| (index * 100 + d + 1) as f32 / 1000.0)
+        .collect()
+}
+
+/// OpenAI's embeddings answer: a vector per input, as floats or (asked
+/// with `encoding_format: base64`) their little-endian bytes in base64.
+fn embeddings_of(model: &str, request: &Value, usage: MockUsage) -> Value {
+    use base64::Engine;
+    let inputs = match &request["input"] {
+        Value::Array(items) if !items.first().is_some_and(Value::is_number) => items.len(),
+        _ => 1,
+    };
+    let dimensions = request["dimensions"].as_u64().unwrap_or(3) as usize;
+    let base64 = request["encoding_format"] == "base64";
+    let data: Vec<Value> = (0..inputs)
+        .map(|index| {
+            let vector = mock_embedding(index, dimensions);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({ "object": "embedding", "index": index, "embedding": embedding })
+        })
+        .collect();
+    let mut body = json!({ "object": "list", "data": data, "model": model });
+    if usage != MockUsage::Unreported {
+        body["usage"] = json!({ "prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS });
+    }
+    body
 }
 
 pub fn openai_completion(model: &str) -> Value {

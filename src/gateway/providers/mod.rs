@@ -104,6 +104,11 @@ pub trait ProviderApi: Sync {
         None
     }
 
+    /// Where embeddings are made, when its API makes them.
+    fn embeddings_url(&self, _base_url: &str) -> Option<String> {
+        None
+    }
+
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest;
 
     fn request_body(&self, input: BodyInput) -> Value;
@@ -162,7 +167,7 @@ pub fn completion(api: &dyn WireReader, body: &[u8]) -> Result<Completion, Upstr
 
 /// The error a body is, when it is `{"error": {...}}` (either vendor's
 /// shape).
-fn reported_error(body: &[u8]) -> Option<ProviderError> {
+pub(super) fn reported_error(body: &[u8]) -> Option<ProviderError> {
     #[derive(serde::Deserialize)]
     struct Reported {
         error: Option<Value>,
@@ -204,6 +209,7 @@ mod tests {
         assert_eq!(family("gpt-4o"), Some(ProviderKind::OpenAi));
         assert_eq!(family("chatgpt-4o-latest"), Some(ProviderKind::OpenAi));
         assert_eq!(family("o3-mini"), Some(ProviderKind::OpenAi));
+        assert_eq!(family("text-embedding-3-small"), Some(ProviderKind::OpenAi));
         assert_eq!(family("claude-3-opus"), Some(ProviderKind::Anthropic));
         assert_eq!(family("ollama"), None);
         assert_eq!(family("o"), None);

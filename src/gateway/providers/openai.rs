@@ -57,6 +57,10 @@ impl ProviderApi for OpenAi {
         format!("{base_url}/models")
     }
 
+    fn embeddings_url(&self, base_url: &str) -> Option<String> {
+        Some(format!("{base_url}/embeddings"))
+    }
+
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest {
         match key {
             Some(key) => request.insert_header(("authorization", format!("Bearer {key}"))),
@@ -107,11 +111,15 @@ impl ProviderApi for OpenAi {
     fn in_family(&self, model: &str) -> bool {
         let starts_o_digit =
             model.len() > 1 && model.starts_with('o') && model.as_bytes()[1].is_ascii_digit();
-        model.starts_with("gpt-") || model.starts_with("chatgpt-") || starts_o_digit
+        // text-embedding-: OpenAI's embedding models, for `/embeddings`.
+        model.starts_with("gpt-")
+            || model.starts_with("chatgpt-")
+            || starts_o_digit
+            || model.starts_with("text-embedding-")
     }
 
     fn family_pattern(&self) -> &'static str {
-        "^(gpt-|chatgpt-|o[0-9])"
+        "^(gpt-|chatgpt-|o[0-9]|text-embedding-)"
     }
 }
 

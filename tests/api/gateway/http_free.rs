@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use mindgate::db::usage::Recorded;
 use mindgate::db::{settings, Db};
 use mindgate::domain::{Email, JsonObject};
+use mindgate::gateway::embeddings::EmbeddingsRequest;
 use mindgate::gateway::request::ChatRequest;
 use mindgate::gateway::{client, Answer, Caller, ChatError, ChatLogSink, Core};
 use serde_json::{json, Value};
@@ -42,6 +43,35 @@ impl Rows {
     }
 }
 
+/// A core on a fresh database, its rows into a sink of the test's own,
+/// with the mock as its providers.
+struct Started {
+    _mock: MockUpstream,
+    _dir: tempfile::TempDir,
+    db: Db,
+    rows: Arc<Rows>,
+    core: Core,
+    client: awc::Client,
+}
+
+impl Started {
+    async fn new() -> Started {
+        let mock = MockUpstream::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("mindgate.db")).unwrap();
+        let rows = Arc::new(Rows::default());
+        let core = Core::start(&db, config(&mock), rows.clone()).unwrap();
+        Started {
+            _mock: mock,
+            _dir: dir,
+            db,
+            rows,
+            core,
+            client: client(Duration::from_secs(2), 0),
+        }
+    }
+}
+
 fn request(body: Value) -> ChatRequest {
     ChatRequest::parse(JsonObject::from(body.as_object().unwrap().clone())).unwrap()
 }
@@ -61,12 +91,14 @@ async fn text_of(answer: Answer) -> String {
 
 #[actix_web::test]
 async fn the_core_answers_typed_requests_and_records_through_its_sink() {
-    let mock = MockUpstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("mindgate.db")).unwrap();
-    let rows = Arc::new(Rows::default());
-    let core = Core::start(&db, config(&mock), rows.clone()).unwrap();
-    let client = client(Duration::from_secs(2), 0);
+    let Started {
+        _mock,
+        _dir,
+        db,
+        rows,
+        core,
+        client,
+    } = Started::new().await;
 
     let whole = core
         .complete(&client, Caller::default(), request(hello("gpt-4o")))
@@ -129,5 +161,49 @@ async fn the_core_answers_typed_requests_and_records_through_its_sink() {
             (String::new(), false),
         ],
         "one row a chat, kept as the setting was when each began"
+    );
+}
+
+#[actix_web::test]
+async fn the_core_embeds_typed_requests_and_records_through_its_sink() {
+    let Started {
+        _mock,
+        _dir,
+        rows,
+        core,
+        client,
+        ..
+    } = Started::new().await;
+    let embeddings = |body: Value| {
+        EmbeddingsRequest::parse(JsonObject::from(body.as_object().unwrap().clone())).unwrap()
+    };
+
+    for model in ["text-embedding-3-small", "echo"] {
+        let body = json!({"model": model, "input": ["a", "b"], "dimensions": 5});
+        let answer = core
+            .embed(&client, Caller::default(), embeddings(body))
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer["data"][1]["embedding"].as_array().unwrap().len(), 5);
+    }
+    let refused = core
+        .embed(
+            &client,
+            Caller::default(),
+            embeddings(json!({"model": "claude-haiku-4-5", "input": "a"})),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&refused, ChatError::Invalid(e) if e.field == "model"),
+        "{refused:?}"
+    );
+    let recorded = "[embeddings: 2 inputs, 5 dimensions]".to_owned();
+    assert_eq!(
+        rows.chats(),
+        vec![(recorded.clone(), true), (recorded, true)],
+        "a row a request, none for the one refused"
     );
 }
