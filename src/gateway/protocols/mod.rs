@@ -1,5 +1,6 @@
 //! The protocols clients speak, one module each: OpenAI chat completions,
-//! TypingMind's Claude-style `prompt` and Anthropic's Messages. Each says how its requests read
+//! TypingMind's Claude-style `prompt`, Anthropic's Messages and OpenAI's
+//! legacy text completions. Each says how its requests read
 //! into the common chat input (`request::ChatRequest`) and renders the
 //! pieces every answer becomes in its own shape, whole and streamed. A
 //! client whose protocol is its upstream's (`Wire`) gets the upstream's
@@ -7,6 +8,7 @@
 
 pub mod messages;
 pub mod openai_chat;
+pub mod openai_completions;
 pub mod prompt;
 
 use bytes::{BufMut, BytesMut};
@@ -26,6 +28,9 @@ pub enum ClientProtocol {
     /// Anthropic's Messages: `messages` of content blocks in, a `message`
     /// out.
     Messages,
+    /// OpenAI's legacy text completions: a `prompt` in, `text_completion`
+    /// out.
+    OpenAiCompletions,
 }
 
 impl ClientProtocol {
@@ -34,6 +39,7 @@ impl ClientProtocol {
             ClientProtocol::OpenAiChat => &openai_chat::OpenAiChat,
             ClientProtocol::LegacyPrompt => &prompt::Prompt,
             ClientProtocol::Messages => &messages::Messages,
+            ClientProtocol::OpenAiCompletions => &openai_completions::OpenAiCompletions,
         }
     }
 }
