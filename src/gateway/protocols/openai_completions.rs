@@ -11,7 +11,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::stream::{select_all, SelectAll};
 use futures_util::{Stream, StreamExt};
 use serde_json::{json, Map, Value};
 
@@ -19,7 +18,7 @@ use super::openai_chat::{done, error_event};
 use super::{data, AnswerMeta, Encoder, ProtocolApi};
 use crate::domain::{json_type, random_base62, InvalidInput, JsonObject};
 use crate::gateway::answer::{Completion, Finish, Piece, Transcript};
-use crate::gateway::chat::{Answer, Caller, ChatError};
+use crate::gateway::chat::{Answer, Caller, ChatError, Events};
 use crate::gateway::message::{ChatMessage, Role};
 use crate::gateway::providers::Wire;
 use crate::gateway::request::{take_stream, take_string, ChatRequest, ClientProtocol};
@@ -527,21 +526,24 @@ fn merge_whole(meta: &AnswerMeta, answers: Vec<Answer>, echoes: Vec<Option<Strin
     )
 }
 
-type Numbered = Pin<Box<dyn Stream<Item = (usize, Bytes)>>>;
-
 /// The chunk streams of several answers (each this protocol's, of one
 /// choice) as one stream, chunks sent as they come: each chunk's choice
 /// renumbered, with the completion's id and time, after the prompt with
 /// `echo`; the usage added up into one chunk at the end (when asked), and
-/// one `[DONE]`. An error event ends it, and drops the other answers.
+/// one `[DONE]`. An error event ends it: the other answers are dropped, and
+/// the failed one read to its end, so that each is recorded as it ended.
 struct Merged {
     meta: AnswerMeta,
     include_usage: bool,
-    streams: SelectAll<Numbered>,
+    /// Each answer's stream, until it ends (or is dropped).
+    streams: Vec<Option<Events>>,
+    /// The answer polled first next time, so none waits behind another.
+    next: usize,
     /// Each answer's bytes not yet cut into whole events.
     pending: Vec<BytesMut>,
     echoes: Vec<Option<String>>,
     usage: Tokens,
+    failed: bool,
     ended: bool,
 }
 
@@ -552,23 +554,22 @@ impl Merged {
         answers: Vec<Answer>,
         echoes: Vec<Option<String>>,
     ) -> Merged {
-        let streams = answers.into_iter().enumerate().map(|(index, answer)| {
-            let Answer::Events(events) = answer else {
-                unreachable!("a request that streams is answered with events")
-            };
-            let numbered: Numbered = Box::pin(events.map(move |chunk| {
-                let Ok(chunk) = chunk;
-                (index, chunk)
-            }));
-            numbered
-        });
+        let streams = answers
+            .into_iter()
+            .map(|answer| match answer {
+                Answer::Events(events) => Some(events),
+                Answer::Whole(_) => unreachable!("a request that streams is answered with events"),
+            })
+            .collect();
         Merged {
             meta,
             include_usage,
+            streams,
+            next: 0,
             pending: vec![BytesMut::new(); echoes.len()],
-            streams: select_all(streams),
             echoes,
             usage: Tokens::default(),
+            failed: false,
             ended: false,
         }
     }
@@ -578,10 +579,10 @@ impl Merged {
         self.pending[index].extend_from_slice(chunk);
         while let Some(at) = memchr::memmem::find(&self.pending[index], b"\n\n") {
             let event = self.pending[index].split_to(at + 2);
-            self.event(index, &event, out);
-            if self.ended {
+            if self.failed {
                 return;
             }
+            self.event(index, &event, out);
         }
     }
 
@@ -597,8 +598,12 @@ impl Merged {
         if chunk.get("error").is_some() {
             out.extend_from_slice(event);
             done(out);
-            self.ended = true;
-            self.streams = SelectAll::new();
+            self.failed = true;
+            for (other, stream) in self.streams.iter_mut().enumerate() {
+                if other != index {
+                    *stream = None;
+                }
+            }
             return;
         }
         if let Some(usage) = chunk.get("usage") {
@@ -617,8 +622,12 @@ impl Merged {
         data(out, &chunk);
     }
 
-    /// The usage chunk, when asked for, and `[DONE]`.
+    /// The usage chunk, when asked for, and `[DONE]`; nothing after an
+    /// error, which had its `[DONE]`.
     fn finish(&mut self, out: &mut BytesMut) {
+        if self.failed {
+            return;
+        }
         if let Some(usage) = self.usage.usage().filter(|_| self.include_usage) {
             let mut chunk = object(&self.meta, json!([]));
             chunk["usage"] = usage;
@@ -633,22 +642,40 @@ impl Stream for Merged {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        loop {
-            if this.ended {
-                return Poll::Ready(None);
-            }
+        let count = this.streams.len();
+        while !this.ended {
             let mut out = BytesMut::new();
-            match this.streams.poll_next_unpin(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.ended = true;
-                    this.finish(&mut out);
+            let mut waiting = true;
+            for turn in 0..count {
+                let index = (this.next + turn) % count;
+                let Some(stream) = this.streams[index].as_mut() else {
+                    continue;
+                };
+                match stream.poll_next_unpin(cx) {
+                    Poll::Pending => {}
+                    Poll::Ready(None) => {
+                        this.streams[index] = None;
+                        waiting = false;
+                    }
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        this.next = (index + 1) % count;
+                        this.take(index, &chunk, &mut out);
+                        waiting = false;
+                        break;
+                    }
                 }
-                Poll::Ready(Some((index, chunk))) => this.take(index, &chunk, &mut out),
+            }
+            if this.streams.iter().all(Option::is_none) {
+                this.ended = true;
+                this.finish(&mut out);
             }
             if !out.is_empty() {
                 return Poll::Ready(Some(Ok(out.freeze())));
             }
+            if waiting && !this.ended {
+                return Poll::Pending;
+            }
         }
+        Poll::Ready(None)
     }
 }

@@ -2,6 +2,7 @@
 
 mod anthropic_sdk;
 mod characters;
+mod completions;
 mod concurrency;
 pub(crate) mod costs;
 mod echo;
