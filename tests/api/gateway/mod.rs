@@ -3,6 +3,7 @@
 mod anthropic_sdk;
 mod characters;
 mod completions;
+mod completions_clients;
 mod concurrency;
 pub(crate) mod costs;
 mod echo;
