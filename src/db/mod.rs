@@ -72,6 +72,10 @@ const AUTO_VACUUM_INCREMENTAL: i64 = 2;
 
 /// Whether the file can give its free pages back (`give_pages_back`).
 pub fn gives_pages_back(conn: &Connection) -> Result<bool, StoreError> {
+    // The pragma answers from the file header as this connection last read
+    // it, which another connection's VACUUM may have changed since: a read
+    // first brings it up to date.
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
     let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
     Ok(mode == AUTO_VACUUM_INCREMENTAL)
 }
@@ -342,5 +346,26 @@ impl Db {
             let _ = std::fs::remove_file(dest);
         }
         copied.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_sees_the_vacuum_another_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pages.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        assert!(!gives_pages_back(&reader).unwrap());
+        writer
+            .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+            .unwrap();
+        assert!(gives_pages_back(&reader).unwrap());
     }
 }

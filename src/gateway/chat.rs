@@ -20,7 +20,7 @@ use super::chat_log::{
     PendingChatLog,
 };
 use super::message::{ChatMessage, Role};
-use super::providers::{self, BodyInput, ProviderApi};
+use super::providers::{self, BodyInput, Wire, WireReader};
 use super::redact::Redactor;
 use super::relay::{Mode, Relay};
 use super::request::{ChatRequest, ClientProtocol};
@@ -89,6 +89,9 @@ struct Chat {
     native_headers: Vec<(&'static str, String)>,
     /// The AI character's instruction (first in `messages` already).
     instruction: Option<String>,
+    /// Why the request cannot be translated, should an upstream that may
+    /// serve its protocol turn out not to.
+    untranslatable: Option<InvalidInput>,
     /// Provider keys, redacted from what the upstream sends.
     redactor: Arc<Redactor>,
     record: PendingChatLog,
@@ -110,6 +113,42 @@ impl Core {
                 upstream_model,
             } => (provider, upstream_model),
         };
+        let config = &self.config;
+        if let Some((wire, url)) = self.native_endpoint(chat.protocol, &provider, &upstream_model) {
+            if let Some(native) = chat.native.take() {
+                let body = chat.protocol.api().native_body(
+                    native,
+                    &upstream_model,
+                    chat.instruction.as_deref(),
+                );
+                let headers = std::mem::take(&mut chat.native_headers);
+                let sent = match UpstreamRequest::to(url, provider.clone(), &body) {
+                    Ok(prepared) => {
+                        let prepared = prepared.with_headers(headers);
+                        upstream::send(client, config, &prepared, &chat.redactor).await
+                    }
+                    Err(error) => Err(error),
+                };
+                match sent {
+                    Ok(response) => return answer(chat, wire, true, response, config).await,
+                    Err(error) if error.unserved() => {
+                        log::info!(
+                            "provider {:?} does not serve {wire:?} for model {upstream_model:?} \
+                             ({}): translated for the next hour",
+                            provider.id,
+                            error.message
+                        );
+                        self.unserved.remember(&provider.id, &upstream_model, wire);
+                        if let Some(refused) = chat.untranslatable.take() {
+                            let message = refused.message.clone();
+                            finish_error(chat.record, message, false);
+                            return Err(refused.into());
+                        }
+                    }
+                    Err(error) => return Err(finish_failed(chat.record, error)),
+                }
+            }
+        }
         let api = providers::api(provider.kind);
         // The client's own body and headers go only to its own protocol.
         let native = chat.protocol.api().wire() == Some(api.wire());
@@ -128,7 +167,6 @@ impl Core {
             native: chat.native.take().filter(|_| native),
             instruction: chat.instruction.as_deref(),
         });
-        let config = &self.config;
         let redactor = &chat.redactor;
         let mut sent = send(client, config, &provider, &body, &headers, redactor).await;
         if let Err(error) = &sent {
@@ -136,14 +174,29 @@ impl Core {
                 sent = send(client, config, &provider, &body, &headers, redactor).await;
             }
         }
-        let response = match sent {
-            Ok(response) => response,
-            Err(error) => return Err(finish_failed(chat.record, error)),
-        };
-        if chat.stream {
-            return Ok(stream_answer(chat, api, response, config));
+        match sent {
+            Ok(response) => answer(chat, api.wire(), native, response, config).await,
+            Err(error) => Err(finish_failed(chat.record, error)),
         }
-        whole_answer(chat, api, response, config).await
+    }
+
+    /// Where `provider` may serve the client's protocol as it was sent
+    /// besides its own wire (`ProviderApi::native_url`): that wire and its
+    /// URL, unless the provider was found lately not to serve it for the
+    /// model.
+    fn native_endpoint(
+        &self,
+        protocol: ClientProtocol,
+        provider: &Provider,
+        upstream_model: &str,
+    ) -> Option<(Wire, String)> {
+        let api = providers::api(provider.kind);
+        let wire = protocol.api().wire().filter(|wire| *wire != api.wire())?;
+        if self.unserved.knows(&provider.id, upstream_model, wire) {
+            return None;
+        }
+        let url = api.native_url(wire, provider.base_url.trim_end_matches('/'))?;
+        Some((wire, url))
     }
 
     /// Who asks, with which character and model, and where that model
@@ -164,11 +217,31 @@ impl Core {
         } = self
             .resolve(caller, request.character_id, request.model)
             .await?;
-        if let (Some(untranslatable), Route::Upstream { provider, .. }) =
-            (request.untranslatable, &route)
-        {
-            if request.protocol.api().wire() != Some(providers::api(provider.kind).wire()) {
-                return Err(untranslatable.into());
+        // What only the client's own protocol can answer: refused unless
+        // the upstream may serve that protocol (echo never does, but what
+        // it can ignore it ignores).
+        let mut untranslatable = None;
+        match &route {
+            Route::Echo => {
+                if let Some(refused) = request.native_only {
+                    return Err(refused.into());
+                }
+            }
+            Route::Upstream {
+                provider,
+                upstream_model,
+            } => {
+                let api = providers::api(provider.kind);
+                if request.protocol.api().wire() != Some(api.wire()) {
+                    untranslatable = request.native_only.or(request.untranslatable);
+                    let elsewhere =
+                        self.native_endpoint(request.protocol, provider, upstream_model);
+                    if elsewhere.is_none() {
+                        if let Some(refused) = untranslatable.take() {
+                            return Err(refused.into());
+                        }
+                    }
+                }
             }
         }
         let user_id = subject.user.as_ref().map(|m| m.id);
@@ -230,6 +303,7 @@ impl Core {
             native: request.native,
             native_headers: request.native_headers,
             instruction,
+            untranslatable,
             redactor: snapshot.redactor().clone(),
             record,
         };
@@ -389,14 +463,30 @@ fn echo_answer(chat: Chat) -> Answer {
     answer
 }
 
+/// The upstream's answer, in `wire`: passed through as it came when that
+/// is the client's protocol, translated otherwise.
+async fn answer(
+    chat: Chat,
+    wire: Wire,
+    passthrough: bool,
+    response: Response,
+    config: &GatewayConfig,
+) -> Result<Answer, ChatError> {
+    if chat.stream {
+        return Ok(stream_answer(chat, wire, passthrough, response, config));
+    }
+    whole_answer(chat, wire, passthrough, response, config).await
+}
+
 fn stream_answer(
     chat: Chat,
-    api: &'static dyn ProviderApi,
+    wire: Wire,
+    passthrough: bool,
     response: Response,
     config: &GatewayConfig,
 ) -> Answer {
     let protocol = chat.protocol.api();
-    let mode = if protocol.wire() == Some(api.wire()) {
+    let mode = if passthrough {
         Mode::Passthrough {
             client_wants_usage: chat.include_usage,
         }
@@ -406,7 +496,7 @@ fn stream_answer(
     let encoder = protocol.encoder(protocol.meta(None, &chat.model), chat.include_usage);
     Answer::Events(Box::pin(Relay::new(
         response,
-        api,
+        wire.reader(),
         mode,
         encoder,
         config,
@@ -417,20 +507,22 @@ fn stream_answer(
 
 async fn whole_answer(
     chat: Chat,
-    api: &'static dyn ProviderApi,
+    wire: Wire,
+    passthrough: bool,
     response: Response,
     config: &GatewayConfig,
 ) -> Result<Answer, ChatError> {
-    let (body, completion) = match read_answer(api, response, config, &chat.redactor).await {
+    let read = read_answer(wire.reader(), response, config, &chat.redactor).await;
+    let (body, completion) = match read {
         Ok(read) => read,
         Err(error) => return Err(finish_failed(chat.record, error)),
     };
     finish_ok(chat.record, &completion, completion.usage);
-    let protocol = chat.protocol.api();
-    if protocol.wire() == Some(api.wire()) {
+    if passthrough {
         // Same protocol: the provider's answer as it came.
         return Ok(Answer::Whole(body));
     }
+    let protocol = chat.protocol.api();
     let meta = protocol.meta(completion.id.as_deref(), &chat.model);
     Ok(whole(&protocol.completion(&meta, &completion)))
 }
@@ -447,7 +539,7 @@ fn whole(body: &Value) -> Answer {
 /// timeout bounds each silence between two chunks, not the whole read: a
 /// long answer may take its time while it keeps coming.
 async fn read_answer(
-    api: &dyn ProviderApi,
+    api: &dyn WireReader,
     response: Response,
     config: &GatewayConfig,
     redactor: &Redactor,
@@ -538,14 +630,20 @@ fn finish_ok(record: PendingChatLog, completion: &Completion, usage: Usage) {
 
 /// Records a completion that failed before the client got anything.
 fn finish_failed(record: PendingChatLog, error: UpstreamError) -> ChatError {
+    finish_error(record, error.message.clone(), error.prompt_used());
+    error.into()
+}
+
+/// Records a completion that ended in an error before the client got
+/// anything.
+fn finish_error(record: PendingChatLog, message: String, prompt_used: bool) {
     record.finish(Outcome {
         reply: "",
         tools: &[],
         tool_chars: 0,
         usage: Usage::default(),
-        prompt_used: error.prompt_used(),
+        prompt_used,
         status: ChatStatus::Error,
-        error: Some(error.message.clone()),
+        error: Some(message),
     });
-    error.into()
 }

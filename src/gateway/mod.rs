@@ -22,6 +22,7 @@ mod redact;
 mod relay;
 pub mod request;
 mod sse;
+mod unserved;
 mod upstream;
 mod upstream_error;
 
@@ -65,6 +66,8 @@ pub struct Core {
     pub config: GatewayConfig,
     /// Where chat logs (and refused requests) go.
     pub sink: Arc<dyn ChatLogSink>,
+    /// Upstream endpoints found not to serve a client protocol natively.
+    pub unserved: unserved::Unserved,
 }
 
 impl Core {
@@ -124,6 +127,7 @@ impl Core {
             recording: Arc::new(RecordingSettings::load(db.clone())?),
             config,
             sink,
+            unserved: unserved::Unserved::default(),
         })
     }
 }

@@ -25,7 +25,7 @@ use futures_util::Stream;
 use super::answer::{Piece, Transcript};
 use super::chat_log::{Outcome, PendingChatLog};
 use super::protocols::Encoder;
-use super::providers::{self, ProviderApi};
+use super::providers::{self, WireReader};
 use super::redact::Redactor;
 use super::sse::{self, Splitter};
 use super::upstream::Response;
@@ -58,7 +58,7 @@ const HEARTBEAT_EVENT: &[u8] = b": keep-alive\n\n";
 
 pub struct Relay {
     upstream: Response,
-    from: &'static dyn ProviderApi,
+    from: &'static dyn WireReader,
     mode: Mode,
     encoder: Box<dyn Encoder>,
     /// The client's events come from the encoder (not passed through).
@@ -83,7 +83,7 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         upstream: Response,
-        from: &'static dyn ProviderApi,
+        from: &'static dyn WireReader,
         mode: Mode,
         encoder: Box<dyn Encoder>,
         config: &GatewayConfig,
@@ -189,6 +189,7 @@ impl Relay {
             let error = read.pieces.iter().any(|p| matches!(p, Piece::Error(_)));
             if !error && (client_wants_usage || !read.usage_only) {
                 out.extend_from_slice(&raw);
+                self.encoder.passed(&event.data);
             }
         }
         self.take(&read.pieces, out);

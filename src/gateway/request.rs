@@ -41,6 +41,10 @@ pub struct ChatRequest {
     /// takes (a block or tool with no equivalent elsewhere): the error for
     /// one that must be translated.
     pub untranslatable: Option<InvalidInput>,
+    /// What of the request only an upstream of the client's own protocol
+    /// can answer at all, `echo` included (a conversation the upstream
+    /// keeps: Responses' `previous_response_id`): the error otherwise.
+    pub native_only: Option<InvalidInput>,
     /// The chat is a session of requests, each carrying the conversation
     /// so far (Claude Code's): a shorter conversation, a side request's,
     /// does not replace the one recorded.
@@ -91,6 +95,7 @@ impl ChatRequest {
             native: None,
             native_headers: Vec::new(),
             untranslatable: None,
+            native_only: None,
             session: false,
         })
     }

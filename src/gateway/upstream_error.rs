@@ -249,15 +249,32 @@ impl UpstreamError {
     }
 
     /// Whether another attempt may fare better: the connection failed, or
-    /// the provider answered 429 or 5xx.
+    /// the provider answered 429 or 5xx (but 501: it does not do that).
     pub fn retryable(&self) -> bool {
         match &self.failure {
             Failure::Unreachable | Failure::Timeout(Wait::Connect) => true,
-            Failure::Refused(said) => said
-                .status
-                .is_some_and(|s| s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()),
+            Failure::Refused(said) => said.status.is_some_and(|s| {
+                s == StatusCode::TOO_MANY_REQUESTS
+                    || (s.is_server_error() && s != StatusCode::NOT_IMPLEMENTED)
+            }),
             _ => false,
         }
+    }
+
+    /// Whether the provider answered that it does not serve the endpoint
+    /// asked (or not for that model): 404, 405 or 501.
+    pub fn unserved(&self) -> bool {
+        let Failure::Refused(said) = &self.failure else {
+            return false;
+        };
+        said.status.is_some_and(|s| {
+            [
+                StatusCode::NOT_FOUND,
+                StatusCode::METHOD_NOT_ALLOWED,
+                StatusCode::NOT_IMPLEMENTED,
+            ]
+            .contains(&s)
+        })
     }
 
     /// Whether a model may have worked on the prompt before this failure
@@ -362,6 +379,26 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_is_unserved_by_a_404_405_or_501() {
+        let answered = |status: u16| {
+            let status = StatusCode::from_u16(status).unwrap();
+            UpstreamError::answered("p", status, b"", None)
+        };
+        for status in [404, 405, 501] {
+            assert!(answered(status).unserved(), "{status}");
+        }
+        for status in [400, 401, 403, 429, 500, 502] {
+            assert!(!answered(status).unserved(), "{status}");
+        }
+        let reported = ProviderError::reported(&json!({"code": 404, "message": "no"}));
+        assert!(
+            !UpstreamError::reported(reported).unserved(),
+            "an error inside an answer: the endpoint answered"
+        );
+        assert!(!UpstreamError::unreachable("no").unserved());
+    }
+
+    #[test]
     fn only_connection_failures_429_and_5xx_are_retried() {
         let answered = |status: u16| {
             let status = StatusCode::from_u16(status).unwrap();
@@ -370,6 +407,7 @@ mod tests {
         assert!(answered(429).retryable());
         assert!(answered(500).retryable());
         assert!(answered(529).retryable());
+        assert!(!answered(501).retryable(), "not implemented stays so");
         assert!(!answered(400).retryable());
         assert!(!answered(401).retryable());
         assert!(UpstreamError::unreachable("no").retryable());

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::{Method, StatusCode};
 use mindgate::config::GatewayConfig;
+use mindgate::db;
 use mindgate::db::chat_logs::{self, AdminFilter, PageFrom};
 use mindgate::domain::Retention;
 use serde_json::json;
@@ -53,6 +54,13 @@ async fn until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     done()
+}
+
+/// Read through the server's own pool, as its upkeep reads it: a pooled
+/// connection opened before the start's VACUUM must not answer from the
+/// header it read before.
+fn gives_pages_back(app: &TestApp) -> bool {
+    app.db.read_blocking(db::gives_pages_back).unwrap()
 }
 
 fn pragma(app: &TestApp, name: &str) -> i64 {
@@ -213,11 +221,11 @@ async fn a_database_from_before_retention_is_rewritten_once_to_give_pages_back()
         assert_eq!(mode, 0);
     }
     let kept_forever = spawn_on(&path, GatewayConfig::default()).await;
-    assert_eq!(pragma(&kept_forever, "auto_vacuum"), 0, "untouched");
+    assert!(!gives_pages_back(&kept_forever), "untouched");
     kept_forever.stop().await;
     drop(kept_forever);
     let app = spawn_on(&path, keep_days(90)).await;
-    assert_eq!(pragma(&app, "auto_vacuum"), 2, "incremental");
+    assert!(gives_pages_back(&app), "incremental");
 }
 
 #[actix_web::test]

@@ -361,6 +361,7 @@ pub fn parse(
         native: Some(body),
         native_headers: headers.forwarded,
         untranslatable: translation.untranslatable,
+        native_only: None,
         session,
     })
 }

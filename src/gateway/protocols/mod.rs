@@ -12,7 +12,7 @@ pub mod openai_completions;
 pub mod prompt;
 
 use bytes::{BufMut, BytesMut};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::answer::{Completion, Piece, Transcript};
 use super::providers::Wire;
@@ -66,6 +66,20 @@ pub trait ProtocolApi: Sync {
         }
     }
 
+    /// The client's body for an upstream that serves this protocol at an
+    /// endpoint of its own (`ProviderApi::native_url`): the upstream's
+    /// model id in it. A protocol whose body has a place for the AI
+    /// character's instruction puts it there (Responses: `instructions`).
+    fn native_body(
+        &self,
+        mut body: Map<String, Value>,
+        upstream_model: &str,
+        _instruction: Option<&str>,
+    ) -> Value {
+        body.insert("model".into(), upstream_model.into());
+        Value::Object(body)
+    }
+
     /// A whole answer as the response body.
     fn completion(&self, meta: &AnswerMeta, completion: &Completion) -> Value;
 
@@ -84,6 +98,11 @@ pub struct AnswerMeta {
 /// A stream's pieces, as the client's events.
 pub trait Encoder {
     fn piece(&mut self, piece: &Piece, out: &mut BytesMut);
+
+    /// An upstream event passed through as it came (its data), for an
+    /// encoder whose error event must follow on from the upstream's own
+    /// (Responses' names the response and counts the events).
+    fn passed(&mut self, _data: &str) {}
 
     /// The end of a stream that finished well.
     fn end(&mut self, transcript: &Transcript, out: &mut BytesMut);

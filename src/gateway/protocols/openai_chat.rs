@@ -149,8 +149,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::db::providers::ProviderKind;
-    use crate::gateway::providers::{api, ProviderApi};
+    use crate::gateway::providers::Wire;
 
     fn events(out: &BytesMut) -> Vec<Value> {
         std::str::from_utf8(out)
@@ -168,7 +167,7 @@ mod tests {
             model: "m".into(),
             created: 1,
         };
-        let anthropic: &dyn ProviderApi = api(ProviderKind::Anthropic);
+        let anthropic = Wire::AnthropicMessages.reader();
         let mut encoder = OpenAiChat.encoder(meta, false);
         let mut transcript = Transcript::default();
         let mut out = BytesMut::new();

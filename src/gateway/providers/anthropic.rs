@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{BodyInput, ProviderApi, StreamEvent, Wire};
+use super::{BodyInput, ProviderApi, StreamEvent, Wire, WireReader};
 use crate::gateway::answer::{Completion, Finish, Piece, Usage};
 use crate::gateway::message::{ChatMessage, Content, Part, PartKind, Role};
 use crate::gateway::upstream_error::ProviderError;
@@ -14,6 +14,21 @@ const VERSION: &str = "2023-06-01";
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 pub struct Anthropic;
+
+impl WireReader for Anthropic {
+    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion> {
+        serde_json::from_slice::<Value>(body).map(|value| completion(&value))
+    }
+
+    fn stream_event(&self, data: &str) -> Option<StreamEvent> {
+        let event = serde_json::from_str::<Value>(data).ok()?;
+        Some(StreamEvent {
+            last: event["type"] == "message_stop",
+            pieces: pieces(&event),
+            usage_only: false,
+        })
+    }
+}
 
 impl ProviderApi for Anthropic {
     fn wire(&self) -> Wire {
@@ -52,19 +67,6 @@ impl ProviderApi for Anthropic {
             Some(native) => native_body(native, input.model, input.instruction),
             None => request_body(&input.messages, input.params, input.model, input.stream),
         }
-    }
-
-    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion> {
-        serde_json::from_slice::<Value>(body).map(|value| completion(&value))
-    }
-
-    fn stream_event(&self, data: &str) -> Option<StreamEvent> {
-        let event = serde_json::from_str::<Value>(data).ok()?;
-        Some(StreamEvent {
-            last: event["type"] == "message_stop",
-            pieces: pieces(&event),
-            usage_only: false,
-        })
     }
 
     fn in_family(&self, model: &str) -> bool {

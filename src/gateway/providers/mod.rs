@@ -15,12 +15,33 @@ use super::request::ClientProtocol;
 use super::upstream_error::{ProviderError, UpstreamError};
 use crate::db::providers::{Provider, ProviderKind};
 
-/// The wire protocol of an upstream. A client that speaks the same one
-/// gets the upstream's answer as it came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A wire protocol: an upstream's own, or another it may serve at an
+/// endpoint of its own (`ProviderApi::native_url`). A client that speaks
+/// the wire an upstream is asked in gets the upstream's answer as it came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Wire {
     OpenAiChat,
     AnthropicMessages,
+}
+
+impl Wire {
+    /// How its answers are read.
+    pub fn reader(self) -> &'static dyn WireReader {
+        match self {
+            Wire::OpenAiChat => &openai::OpenAi,
+            Wire::AnthropicMessages => &anthropic::Anthropic,
+        }
+    }
+}
+
+/// Reads the answers of a wire protocol, whole and streamed, into the
+/// pieces every answer becomes.
+pub trait WireReader: Sync {
+    /// A whole answer, read.
+    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion>;
+
+    /// An event's data; `None` when it is not what the API sends.
+    fn stream_event(&self, data: &str) -> Option<StreamEvent>;
 }
 
 /// What a request body is made of.
@@ -63,6 +84,14 @@ pub trait ProviderApi: Sync {
     /// Where chats go, from the base URL without its trailing slash.
     fn chat_url(&self, base_url: &str) -> String;
 
+    /// Where it may serve `wire`, a client protocol other than its own,
+    /// as the client sent it (OpenAI-compatible servers: the Responses
+    /// API at `/responses`). A server that does not (404, 405 or 501) is
+    /// asked through its own wire instead, translated.
+    fn native_url(&self, _wire: Wire, _base_url: &str) -> Option<String> {
+        None
+    }
+
     /// Where its models are listed (to test a connection).
     fn models_url(&self, base_url: &str) -> String;
 
@@ -85,12 +114,6 @@ pub trait ProviderApi: Sync {
     ) -> Option<Value> {
         None
     }
-
-    /// A whole answer, read.
-    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion>;
-
-    /// An event's data; `None` when it is not what the API sends.
-    fn stream_event(&self, data: &str) -> Option<StreamEvent>;
 
     /// Whether `model` is of its family: models it answers with no
     /// catalog entry.
@@ -122,7 +145,7 @@ pub fn family(model: &str) -> Option<ProviderKind> {
 
 /// A whole answer's body as a completion; an error object in it (some
 /// servers answer 200 with one) is the error it reports.
-pub fn completion(api: &dyn ProviderApi, body: &[u8]) -> Result<Completion, UpstreamError> {
+pub fn completion(api: &dyn WireReader, body: &[u8]) -> Result<Completion, UpstreamError> {
     if let Some(error) = reported_error(body) {
         return Err(UpstreamError::reported(error));
     }
@@ -153,8 +176,8 @@ mod tests {
 
     #[test]
     fn an_error_body_is_the_error_it_reports() {
-        let anthropic = api(ProviderKind::Anthropic);
-        let openai = api(ProviderKind::OpenAi);
+        let anthropic = Wire::AnthropicMessages.reader();
+        let openai = Wire::OpenAiChat.reader();
         let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
         let error = completion(anthropic, body).unwrap_err();
         let Failure::Refused(said) = &error.failure else {

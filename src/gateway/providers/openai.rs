@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{BodyInput, ProviderApi, StreamEvent, Wire};
+use super::{BodyInput, ProviderApi, StreamEvent, Wire, WireReader};
 use crate::gateway::answer::{Completion, Finish, Piece, Usage};
 use crate::gateway::message::Content;
 use crate::gateway::upstream_error::{ProviderError, UpstreamError};
@@ -15,6 +15,16 @@ pub struct OpenAi;
 /// Parameters only Anthropic knows, which a Claude-style request may carry
 /// and OpenAI-compatible servers refuse.
 const ANTHROPIC_ONLY: [&str; 3] = ["top_k", "metadata", "anthropic_version"];
+
+impl WireReader for OpenAi {
+    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion> {
+        completion(body)
+    }
+
+    fn stream_event(&self, data: &str) -> Option<StreamEvent> {
+        chunk(data)
+    }
+}
 
 impl ProviderApi for OpenAi {
     fn wire(&self) -> Wire {
@@ -84,14 +94,6 @@ impl ProviderApi for OpenAi {
             fields.remove("stream_options");
         }
         Some(body)
-    }
-
-    fn completion(&self, body: &[u8]) -> serde_json::Result<Completion> {
-        completion(body)
-    }
-
-    fn stream_event(&self, data: &str) -> Option<StreamEvent> {
-        chunk(data)
     }
 
     fn in_family(&self, model: &str) -> bool {
