@@ -2,9 +2,11 @@
 //! speaks them: a `prompt`, or several, in; `text_completion` objects out,
 //! whole or as chunks ending with `data: [DONE]`. Every answer asked for
 //! (each prompt, `n` times) is a chat of its own through the core, the
-//! prompt as the user's turn: translated to the provider's chat API,
+//! prompt as the user's turn: sent as it came to an upstream that serves
+//! text completions, translated to the provider's chat API otherwise,
 //! admitted by the policies and recorded like any chat. Their answers come
-//! back together as the `choices` of one completion, numbered in order.
+//! back together as the `choices` of one completion, numbered in order;
+//! one answer without `echo` comes back as the upstream sent it.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -46,8 +48,11 @@ const CHAT_ONLY: [&str; 5] = [
 ];
 
 impl ProtocolApi for OpenAiCompletions {
+    /// OpenAI-compatible servers of base models serve it at an endpoint of
+    /// their own (`{base}/completions`): the request goes there as sent,
+    /// and through chat when they do not.
     fn wire(&self) -> Option<Wire> {
-        None
+        Some(Wire::OpenAiCompletions)
     }
 
     fn anthropic_style(&self) -> bool {
@@ -163,6 +168,8 @@ impl TextCompletion {
     /// completions.
     pub fn parse(body: JsonObject) -> Result<TextCompletion, InvalidInput> {
         let mut params = body.into_map();
+        // For an upstream that serves text completions: the request as sent.
+        let mut original = params.clone();
         let model = match take_string(&mut params, "model")? {
             Some(model) if model.trim().is_empty() => {
                 return Err(InvalidInput::new("model", "`model` must not be blank"))
@@ -200,9 +207,23 @@ impl TextCompletion {
             params.remove(name);
         }
         check_params(&params)?;
+        let whole = answers == 1 && !echo;
+        if !whole {
+            // Each answer asked for alone; mindgate puts the prompt first.
+            for name in ["n", "echo"] {
+                original.remove(name);
+            }
+        }
         let mut choices = Vec::with_capacity(answers);
         for prompt in prompts {
             for _ in 0..n {
+                let native = if whole {
+                    std::mem::take(&mut original)
+                } else {
+                    let mut alone = original.clone();
+                    alone.insert("prompt".into(), prompt.clone().into());
+                    alone
+                };
                 choices.push(Choice {
                     request: ChatRequest {
                         protocol: ClientProtocol::OpenAiCompletions,
@@ -214,9 +235,10 @@ impl TextCompletion {
                         messages: vec![ChatMessage::new(Role::User, prompt.clone())],
                         params: params.clone(),
                         include_usage,
-                        native: None,
+                        native: Some(native),
                         native_headers: Vec::new(),
                         untranslatable: untranslatable.clone(),
+                        native_only: None,
                         session: false,
                     },
                     echo: echo.then(|| prompt.clone()),
@@ -606,11 +628,10 @@ impl Merged {
             }
             return;
         }
-        if let Some(usage) = chunk.get("usage") {
-            self.usage.add(usage);
-        }
         let Some(choice) = chunk["choices"].get_mut(0) else {
-            return; // the usage chunk, added up
+            // The usage chunk, added up.
+            self.usage.add(&chunk["usage"]);
+            return;
         };
         if let Some(prompt) = self.echoes[index].take() {
             let echoed = object(&self.meta, json!([self::choice(index, &prompt, None)]));

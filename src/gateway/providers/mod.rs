@@ -22,6 +22,9 @@ use crate::db::providers::{Provider, ProviderKind};
 pub enum Wire {
     OpenAiChat,
     AnthropicMessages,
+    /// OpenAI's legacy text completions, which OpenAI-compatible servers
+    /// of base models (vLLM, llama.cpp, Ollama) still serve.
+    OpenAiCompletions,
 }
 
 impl Wire {
@@ -30,6 +33,8 @@ impl Wire {
         match self {
             Wire::OpenAiChat => &openai::OpenAi,
             Wire::AnthropicMessages => &anthropic::Anthropic,
+            // Its choices carry `text` where a chat's carry a message.
+            Wire::OpenAiCompletions => &openai::OpenAi,
         }
     }
 }

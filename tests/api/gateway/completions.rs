@@ -259,13 +259,18 @@ async fn bad_requests_name_the_field_and_change_nothing() {
         (base(json!({"messages": []})), "messages"),
         (base(json!({"suffix": 3})), "suffix"),
         (base(json!({"logprobs": 6})), "logprobs"),
-        // What a chat cannot carry, refused for a translated model.
-        (base(json!({"suffix": " and so on."})), "suffix"),
-        (base(json!({"logprobs": 1})), "logprobs"),
-        (base(json!({"best_of": 3})), "best_of"),
+        // What a chat cannot carry, for a provider that takes only chats.
         (
             json!({"model": "claude-haiku-4-5", "prompt": "Hi", "suffix": "."}),
             "suffix",
+        ),
+        (
+            json!({"model": "claude-haiku-4-5", "prompt": "Hi", "logprobs": 1}),
+            "logprobs",
+        ),
+        (
+            json!({"model": "claude-haiku-4-5", "prompt": "Hi", "best_of": 3}),
+            "best_of",
         ),
     ];
     for (body, field) in cases {
@@ -278,6 +283,8 @@ async fn bad_requests_name_the_field_and_change_nothing() {
         assert!(message.contains(named), "{body}: {message}");
     }
     assert!(gw.mock.received().is_empty(), "nothing went upstream");
+    // A chat log would be written within 50 ms.
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     assert!(stored_chats(&gw.app).is_empty(), "nothing was recorded");
     // `echo` is no translation: it takes them, and answers with the prompt.
     let body = json!({"model": "echo", "prompt": "Hi", "suffix": "!", "logprobs": 2, "best_of": 2});
@@ -376,4 +383,94 @@ async fn a_chat_key_may_complete_text() {
     .await;
     assert_eq!(status, StatusCode::OK, "{whole}");
     assert_eq!(whole["choices"][0]["text"], "Hi");
+}
+
+#[actix_web::test]
+async fn a_server_of_text_completions_gets_the_request_as_sent() {
+    let gw = spawn_gateway().await;
+    gw.mock.serve_completions();
+    // What only such a server can answer goes there, as it was sent.
+    let body = json!({"model": "gpt-4o-mini", "prompt": ["Once"], "max_tokens": 5,
+                      "suffix": " the end.", "logprobs": 1, "best_of": 2, "top_k": 3});
+    let mut response = gw
+        .app
+        .request(Method::POST, PATH)
+        .send_body(body.to_string())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer = response.body().await.unwrap();
+    assert_eq!(
+        answer,
+        gw.mock.sent_body(),
+        "the server's answer as it came"
+    );
+    let sent = gw.mock.last();
+    assert_eq!(sent.path, "/v1/completions");
+    assert_eq!(sent.body, body, "the request as it came");
+
+    let mut one = streamed(json!({"model": "gpt-4o-mini", "prompt": "Once"}));
+    one["stream_options"] = json!({"include_usage": true});
+    let (status, stream) = gw.text_stream(&one).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stream.as_bytes(), gw.mock.sent_body(), "{stream}");
+
+    // Several answers: each prompt alone, the prompt put first by mindgate.
+    let body = json!({"model": "gpt-4o-mini", "prompt": ["Once", "Twice"], "echo": true});
+    let (status, whole) = gw.text(&body).await;
+    assert_eq!(status, StatusCode::OK, "{whole}");
+    let choices: Vec<(&Value, &Value, &Value)> = whole["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (&c["index"], &c["text"], &c["finish_reason"]))
+        .collect();
+    let (once, twice) = (format!("Once{REPLY}"), format!("Twice{REPLY}"));
+    assert_eq!(
+        choices,
+        [
+            (&json!(0), &json!(once), &json!("length")),
+            (&json!(1), &json!(twice), &json!("length"))
+        ]
+    );
+    let mut prompts: Vec<Value> = gw.mock.received()[2..]
+        .iter()
+        .map(|r| {
+            assert!(r.body.get("echo").is_none(), "{}", r.body);
+            r.body["prompt"].clone()
+        })
+        .collect();
+    prompts.sort_by_key(Value::to_string);
+    assert_eq!(prompts, [json!("Once"), json!("Twice")]);
+    let (status, stream) = gw.text_stream(&streamed(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(texts(&stream), [once, twice], "{stream}");
+
+    let chats = wait_for_chats(&gw.app, 6).await;
+    assert_eq!(
+        chats[0].conversation,
+        format!("User: Once\n\nAssistant: {REPLY}")
+    );
+    assert!(chats.iter().all(|c| c.status == "ok"), "{chats:#?}");
+    assert_eq!(chats[0].prompt_tokens, Some(PROMPT_TOKENS));
+}
+
+#[actix_web::test]
+async fn a_server_without_text_completions_is_asked_through_chat_and_remembered() {
+    let gw = spawn_gateway().await;
+    // Only its own text completions could take `suffix`: a 400 naming it.
+    let body = json!({"model": "gpt-4o-mini", "prompt": "Hi", "suffix": "!"});
+    let (status, error) = gw.text(&body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["error"]["param"], "suffix");
+    assert!(gw.mock.received().is_empty());
+    for _ in 0..2 {
+        let (status, whole) = gw
+            .text(&json!({"model": "gpt-4o-mini", "prompt": "Hi"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{whole}");
+        assert_eq!(whole["choices"][0]["finish_reason"], "stop", "translated");
+    }
+    let paths: Vec<String> = gw.mock.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/v1/chat/completions", "/v1/chat/completions"]);
 }
