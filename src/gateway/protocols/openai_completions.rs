@@ -35,6 +35,11 @@ const OBJECT: &str = "text_completion";
 /// largest `n`.
 const MAX_CHOICES: usize = 128;
 
+/// Most bytes the chats of several answers may copy of a request between
+/// them (each holds its prompt and parameters): `n` must not multiply a
+/// large body.
+const MAX_COPIED_BYTES: usize = 64 << 20;
+
 /// Most stop sequences, as OpenAI takes.
 const MAX_STOPS: usize = 4;
 
@@ -209,8 +214,20 @@ impl TextCompletion {
         check_params(&params)?;
         let whole = answers == 1 && !echo;
         if !whole {
+            let copied = serde_json::to_vec(&original).map_or(0, |body| body.len()) * answers;
+            if copied > MAX_COPIED_BYTES {
+                return Err(InvalidInput::new(
+                    if n > 1 { "n" } else { "prompt" },
+                    format!(
+                        "{answers} answers would copy this request {answers} times, {} MiB; \
+                         at most {} MiB: send fewer answers or a shorter prompt",
+                        copied >> 20,
+                        MAX_COPIED_BYTES >> 20
+                    ),
+                ));
+            }
             // Each answer asked for alone; mindgate puts the prompt first.
-            for name in ["n", "echo"] {
+            for name in ["n", "echo", "prompt"] {
                 original.remove(name);
             }
         }

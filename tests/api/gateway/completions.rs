@@ -238,6 +238,14 @@ async fn bad_requests_name_the_field_and_change_nothing() {
         (base(json!({"n": 0})), "n"),
         (base(json!({"n": 129})), "n"),
         (base(json!({"prompt": ["a", "b"], "n": 65})), "n"),
+        (
+            base(json!({"prompt": "long ".repeat(200_000), "n": 100})),
+            "n",
+        ),
+        (
+            base(json!({"prompt": vec!["long ".repeat(40_000); 20]})),
+            "prompt",
+        ),
         (base(json!({"best_of": 1, "n": 2})), "best_of"),
         (base(json!({"echo": "yes"})), "echo"),
         (base(json!({"stop": ["a", "b", "c", "d", "e"]})), "stop"),
