@@ -4,6 +4,7 @@
 mod characters;
 mod chat;
 mod chatlogs;
+mod completions;
 mod embeddings;
 mod limits;
 mod messages;
@@ -29,112 +30,127 @@ use crate::domain::{InvalidInput, KeyScope};
 use crate::error::ApiError;
 use crate::http::BodyLimit;
 
-/// Mounts `/api`: the public OpenAPI document, then everything else behind
-/// an API key; a `chat` key reaches only the chat routes. Chat completions,
-/// messages and embeddings take bodies up to `completion_body_limit`.
-/// Pages on `cors_origins` may call it from a browser.
+/// Mounts the API at `/api/v1`, and the same routes again at `/v1` (for
+/// clients given a bare host, such as `OPENAI_BASE_URL=http://host/v1`):
+/// the public OpenAPI document, then everything else behind an API key; a
+/// `chat` key reaches only the chat routes. Chat and text completions, messages,
+/// responses and embeddings take bodies up to `completion_body_limit`. Pages on `cors_origins` may
+/// call it from a browser.
 pub fn mount(cfg: &mut web::ServiceConfig, completion_body_limit: usize, cors_origins: &[String]) {
     cfg.service(
         web::scope("/api")
             .wrap(crate::http::cors(cors_origins))
             .wrap(from_fn(crate::http::cors_errors_as_json))
-            .service(
-                web::scope("/v1")
-                    .service(resource("/openapi.json", "GET, HEAD").get(openapi::document))
-                    .service(
-                        web::scope("")
-                            .wrap(from_fn(require_api_key))
-                            .wrap(from_fn(messages::anthropic_errors))
-                            // What a chat key may call (CHAT_ROUTES): the rest
-                            // is `admin(...)`, refused to it with a 403.
-                            .service(
-                                resource("/chat/completions", "POST")
-                                    .app_data(BodyLimit(completion_body_limit))
-                                    .post(chat::create),
-                            )
-                            .service(
-                                resource("/messages", "POST")
-                                    .name(messages::MESSAGES)
-                                    .app_data(BodyLimit(completion_body_limit))
-                                    .post(messages::create),
-                            )
-                            .service(
-                                resource("/messages/count_tokens", "POST")
-                                    .name(messages::COUNT_TOKENS)
-                                    .app_data(BodyLimit(completion_body_limit))
-                                    .post(messages::count_tokens),
-                            )
-                            .service(
-                                resource("/responses", "POST")
-                                    .app_data(BodyLimit(completion_body_limit))
-                                    .post(responses::create),
-                            )
-                            .service(
-                                resource("/embeddings", "POST")
-                                    .app_data(BodyLimit(completion_body_limit))
-                                    .post(embeddings::create),
-                            )
-                            .service(
-                                resource("/models", "GET, HEAD")
-                                    .name(messages::MODELS)
-                                    .get(chat::models),
-                            )
-                            .service(resource("/models/{name}", "GET, HEAD").get(models::show))
-                            .service(admin(
-                                resource("/models/{name}/price", "PUT, DELETE")
-                                    .put(models::set_price)
-                                    .delete(models::delete_price),
-                            ))
-                            .service(admin(
-                                resource("/users", "GET, HEAD, POST")
-                                    .get(users::list)
-                                    .post(users::create),
-                            ))
-                            .service(admin(
-                                resource("/users/{id}", "GET, HEAD, PATCH, DELETE")
-                                    .get(users::show)
-                                    .patch(users::update)
-                                    .delete(users::delete),
-                            ))
-                            .service(admin(
-                                resource("/users/{id}/limits", "GET, HEAD").get(limits::show),
-                            ))
-                            .service(admin(
-                                resource("/ai-characters", "GET, HEAD, POST")
-                                    .get(characters::list)
-                                    .post(characters::create),
-                            ))
-                            .service(admin(
-                                resource("/ai-characters/{id}", "GET, HEAD, PATCH, DELETE")
-                                    .get(characters::show)
-                                    .patch(characters::update)
-                                    .delete(characters::delete),
-                            ))
-                            .service(admin(
-                                resource("/chatlogs", "GET, HEAD").get(chatlogs::list),
-                            ))
-                            .service(admin(resource("/usage", "GET, HEAD").get(usage::report)))
-                            .service(admin(resource("/tags", "GET, HEAD").get(tags::list)))
-                            .service(admin(
-                                resource("/policies", "GET, HEAD").get(policies::list),
-                            ))
-                            .service(admin(
-                                resource("/policies/{scope}", "GET, HEAD, PUT, DELETE")
-                                    .get(policies::show)
-                                    .put(policies::put)
-                                    .delete(policies::delete),
-                            ))
-                            .default_service(web::to(not_found)),
-                    ),
-            )
+            .service(v1(completion_body_limit))
             .default_service(web::to(not_found)),
+    );
+    cfg.service(
+        v1(completion_body_limit)
+            .wrap(crate::http::cors(cors_origins))
+            .wrap(from_fn(crate::http::cors_errors_as_json)),
     );
 }
 
+/// Every route of the API, under `/v1`.
+fn v1(completion_body_limit: usize) -> actix_web::Scope {
+    web::scope("/v1")
+        .service(resource("/openapi.json", "GET, HEAD").get(openapi::document))
+        .service(
+            web::scope("")
+                .wrap(from_fn(require_api_key))
+                .wrap(from_fn(messages::anthropic_errors))
+                // What a chat key may call (CHAT_ROUTES): the rest
+                // is `admin(...)`, refused to it with a 403.
+                .service(
+                    resource("/chat/completions", "POST")
+                        .app_data(BodyLimit(completion_body_limit))
+                        .post(chat::create),
+                )
+                .service(
+                    resource("/completions", "POST")
+                        .app_data(BodyLimit(completion_body_limit))
+                        .post(completions::create),
+                )
+                .service(
+                    resource("/messages", "POST")
+                        .name(messages::MESSAGES)
+                        .app_data(BodyLimit(completion_body_limit))
+                        .post(messages::create),
+                )
+                .service(
+                    resource("/messages/count_tokens", "POST")
+                        .name(messages::COUNT_TOKENS)
+                        .app_data(BodyLimit(completion_body_limit))
+                        .post(messages::count_tokens),
+                )
+                .service(
+                    resource("/responses", "POST")
+                        .app_data(BodyLimit(completion_body_limit))
+                        .post(responses::create),
+                )
+                .service(
+                    resource("/embeddings", "POST")
+                        .app_data(BodyLimit(completion_body_limit))
+                        .post(embeddings::create),
+                )
+                .service(
+                    resource("/models", "GET, HEAD")
+                        .name(messages::MODELS)
+                        .get(chat::models),
+                )
+                .service(resource("/models/{name}", "GET, HEAD").get(models::show))
+                .service(admin(
+                    resource("/models/{name}/price", "PUT, DELETE")
+                        .put(models::set_price)
+                        .delete(models::delete_price),
+                ))
+                .service(admin(
+                    resource("/users", "GET, HEAD, POST")
+                        .get(users::list)
+                        .post(users::create),
+                ))
+                .service(admin(
+                    resource("/users/{id}", "GET, HEAD, PATCH, DELETE")
+                        .get(users::show)
+                        .patch(users::update)
+                        .delete(users::delete),
+                ))
+                .service(admin(
+                    resource("/users/{id}/limits", "GET, HEAD").get(limits::show),
+                ))
+                .service(admin(
+                    resource("/ai-characters", "GET, HEAD, POST")
+                        .get(characters::list)
+                        .post(characters::create),
+                ))
+                .service(admin(
+                    resource("/ai-characters/{id}", "GET, HEAD, PATCH, DELETE")
+                        .get(characters::show)
+                        .patch(characters::update)
+                        .delete(characters::delete),
+                ))
+                .service(admin(
+                    resource("/chatlogs", "GET, HEAD").get(chatlogs::list),
+                ))
+                .service(admin(resource("/usage", "GET, HEAD").get(usage::report)))
+                .service(admin(resource("/tags", "GET, HEAD").get(tags::list)))
+                .service(admin(
+                    resource("/policies", "GET, HEAD").get(policies::list),
+                ))
+                .service(admin(
+                    resource("/policies/{scope}", "GET, HEAD, PUT, DELETE")
+                        .get(policies::show)
+                        .put(policies::put)
+                        .delete(policies::delete),
+                ))
+                .default_service(web::to(not_found)),
+        )
+}
+
 /// The routes a `chat` key may call, all served outside `admin(...)`.
-const CHAT_ROUTES: &str = "POST /chat/completions, POST /messages, \
-    POST /messages/count_tokens, POST /responses, \
-    POST /embeddings, GET /models and GET /models/{name}";
+const CHAT_ROUTES: &str = "POST /chat/completions, POST /completions, POST /messages, \
+    POST /messages/count_tokens, POST /responses, POST /embeddings, GET /models and \
+    GET /models/{name}";
 
 /// A route only an `admin` key may call.
 fn admin(resource: actix_web::Resource) -> impl HttpServiceFactory {

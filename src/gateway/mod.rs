@@ -40,6 +40,7 @@ pub use chat_log::ChatLogSink;
 pub use chat_log_upkeep::ChatLogUpkeep;
 pub use chat_log_writer::ChatLogWriter;
 pub use protocols::messages::{error_body as anthropic_error, Endpoint, MessagesHeaders};
+pub use protocols::openai_completions::TextCompletion;
 pub use recording::RecordingSettings;
 pub use upstream::{client, test_connection};
 pub use upstream_error::{Failure, ProviderError, UpstreamError};

@@ -86,41 +86,7 @@ impl ChatRequest {
         if model.as_deref().is_some_and(|m| m.trim().is_empty()) {
             return Err(InvalidInput::new("model", "`model` must not be blank"));
         }
-        let stream = match params.remove("stream") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => b,
-            Some(other) => {
-                return Err(InvalidInput::new(
-                    "stream",
-                    format!("`stream` must be a boolean, not {}", json_type(&other)),
-                ))
-            }
-        };
-        let include_usage = match params.remove("stream_options") {
-            None | Some(Value::Null) => false,
-            Some(Value::Object(options)) => match options.get("include_usage") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => *b,
-                Some(other) => {
-                    return Err(InvalidInput::new(
-                        "stream_options.include_usage",
-                        format!(
-                            "`stream_options.include_usage` must be a boolean, not {}",
-                            json_type(other)
-                        ),
-                    ))
-                }
-            },
-            Some(other) => {
-                return Err(InvalidInput::new(
-                    "stream_options",
-                    format!(
-                        "`stream_options` must be an object, not {}",
-                        json_type(&other)
-                    ),
-                ))
-            }
-        };
+        let (stream, include_usage) = take_stream(&mut params)?;
         let (protocol, messages) = style_and_messages(&mut params)?;
         if protocol == ClientProtocol::LegacyPrompt {
             prompt::rename_params(&mut params);
@@ -170,6 +136,47 @@ fn style_and_messages(
             "send `messages` (a list of at least one chat message) or `prompt` (a Claude-style prompt)",
         )),
     }
+}
+
+/// `stream`, and whether `stream_options.include_usage` asks for a usage
+/// chunk at the end of it (OpenAI's chat and text completions).
+pub(super) fn take_stream(params: &mut Map<String, Value>) -> Result<(bool, bool), InvalidInput> {
+    let stream = match params.remove("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(other) => {
+            return Err(InvalidInput::new(
+                "stream",
+                format!("`stream` must be a boolean, not {}", json_type(&other)),
+            ))
+        }
+    };
+    let include_usage = match params.remove("stream_options") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(options)) => match options.get("include_usage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(InvalidInput::new(
+                    "stream_options.include_usage",
+                    format!(
+                        "`stream_options.include_usage` must be a boolean, not {}",
+                        json_type(other)
+                    ),
+                ))
+            }
+        },
+        Some(other) => {
+            return Err(InvalidInput::new(
+                "stream_options",
+                format!(
+                    "`stream_options` must be an object, not {}",
+                    json_type(&other)
+                ),
+            ))
+        }
+    };
+    Ok((stream, include_usage))
 }
 
 pub(super) fn take_string(

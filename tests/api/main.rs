@@ -20,6 +20,7 @@ mod policies;
 mod protocol;
 mod raw;
 mod readme;
+mod root_alias;
 mod scoped_keys;
 mod secrets;
 mod storage;

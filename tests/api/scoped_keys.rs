@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 use crate::helpers::{error_message, send, send_body, spawn_app, TestApp};
 
 /// What a chat key may call, as `METHOD /path` of the document.
-const CHAT_OPERATIONS: [&str; 9] = [
+const CHAT_OPERATIONS: [&str; 10] = [
     "POST /chat/completions",
+    "POST /completions",
     "POST /messages",
     "POST /messages/count_tokens",
     "POST /responses",
@@ -61,6 +62,7 @@ async fn call(app: &TestApp, key: &str, method: &Method, path: &str) -> (StatusC
         "/chat/completions" => {
             json!({"model": "echo", "messages": [{"role": "user", "content": "hi"}]})
         }
+        "/completions" => json!({"model": "echo", "prompt": "hi"}),
         "/messages" | "/messages/count_tokens" => {
             json!({"model": "echo", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
         }

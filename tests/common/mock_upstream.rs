@@ -1,7 +1,7 @@
 //! A mock model provider on 127.0.0.1:0 that speaks OpenAI chat completions
-//! (`/v1/chat/completions`), OpenAI's Responses API (`/v1/responses`, which
-//! it may be told not to serve: a 404 then) and Anthropic Messages
-//! (`/v1/messages`, and its
+//! (`/v1/chat/completions`, and legacy `/v1/completions` when told to),
+//! OpenAI's Responses API (`/v1/responses`, which it may be told not to
+//! serve: a 404 then) and Anthropic Messages (`/v1/messages`, and its
 //! `/v1/messages/count_tokens`), as JSON and as SSE, lists its models
 //! (`/v1/models`), makes OpenAI embeddings (`/v1/embeddings`), and fails on demand: a queue of faults, one per request,
 //! or every key refused but one. Its usage may report prompt cache tokens,
@@ -216,6 +216,8 @@ struct State {
     answer: Mutex<MockAnswer>,
     /// `/v1/responses` answers 404, as servers without it do.
     responses_off: AtomicBool,
+    /// It serves OpenAI's legacy text completions (`serve_completions`).
+    serves_completions: std::sync::atomic::AtomicBool,
 }
 
 /// How much of an answer's body `sent_body` keeps.
@@ -255,6 +257,7 @@ impl MockUpstream {
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(64 << 20))
                 .route("/v1/chat/completions", web::post().to(openai))
+                .route("/v1/completions", web::post().to(text_completions))
                 .route("/v1/messages", web::post().to(anthropic))
                 .route("/v1/responses", web::post().to(responses))
                 .route("/v1/messages/count_tokens", web::post().to(count_tokens))
@@ -270,6 +273,12 @@ impl MockUpstream {
         .run();
         actix_web::rt::spawn(server);
         MockUpstream { address, state }
+    }
+
+    /// From now on it serves `/v1/completions`, as servers of base models
+    /// do; before, that is a 404, as from servers without it.
+    pub fn serve_completions(&self) {
+        self.state.serves_completions.store(true, Ordering::SeqCst);
     }
 
     /// The base URL an OpenAI provider is configured with.
@@ -411,6 +420,53 @@ fn typed_error_body(protocol: Protocol, error_type: &str, message: &str) -> Valu
             json!({ "type": "error", "error": { "type": error_type, "message": message } })
         }
     }
+}
+
+/// OpenAI's legacy text completions: `REPLY` for each prompt, stopped by
+/// its length (a translated chat stops with `stop`), whole or streamed.
+async fn text_completions(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    if !state.serves_completions.load(Ordering::SeqCst) {
+        return HttpResponse::NotFound().json(error_body(Protocol::OpenAi, "Not Found"));
+    }
+    let body = record(&req, &body, &state);
+    let model = body["model"].as_str().unwrap_or("mock").to_owned();
+    let prompts = body["prompt"].as_array().map_or(1, Vec::len);
+    let usage = openai_usage(*state.usage.lock().unwrap());
+    let object = |choices: Value| {
+        json!({ "id": "cmpl-mock", "object": "text_completion", "created": 1700000000,
+                "model": model, "choices": choices })
+    };
+    let choice = |index: usize, text: &str, finish: Value| json!({ "text": text, "index": index, "logprobs": null, "finish_reason": finish });
+    let sent = if body["stream"] == true {
+        let mut events: Vec<String> = REPLY_WORDS
+            .iter()
+            .map(|word| data(object(json!([choice(0, word, Value::Null)]))))
+            .collect();
+        events.push(data(object(json!([choice(0, "", json!("length"))]))));
+        if let Some(usage) = usage.filter(|_| body["stream_options"]["include_usage"] == true) {
+            let mut last = object(json!([]));
+            last["usage"] = usage;
+            events.push(data(last));
+        }
+        events.push("data: [DONE]\n\n".to_owned());
+        events.concat()
+    } else {
+        let choices = (0..prompts)
+            .map(|i| choice(i, REPLY, json!("length")))
+            .collect();
+        let mut whole = object(Value::Array(choices));
+        if let Some(usage) = usage {
+            whole["usage"] = usage;
+        }
+        whole.to_string()
+    };
+    keep_sent(&state, sent.as_bytes(), true);
+    let content_type = if body["stream"] == true {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    HttpResponse::Ok().content_type(content_type).body(sent)
 }
 
 /// Anthropic's token count: the same for any request.

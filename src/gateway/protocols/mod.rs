@@ -1,5 +1,6 @@
 //! The protocols clients speak, one module each: OpenAI chat completions,
-//! TypingMind's Claude-style `prompt` and Anthropic's Messages. Each says how its requests read
+//! TypingMind's Claude-style `prompt`, Anthropic's Messages and OpenAI's
+//! legacy text completions. Each says how its requests read
 //! into the common chat input (`request::ChatRequest`) and renders the
 //! pieces every answer becomes in its own shape, whole and streamed. A
 //! client whose protocol is its upstream's (`Wire`) gets the upstream's
@@ -7,6 +8,7 @@
 
 pub mod messages;
 pub mod openai_chat;
+pub mod openai_completions;
 pub mod prompt;
 pub mod responses;
 
@@ -29,6 +31,9 @@ pub enum ClientProtocol {
     Messages,
     /// OpenAI's Responses: `input` items in, a `response` out.
     Responses,
+    /// OpenAI's legacy text completions: a `prompt` in, `text_completion`
+    /// out.
+    OpenAiCompletions,
 }
 
 impl ClientProtocol {
@@ -38,6 +43,7 @@ impl ClientProtocol {
             ClientProtocol::LegacyPrompt => &prompt::Prompt,
             ClientProtocol::Messages => &messages::Messages,
             ClientProtocol::Responses => &responses::Responses,
+            ClientProtocol::OpenAiCompletions => &openai_completions::OpenAiCompletions,
         }
     }
 }

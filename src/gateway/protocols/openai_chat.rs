@@ -125,18 +125,22 @@ impl Encoder for ChunkEncoder {
         done(out);
     }
 
-    /// An error event, then `[DONE]`.
     fn error(&mut self, error: UpstreamError, out: &mut BytesMut) {
-        let error = ApiError::from(error);
-        data(
-            out,
-            &json!({ "error": { "message": error.message, "type": error.kind.type_name() } }),
-        );
-        done(out);
+        error_event(error, out);
     }
 }
 
-fn done(out: &mut BytesMut) {
+/// An OpenAI stream's error event, then `[DONE]`.
+pub(super) fn error_event(error: UpstreamError, out: &mut BytesMut) {
+    let error = ApiError::from(error);
+    data(
+        out,
+        &json!({ "error": { "message": error.message, "type": error.kind.type_name() } }),
+    );
+    done(out);
+}
+
+pub(super) fn done(out: &mut BytesMut) {
     out.put_slice(b"data: [DONE]\n\n");
 }
 

@@ -25,6 +25,9 @@ pub enum Wire {
     AnthropicMessages,
     /// OpenAI's Responses API, which OpenAI-compatible servers may serve.
     OpenAiResponses,
+    /// OpenAI's legacy text completions, which OpenAI-compatible servers
+    /// of base models (vLLM, llama.cpp, Ollama) still serve.
+    OpenAiCompletions,
 }
 
 impl Wire {
@@ -34,6 +37,8 @@ impl Wire {
             Wire::OpenAiChat => &openai::OpenAi,
             Wire::AnthropicMessages => &anthropic::Anthropic,
             Wire::OpenAiResponses => &openai_responses::Responses,
+            // Its choices carry `text` where a chat's carry a message.
+            Wire::OpenAiCompletions => &openai::OpenAi,
         }
     }
 }

@@ -45,10 +45,13 @@ impl ProviderApi for OpenAi {
         format!("{base_url}/chat/completions")
     }
 
-    /// The Responses API, at `/responses`: OpenAI's, and some servers'.
+    /// The Responses API at `/responses` (OpenAI's, and some servers'), and
+    /// legacy text completions at `/completions`, for the servers of base
+    /// models.
     fn native_url(&self, wire: Wire, base_url: &str) -> Option<String> {
         match wire {
             Wire::OpenAiResponses => Some(format!("{base_url}/responses")),
+            Wire::OpenAiCompletions => Some(format!("{base_url}/completions")),
             Wire::OpenAiChat | Wire::AnthropicMessages => None,
         }
     }
@@ -172,6 +175,8 @@ struct WireCompletion {
 struct WireChoice {
     #[serde(default)]
     message: WireMessage,
+    /// A legacy text completion's answer, in place of the message.
+    text: Option<String>,
     finish_reason: Option<String>,
 }
 
@@ -186,21 +191,24 @@ struct WireMessage {
 /// A `chat.completion` body.
 fn completion(body: &[u8]) -> serde_json::Result<Completion> {
     let wire: WireCompletion = serde_json::from_slice(body)?;
-    let (message, finish) = match wire.choices.into_iter().next() {
+    let (message, text, finish) = match wire.choices.into_iter().next() {
         Some(choice) => (
             choice.message,
+            choice.text,
             choice.finish_reason.as_deref().map(Finish::from_openai),
         ),
-        None => (WireMessage::default(), None),
+        None => (WireMessage::default(), None, None),
     };
     Ok(Completion {
         id: wire.id,
         // Content that is not text or typed parts is no text.
-        text: Content::parse(message.content)
-            .ok()
-            .flatten()
-            .map(Content::into_text)
-            .unwrap_or_default(),
+        text: text.unwrap_or_else(|| {
+            Content::parse(message.content)
+                .ok()
+                .flatten()
+                .map(Content::into_text)
+                .unwrap_or_default()
+        }),
         tool_calls: message.tool_calls.unwrap_or_default(),
         finish,
         usage: wire.usage.map(Usage::from).unwrap_or_default(),
@@ -218,6 +226,8 @@ struct WireChunk {
 struct WireChunkChoice {
     #[serde(default)]
     delta: WireDelta,
+    /// A legacy text completion chunk's text, in place of the delta.
+    text: Option<String>,
     finish_reason: Option<String>,
 }
 
@@ -257,7 +267,12 @@ fn chunk(data: &str) -> Option<StreamEvent> {
     }
     let usage_only = wire.usage.is_some() && wire.choices.as_ref().is_some_and(Vec::is_empty);
     if let Some(choice) = wire.choices.and_then(|c| c.into_iter().next()) {
-        if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+        if let Some(text) = choice
+            .delta
+            .content
+            .or(choice.text)
+            .filter(|t| !t.is_empty())
+        {
             pieces.push(Piece::Text(text));
         }
         for call in choice.delta.tool_calls.into_iter().flatten() {

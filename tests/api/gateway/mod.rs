@@ -2,6 +2,8 @@
 
 mod anthropic_sdk;
 mod characters;
+mod completions;
+mod completions_clients;
 mod concurrency;
 pub(crate) mod costs;
 mod echo;
