@@ -26,9 +26,10 @@ mod upstream;
 mod upstream_error;
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::config::GatewayConfig;
+use crate::db::watch::Watched;
 use crate::db::{self, Db, StoreError};
 use crate::governance::Governor;
 
@@ -51,8 +52,8 @@ pub enum StartError {
     ChatLogWriter(std::io::Error),
     #[error("cannot start the chat log upkeep: {0}")]
     ChatLogUpkeep(std::io::Error),
-    #[error("cannot start watching the policies: {0}")]
-    PolicyWatch(std::io::Error),
+    #[error("cannot start watching the database for changes: {0}")]
+    Watch(std::io::Error),
 }
 
 /// What a chat needs, and no HTTP: `complete` answers one.
@@ -115,10 +116,16 @@ impl Core {
             db.make_pages_given_back()?;
         }
         let governor = Arc::new(Governor::start(db, Governor::system_clock())?);
-        governor.watch().map_err(StartError::PolicyWatch)?;
+        let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
+        // Both follow changes other processes make.
+        let watched: Vec<Weak<dyn Watched>> = vec![
+            Arc::downgrade(&governor) as Weak<dyn Watched>,
+            Arc::downgrade(&catalog) as Weak<dyn Watched>,
+        ];
+        db::watch::start(watched).map_err(StartError::Watch)?;
         Ok(Core {
             db: db.clone(),
-            catalog: Arc::new(Catalog::load(db.clone(), secret.clone())?),
+            catalog,
             governor,
             recording: Arc::new(RecordingSettings::load(db.clone())?),
             config,

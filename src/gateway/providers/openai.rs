@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{BodyInput, ProviderApi, StreamEvent, Wire};
+use super::{BodyInput, Listed, ModelPage, ProviderApi, StreamEvent, Wire};
 use crate::gateway::answer::{Completion, Finish, Piece, Usage};
 use crate::gateway::message::Content;
 use crate::gateway::upstream_error::{ProviderError, UpstreamError};
@@ -28,7 +28,7 @@ impl ProviderApi for OpenAi {
     /// OpenAI itself does; other OpenAI-compatible servers (Ollama,
     /// vLLM...) may need none.
     fn needs_key(&self, base_url: &str) -> bool {
-        base_url.starts_with("https://api.openai.com")
+        is_openai(base_url)
     }
 
     fn chat_url(&self, base_url: &str) -> String {
@@ -37,6 +37,19 @@ impl ProviderApi for OpenAi {
 
     fn models_url(&self, base_url: &str) -> String {
         format!("{base_url}/models")
+    }
+
+    /// `{"data": [{"id": ...}, ...]}`, all at once.
+    fn model_page(&self, body: &[u8]) -> serde_json::Result<ModelPage> {
+        #[derive(Deserialize)]
+        struct List {
+            data: Vec<Listed>,
+        }
+        let list: List = serde_json::from_slice(body)?;
+        Ok(ModelPage {
+            ids: list.data.into_iter().map(|m| m.id).collect(),
+            last: None,
+        })
     }
 
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest {
@@ -103,6 +116,12 @@ impl ProviderApi for OpenAi {
     fn family_pattern(&self) -> &'static str {
         "^(gpt-|chatgpt-|o[0-9])"
     }
+}
+
+/// Whether a base URL is OpenAI's own service, rather than another server
+/// that speaks its API.
+pub fn is_openai(base_url: &str) -> bool {
+    base_url.starts_with("https://api.openai.com")
 }
 
 // The answer's wire shapes, read straight into structs: only the fields
