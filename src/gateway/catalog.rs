@@ -227,6 +227,18 @@ impl CatalogSnapshot {
         &self.redactor
     }
 
+    /// The providers that have the key they need, by id.
+    pub fn answering_providers(&self) -> Vec<Arc<Provider>> {
+        let mut answering: Vec<_> = self
+            .providers
+            .values()
+            .filter(|p| !providers::lacks_key(p))
+            .cloned()
+            .collect();
+        answering.sort_by(|a, b| a.id.cmp(&b.id));
+        answering
+    }
+
     /// The provider that takes the names nothing else resolves.
     pub fn default_provider(&self) -> Option<&Arc<Provider>> {
         self.default_provider.as_ref()
