@@ -15,8 +15,8 @@ use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult, Flash};
 use crate::db::models::{self, CatalogModel};
 use crate::db::providers::{self, Provider, ProviderKind};
-use crate::db::{Db, StoreError};
 use crate::db::settings::{self, DefaultProvider};
+use crate::db::{Db, StoreError};
 use crate::domain::{check_length, trimmed, InvalidInput, ModelInput, NewModel, Price, PriceInput};
 use crate::gateway::{import_models, test_connection, Catalog};
 
@@ -538,7 +538,10 @@ pub async fn import(
             catalog.reload().await?;
             Flash::ok(format!("Imported models from {report}."))
         }
-        Err(e) => Flash::error(format!("Cannot import the models of {}: {e}", provider.name)),
+        Err(e) => Flash::error(format!(
+            "Cannot import the models of {}: {e}",
+            provider.name
+        )),
     };
     Ok(AdminResponse::redirect(ctx.urls.providers(), flash))
 }
@@ -556,13 +559,14 @@ pub async fn set_default_provider(
     catalog: web::Data<Catalog>,
     form: web::Form<DefaultProviderForm>,
 ) -> AdminResult {
-    let choice = match form.into_inner().provider.trim() {
-        DEFAULT_AUTOMATIC => DefaultProvider::Automatic,
-        DEFAULT_NONE => DefaultProvider::None,
-        id => DefaultProvider::Provider(provider_id(id).map_err(|e| {
-            InvalidInput::new("provider", e.message.replace("`id`", "`provider`"))
-        })?),
-    };
+    let choice =
+        match form.into_inner().provider.trim() {
+            DEFAULT_AUTOMATIC => DefaultProvider::Automatic,
+            DEFAULT_NONE => DefaultProvider::None,
+            id => DefaultProvider::Provider(provider_id(id).map_err(|e| {
+                InvalidInput::new("provider", e.message.replace("`id`", "`provider`"))
+            })?),
+        };
     let chosen = choice.clone();
     db.write(move |tx| settings::set_default_provider(tx, &chosen))
         .await?;

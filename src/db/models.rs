@@ -196,11 +196,17 @@ pub fn import(tx: &Transaction, provider_id: &str, ids: &[String]) -> Result<Imp
         match find(tx, id)? {
             Some(existing) if existing.name != *id => imported.skipped.push((
                 id.clone(),
-                format!("the catalog has {:?}, which differs only in case", existing.name),
+                format!(
+                    "the catalog has {:?}, which differs only in case",
+                    existing.name
+                ),
             )),
             Some(existing) if existing.provider_id != provider_id => imported.skipped.push((
                 id.clone(),
-                format!("the catalog's {id:?} goes to the provider {:?}", existing.provider_id),
+                format!(
+                    "the catalog's {id:?} goes to the provider {:?}",
+                    existing.provider_id
+                ),
             )),
             Some(_) => imported.present.push(id.clone()),
             None => {

@@ -167,8 +167,10 @@ mod tests {
                 price: None,
             }
         );
-        let alias = input(json!({"provider": "openai", "upstream": "gpt-4o-mini", "enabled": false,
-                                 "price": {"input": 0.15, "output": 0.6}}))
+        let alias = input(
+            json!({"provider": "openai", "upstream": "gpt-4o-mini", "enabled": false,
+                                 "price": {"input": 0.15, "output": 0.6}}),
+        )
         .unwrap()
         .new_model("fast")
         .unwrap();
@@ -187,11 +189,31 @@ mod tests {
             ("a b", json!({"provider": "openai"}), "name"),
             ("ECHO", json!({"provider": "openai"}), "name"),
             ("x\u{7}", json!({"provider": "openai"}), "name"),
-            ("x", json!({"provider": "openai", "upstream": "a b"}), "upstream"),
-            ("x", json!({"provider": "openai", "enabled": "yes"}), "enabled"),
-            ("x", json!({"provider": "openai", "price": {"input": 1}}), "price.output"),
-            ("x", json!({"provider": "openai", "price": {"input": -1, "output": 1}}), "price.input"),
-            ("x", json!({"provider": "openai", "colour": "red"}), "colour"),
+            (
+                "x",
+                json!({"provider": "openai", "upstream": "a b"}),
+                "upstream",
+            ),
+            (
+                "x",
+                json!({"provider": "openai", "enabled": "yes"}),
+                "enabled",
+            ),
+            (
+                "x",
+                json!({"provider": "openai", "price": {"input": 1}}),
+                "price.output",
+            ),
+            (
+                "x",
+                json!({"provider": "openai", "price": {"input": -1, "output": 1}}),
+                "price.input",
+            ),
+            (
+                "x",
+                json!({"provider": "openai", "colour": "red"}),
+                "colour",
+            ),
         ];
         for (name, body, field) in cases {
             let e = input(body.clone())

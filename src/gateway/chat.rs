@@ -261,7 +261,8 @@ impl Core {
         let (user, character) =
             find_user_and_character(&self.db, caller.user_email, character_id, needs_tags).await?;
         let snapshot = self.catalog.snapshot();
-        let Resolution { model, route } = snapshot.resolve(&model_of(model, character.as_ref())?)?;
+        let Resolution { model, route } =
+            snapshot.resolve(&model_of(model, character.as_ref())?)?;
         Ok(Resolved {
             subject: Subject {
                 user,

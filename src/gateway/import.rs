@@ -169,7 +169,10 @@ pub fn import_at_start(db: Db, catalog: Arc<Catalog>) {
         for provider in catalog.snapshot().answering_providers() {
             match import_models(&db, catalog.secret_key(), &provider.id).await {
                 Ok(report) => log::info!("imported models from {report}"),
-                Err(e) => log::warn!("cannot import the models of provider {:?}: {e}", provider.id),
+                Err(e) => log::warn!(
+                    "cannot import the models of provider {:?}: {e}",
+                    provider.id
+                ),
             }
         }
         if let Err(e) = catalog.reload().await {
