@@ -285,7 +285,8 @@ impl From<ImportError> for ApiError {
     fn from(e: ImportError) -> Self {
         match e {
             ImportError::NoProvider(_) => ApiError::not_found(e.to_string()),
-            ImportError::NoKey { .. } => ApiError::invalid(e.to_string()),
+            // The instance's provider is not ready for it, not the request wrong.
+            ImportError::NoKey { .. } => ApiError::conflict(e.to_string()),
             ImportError::Upstream(message) => ApiError::new(ErrorKind::Upstream, message),
             ImportError::Store(e) => e.into(),
         }

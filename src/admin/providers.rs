@@ -375,15 +375,16 @@ pub struct ModelForm {
 impl TryFrom<ModelForm> for NewModel {
     type Error = InvalidInput;
 
-    /// The API's and the command line's rules; an empty upstream is the name.
+    /// The API's and the command line's rules, on the fields trimmed; an
+    /// empty upstream is the name.
     fn try_from(form: ModelForm) -> Result<NewModel, InvalidInput> {
         ModelInput {
             provider: Some(form.provider),
-            upstream: Some(form.upstream),
+            upstream: Some(form.upstream.trim().to_owned()),
             enabled: Some(form.enabled.is_some()),
             price: None,
         }
-        .new_model(&form.name)
+        .new_model(form.name.trim())
     }
 }
 

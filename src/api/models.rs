@@ -12,7 +12,7 @@ use crate::db::models::{self, CatalogModel};
 use crate::db::Db;
 use crate::domain::{ModelInput, Price, PriceInput};
 use crate::error::ApiError;
-use crate::gateway::catalog::Route;
+use crate::gateway::catalog::{ModelEntry, Route};
 use crate::gateway::{import_models, Catalog, ImportReport};
 use crate::governance::Governor;
 use crate::http::JsonBody;
@@ -20,10 +20,8 @@ use crate::http::JsonBody;
 /// A model in OpenAI's shape, with the catalog's fields.
 #[derive(Serialize)]
 struct ModelView {
-    id: String,
-    object: &'static str,
-    created: i64,
-    owned_by: String,
+    #[serde(flatten)]
+    model: ModelEntry,
     /// The model id sent upstream; none for the built-in `echo`.
     upstream: Option<String>,
     enabled: bool,
@@ -33,10 +31,12 @@ struct ModelView {
 impl From<CatalogModel> for ModelView {
     fn from(m: CatalogModel) -> ModelView {
         ModelView {
-            id: m.name,
-            object: "model",
-            created: m.created_at.millis() / 1000,
-            owned_by: m.provider_id,
+            model: ModelEntry {
+                id: m.name,
+                object: "model",
+                created: m.created_at.millis() / 1000,
+                owned_by: m.provider_id,
+            },
             upstream: Some(m.upstream),
             enabled: m.enabled,
             price: m.price,
@@ -62,8 +62,9 @@ fn no_such_model(name: &str) -> ApiError {
 
 /// One model, in OpenAI's shape with the catalog's fields (Anthropic's
 /// with `anthropic-version`): any name that resolves to something able to
-/// answer (a catalog entry, in any case, answers as the catalog names it),
-/// and open to the caller as `GET /models` is.
+/// answer, open to the caller as `GET /models` is. A catalog entry, in any
+/// case, answers as the catalog names it, read from the database (so as
+/// changed this instant, by whichever process).
 pub async fn show(
     req: HttpRequest,
     name: web::Path<String>,
@@ -73,34 +74,34 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
     let subject = chat::subject(&req, &governor, &db).await?;
-    let snapshot = catalog.snapshot();
-    let resolution = snapshot
-        .resolve(&name)
-        .ok()
-        .filter(|r| snapshot.in_catalog(r) || snapshot.can_answer(r))
-        .filter(|r| governor.opens_model(&subject, &r.model))
-        .ok_or_else(|| no_such_model(&name))?;
-    let entry = snapshot.describe(&resolution);
-    if messages::wants_anthropic_shape(&req) {
-        return Ok(HttpResponse::Ok().json(AnthropicModel::from(&entry)));
-    }
-    let canonical = resolution.model.clone();
-    let row = db.read(move |conn| models::get(conn, &canonical)).await?;
-    let view = match (row, resolution.route) {
-        (Some(row), _) => ModelView::from(row),
-        (None, route) => ModelView {
-            id: entry.id,
-            object: entry.object,
-            created: entry.created,
-            owned_by: entry.owned_by,
-            upstream: match route {
-                Route::Echo => None,
-                Route::Upstream { upstream_model, .. } => Some(upstream_model),
-            },
-            enabled: true,
-            price: None,
-        },
+    let lookup = name.clone();
+    let row = db.read(move |conn| models::find(conn, &lookup)).await?;
+    let view = match row {
+        Some(row) if row.enabled => Some(ModelView::from(row)),
+        Some(_) => None,
+        None => {
+            let snapshot = catalog.snapshot();
+            snapshot
+                .resolve(&name)
+                .ok()
+                .filter(|r| snapshot.can_answer(r))
+                .map(|r| ModelView {
+                    model: snapshot.describe(&r),
+                    upstream: match r.route {
+                        Route::Echo => None,
+                        Route::Upstream { upstream_model, .. } => Some(upstream_model),
+                    },
+                    enabled: true,
+                    price: None,
+                })
+        }
     };
+    let view = view
+        .filter(|view| governor.opens_model(&subject, &view.model.id))
+        .ok_or_else(|| no_such_model(&name))?;
+    if messages::wants_anthropic_shape(&req) {
+        return Ok(HttpResponse::Ok().json(AnthropicModel::from(&view.model)));
+    }
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Deserializer};
 
 use super::json::{self, required};
-use super::text::{refuse_chars, trimmed};
+use super::text::{check_length, refuse_chars, trimmed};
 use super::{InvalidInput, Price, PriceInput};
 
 /// The built-in model: no catalog entry may take its name, in any case.
@@ -14,13 +14,15 @@ pub const ECHO_MODEL: &str = "echo";
 const MAX_NAME: usize = 200;
 const MAX_PROVIDER: usize = 40;
 
-/// A model name or upstream id: trimmed, 1 to 200 characters, no white
-/// space or control characters inside (no server names its models so, and
-/// they would not survive a URL path or a command line).
+/// A model name or upstream id: 1 to 200 characters, no white space or
+/// control characters (no server names its models so, and they would not
+/// survive a URL path or a command line). Kept as sent: a name with space
+/// around it is refused, not trimmed, as the API documents it.
 fn model_id(field: &str, raw: &str) -> Result<String, InvalidInput> {
-    let id = trimmed(field, raw, 1, MAX_NAME)?;
-    refuse_chars(field, &id, "white space", char::is_whitespace)?;
-    Ok(id)
+    refuse_chars(field, raw, "control characters", char::is_control)?;
+    refuse_chars(field, raw, "white space", char::is_whitespace)?;
+    check_length(field, raw, 1, MAX_NAME)?;
+    Ok(raw.to_owned())
 }
 
 /// A catalog name, as `model_id`; `echo` is mindgate's own.
@@ -100,7 +102,7 @@ impl ModelInput {
     pub fn new_model(self, name: &str) -> Result<NewModel, InvalidInput> {
         let name = model_name("name", name)?;
         let provider = provider(&required("provider", self.provider)?)?;
-        let upstream = match self.upstream.as_deref().map(str::trim) {
+        let upstream = match self.upstream.as_deref() {
             None | Some("") => name.clone(),
             Some(raw) => model_id("upstream", raw)?,
         };
@@ -155,7 +157,7 @@ mod tests {
     fn a_new_model_defaults_its_upstream_to_its_name_and_is_enabled() {
         let new = input(json!({"provider": " ollama "}))
             .unwrap()
-            .new_model(" llama3.1:8b ")
+            .new_model("llama3.1:8b")
             .unwrap();
         assert_eq!(
             new,
@@ -187,6 +189,7 @@ mod tests {
             ("x", json!({"provider": 3}), "provider"),
             ("", json!({"provider": "openai"}), "name"),
             ("a b", json!({"provider": "openai"}), "name"),
+            (" a", json!({"provider": "openai"}), "name"),
             ("ECHO", json!({"provider": "openai"}), "name"),
             ("x\u{7}", json!({"provider": "openai"}), "name"),
             (

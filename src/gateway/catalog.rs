@@ -212,10 +212,6 @@ impl CatalogSnapshot {
         }
     }
 
-    /// Whether `resolution` is the catalog's entry.
-    pub fn in_catalog(&self, resolution: &Resolution) -> bool {
-        self.models.contains_key(&resolution.model)
-    }
 
     /// The price in force for chats with the model of this name, if the
     /// catalog gives it one.
@@ -225,6 +221,13 @@ impl CatalogSnapshot {
 
     pub fn redactor(&self) -> &Arc<Redactor> {
         &self.redactor
+    }
+
+    /// Every provider's id, sorted.
+    pub fn provider_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+        ids.sort();
+        ids
     }
 
     /// The providers that have the key they need, by id.
@@ -258,8 +261,7 @@ impl CatalogSnapshot {
                 self.available.len() - LISTED_IN_ERRORS
             ));
         }
-        let mut ids: Vec<&str> = self.providers.keys().map(String::as_str).collect();
-        ids.sort();
+        let ids = self.provider_ids();
         let default = match &self.default_provider {
             Some(provider) => format!("other names go to the default provider {:?}", provider.id),
             None => "no default provider takes other names (choose one on the admin's \

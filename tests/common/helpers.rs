@@ -13,6 +13,7 @@ use mindgate::admin::password;
 use mindgate::admin::paths::Urls;
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::chat_logs::{ChatStatus, NewChatLog};
+use mindgate::db::settings::{self, DefaultProvider};
 use mindgate::db::{admins, api_keys, usage, Db, StoreError};
 use mindgate::domain::{AdminId, ApiKey, ApiKeyId, Email, KeyScope, Timestamp};
 use mindgate::startup::Application;
@@ -239,6 +240,29 @@ impl TestApp {
                WHERE id > (SELECT indexed_to FROM chat_logs_fts_progress))";
         while self.count(pending) > 0 {
             assert!(std::time::Instant::now() < deadline, "chats left unindexed");
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sets the default provider as `mindgate models default` does, from
+    /// outside the server, and waits (at most 10 s) for the server to see
+    /// it: until a name only a default provider takes resolves
+    /// (`takes_other_names`) or no longer does.
+    pub async fn set_default_provider(&self, choice: DefaultProvider, takes_other_names: bool) {
+        self.db
+            .write_blocking(|tx| settings::set_default_provider(tx, &choice))
+            .expect("set the default provider");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let expected = if takes_other_names {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        while self.get("/api/v1/models/no-such-model-anywhere").await.0 != expected {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not take the default provider {choice:?}"
+            );
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
