@@ -212,7 +212,6 @@ impl CatalogSnapshot {
         }
     }
 
-
     /// The price in force for chats with the model of this name, if the
     /// catalog gives it one.
     pub fn price(&self, name: &str) -> Option<Price> {

@@ -245,23 +245,32 @@ impl TestApp {
     }
 
     /// Sets the default provider as `mindgate models default` does, from
-    /// outside the server, and waits (at most 10 s) for the server to see
-    /// it: until a name only a default provider takes resolves
-    /// (`takes_other_names`) or no longer does.
-    pub async fn set_default_provider(&self, choice: DefaultProvider, takes_other_names: bool) {
+    /// outside the server, and waits until the server sees it.
+    pub async fn set_default_provider(&self, choice: DefaultProvider, takes_to: Option<&str>) {
         self.db
             .write_blocking(|tx| settings::set_default_provider(tx, &choice))
             .expect("set the default provider");
+        self.wait_for_model("no-such-model-anywhere", takes_to)
+            .await;
+    }
+
+    /// Waits (at most 10 s) until `GET /models/{name}` says the model is
+    /// `owned_by` that provider (`None`: a 404): for changes made behind
+    /// the server's back, which it follows within seconds.
+    pub async fn wait_for_model(&self, name: &str, owned_by: Option<&str>) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let expected = if takes_other_names {
-            StatusCode::OK
-        } else {
-            StatusCode::NOT_FOUND
-        };
-        while self.get("/api/v1/models/no-such-model-anywhere").await.0 != expected {
+        let path = format!("/api/v1/models/{name}");
+        loop {
+            let (status, model) = self.get(&path).await;
+            let owner = (status == StatusCode::OK)
+                .then(|| model["owned_by"].as_str().map(String::from))
+                .flatten();
+            if owner.as_deref() == owned_by {
+                return;
+            }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the server did not take the default provider {choice:?}"
+                "{name} is still {status} {model}, not owned by {owned_by:?}"
             );
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }

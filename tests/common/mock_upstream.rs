@@ -386,10 +386,18 @@ async fn models(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map(|q| q.into_inner())
         .unwrap_or_default();
-    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     // Never more than two a page, whatever was asked: a client must follow
     // `has_more` (Anthropic serves at most 1000).
-    let limit = param("limit").and_then(|l| l.parse().ok()).unwrap_or(20).min(2);
+    let limit = param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .min(2);
     let from = param("after_id")
         .and_then(|after| ids.iter().position(|id| *id == after))
         .map_or(0, |at| at + 1);

@@ -7,6 +7,7 @@ pub(crate) mod costs;
 mod echo;
 mod faults;
 mod http_free;
+mod local_models;
 mod logging;
 mod messages;
 mod messages_upstream;
