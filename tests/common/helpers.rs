@@ -387,6 +387,10 @@ where
 {
     let status = response.status();
     let body = response.body().limit(64 << 20).await.expect("read body");
+    // A 204 has no body.
+    if body.is_empty() && status == StatusCode::NO_CONTENT {
+        return (status, Value::Null);
+    }
     let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
         panic!(
             "{status}: body is not JSON ({e}): {}",
