@@ -256,7 +256,9 @@ impl TestApp {
 
     /// Waits (at most 10 s) until `GET /models/{name}` says the model is
     /// `owned_by` that provider (`None`: a 404): for changes made behind
-    /// the server's back, which it follows within seconds.
+    /// the server's back, which it follows within seconds. For names
+    /// outside the catalog (the route reads catalog entries from the
+    /// database itself; `wait_listed` waits for those).
     pub async fn wait_for_model(&self, name: &str, owned_by: Option<&str>) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let path = format!("/api/v1/models/{name}");
@@ -271,6 +273,29 @@ impl TestApp {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{name} is still {status} {model}, not owned by {owned_by:?}"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (at most 10 s) until `GET /models` lists `name` as `owned_by`
+    /// that provider (`None`: not at all).
+    pub async fn wait_listed(&self, name: &str, owned_by: Option<&str>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (_, listed) = self.get("/api/v1/models").await;
+            let owner = listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == name)
+                .and_then(|m| m["owned_by"].as_str().map(String::from));
+            if owner.as_deref() == owned_by {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} is listed as {owner:?}, not {owned_by:?}"
             );
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
