@@ -314,3 +314,44 @@ fn data_ids(list: &Value) -> Vec<String> {
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect()
 }
+
+#[actix_web::test]
+async fn the_official_openai_sdk_retrieves_echo_and_local_models() {
+    if !crate::helpers::python_with("openai", "openai") {
+        return;
+    }
+    let gw = spawn_gateway().await;
+    add_local_provider(&gw, "ollama");
+    gw.app.wait_for_model("ollama/probe", Some("ollama")).await;
+    let args = [gw.app.url("/api/v1"), gw.app.api_key.clone()]
+        .into_iter()
+        .chain(["echo", "llama3.1:8b", "ollama/qwen2.5", "GPT-4O"].map(String::from))
+        .collect();
+    let result = crate::helpers::run_python("openai_models.py", args).await;
+    for (name, id, owner) in [
+        ("echo", "echo", "mindgate"),
+        ("llama3.1:8b", "llama3.1:8b", "openai"),
+        ("ollama/qwen2.5", "ollama/qwen2.5", "ollama"),
+        ("GPT-4O", "gpt-4o", "openai"),
+    ] {
+        assert_eq!(result[name]["id"], id, "{name}: {result}");
+        assert_eq!(result[name]["object"], "model", "{name}");
+        assert_eq!(result[name]["owned_by"], owner, "{name}");
+        assert!(result[name]["answer"].is_string(), "{name}: {result}");
+    }
+    assert_eq!(gw.mock.last().body["model"], "gpt-4o");
+    // Without a default provider, an unknown name is the SDK's NotFoundError.
+    gw.app
+        .set_default_provider(DefaultProvider::None, None)
+        .await;
+    let args = vec![
+        gw.app.url("/api/v1"),
+        gw.app.api_key.clone(),
+        "llama3.1:8b".into(),
+    ];
+    let result = crate::helpers::run_python("openai_models.py", args).await;
+    assert_eq!(
+        result["llama3.1:8b"],
+        json!({"error": "NotFoundError", "status": 404})
+    );
+}
