@@ -52,10 +52,15 @@ pub struct ModelInput {
     pub provider: Option<String>,
     #[serde(default, deserialize_with = "json::string")]
     pub upstream: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "boolean")]
     pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "nullable_price")]
     pub price: Option<Option<PriceInput>>,
+}
+
+/// A boolean; null is refused (absent is `None`).
+fn boolean<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    bool::deserialize(deserializer).map(Some)
 }
 
 /// Absent is `None`, null `Some(None)`.
