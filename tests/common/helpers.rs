@@ -260,42 +260,47 @@ impl TestApp {
     /// outside the catalog (the route reads catalog entries from the
     /// database itself; `wait_listed` waits for those).
     pub async fn wait_for_model(&self, name: &str, owned_by: Option<&str>) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let path = format!("/api/v1/models/{name}");
-        loop {
+        self.wait_for_owner(name, owned_by, async || {
             let (status, model) = self.get(&path).await;
-            let owner = (status == StatusCode::OK)
+            (status == StatusCode::OK)
                 .then(|| model["owned_by"].as_str().map(String::from))
-                .flatten();
-            if owner.as_deref() == owned_by {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{name} is still {status} {model}, not owned by {owned_by:?}"
-            );
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+                .flatten()
+        })
+        .await;
     }
 
     /// Waits (at most 10 s) until `GET /models` lists `name` as `owned_by`
     /// that provider (`None`: not at all).
     pub async fn wait_listed(&self, name: &str, owned_by: Option<&str>) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
+        self.wait_for_owner(name, owned_by, async || {
             let (_, listed) = self.get("/api/v1/models").await;
-            let owner = listed["data"]
+            listed["data"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .find(|m| m["id"] == name)
-                .and_then(|m| m["owned_by"].as_str().map(String::from));
-            if owner.as_deref() == owned_by {
+                .and_then(|m| m["owned_by"].as_str().map(String::from))
+        })
+        .await;
+    }
+
+    /// Asks `owner` every 50 ms, for 10 s at most, until it says `owned_by`.
+    async fn wait_for_owner(
+        &self,
+        name: &str,
+        owned_by: Option<&str>,
+        mut owner: impl AsyncFnMut() -> Option<String>,
+    ) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = owner().await;
+            if now.as_deref() == owned_by {
                 return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{name} is listed as {owner:?}, not {owned_by:?}"
+                "{name} is {now:?}, not {owned_by:?}"
             );
             actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
         }
