@@ -1,5 +1,7 @@
-//! The command line: `serve` (the default), `keys`, `admin`, `backup`,
-//! `secrets`.
+//! The command line: `serve` (the default), `keys`, `models`, `admin`,
+//! `backup`, `secrets`.
+
+mod models;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -41,6 +43,10 @@ enum Command {
     /// Create, list and revoke API keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// List, add, alias and remove catalog models, set the default provider, import a
+    /// provider's model list
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// Manage the web admin's accounts
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -141,6 +147,7 @@ pub fn main() -> ExitCode {
         })) => create_key(&name, scope, requires_user, &db),
         Some(Command::Keys(KeysCommand::List { db })) => list_keys(&db),
         Some(Command::Keys(KeysCommand::Revoke { id, db })) => revoke_key(id, &db),
+        Some(Command::Models(command)) => models::run(command),
         Some(Command::Admin(AdminCommand::SetPassword { email, db })) => {
             set_admin_password(&email, &db)
         }
@@ -227,27 +234,40 @@ fn list_keys(db: &DbConfig) -> CommandResult {
             ]
         })
         .collect();
-    let header = [
-        "ID",
-        "NAME",
-        "SCOPE",
-        "PREFIX",
-        "CREATED",
-        "LAST USED",
-        "REVOKED",
-    ]
-    .map(String::from);
-    let widths: Vec<usize> = (0..header.len())
+    print_table(
+        [
+            "ID",
+            "NAME",
+            "SCOPE",
+            "PREFIX",
+            "CREATED",
+            "LAST USED",
+            "REVOKED",
+        ],
+        &rows,
+        "(no keys yet: create one with `mindgate keys create --name NAME`)",
+    )
+}
+
+/// Rows under a header, in columns as wide as their widest cell; `empty`
+/// when there is no row.
+fn print_table<const N: usize>(
+    header: [&str; N],
+    rows: &[[String; N]],
+    empty: &str,
+) -> CommandResult {
+    let header = header.map(String::from);
+    let widths: Vec<usize> = (0..N)
         .map(|i| {
             std::iter::once(&header)
-                .chain(&rows)
+                .chain(rows)
                 .map(|r| r[i].chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let mut out = std::io::stdout().lock();
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(&header).chain(rows) {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
@@ -256,10 +276,7 @@ fn list_keys(db: &DbConfig) -> CommandResult {
         writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
     if rows.is_empty() {
-        writeln!(
-            out,
-            "(no keys yet: create one with `mindgate keys create --name NAME`)"
-        )?;
+        writeln!(out, "{empty}")?;
     }
     Ok(())
 }

@@ -165,6 +165,9 @@ pub struct GatewayConfig {
         value_name = "N"
     )]
     pub max_upstream_connections: usize,
+    /// At start, import the model list of every provider that has its key into the catalog (on/off), in the background
+    #[arg(long, env = "MINDGATE_SYNC_MODELS", action = ArgAction::Set, default_value_t = false, value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub sync_models: bool,
     /// From OPENAI_API_KEY and OPENAI_BASE_URL.
     #[arg(skip = ProviderSeed::from_env("OPENAI_BASE_URL", "OPENAI_API_KEY"))]
     pub openai: ProviderSeed,
@@ -193,6 +196,7 @@ impl Default for GatewayConfig {
             chatlog_retention_days: None,
             timezone: None,
             max_upstream_connections: 0,
+            sync_models: false,
             openai: ProviderSeed::default(),
             anthropic: ProviderSeed::default(),
             secret_key: SecretKey::default(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::db::StoreError;
 use crate::domain::InvalidInput;
-use crate::gateway::{ChatError, Failure, UpstreamError};
+use crate::gateway::{ChatError, Failure, ImportError, UpstreamError};
 use crate::governance::Refusal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +277,18 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { what, .. } => ApiError::invalid_field(what, e.to_string()),
             StoreError::BuiltInProvider(_) => ApiError::invalid_field("id", e.to_string()),
             e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::NoProvider(_) => ApiError::not_found(e.to_string()),
+            // The instance's provider is not ready for it, not the request wrong.
+            ImportError::NoKey { .. } => ApiError::conflict(e.to_string()),
+            ImportError::Upstream(message) => ApiError::new(ErrorKind::Upstream, message),
+            ImportError::Store(e) => e.into(),
         }
     }
 }

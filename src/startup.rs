@@ -110,6 +110,9 @@ impl Application {
             })?;
         let gateway =
             web::Data::new(Gateway::start(&db, config.gateway).map_err(StartupError::Gateway)?);
+        if gateway.config.sync_models {
+            gateway::import_at_start(db.clone(), gateway.catalog.clone());
+        }
         let admin = web::Data::new(
             AdminState::start(&db, &config.admin, &config.http.base_path)
                 .map_err(StartupError::Admin)?,

@@ -33,12 +33,16 @@ pub const PROVIDERS: &str = "/providers";
 pub const PROVIDER: &str = "/providers/{id}";
 pub const PROVIDER_TEST: &str = "/providers/{id}/test";
 pub const PROVIDER_DELETE: &str = "/providers/{id}/delete";
+/// Imports the provider's own model list into the catalog.
+pub const PROVIDER_IMPORT: &str = "/providers/{id}/import";
 pub const MODELS: &str = "/models";
 pub const MODEL_TOGGLE: &str = "/models/toggle";
 /// Takes the model's name in the form, like `MODEL_TOGGLE`.
 pub const MODEL_PRICE: &str = "/models/price";
 /// Takes the model's name in the query (`?name=`): names hold slashes.
 pub const MODEL_DELETE: &str = "/models/delete";
+/// Which provider takes the names nothing else resolves.
+pub const DEFAULT_PROVIDER: &str = "/models/default-provider";
 pub const CHATLOGS: &str = "/chatlogs";
 pub const CHATLOGS_JSON: &str = "/chatlogs.json";
 pub const CHATLOGS_CSV: &str = "/chatlogs.csv";
@@ -209,8 +213,16 @@ impl Urls {
         self.with(PROVIDER_DELETE, id)
     }
 
+    pub fn provider_import(&self, id: impl Display) -> String {
+        self.with(PROVIDER_IMPORT, id)
+    }
+
     pub fn models(&self) -> String {
         self.at(MODELS)
+    }
+
+    pub fn default_provider(&self) -> String {
+        self.at(DEFAULT_PROVIDER)
     }
 
     pub fn model_toggle(&self) -> String {

@@ -15,9 +15,10 @@ use super::paths::Urls;
 use super::response::{AdminResponse, AdminResult, Flash};
 use crate::db::models::{self, CatalogModel};
 use crate::db::providers::{self, Provider, ProviderKind};
+use crate::db::settings::{self, DefaultProvider};
 use crate::db::{Db, StoreError};
-use crate::domain::{check_length, trimmed, InvalidInput, Price, PriceInput};
-use crate::gateway::{test_connection, Catalog};
+use crate::domain::{check_length, trimmed, InvalidInput, ModelInput, NewModel, Price, PriceInput};
+use crate::gateway::{import_models, test_connection, Catalog};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_URL: usize = 500;
@@ -53,7 +54,16 @@ struct ProvidersPage<'a> {
     urls: &'a Urls,
     providers: Vec<ProviderView>,
     models: Vec<CatalogModel>,
+    /// The admin's choice: `DEFAULT_AUTOMATIC`, `DEFAULT_NONE` or an id.
+    default_choice: String,
+    /// The provider it comes to now, if any.
+    default_provider: Option<String>,
 }
+
+/// The default provider form's choices besides the providers' ids (which
+/// hold no `:`).
+const DEFAULT_AUTOMATIC: &str = ":automatic";
+const DEFAULT_NONE: &str = ":none";
 
 #[derive(Template)]
 #[template(path = "_test_result.html")]
@@ -65,11 +75,20 @@ struct TestResult<'a> {
 
 pub async fn show(ctx: Ctx, db: web::Data<Db>, catalog: web::Data<Catalog>) -> AdminResult {
     let secret = catalog.secret_key().clone();
-    let (providers, models) = db
+    let (providers, models, choice) = db
         .read(move |conn| {
-            Ok::<_, StoreError>((providers::list(conn, &secret)?, models::list(conn)?))
+            Ok::<_, StoreError>((
+                providers::list(conn, &secret)?,
+                models::list(conn)?,
+                settings::default_provider(conn)?,
+            ))
         })
         .await?;
+    let default_choice = match choice {
+        DefaultProvider::Automatic => DEFAULT_AUTOMATIC.to_owned(),
+        DefaultProvider::None => DEFAULT_NONE.to_owned(),
+        DefaultProvider::Provider(id) => id,
+    };
     AdminResponse::page(
         "Providers & models",
         &ProvidersPage {
@@ -77,6 +96,8 @@ pub async fn show(ctx: Ctx, db: web::Data<Db>, catalog: web::Data<Catalog>) -> A
             urls: &ctx.urls,
             providers: providers.into_iter().map(ProviderView::from).collect(),
             models,
+            default_choice,
+            default_provider: catalog.snapshot().default_provider().map(|p| p.id.clone()),
         },
     )
 }
@@ -351,30 +372,19 @@ pub struct ModelForm {
     enabled: Option<String>,
 }
 
-/// A checked catalog entry.
-struct ModelEntry {
-    name: String,
-    provider: String,
-    /// The provider's name for the model; the entry's own when left empty.
-    upstream: String,
-    enabled: bool,
-}
-
-impl TryFrom<ModelForm> for ModelEntry {
+impl TryFrom<ModelForm> for NewModel {
     type Error = InvalidInput;
 
-    fn try_from(form: ModelForm) -> Result<ModelEntry, InvalidInput> {
-        let name = trimmed("name", &form.name, 1, 200)?;
-        let upstream = match trimmed("upstream", &form.upstream, 0, 200)? {
-            u if u.is_empty() => name.clone(),
-            u => u,
-        };
-        Ok(ModelEntry {
-            name,
-            provider: form.provider.trim().to_owned(),
-            upstream,
-            enabled: form.enabled.is_some(),
-        })
+    /// The API's and the command line's rules, on the fields trimmed; an
+    /// empty upstream is the name.
+    fn try_from(form: ModelForm) -> Result<NewModel, InvalidInput> {
+        ModelInput {
+            provider: Some(form.provider),
+            upstream: Some(form.upstream.trim().to_owned()),
+            enabled: Some(form.enabled.is_some()),
+            price: None,
+        }
+        .new_model(form.name.trim())
     }
 }
 
@@ -385,7 +395,7 @@ pub async fn save_model(
     catalog: web::Data<Catalog>,
     form: web::Form<ModelForm>,
 ) -> AdminResult {
-    let model = ModelEntry::try_from(form.into_inner())?;
+    let model = NewModel::try_from(form.into_inner())?;
     let shown = model.name.clone();
     db.write(move |tx| {
         models::upsert(
@@ -513,4 +523,58 @@ pub async fn delete_model(
         format!("Removed the model {} from the catalog.", model.name),
     )
     .await
+}
+
+/// Imports the provider's own model list into the catalog; the flash says
+/// what was added and skipped, or why nothing was.
+pub async fn import(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    id: web::Path<String>,
+) -> AdminResult {
+    let provider = find(&db, &catalog, id.into_inner()).await?;
+    let flash = match import_models(&db, catalog.secret_key(), &provider.id).await {
+        Ok(report) => {
+            catalog.reload().await?;
+            Flash::ok(format!("Imported models from {report}."))
+        }
+        Err(e) => Flash::error(format!(
+            "Cannot import the models of {}: {e}",
+            provider.name
+        )),
+    };
+    Ok(AdminResponse::redirect(ctx.urls.providers(), flash))
+}
+
+#[derive(Deserialize)]
+pub struct DefaultProviderForm {
+    #[serde(default)]
+    provider: String,
+}
+
+/// Sets which provider takes the model names nothing else resolves.
+pub async fn set_default_provider(
+    ctx: Ctx,
+    db: web::Data<Db>,
+    catalog: web::Data<Catalog>,
+    form: web::Form<DefaultProviderForm>,
+) -> AdminResult {
+    let choice =
+        match form.into_inner().provider.trim() {
+            DEFAULT_AUTOMATIC => DefaultProvider::Automatic,
+            DEFAULT_NONE => DefaultProvider::None,
+            id => DefaultProvider::Provider(provider_id(id).map_err(|e| {
+                InvalidInput::new("provider", e.message.replace("`id`", "`provider`"))
+            })?),
+        };
+    let chosen = choice.clone();
+    db.write(move |tx| settings::set_default_provider(tx, &chosen))
+        .await?;
+    let message = match choice {
+        DefaultProvider::Automatic => "The default provider is automatic: openai when its base URL is not OpenAI's own.".to_owned(),
+        DefaultProvider::None => "No default provider: names the catalog, PROVIDER/ and the families do not resolve are refused.".to_owned(),
+        DefaultProvider::Provider(id) => format!("Model names nothing else resolves go to the provider {id}."),
+    };
+    changed(ctx, &catalog, message).await
 }

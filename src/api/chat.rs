@@ -50,6 +50,19 @@ pub fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
     })
 }
 
+/// Whom the policies see in a request: the user its `X-User-Email`
+/// names (as for completions: 400 for a header that is no address, 403
+/// for one no user has) and its key.
+pub async fn subject(req: &HttpRequest, governor: &Governor, db: &Db) -> Result<Subject, ApiError> {
+    let caller = caller(req)?;
+    let needs_tags = governor.rules().needs_tags();
+    let (user, _) = chat::find_user_and_character(db, caller.user_email, None, needs_tags).await?;
+    Ok(Subject {
+        user,
+        key: caller.api_key,
+    })
+}
+
 /// The gateway's answer as a 200: JSON, or events sent as they come.
 pub fn respond(answer: Answer) -> HttpResponse {
     match answer {
@@ -76,15 +89,7 @@ pub async fn models(
 ) -> Result<HttpResponse, ApiError> {
     // Checked whatever the shape, which alone reads it.
     let page = messages::ModelPage::parse(&query)?;
-    // As for completions: 400 for a header that is no address, 403 for
-    // one no user has.
-    let caller = caller(&req)?;
-    let needs_tags = governor.rules().needs_tags();
-    let (user, _) = chat::find_user_and_character(&db, caller.user_email, None, needs_tags).await?;
-    let subject = Subject {
-        user,
-        key: caller.api_key,
-    };
+    let subject = subject(&req, &governor, &db).await?;
     let mut listing = catalog.snapshot().listing();
     listing.retain(|model| governor.opens_model(&subject, &model.id));
     if messages::wants_anthropic_shape(&req) {

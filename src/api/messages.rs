@@ -25,6 +25,7 @@ use crate::gateway::{ChatError, Endpoint, Failure, Gateway, MessagesHeaders, Ups
 pub const MESSAGES: &str = "anthropic-messages";
 pub const COUNT_TOKENS: &str = "anthropic-count-tokens";
 pub const MODELS: &str = "models";
+pub const MODEL: &str = "model";
 
 /// The header Anthropic's clients send with every request.
 const VERSION: &str = "anthropic-version";
@@ -112,8 +113,8 @@ fn as_sent(error: &UpstreamError) -> Option<(StatusCode, bytes::Bytes)> {
     anthropic.then(|| (status, said.body.clone()))
 }
 
-/// Middleware: on the Messages routes (and `/models` asked with
-/// `anthropic-version`), mindgate's errors in Anthropic's envelope, those
+/// Middleware: on the Messages routes (and `/models` and `/models/{name}`
+/// asked with `anthropic-version`), mindgate's errors in Anthropic's envelope, those
 /// of the key check and the body included.
 pub async fn anthropic_errors(
     req: ServiceRequest,
@@ -121,7 +122,7 @@ pub async fn anthropic_errors(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let anthropic = match req.request().match_name() {
         Some(MESSAGES | COUNT_TOKENS) => true,
-        Some(MODELS) => req.headers().contains_key(VERSION),
+        Some(MODELS | MODEL) => req.headers().contains_key(VERSION),
         _ => false,
     };
     let res = next.call(req).await?;
@@ -149,14 +150,25 @@ pub fn wants_anthropic_shape(req: &HttpRequest) -> bool {
     req.headers().contains_key(VERSION)
 }
 
-/// A model in Anthropic's list.
+/// A model in Anthropic's shape.
 #[derive(Serialize)]
-struct AnthropicModel<'a> {
+pub struct AnthropicModel<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     id: &'a str,
     display_name: &'a str,
     created_at: String,
+}
+
+impl<'a> From<&'a ModelEntry> for AnthropicModel<'a> {
+    fn from(model: &'a ModelEntry) -> AnthropicModel<'a> {
+        AnthropicModel {
+            kind: "model",
+            id: &model.id,
+            display_name: &model.id,
+            created_at: Timestamp(model.created * 1000).to_iso(),
+        }
+    }
 }
 
 /// A page of models in Anthropic's list shape: all of them, or `limit`,
@@ -194,15 +206,7 @@ impl<'a> ModelPage<'a> {
             }
         };
         let page = &listing[from..to];
-        let data: Vec<AnthropicModel> = page
-            .iter()
-            .map(|model| AnthropicModel {
-                kind: "model",
-                id: &model.id,
-                display_name: &model.id,
-                created_at: Timestamp(model.created * 1000).to_iso(),
-            })
-            .collect();
+        let data: Vec<AnthropicModel> = page.iter().map(AnthropicModel::from).collect();
         serde_json::json!({
             "data": data,
             "has_more": has_more,

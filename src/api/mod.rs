@@ -21,6 +21,7 @@ use std::future::{ready, Ready};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{HttpServiceFactory, Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -98,11 +99,24 @@ fn v1(completion_body_limit: usize) -> actix_web::Scope {
                         .name(messages::MODELS)
                         .get(chat::models),
                 )
-                .service(resource("/models/{name}", "GET, HEAD").get(models::show))
+                // Before `/models/{name}`, whose name may hold `/`.
                 .service(admin(
                     resource("/models/{name}/price", "PUT, DELETE")
                         .put(models::set_price)
                         .delete(models::delete_price),
+                ))
+                // A name with `/` (`ollama/llama3.1:8b`) comes as it is, or
+                // as `%2F`.
+                .service(admin_writes(
+                    resource("/models/{name:.+}", "GET, HEAD, POST, PATCH, DELETE")
+                        .name(messages::MODEL)
+                        .get(models::show)
+                        .post(models::create)
+                        .patch(models::update)
+                        .delete(models::delete),
+                ))
+                .service(admin(
+                    resource("/providers/{id}/models/sync", "POST").post(models::sync),
                 ))
                 .service(admin(
                     resource("/users", "GET, HEAD, POST")
@@ -157,29 +171,65 @@ fn admin(resource: actix_web::Resource) -> impl HttpServiceFactory {
     resource.wrap(from_fn(require_admin_key))
 }
 
+/// A route a `chat` key may read (`GET`, `HEAD`) and only an `admin` key
+/// may change.
+fn admin_writes(resource: actix_web::Resource) -> impl HttpServiceFactory {
+    resource.wrap(from_fn(require_admin_key_to_write))
+}
+
+/// Middleware of `admin_writes(...)`.
+async fn require_admin_key_to_write(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let refusal = match *req.method() {
+        Method::GET | Method::HEAD => None,
+        _ => chat_key_refusal(&req),
+    };
+    refuse_or_go_on(req, next, refusal).await
+}
+
 /// Middleware of `admin(...)`: a `chat` key is refused with a 403 that
 /// says what it may call.
 async fn require_admin_key(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let refusal = chat_key_refusal(&req);
+    refuse_or_go_on(req, next, refusal).await
+}
+
+/// The 403 for a key that is not an `admin` key.
+fn chat_key_refusal(req: &ServiceRequest) -> Option<ApiError> {
     let scope = req
         .extensions()
         .get::<AuthenticatedKey>()
         .map(|key| key.scope);
-    let refusal = match scope {
-        Some(KeyScope::Admin) => return Ok(next.call(req).await?.map_into_left_body()),
-        Some(KeyScope::Chat) => ApiError::forbidden(format!(
+    match scope {
+        Some(KeyScope::Admin) => None,
+        Some(KeyScope::Chat) => Some(ApiError::forbidden(format!(
             "this API key is a chat key: it may call only {CHAT_ROUTES}; \
              {} {} takes an admin key",
             req.method(),
             req.path()
-        )),
+        ))),
         // `require_api_key` runs first and always leaves the key.
-        None => ApiError::internal("an admin route was reached without an API key"),
-    };
-    // A response rather than an error, so the access log records it.
-    Ok(req.error_response(refusal).map_into_right_body())
+        None => Some(ApiError::internal(
+            "an admin route was reached without an API key",
+        )),
+    }
+}
+
+async fn refuse_or_go_on(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+    refusal: Option<ApiError>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match refusal {
+        None => Ok(next.call(req).await?.map_into_left_body()),
+        // A response rather than an error, so the access log records it.
+        Some(refusal) => Ok(req.error_response(refusal).map_into_right_body()),
+    }
 }
 
 /// A list response, `{"data": [...]}`.

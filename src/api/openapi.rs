@@ -1,5 +1,6 @@
 //! `GET /api/v1/openapi.json`: this server's own OpenAPI document, public.
-//! Its `Model` schema is the instance's: the models that can answer now.
+//! Its `Model` schema is the instance's: the models that can answer now;
+//! so is `ProviderId`, its providers.
 
 use std::sync::LazyLock;
 
@@ -18,16 +19,20 @@ pub async fn document(catalog: web::Data<Catalog>, base: web::Data<BasePath>) ->
     let mut document = DOCUMENT.clone();
     // Clients resolve the paths against this: under a base path, it too.
     document["servers"] = json!([{ "url": format!("{}/api/v1", base.as_str()) }]);
-    document["components"]["schemas"]["Model"] = model_schema(catalog.snapshot().answerable());
+    let snapshot = catalog.snapshot();
+    document["components"]["schemas"]["Model"] = model_schema(snapshot.answerable());
+    document["components"]["schemas"]["ProviderId"]["enum"] = json!(snapshot.provider_ids());
     HttpResponse::Ok().json(document)
 }
 
 /// `model` as this instance resolves it; null is the same as leaving it out.
 fn model_schema(answerable: Answerable) -> Value {
     let description = "A model this instance can answer with now: `echo`, the enabled models of \
-                       `GET /models` whose provider has its key, and any model of such a provider's \
-                       family (`gpt-`, `chatgpt-`, `o1`..`o9`, `text-embedding-`, `claude-`). Optional when the activated \
-                       character has a default model; null is the same as absent.";
+                       `GET /models` whose provider has its key (in any case), any model of such a \
+                       provider's family (`gpt-`, `chatgpt-`, `o1`..`o9`, `text-embedding-`, `claude-`) or named \
+                       `PROVIDER/MODEL`, and any other name when the default provider can answer. \
+                       Optional when the activated character has a default model; null is the same \
+                       as absent.";
     let mut names: Vec<Value> = answerable.names.into_iter().map(Value::String).collect();
     if answerable.families.is_empty() {
         names.push(Value::Null);
@@ -59,7 +64,7 @@ mod tests {
         assert_eq!(model_schema(fresh)["enum"], json!(["echo", null]));
         let keyed = Answerable {
             names: vec!["echo".into(), "gpt-4o".into()],
-            families: vec!["^(gpt-|chatgpt-|o[0-9])"],
+            families: vec!["^(gpt-|chatgpt-|o[0-9])".into()],
             excluded: vec!["gpt-4".into()],
         };
         let schema = model_schema(keyed);

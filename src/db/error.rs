@@ -55,6 +55,9 @@ pub enum Conflict {
     AdminEmail { email: String },
     #[error("a provider with id {id:?} already exists")]
     ProviderId { id: String },
+    /// Catalog names are unique in any case.
+    #[error("the catalog has a model named {existing:?} already (names are unique in any case)")]
+    ModelName { existing: String },
     #[error("{} already exists; choose a new file name", path.display())]
     File { path: PathBuf },
 }

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod settings;
 pub mod usage;
 pub mod users;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -185,7 +185,12 @@ pub fn insert(
     if inserted == 0 {
         return Err(Conflict::ProviderId { id: id.to_owned() }.into());
     }
-    Ok(())
+    catalog_changed(tx)
+}
+
+/// Counts a change to the providers, for servers watching the catalog.
+fn catalog_changed(tx: &Transaction) -> Result<(), StoreError> {
+    super::settings::bump(tx, super::settings::CATALOG_VERSION)
 }
 
 /// Changes a provider's base URL and, when `api_key` is `Some`, its key
@@ -209,6 +214,7 @@ pub fn update(
             params![id, name, base_url, now],
         )?,
     };
+    catalog_changed(tx)?;
     Ok(changed == 1)
 }
 
@@ -218,7 +224,9 @@ pub fn delete(tx: &Transaction, id: &str) -> Result<bool, StoreError> {
     if is_builtin(id) {
         return Err(StoreError::BuiltInProvider(id.to_owned()));
     }
-    Ok(tx.execute("DELETE FROM providers WHERE id = ?1", [id])? == 1)
+    let found = tx.execute("DELETE FROM providers WHERE id = ?1", [id])? == 1;
+    catalog_changed(tx)?;
+    Ok(found)
 }
 
 pub fn is_builtin(id: &str) -> bool {
@@ -275,6 +283,9 @@ pub fn seed(
             params![id, seal_key(secret, id, key), Timestamp::now()],
         )?;
         changed = true;
+    }
+    if changed {
+        catalog_changed(tx)?;
     }
     Ok(changed)
 }
@@ -342,5 +353,6 @@ pub fn forget_sealed_keys(tx: &Transaction, secret: &SecretKey) -> Result<Vec<St
             forgotten.push(id);
         }
     }
+    catalog_changed(tx)?;
     Ok(forgotten)
 }

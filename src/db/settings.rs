@@ -71,3 +71,66 @@ pub fn timezone(conn: &Connection) -> Result<InstanceTimeZone, StoreError> {
         }),
     )
 }
+
+/// Bumped by every change to the providers and the model catalog (and the
+/// default provider), for a server that keeps them in memory to notice
+/// another process's edits.
+pub const CATALOG_VERSION: &str = "catalog_version";
+/// The provider that takes the model names nothing else resolves: a
+/// provider id, or empty for none; unset is automatic (`DefaultProvider`).
+pub const DEFAULT_PROVIDER: &str = "default_provider";
+
+/// Counts one more change of `key` (a version number).
+pub fn bump(tx: &Transaction, key: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, '1', ?2)
+         ON CONFLICT (key) DO UPDATE SET
+             value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
+        params![key, Timestamp::now()],
+    )?;
+    Ok(())
+}
+
+/// The version `bump` counts, 0 before the first.
+pub fn version(conn: &Connection, key: &str) -> Result<i64, StoreError> {
+    Ok(get(conn, key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// Which provider takes the names nothing else resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultProvider {
+    /// The built-in `openai` provider when its base URL is not OpenAI's
+    /// own (`OPENAI_BASE_URL` at Ollama, vLLM, llama.cpp), else none.
+    Automatic,
+    /// None, whatever the base URLs.
+    None,
+    Provider(String),
+}
+
+pub fn default_provider(conn: &Connection) -> Result<DefaultProvider, StoreError> {
+    Ok(match get(conn, DEFAULT_PROVIDER)? {
+        None => DefaultProvider::Automatic,
+        Some(id) if id.is_empty() => DefaultProvider::None,
+        Some(id) => DefaultProvider::Provider(id),
+    })
+}
+
+/// Sets the default provider; one that does not exist is refused.
+pub fn set_default_provider(tx: &Transaction, choice: &DefaultProvider) -> Result<(), StoreError> {
+    match choice {
+        DefaultProvider::Automatic => {
+            tx.execute("DELETE FROM settings WHERE key = ?1", [DEFAULT_PROVIDER])?;
+        }
+        DefaultProvider::None => set(tx, DEFAULT_PROVIDER, "")?,
+        DefaultProvider::Provider(id) => {
+            if !super::providers::exists(tx, id)? {
+                return Err(StoreError::NotFound {
+                    what: "provider",
+                    key: id.clone(),
+                });
+            }
+            set(tx, DEFAULT_PROVIDER, id)?;
+        }
+    }
+    bump(tx, CATALOG_VERSION)
+}

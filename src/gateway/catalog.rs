@@ -7,15 +7,19 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
-use super::providers::{self, family};
+use super::providers::{self, family, openai};
 use super::redact::Redactor;
 use crate::db::providers::{Provider, ProviderKind};
+use crate::db::settings::{self, DefaultProvider};
+use crate::db::watch::Watched;
 use crate::db::{self, Db, StoreError};
 use crate::domain::{InvalidInput, Price};
 use crate::secrets::SecretKey;
 
-/// The built-in model that answers with the last user message.
-pub const ECHO_MODEL: &str = "echo";
+pub use crate::domain::model::ECHO_MODEL;
+
+/// Most model names an error message lists.
+const LISTED_IN_ERRORS: usize = 40;
 
 /// Where a model name leads.
 #[derive(Debug, Clone)]
@@ -28,6 +32,16 @@ pub enum Route {
     },
 }
 
+/// A model name resolved: where it leads, and the name the request
+/// carries from there on (chat log, price, policies, usage): the
+/// catalog's own for a catalog entry, whatever its case as sent
+/// (`GPT-4O` is `gpt-4o`), else the name as sent.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub model: String,
+    pub route: Route,
+}
+
 /// A catalog entry as the gateway needs it.
 #[derive(Debug)]
 struct Entry {
@@ -35,6 +49,9 @@ struct Entry {
     upstream: String,
     enabled: bool,
     price: Option<Price>,
+    /// When it was added, in seconds since the epoch (0 for the built-in
+    /// entries).
+    created: i64,
 }
 
 /// One consistent view of providers and models.
@@ -42,10 +59,17 @@ struct Entry {
 pub struct CatalogSnapshot {
     providers: HashMap<String, Arc<Provider>>,
     models: HashMap<String, Entry>,
+    /// Each name lower-cased, to the catalog's own (the first by name when
+    /// an older database holds several that differ only in case).
+    folded: HashMap<String, String>,
     /// Enabled names, sorted, for listings and error messages.
     available: Vec<String>,
+    /// The provider that takes the names nothing else resolves.
+    default_provider: Option<Arc<Provider>>,
     /// Every provider's key, redacted from what upstreams send.
     redactor: Arc<Redactor>,
+    /// The database's catalog version when read.
+    stamp: i64,
 }
 
 impl CatalogSnapshot {
@@ -53,60 +77,139 @@ impl CatalogSnapshot {
         conn: &rusqlite::Connection,
         secret: &SecretKey,
     ) -> Result<CatalogSnapshot, StoreError> {
+        // Read first: a change landing meanwhile is read again later.
+        let stamp = settings::version(conn, settings::CATALOG_VERSION)?;
         let providers: HashMap<_, _> = db::providers::list(conn, secret)?
             .into_iter()
             .map(|p| (p.id.clone(), Arc::new(p)))
             .collect();
         let mut models = HashMap::new();
+        let mut folded = HashMap::new();
         let mut available = vec![ECHO_MODEL.to_owned()];
-        for m in db::models::list(conn)? {
+        let mut rows = db::models::list(conn)?;
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        for m in rows {
             if m.enabled {
                 available.push(m.name.clone());
             }
+            folded
+                .entry(m.name.to_ascii_lowercase())
+                .or_insert_with(|| m.name.clone());
             let entry = Entry {
                 provider: m.provider_id,
                 upstream: m.upstream,
                 enabled: m.enabled,
                 price: m.price,
+                created: m.created_at.millis() / 1000,
             };
             models.insert(m.name, entry);
         }
         available.sort();
+        let default_provider = match settings::default_provider(conn)? {
+            DefaultProvider::Automatic => providers
+                .get(ProviderKind::OpenAi.as_str())
+                .filter(|p| !openai::is_openai(&p.base_url))
+                .cloned(),
+            DefaultProvider::None => None,
+            DefaultProvider::Provider(id) => providers.get(&id).cloned(),
+        };
         let redactor = Arc::new(Redactor::new(
             providers.values().filter_map(|p| p.api_key.as_deref()),
         ));
         Ok(CatalogSnapshot {
             providers,
             models,
+            folded,
             available,
+            default_provider,
             redactor,
+            stamp,
         })
     }
 
-    /// Resolves a model name: the catalog first, then the model's family.
-    pub fn resolve(&self, name: &str) -> Result<Route, InvalidInput> {
-        if name == ECHO_MODEL {
-            return Ok(Route::Echo);
+    /// Resolves a model name, in order: `echo`; the catalog, exactly then
+    /// in any case; `PROVIDER/MODEL` for a provider of that id (after the
+    /// catalog, whose names may hold `/` too); the model families; the
+    /// default provider, if there is one.
+    pub fn resolve(&self, name: &str) -> Result<Resolution, InvalidInput> {
+        if name.eq_ignore_ascii_case(ECHO_MODEL) {
+            return Ok(Resolution {
+                model: ECHO_MODEL.to_owned(),
+                route: Route::Echo,
+            });
         }
-        let (provider_id, upstream_model) = match self.models.get(name) {
-            Some(entry) if !entry.enabled => {
+        if let Some((canonical, entry)) = self.entry(name) {
+            if !entry.enabled {
                 return Err(self.unknown(name, "is disabled on this instance"));
             }
-            Some(entry) => (entry.provider.as_str(), entry.upstream.clone()),
-            None => match family(name) {
-                Some(kind) => (kind.as_str(), name.to_owned()),
-                None => return Err(self.unknown(name, "is not available on this instance")),
-            },
+            let provider = self
+                .providers
+                .get(&entry.provider)
+                .cloned()
+                .ok_or_else(|| self.unknown(name, "has no provider"))?;
+            return Ok(Resolution {
+                model: canonical.to_owned(),
+                route: Route::Upstream {
+                    provider,
+                    upstream_model: entry.upstream.clone(),
+                },
+            });
+        }
+        let (provider, upstream_model) = if let Some(prefixed) = self.prefixed(name) {
+            prefixed
+        } else if let Some(kind) = family(name) {
+            let provider = self
+                .providers
+                .get(kind.as_str())
+                .cloned()
+                .ok_or_else(|| self.unknown(name, "has no provider"))?;
+            (provider, name)
+        } else if let Some(provider) = &self.default_provider {
+            (provider.clone(), name)
+        } else {
+            return Err(self.unknown(name, "is not available on this instance"));
         };
+        Ok(Resolution {
+            model: name.to_owned(),
+            route: Route::Upstream {
+                provider,
+                upstream_model: upstream_model.to_owned(),
+            },
+        })
+    }
+
+    /// The catalog entry of `name`, exactly or in another case, with its
+    /// own name.
+    fn entry(&self, name: &str) -> Option<(&str, &Entry)> {
+        if let Some((canonical, entry)) = self.models.get_key_value(name) {
+            return Some((canonical, entry));
+        }
+        let canonical = self.folded.get(&name.to_ascii_lowercase())?;
+        self.models
+            .get_key_value(canonical)
+            .map(|(canonical, entry)| (canonical.as_str(), entry))
+    }
+
+    /// `PROVIDER/MODEL`: the provider of that id, and the model id.
+    fn prefixed<'n>(&self, name: &'n str) -> Option<(Arc<Provider>, &'n str)> {
+        let (id, model) = name.split_once('/')?;
+        if model.is_empty() {
+            return None;
+        }
         let provider = self
             .providers
-            .get(provider_id)
-            .cloned()
-            .ok_or_else(|| self.unknown(name, "has no provider"))?;
-        Ok(Route::Upstream {
-            provider,
-            upstream_model,
-        })
+            .get(id)
+            .or_else(|| self.providers.get(&id.to_ascii_lowercase()))?;
+        Some((provider.clone(), model))
+    }
+
+    /// Whether what `resolution` leads to can answer now: `echo`, or a
+    /// provider with the key it needs.
+    pub fn can_answer(&self, resolution: &Resolution) -> bool {
+        match &resolution.route {
+            Route::Echo => true,
+            Route::Upstream { provider, .. } => !providers::lacks_key(provider),
+        }
     }
 
     /// The price in force for chats with the model of this name, if the
@@ -119,41 +222,101 @@ impl CatalogSnapshot {
         &self.redactor
     }
 
+    /// Every provider's id, sorted.
+    pub fn provider_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+        ids.sort();
+        ids
+    }
+
+    /// The providers that have the key they need, by id.
+    pub fn answering_providers(&self) -> Vec<Arc<Provider>> {
+        let mut answering: Vec<_> = self
+            .providers
+            .values()
+            .filter(|p| !providers::lacks_key(p))
+            .cloned()
+            .collect();
+        answering.sort_by(|a, b| a.id.cmp(&b.id));
+        answering
+    }
+
+    /// The provider that takes the names nothing else resolves.
+    pub fn default_provider(&self) -> Option<&Arc<Provider>> {
+        self.default_provider.as_ref()
+    }
+
     fn unknown(&self, name: &str, why: &str) -> InvalidInput {
+        let mut listed = self
+            .available
+            .iter()
+            .take(LISTED_IN_ERRORS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.available.len() > LISTED_IN_ERRORS {
+            listed.push_str(&format!(
+                " and {} more (GET /models lists them)",
+                self.available.len() - LISTED_IN_ERRORS
+            ));
+        }
+        let ids = self.provider_ids();
+        let default = match &self.default_provider {
+            Some(provider) => format!("other names go to the default provider {:?}", provider.id),
+            None => "no default provider takes other names (choose one on the admin's \
+                     Providers page or with `mindgate models default PROVIDER`)"
+                .to_owned(),
+        };
         InvalidInput::new(
             "model",
             format!(
-                "model {name:?} {why}; available models: {}",
-                self.available.join(", ")
+                "model {name:?} {why}; available models: {listed}; a provider's own model \
+                 is PROVIDER/MODEL (providers: {}); {default}",
+                ids.join(", ")
             ),
         )
     }
 
     /// The model names that lead to something able to answer now: `echo`,
-    /// enabled catalog entries whose provider has the key it needs, and
-    /// the families of such providers.
+    /// enabled catalog entries whose provider has the key it needs, the
+    /// families of such providers, their `PROVIDER/` names, and any name
+    /// when the default provider can answer.
     pub fn answerable(&self) -> Answerable {
         let usable = |id: &str| {
             self.providers
                 .get(id)
                 .is_some_and(|p| !providers::lacks_key(p))
         };
+        let any = self
+            .default_provider
+            .as_ref()
+            .is_some_and(|p| !providers::lacks_key(p));
         let mut names = vec![ECHO_MODEL.to_owned()];
         let mut excluded = Vec::new();
         for (name, entry) in &self.models {
             if entry.enabled && usable(&entry.provider) {
                 names.push(name.clone());
-            } else if family(name).is_some() {
+            } else if any
+                || family(name).is_some()
+                || self.prefixed(name).is_some_and(|(p, _)| usable(&p.id))
+            {
                 excluded.push(name.clone());
             }
         }
         names.sort();
         excluded.sort();
-        let families = ProviderKind::ALL
-            .into_iter()
-            .filter(|kind| usable(kind.as_str()))
-            .map(|kind| providers::api(kind).family_pattern())
-            .collect();
+        let families = if any {
+            vec![".".to_owned()]
+        } else {
+            let mut ids: Vec<&String> = self.providers.keys().filter(|id| usable(id)).collect();
+            ids.sort();
+            ProviderKind::ALL
+                .into_iter()
+                .filter(|kind| usable(kind.as_str()))
+                .map(|kind| providers::api(kind).family_pattern().to_owned())
+                .chain(ids.into_iter().map(|id| format!("^{id}/.")))
+                .collect()
+        };
         Answerable {
             names,
             families,
@@ -161,18 +324,36 @@ impl CatalogSnapshot {
         }
     }
 
+    /// A model in OpenAI's `/models` shape: when the catalog added it
+    /// (0 for the built-in entries and names it does not hold), whose it is.
+    fn shown(&self, name: &str, owned_by: String) -> ModelEntry {
+        ModelEntry {
+            id: name.to_owned(),
+            object: "model",
+            created: self.models.get(name).map_or(0, |e| e.created),
+            owned_by,
+        }
+    }
+
+    /// One resolved model in OpenAI's `/models` shape.
+    pub fn describe(&self, resolution: &Resolution) -> ModelEntry {
+        let owned_by = match &resolution.route {
+            Route::Echo => "mindgate".to_owned(),
+            Route::Upstream { provider, .. } => provider.id.clone(),
+        };
+        self.shown(&resolution.model, owned_by)
+    }
+
     /// Enabled models in OpenAI's `/models` shape.
     pub fn listing(&self) -> Vec<ModelEntry> {
         self.available
             .iter()
-            .map(|name| ModelEntry {
-                id: name.clone(),
-                object: "model",
-                created: 0,
-                owned_by: match self.models.get(name) {
+            .map(|name| {
+                let owned_by = match self.models.get(name) {
                     Some(entry) => entry.provider.clone(),
                     None => "mindgate".to_owned(),
-                },
+                };
+                self.shown(name, owned_by)
             })
             .collect()
     }
@@ -182,8 +363,10 @@ impl CatalogSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answerable {
     pub names: Vec<String>,
-    /// Regular expressions of the families whose provider can answer.
-    pub families: Vec<&'static str>,
+    /// Regular expressions of the other names that can answer: the
+    /// families and `PROVIDER/` names of providers that can, or any name
+    /// (`.`) when the default provider can.
+    pub families: Vec<String>,
     /// Catalog entries a family would match that cannot answer (disabled,
     /// or their provider lacks its key).
     pub excluded: Vec<String>,
@@ -244,5 +427,24 @@ impl Catalog {
     pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let catalog = self.clone();
         actix_web::web::block(move || catalog.reload_blocking()).await?
+    }
+}
+
+/// Catalog and provider changes made outside the server (`mindgate
+/// models`, another process) reload.
+impl Watched for Catalog {
+    fn what(&self) -> &'static str {
+        "providers and models"
+    }
+
+    fn reload_if_changed(&self) -> Result<bool, StoreError> {
+        let stamp = self
+            .db
+            .read_blocking(|conn| settings::version(conn, settings::CATALOG_VERSION))?;
+        if stamp == self.snapshot().stamp {
+            return Ok(false);
+        }
+        self.reload_blocking()?;
+        Ok(true)
     }
 }

@@ -14,7 +14,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::answer::{Completion, Usage};
-use super::catalog::{CatalogSnapshot, Route};
+use super::catalog::{CatalogSnapshot, Resolution, Route};
 use super::chat_log::{
     conversation_prefix, default_title, estimate_tokens, prompt_chars, ChatMeta, Outcome,
     PendingChatLog,
@@ -305,6 +305,7 @@ impl Core {
 pub(super) struct Resolved {
     pub subject: Subject,
     pub character: Option<Character>,
+    /// The model as the catalog names it (`Resolution::model`).
     pub model: String,
     pub snapshot: Arc<CatalogSnapshot>,
     pub route: Route,
@@ -343,9 +344,9 @@ impl Core {
         let needs_tags = self.governor.rules().needs_tags();
         let (user, character) =
             find_user_and_character(&self.db, caller.user_email, character_id, needs_tags).await?;
-        let model = model_of(model, character.as_ref())?;
         let snapshot = self.catalog.snapshot();
-        let route = snapshot.resolve(&model)?;
+        let Resolution { model, route } =
+            snapshot.resolve(&model_of(model, character.as_ref())?)?;
         Ok(Resolved {
             subject: Subject {
                 user,

@@ -15,6 +15,7 @@ mod chat_log_upkeep;
 mod chat_log_writer;
 mod echo;
 pub mod embeddings;
+mod import;
 pub mod message;
 mod protocols;
 mod providers;
@@ -28,9 +29,10 @@ mod upstream;
 mod upstream_error;
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::config::GatewayConfig;
+use crate::db::watch::Watched;
 use crate::db::{self, Db, StoreError};
 use crate::governance::Governor;
 
@@ -39,6 +41,7 @@ pub use chat::{Answer, Caller, ChatError};
 pub use chat_log::ChatLogSink;
 pub use chat_log_upkeep::ChatLogUpkeep;
 pub use chat_log_writer::ChatLogWriter;
+pub use import::{import_at_start, import_models, ImportError, ImportReport};
 pub use protocols::messages::{error_body as anthropic_error, Endpoint, MessagesHeaders};
 pub use protocols::openai_completions::TextCompletion;
 pub use recording::RecordingSettings;
@@ -54,8 +57,8 @@ pub enum StartError {
     ChatLogWriter(std::io::Error),
     #[error("cannot start the chat log upkeep: {0}")]
     ChatLogUpkeep(std::io::Error),
-    #[error("cannot start watching the policies: {0}")]
-    PolicyWatch(std::io::Error),
+    #[error("cannot start watching the database for changes: {0}")]
+    Watch(std::io::Error),
 }
 
 /// What a chat needs, and no HTTP: `complete` answers one.
@@ -120,10 +123,16 @@ impl Core {
             db.make_pages_given_back()?;
         }
         let governor = Arc::new(Governor::start(db, Governor::system_clock())?);
-        governor.watch().map_err(StartError::PolicyWatch)?;
+        let catalog = Arc::new(Catalog::load(db.clone(), secret.clone())?);
+        // Both follow changes other processes make.
+        let watched: Vec<Weak<dyn Watched>> = vec![
+            Arc::downgrade(&governor) as Weak<dyn Watched>,
+            Arc::downgrade(&catalog) as Weak<dyn Watched>,
+        ];
+        db::watch::start(watched).map_err(StartError::Watch)?;
         Ok(Core {
             db: db.clone(),
-            catalog: Arc::new(Catalog::load(db.clone(), secret.clone())?),
+            catalog,
             governor,
             recording: Arc::new(RecordingSettings::load(db.clone())?),
             config,

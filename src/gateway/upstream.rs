@@ -269,33 +269,47 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .or_else(|| header("retry-after").map(Duration::from_secs_f64))
 }
 
-/// Checks that a provider answers with its key: lists its models.
-pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<String, String> {
+/// Largest page of a provider's model list read.
+const MODEL_PAGE_LIMIT: usize = 8 << 20;
+
+/// A page of the provider's model list at `url`: its body, within
+/// `timeout` for the answer to begin and again for it to arrive, at most
+/// `MODEL_PAGE_LIMIT` bytes. The error says what went wrong in words for
+/// an admin (the provider's key redacted).
+pub async fn models_page(
+    client: &awc::Client,
+    provider: &Provider,
+    url: &str,
+    timeout: Duration,
+) -> Result<Bytes, String> {
     let api = providers::api(provider.kind);
-    let url = api.models_url(provider.base_url.trim_end_matches('/'));
-    let client = client(timeout, 1);
-    let request = api.authorize(client.get(&url), provider.api_key.as_deref());
+    let request = api.authorize(client.get(url), provider.api_key.as_deref());
     let mut response = actix_web::rt::time::timeout(timeout, request.send())
         .await
         .map_err(|_| format!("no answer from {url} within {} s", timeout.as_secs()))?
         .map_err(|e| format!("cannot reach {url}: {e}"))?;
-    let body = actix_web::rt::time::timeout(timeout, response.body().limit(8 << 20))
+    let body = actix_web::rt::time::timeout(timeout, response.body().limit(MODEL_PAGE_LIMIT))
         .await
         .map_err(|_| format!("{url} stopped answering"))?
         .map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
+    let redactor = Redactor::new(provider.api_key.as_deref());
     if !response.status().is_success() {
-        let redactor = Redactor::new(provider.api_key.as_deref());
         return Err(format!(
             "{url} answered {}: {}",
             response.status().as_u16(),
             error_detail(&redactor.bytes(body))
         ));
     }
-    let count = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["data"].as_array().map(Vec::len));
-    Ok(match count {
-        Some(n) => format!("connected: {n} models available"),
-        None => "connected".to_owned(),
+    Ok(redactor.bytes(body))
+}
+
+/// Checks that a provider answers with its key: lists its models.
+pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<String, String> {
+    let api = providers::api(provider.kind);
+    let url = api.models_url(provider.base_url.trim_end_matches('/'));
+    let body = models_page(&client(timeout, 1), provider, &url, timeout).await?;
+    Ok(match api.model_page(&body) {
+        Ok(page) => format!("connected: {} models available", page.ids.len()),
+        Err(_) => "connected".to_owned(),
     })
 }

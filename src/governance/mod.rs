@@ -18,20 +18,16 @@ mod rules;
 mod tests;
 
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::db::watch::Watched;
 use crate::db::{Db, StoreError};
 use crate::domain::{ApiKeyId, Limit, Micros, ModelPattern, Scope, Timestamp, UserId};
 use counters::{Charges, Check};
 
 pub use counters::{Counters, MemoryCounters};
 pub use rules::Rules;
-
-/// How often `Governor::watch` compares the policies in force with the
-/// database's.
-const WATCH_EVERY: Duration = Duration::from_secs(2);
 
 /// Milliseconds since the Unix epoch, now; tests put a clock of their own.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -191,37 +187,6 @@ impl Governor {
         Ok(())
     }
 
-    /// Reloads whenever the policies or the time zone change in the
-    /// database behind the governor's back (`mindgate keys create
-    /// --requires-user`, another process), checking every `WATCH_EVERY`;
-    /// the thread ends with the governor.
-    pub fn watch(self: &Arc<Self>) -> std::io::Result<()> {
-        let governor = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("policy-watch".to_owned())
-            .spawn(move || loop {
-                std::thread::sleep(WATCH_EVERY);
-                let Some(governor) = governor.upgrade() else {
-                    return;
-                };
-                let changed = governor
-                    .db
-                    .read_blocking(Rules::stamp)
-                    .map(|stamp| stamp != governor.rules().stamp_read());
-                match changed.and_then(|changed| {
-                    if changed {
-                        log::info!("policies changed in the database; reloading them");
-                        governor.reload_blocking()?;
-                    }
-                    Ok(())
-                }) {
-                    Ok(()) => {}
-                    Err(e) => log::error!("cannot check the policies for changes: {e}"),
-                }
-            })?;
-        Ok(())
-    }
-
     /// Re-reads the policies and the time zone.
     pub async fn reload(self: &Arc<Self>) -> Result<(), StoreError> {
         let governor = self.clone();
@@ -361,4 +326,21 @@ fn permits(
         });
     }
     Ok(())
+}
+
+/// Policies changed outside the server (`mindgate keys create
+/// --requires-user`, another process), or the time zone, reload.
+impl Watched for Governor {
+    fn what(&self) -> &'static str {
+        "policies"
+    }
+
+    fn reload_if_changed(&self) -> Result<bool, StoreError> {
+        let stamp = self.db.read_blocking(Rules::stamp)?;
+        if stamp == self.rules().stamp_read() {
+            return Ok(false);
+        }
+        self.reload_blocking()?;
+        Ok(true)
+    }
 }

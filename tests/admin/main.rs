@@ -10,6 +10,7 @@ mod chatlogs;
 mod cors_browser;
 mod groups;
 mod limits;
+mod models_import;
 mod pages;
 mod paths;
 mod providers;

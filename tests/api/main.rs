@@ -8,6 +8,7 @@ mod chat_log_storage;
 mod chat_log_writer;
 mod chatlogs;
 mod cli;
+mod cli_models;
 mod cors;
 mod errors;
 mod gateway;

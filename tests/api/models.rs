@@ -4,7 +4,7 @@ use actix_web::http::{Method, StatusCode};
 use mindgate::db::models;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_message, send_body, spawn_app, TestApp};
+use crate::helpers::{error_message, send, send_body, spawn_app, TestApp};
 
 async fn put_price(app: &TestApp, name: &str, body: Value) -> (StatusCode, Value) {
     let request = app.request(Method::PUT, &format!("/api/v1/models/{name}/price"));
@@ -145,4 +145,291 @@ async fn a_name_with_a_slash_is_reached_percent_encoded() {
         put_price(&app, "meta%2Fllama-3", json!({"input": 0, "output": 0})).await;
     assert_eq!(status, StatusCode::OK, "{priced}");
     assert_eq!(priced["price"]["output"], 0.0, "free is a price");
+}
+
+/// A model added through the API, asserting it was.
+async fn add(app: &TestApp, name: &str, body: Value) -> Value {
+    let (status, added) = app.post(&format!("/api/v1/models/{name}"), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "POST {name} {body}: {added}");
+    added
+}
+
+#[actix_web::test]
+async fn models_are_added_changed_and_removed_with_the_admins_rules() {
+    let app = spawn_app().await;
+    let added = add(&app, "llama3.1:8b", json!({"provider": "openai"})).await;
+    assert_eq!(
+        (
+            &added["id"],
+            &added["owned_by"],
+            &added["upstream"],
+            &added["enabled"],
+            &added["price"]
+        ),
+        (
+            &json!("llama3.1:8b"),
+            &json!("openai"),
+            &json!("llama3.1:8b"),
+            &json!(true),
+            &Value::Null
+        )
+    );
+    assert!(
+        added["created"].as_i64().unwrap() > 1_700_000_000,
+        "{added}"
+    );
+    let alias = add(
+        &app,
+        "fast",
+        json!({"provider": "openai", "upstream": "gpt-4o-mini", "enabled": false,
+               "price": {"input": 0.15, "output": 0.6}}),
+    )
+    .await;
+    assert_eq!(alias["price"]["output"], 0.6);
+
+    // Every refusal names its field, and changes nothing.
+    let before = app.count("SELECT COUNT(*) FROM models");
+    let cases: [(Method, &str, Value, u16, &str); 13] = [
+        (Method::POST, "x", json!({}), 400, "provider"),
+        (
+            Method::POST,
+            "x",
+            json!({"provider": "nowhere"}),
+            400,
+            "provider",
+        ),
+        (Method::POST, "x", json!({"provider": 1}), 400, "provider"),
+        (
+            Method::POST,
+            "x",
+            json!({"provider": "openai", "upstream": "a b"}),
+            400,
+            "upstream",
+        ),
+        (
+            Method::POST,
+            "x",
+            json!({"provider": "openai", "enabled": "yes"}),
+            400,
+            "enabled",
+        ),
+        (
+            Method::POST,
+            "x",
+            json!({"provider": "openai", "price": {"input": 1}}),
+            400,
+            "price.output",
+        ),
+        (
+            Method::POST,
+            "x",
+            json!({"provider": "openai", "colour": "red"}),
+            400,
+            "colour",
+        ),
+        (
+            Method::POST,
+            "Echo",
+            json!({"provider": "openai"}),
+            400,
+            "name",
+        ),
+        (
+            Method::POST,
+            "a%20b",
+            json!({"provider": "openai"}),
+            400,
+            "name",
+        ),
+        (
+            Method::POST,
+            "LLAMA3.1:8B",
+            json!({"provider": "openai"}),
+            409,
+            "",
+        ),
+        (
+            Method::POST,
+            "gpt-4o",
+            json!({"provider": "anthropic"}),
+            409,
+            "",
+        ),
+        (Method::PATCH, "fast", json!({}), 400, ""),
+        (
+            Method::PATCH,
+            "fast",
+            json!({"provider": "nowhere"}),
+            400,
+            "provider",
+        ),
+    ];
+    for (method, name, body, status, field) in cases {
+        let request = app.request(method.clone(), &format!("/api/v1/models/{name}"));
+        let (got, error) = send_body(request, body.to_string()).await;
+        assert_eq!(got.as_u16(), status, "{method} {name} {body}: {error}");
+        let kind = if status == 409 {
+            "conflict_error"
+        } else {
+            "invalid_request_error"
+        };
+        error_message(&error, kind);
+        if !field.is_empty() {
+            assert_eq!(
+                error["error"]["param"], field,
+                "{method} {name} {body}: {error}"
+            );
+        }
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM models"), before);
+
+    // PATCH changes what it names, in any case of the name.
+    let (status, changed) = app
+        .patch(
+            "/api/v1/models/FAST",
+            &json!({"enabled": true, "price": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        (
+            &changed["id"],
+            &changed["enabled"],
+            &changed["price"],
+            &changed["upstream"]
+        ),
+        (
+            &json!("fast"),
+            &json!(true),
+            &Value::Null,
+            &json!("gpt-4o-mini")
+        )
+    );
+    let (status, _) = app
+        .patch("/api/v1/models/nope", &json!({"enabled": true}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // DELETE: 204, then 404; a family name still resolves after.
+    for name in ["Fast", "gpt-4o"] {
+        let (status, _) = app.delete(&format!("/api/v1/models/{name}")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
+        let (status, error) = app.delete(&format!("/api/v1/models/{name}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+        error_message(&error, "not_found_error");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM models WHERE name IN ('fast', 'gpt-4o')"),
+        0
+    );
+    let (status, _) = app.delete("/api/v1/models/echo").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "echo is no catalog entry");
+}
+
+#[actix_web::test]
+async fn one_model_comes_in_the_shape_asked_for_and_names_with_a_slash_work_as_sent() {
+    let app = spawn_app().await;
+    add(&app, "meta-llama/llama-3-8b", json!({"provider": "openai"})).await;
+    for path in [
+        "/api/v1/models/meta-llama/llama-3-8b",
+        "/api/v1/models/meta-llama%2Fllama-3-8b",
+        "/api/v1/models/META-LLAMA/Llama-3-8B",
+    ] {
+        let (status, model) = app.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {model}");
+        assert_eq!(
+            model["id"], "meta-llama/llama-3-8b",
+            "{path}: the catalog's name"
+        );
+        assert_eq!(model["object"], "model");
+    }
+    let (status, changed) = app
+        .patch(
+            "/api/v1/models/meta-llama/llama-3-8b",
+            &json!({"upstream": "llama3:8b"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &changed["upstream"]),
+        (StatusCode::OK, &json!("llama3:8b"))
+    );
+
+    let anthropic = |path: &str| {
+        app.request(Method::GET, path)
+            .insert_header(("anthropic-version", "2023-06-01"))
+    };
+    let (status, model) = send(anthropic("/api/v1/models/GPT-4O")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        model,
+        json!({"type": "model", "id": "gpt-4o", "display_name": "gpt-4o",
+               "created_at": "1970-01-01T00:00:00.000Z"})
+    );
+    let (status, error) = send(anthropic("/api/v1/models/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error["type"], "error", "Anthropic's envelope: {error}");
+    assert_eq!(error["error"]["type"], "not_found_error");
+    let (_, echo) = app.get("/api/v1/models/ECHO").await;
+    assert_eq!(
+        (&echo["id"], &echo["owned_by"]),
+        (&json!("echo"), &json!("mindgate"))
+    );
+    // Disabled, or a family name whose provider has no key: not there.
+    let (status, _) = app
+        .patch("/api/v1/models/gpt-4o", &json!({"enabled": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/v1/models/gpt-4o",
+        "/api/v1/models/gpt-4o-2024-08-06",
+        "/api/v1/models/openai/gpt-4o",
+    ] {
+        let (status, error) = app.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {error}");
+    }
+}
+
+#[actix_web::test]
+async fn a_model_a_policy_closes_is_a_404_like_in_the_listing() {
+    let app = spawn_app().await;
+    app.create_user(&json!({"email": "ann@example.com", "tags": ["interns"]}))
+        .await;
+    app.put_policy("tag:interns", &json!({"models": ["echo"]}))
+        .await;
+    let as_ann = |path: &str| {
+        app.request(Method::GET, path)
+            .insert_header(("x-user-email", "ann@example.com"))
+    };
+    let (status, _) = send(as_ann("/api/v1/models/echo")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(as_ann("/api/v1/models/gpt-4o")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get("/api/v1/models/gpt-4o").await;
+    assert_eq!(status, StatusCode::OK, "open to everyone else");
+}
+
+#[actix_web::test]
+async fn a_chat_key_reads_models_but_cannot_change_them() {
+    let app = spawn_app().await;
+    let (_, chat_key) = app.add_key("chat", mindgate::domain::KeyScope::Chat);
+    let with_chat_key = |method: Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .insert_header(("x-api-key", chat_key.as_str()))
+    };
+    let (status, _) = send(with_chat_key(Method::GET, "/api/v1/models/gpt-4o")).await;
+    assert_eq!(status, StatusCode::OK);
+    for method in [Method::POST, Method::PATCH, Method::DELETE] {
+        let request = with_chat_key(method.clone(), "/api/v1/models/gpt-4o");
+        let (status, error) = send_body(request, json!({"provider": "openai"}).to_string()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}: {error}");
+        error_message(&error, "permission_error");
+    }
+    let request = with_chat_key(Method::POST, "/api/v1/providers/openai/models/sync");
+    let (status, _) = send(request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM models WHERE name = 'gpt-4o'"),
+        1
+    );
 }

@@ -1,4 +1,5 @@
 use actix_web::http::{Method, StatusCode};
+use mindgate::db::settings::DefaultProvider;
 use mindgate::domain::{
     CharacterInput, Email, JsonObject, ModelPattern, NewCharacter, Scope, Tags,
 };
@@ -208,8 +209,12 @@ async fn the_document_offers_the_models_that_can_answer() {
     let model = &doc["components"]["schemas"]["Model"];
     assert_eq!(model["enum"], json!(["echo", null]), "{model}");
 
-    // With keys, the catalog's enabled models and both families.
+    // With keys, the catalog's enabled models and both families (and no
+    // default provider, which the mock's base URL would make `openai`).
     let gw = spawn_gateway().await;
+    gw.app
+        .set_default_provider(DefaultProvider::None, None)
+        .await;
     let (_, doc) = send(gw.app.client.get(gw.app.url("/api/v1/openapi.json"))).await;
     let model = &doc["components"]["schemas"]["Model"];
     let names = model["anyOf"][0]["enum"].as_array().unwrap();

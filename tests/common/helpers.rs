@@ -13,6 +13,7 @@ use mindgate::admin::password;
 use mindgate::admin::paths::Urls;
 use mindgate::config::{AppConfig, GatewayConfig};
 use mindgate::db::chat_logs::{ChatStatus, NewChatLog};
+use mindgate::db::settings::{self, DefaultProvider};
 use mindgate::db::{admins, api_keys, usage, Db, StoreError};
 use mindgate::domain::{AdminId, ApiKey, ApiKeyId, Email, KeyScope, Timestamp};
 use mindgate::startup::Application;
@@ -243,6 +244,68 @@ impl TestApp {
         }
     }
 
+    /// Sets the default provider as `mindgate models default` does, from
+    /// outside the server, and waits until the server sees it.
+    pub async fn set_default_provider(&self, choice: DefaultProvider, takes_to: Option<&str>) {
+        self.db
+            .write_blocking(|tx| settings::set_default_provider(tx, &choice))
+            .expect("set the default provider");
+        self.wait_for_model("no-such-model-anywhere", takes_to)
+            .await;
+    }
+
+    /// Waits (at most 10 s) until `GET /models/{name}` says the model is
+    /// `owned_by` that provider (`None`: a 404): for changes made behind
+    /// the server's back, which it follows within seconds. For names
+    /// outside the catalog (the route reads catalog entries from the
+    /// database itself; `wait_listed` waits for those).
+    pub async fn wait_for_model(&self, name: &str, owned_by: Option<&str>) {
+        let path = format!("/api/v1/models/{name}");
+        self.wait_for_owner(name, owned_by, async || {
+            let (status, model) = self.get(&path).await;
+            (status == StatusCode::OK)
+                .then(|| model["owned_by"].as_str().map(String::from))
+                .flatten()
+        })
+        .await;
+    }
+
+    /// Waits (at most 10 s) until `GET /models` lists `name` as `owned_by`
+    /// that provider (`None`: not at all).
+    pub async fn wait_listed(&self, name: &str, owned_by: Option<&str>) {
+        self.wait_for_owner(name, owned_by, async || {
+            let (_, listed) = self.get("/api/v1/models").await;
+            listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == name)
+                .and_then(|m| m["owned_by"].as_str().map(String::from))
+        })
+        .await;
+    }
+
+    /// Asks `owner` every 50 ms, for 10 s at most, until it says `owned_by`.
+    async fn wait_for_owner(
+        &self,
+        name: &str,
+        owned_by: Option<&str>,
+        mut owner: impl AsyncFnMut() -> Option<String>,
+    ) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = owner().await;
+            if now.as_deref() == owned_by {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} is {now:?}, not {owned_by:?}"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The first column of the first row `sql` finds.
     pub fn count(&self, sql: &str) -> i64 {
         self.db
@@ -354,6 +417,10 @@ where
 {
     let status = response.status();
     let body = response.body().limit(64 << 20).await.expect("read body");
+    // A 204 has no body.
+    if body.is_empty() && status == StatusCode::NO_CONTENT {
+        return (status, Value::Null);
+    }
     let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
         panic!(
             "{status}: body is not JSON ({e}): {}",

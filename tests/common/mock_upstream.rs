@@ -3,7 +3,9 @@
 //! OpenAI's Responses API (`/v1/responses`, which it may be told not to
 //! serve: a 404 then) and Anthropic Messages (`/v1/messages`, and its
 //! `/v1/messages/count_tokens`), as JSON and as SSE, lists its models
-//! (`/v1/models`), makes OpenAI embeddings (`/v1/embeddings`), and fails on demand: a queue of faults, one per request,
+//! (`/v1/models`: OpenAI's list, or Anthropic's pages to a request with
+//! `anthropic-version`; the ids as set), makes OpenAI embeddings
+//! (`/v1/embeddings`), and fails on demand: a queue of faults, one per request,
 //! or every key refused but one. Its usage may report prompt cache tokens,
 //! or be left out. Its answers are text, or (`MockAnswer::Full`) thinking,
 //! text and a tool call, streamed with every event each vendor sends; the
@@ -218,6 +220,10 @@ struct State {
     responses_off: AtomicBool,
     /// It serves OpenAI's legacy text completions (`serve_completions`).
     serves_completions: std::sync::atomic::AtomicBool,
+    /// The ids `/v1/models` lists; `mock-1` to `mock-3` until set.
+    model_ids: Mutex<Option<Vec<String>>>,
+    /// Requests for `/v1/models` (pages) so far.
+    model_lists: AtomicUsize,
 }
 
 /// How much of an answer's body `sent_body` keeps.
@@ -308,6 +314,16 @@ impl MockUpstream {
         *self.state.answer.lock().unwrap() = answer;
     }
 
+    /// The model ids `/v1/models` lists from now on.
+    pub fn list_models(&self, ids: &[&str]) {
+        *self.state.model_ids.lock().unwrap() = Some(ids.iter().map(|id| id.to_string()).collect());
+    }
+
+    /// Requests for `/v1/models` (each page of Anthropic's) so far.
+    pub fn model_lists(&self) -> usize {
+        self.state.model_lists.load(Ordering::SeqCst)
+    }
+
     /// The latest answer's body (whole, or the stream so far) as the mock
     /// sent it.
     pub fn sent_body(&self) -> Vec<u8> {
@@ -376,12 +392,62 @@ async fn responses(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Ht
     answer(Protocol::Responses, req, body, state).await
 }
 
+/// OpenAI's list of every model; to a request with `anthropic-version`,
+/// Anthropic's page of `limit` (20 by default, two at most) after
+/// `after_id`.
 async fn models(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    if let Some(refused) = refuse_key(Protocol::OpenAi, &credential(&req), &state) {
+    state.model_lists.fetch_add(1, Ordering::SeqCst);
+    let anthropic = req.headers().contains_key("anthropic-version");
+    let protocol = if anthropic {
+        Protocol::Anthropic
+    } else {
+        Protocol::OpenAi
+    };
+    if let Some(refused) = refuse_key(protocol, &credential(&req), &state) {
         return refused;
     }
-    HttpResponse::Ok()
-        .json(json!({ "data": [{ "id": "mock-1" }, { "id": "mock-2" }, { "id": "mock-3" }] }))
+    let ids = state
+        .model_ids
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| ["mock-1", "mock-2", "mock-3"].map(String::from).to_vec());
+    if !anthropic {
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({ "id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mock" }))
+            .collect();
+        return HttpResponse::Ok().json(json!({ "object": "list", "data": data }));
+    }
+    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    // Never more than two a page, whatever was asked: a client must follow
+    // `has_more` (Anthropic serves at most 1000).
+    let limit = param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .min(2);
+    let from = param("after_id")
+        .and_then(|after| ids.iter().position(|id| *id == after))
+        .map_or(0, |at| at + 1);
+    let page: Vec<&String> = ids.iter().skip(from).take(limit).collect();
+    let data: Vec<Value> = page
+        .iter()
+        .map(|id| json!({ "type": "model", "id": id, "display_name": id, "created_at": "2025-01-01T00:00:00Z" }))
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "data": data,
+        "has_more": from + page.len() < ids.len(),
+        "first_id": page.first(),
+        "last_id": page.last(),
+    }))
 }
 
 /// The credential a request carried: its `Authorization` or `x-api-key`.

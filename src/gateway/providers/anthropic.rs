@@ -2,9 +2,11 @@
 //! OpenAI-shaped messages and parameters translated into its request, and
 //! its answer (whole or streamed) into a `Completion` or `Piece`s.
 
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{BodyInput, ProviderApi, StreamEvent, Wire, WireReader};
+use super::{BodyInput, Listed, ModelPage, ProviderApi, StreamEvent, Wire, WireReader};
 use crate::gateway::answer::{Completion, Finish, Piece, Usage};
 use crate::gateway::message::{ChatMessage, Content, Part, PartKind, Role};
 use crate::gateway::upstream_error::ProviderError;
@@ -47,8 +49,30 @@ impl ProviderApi for Anthropic {
         format!("{base_url}/v1/messages")
     }
 
+    /// The largest page Anthropic serves.
     fn models_url(&self, base_url: &str) -> String {
-        format!("{base_url}/v1/models")
+        format!("{base_url}/v1/models?limit=1000")
+    }
+
+    fn models_url_after(&self, base_url: &str, after: &str) -> Option<String> {
+        let after = utf8_percent_encode(after, NON_ALPHANUMERIC);
+        Some(format!("{}&after_id={after}", self.models_url(base_url)))
+    }
+
+    /// `{"data": [{"id": ...}], "has_more", "last_id"}`, in pages.
+    fn model_page(&self, body: &[u8]) -> serde_json::Result<ModelPage> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<Listed>,
+            #[serde(default)]
+            has_more: bool,
+            last_id: Option<String>,
+        }
+        let page: Page = serde_json::from_slice(body)?;
+        Ok(ModelPage {
+            ids: page.data.into_iter().map(|m| m.id).collect(),
+            last: page.last_id.filter(|_| page.has_more),
+        })
     }
 
     fn count_tokens_url(&self, base_url: &str) -> Option<String> {

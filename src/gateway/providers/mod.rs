@@ -80,6 +80,19 @@ pub struct StreamEvent {
     pub last: bool,
 }
 
+/// A page of a provider's model list.
+pub struct ModelPage {
+    pub ids: Vec<String>,
+    /// The last id, when more pages follow.
+    pub last: Option<String>,
+}
+
+/// A model of a provider's list: its id is all mindgate reads.
+#[derive(serde::Deserialize)]
+pub struct Listed {
+    pub id: String,
+}
+
 /// An upstream protocol.
 pub trait ProviderApi: Sync {
     fn wire(&self) -> Wire;
@@ -101,8 +114,17 @@ pub trait ProviderApi: Sync {
         None
     }
 
-    /// Where its models are listed (to test a connection).
+    /// Where its models are listed (to test a connection, to import them).
     fn models_url(&self, base_url: &str) -> String;
+
+    /// Where the page of its model list after the model `after` is, for
+    /// a list that comes in pages.
+    fn models_url_after(&self, _base_url: &str, _after: &str) -> Option<String> {
+        None
+    }
+
+    /// One page of its model list, read.
+    fn model_page(&self, body: &[u8]) -> serde_json::Result<ModelPage>;
 
     /// Where a request's input tokens are counted, when it counts them.
     fn count_tokens_url(&self, _base_url: &str) -> Option<String> {

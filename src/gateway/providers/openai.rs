@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{BodyInput, ProviderApi, StreamEvent, Wire, WireReader};
+use super::{BodyInput, Listed, ModelPage, ProviderApi, StreamEvent, Wire, WireReader};
 use crate::gateway::answer::{Completion, Finish, Piece, Usage};
 use crate::gateway::message::Content;
 use crate::gateway::upstream_error::{ProviderError, UpstreamError};
@@ -38,7 +38,7 @@ impl ProviderApi for OpenAi {
     /// OpenAI itself does; other OpenAI-compatible servers (Ollama,
     /// vLLM...) may need none.
     fn needs_key(&self, base_url: &str) -> bool {
-        base_url.starts_with("https://api.openai.com")
+        is_openai(base_url)
     }
 
     fn chat_url(&self, base_url: &str) -> String {
@@ -62,6 +62,19 @@ impl ProviderApi for OpenAi {
 
     fn embeddings_url(&self, base_url: &str) -> Option<String> {
         Some(format!("{base_url}/embeddings"))
+    }
+
+    /// `{"data": [{"id": ...}, ...]}`, all at once.
+    fn model_page(&self, body: &[u8]) -> serde_json::Result<ModelPage> {
+        #[derive(Deserialize)]
+        struct List {
+            data: Vec<Listed>,
+        }
+        let list: List = serde_json::from_slice(body)?;
+        Ok(ModelPage {
+            ids: list.data.into_iter().map(|m| m.id).collect(),
+            last: None,
+        })
     }
 
     fn authorize(&self, request: awc::ClientRequest, key: Option<&str>) -> awc::ClientRequest {
@@ -124,6 +137,12 @@ impl ProviderApi for OpenAi {
     fn family_pattern(&self) -> &'static str {
         "^(gpt-|chatgpt-|o[0-9]|text-embedding-)"
     }
+}
+
+/// Whether a base URL is OpenAI's own service, rather than another server
+/// that speaks its API.
+pub fn is_openai(base_url: &str) -> bool {
+    base_url.starts_with("https://api.openai.com")
 }
 
 // The answer's wire shapes, read straight into structs: only the fields

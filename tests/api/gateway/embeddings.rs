@@ -7,6 +7,7 @@
 use actix_web::http::StatusCode;
 use base64::Engine;
 use mindgate::db::models;
+use mindgate::db::settings::DefaultProvider;
 use mindgate::domain::KeyScope;
 use serde_json::{json, Value};
 
@@ -163,6 +164,10 @@ async fn strings_lists_and_token_ids_are_each_embedded_and_counted() {
 #[actix_web::test]
 async fn each_bad_field_is_refused_by_name_and_changes_nothing() {
     let gw = spawn_gateway().await;
+    // With no default provider, for an unknown name to be one.
+    gw.app
+        .set_default_provider(DefaultProvider::None, None)
+        .await;
     let model = "text-embedding-3-small";
     let too_many: Vec<&str> = vec!["x"; 2049];
     let enough: Vec<&str> = vec!["x"; 2048];

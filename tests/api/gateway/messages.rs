@@ -8,6 +8,7 @@
 
 use actix_web::http::header::HeaderMap;
 
+use mindgate::db::settings::DefaultProvider;
 use mindgate::domain::KeyScope;
 
 use super::*;
@@ -513,6 +514,8 @@ type Refusal<'a> = (
 async fn mindgates_own_errors_on_these_routes_are_in_anthropics_envelope() {
     let gw = spawn_gateway_with(|c| c.max_body_bytes = 4096).await;
     let app = &gw.app;
+    // The mock's base URL would make `openai` the default provider.
+    app.set_default_provider(DefaultProvider::None, None).await;
     let send = |path: &str, key: Option<&str>, body: String, headers: Vec<(&str, String)>| {
         let mut request = app
             .client

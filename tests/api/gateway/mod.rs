@@ -10,6 +10,7 @@ mod echo;
 mod embeddings;
 mod faults;
 mod http_free;
+mod local_models;
 mod logging;
 mod messages;
 mod messages_upstream;

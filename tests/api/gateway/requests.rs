@@ -1,6 +1,7 @@
 //! What the gateway refuses before anything goes upstream.
 
 use actix_web::http::StatusCode;
+use mindgate::db::settings::DefaultProvider;
 use serde_json::json;
 
 use super::*;
@@ -71,6 +72,10 @@ async fn bad_requests_name_the_field_and_go_nowhere() {
 #[actix_web::test]
 async fn unknown_models_are_refused_with_the_list_of_available_ones() {
     let gw = spawn_gateway().await;
+    // The mock's base URL would make `openai` the default provider.
+    gw.app
+        .set_default_provider(DefaultProvider::None, None)
+        .await;
     let (status, error) = gw.complete(&hello("llama-9000")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = error_message(&error, "invalid_request_error");
