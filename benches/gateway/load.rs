@@ -18,30 +18,54 @@ pub const HELD_BODY: &str =
 const STREAM_BODY: &str =
     r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],"stream":true}"#;
 
-/// What an API's streams are sent, and what its answers must be.
+/// An API the mock speaks: what its clients send, and what its answers
+/// are (the mock's, which must arrive unchanged).
 pub struct Api {
+    /// Its name in the tables.
+    pub name: &'static str,
+    /// Where the provider serves it; mindgate serves it at `/api` and
+    /// the same path.
+    pub path: &'static str,
     /// Headers its clients send with every request.
     pub headers: &'static [(&'static str, &'static str)],
+    /// A request for a whole answer.
+    pub body: &'static str,
     /// The whole answer, byte for byte.
-    pub answer: &'static str,
-    pub stream_body: &'static str,
+    pub answer: fn() -> String,
+    pub stream: Option<Streamed>,
+}
+
+/// How an API streams.
+pub struct Streamed {
+    pub body: &'static str,
+    /// The provider's events, each ready for the wire.
+    pub events: fn() -> Vec<String>,
     /// Found once the first token of a stream has come.
     pub first_token: &'static [u8],
-    /// Events in a stream.
-    pub events: usize,
+    /// Events (`data:` lines) that reach the client.
+    pub count: usize,
     /// How a stream ends.
     pub last: &'static [u8],
+    /// What the answer's text comes in, and how many: "64 deltas".
+    pub pieces: (usize, &'static str),
 }
 
 /// Chat completions: the usage chunk mindgate asks for must not reach the
 /// client.
 pub const CHAT: Api = Api {
+    name: "chat completions",
+    path: "/v1/chat/completions",
     headers: &[],
-    answer: COMPLETION,
-    stream_body: STREAM_BODY,
-    first_token: br#""content":""#,
-    events: mock::STREAM_CHUNKS + 1,
-    last: b"data: [DONE]\n\n",
+    body: BODY,
+    answer: || COMPLETION.to_owned(),
+    stream: Some(Streamed {
+        body: STREAM_BODY,
+        events: mock::chat_events,
+        first_token: br#""content":""#,
+        count: mock::STREAM_CHUNKS + 1,
+        last: b"data: [DONE]\n\n",
+        pieces: (mock::STREAM_CHUNKS, "chunks"),
+    }),
 };
 
 /// Where requests go, with the headers every request carries.
@@ -49,16 +73,20 @@ pub struct Target {
     url: String,
     api_key: String,
     api: &'static Api,
+    /// `api`'s whole answer.
+    answer: String,
     /// The user named in `X-User-Email`, if any.
     user_email: Option<&'static str>,
 }
 
 impl Target {
-    pub fn new(url: String, api_key: &str) -> Target {
+    /// `api` at `origin` (the mock's, or mindgate's `/api`).
+    pub fn new(origin: &str, api: &'static Api, api_key: &str) -> Target {
         Target {
-            url,
+            url: format!("{origin}{}", api.path),
             api_key: api_key.to_owned(),
-            api: &CHAT,
+            api,
+            answer: (api.answer)(),
             user_email: None,
         }
     }
@@ -69,11 +97,6 @@ impl Target {
             user_email: Some(email),
             ..self
         }
-    }
-
-    /// The same target, speaking `api`.
-    pub fn speaking(self, api: &'static Api) -> Target {
-        Target { api, ..self }
     }
 
     fn send(&self, client: &awc::Client, body: &'static str) -> awc::SendClientRequest {
@@ -181,7 +204,7 @@ async fn complete(target: &Target, client: &awc::Client, body: &'static str) {
         response.status()
     );
     let body = response.body().await.expect("reading the answer failed");
-    assert_eq!(body, target.api.answer.as_bytes(), "unexpected answer");
+    assert_eq!(body, target.answer.as_bytes(), "unexpected answer");
 }
 
 /// Sequential streams over one connection.
@@ -224,9 +247,10 @@ pub async fn streams(target: &Target, count: usize) -> Streams {
 /// One streamed answer: the time to its first content event and to its
 /// end. Every event must arrive, and nothing else.
 async fn stream(target: &Target, client: &awc::Client) -> (Duration, Duration) {
+    let api = target.api.stream.as_ref().expect("an API that streams");
     let start = Instant::now();
     let mut response = target
-        .send(client, target.api.stream_body)
+        .send(client, api.body)
         .await
         .expect("stream request failed");
     assert!(
@@ -239,13 +263,13 @@ async fn stream(target: &Target, client: &awc::Client) -> (Duration, Duration) {
     let mut first_token = None;
     while let Some(chunk) = response.next().await {
         received.extend_from_slice(&chunk.expect("reading the stream failed"));
-        if first_token.is_none() && mock::find(&received, target.api.first_token).is_some() {
+        if first_token.is_none() && mock::find(&received, api.first_token).is_some() {
             first_token = Some(start.elapsed());
         }
     }
     let total = start.elapsed();
     let events = received.windows(6).filter(|w| w == b"data: ").count();
-    assert_eq!(events, target.api.events, "events in the stream");
-    assert!(received.ends_with(target.api.last), "stream not closed");
+    assert_eq!(events, api.count, "events in the stream");
+    assert!(received.ends_with(api.last), "stream not closed");
     (first_token.expect("no content in the stream"), total)
 }

@@ -11,8 +11,10 @@
 //! with no policy, for what the policy check costs; after them, the
 //! counters must hold every completion sent.
 //!
-//! Then the Anthropic Messages API, whole and streamed, direct and through
-//! a mindgate of its own.
+//! Then the APIs passed through: Anthropic's Messages API, whole and
+//! streamed, direct and through a mindgate of its own; and on another,
+//! OpenAI's Responses (whole and streamed), embeddings and legacy
+//! completions.
 //!
 //! Last, a thousand completions at once, each of which the mock answers
 //! after a second, as many chats wait on a model: nothing may queue them.
@@ -21,7 +23,10 @@ mod governed;
 mod load;
 mod messages;
 mod mock;
+mod openai;
+mod passed;
 mod report;
+mod responses;
 mod server;
 
 use std::net::SocketAddr;
@@ -31,7 +36,7 @@ use std::time::{Duration, Instant};
 use actix_web::rt::{System, SystemRunner};
 use mindgate::domain::UserId;
 
-use load::{Streams, Target, Throughput, BODY, HELD_BODY};
+use load::{Streams, Target, Throughput, BODY, CHAT, HELD_BODY};
 use report::{ChatLogs, Held, Level, Policies, Results};
 use server::Mindgate;
 
@@ -68,7 +73,7 @@ struct Route {
 impl Route {
     fn direct(upstream: SocketAddr, api_key: &str) -> Route {
         Route::new(
-            Target::new(format!("http://{upstream}/v1/chat/completions"), api_key),
+            Target::new(&format!("http://{upstream}"), &CHAT, api_key),
             None,
         )
     }
@@ -76,9 +81,9 @@ impl Route {
     fn mindgate(db: PathBuf, upstream: SocketAddr, record_chats: bool) -> (Route, String) {
         let key = server::create_key(&db);
         let mindgate = Mindgate::start(&db, upstream, record_chats);
-        let url = format!("http://{}/api/v1/chat/completions", mindgate.address);
+        let target = Target::new(&format!("http://{}/api", mindgate.address), &CHAT, &key);
         let instance = Instance { mindgate, db };
-        (Route::new(Target::new(url, &key), Some(instance)), key)
+        (Route::new(target, Some(instance)), key)
     }
 
     /// A mindgate (chat logging on) whose requests all name the bench's
@@ -197,7 +202,18 @@ fn main() {
         logged_streams.add(logged.streams(&system, STREAMS_PER_ROUND));
     }
 
-    let messages = messages::measure(&system, upstream, &dir.path().join("messages.db"));
+    let messages = passed::measure(
+        &system,
+        upstream,
+        &dir.path().join("messages.db"),
+        passed::MESSAGES,
+    );
+    let openai = passed::measure(
+        &system,
+        upstream,
+        &dir.path().join("openai.db"),
+        passed::OPENAI,
+    );
 
     let held = held(&system, &mut direct, &mut logged);
 
@@ -218,6 +234,7 @@ fn main() {
         },
         held,
         messages,
+        openai,
         peak_rss_kib,
         chat_logs: ChatLogs {
             sent_logging_on,

@@ -1,8 +1,9 @@
 //! The mock upstream: a minimal HTTP/1.1 server on one thread that speaks
-//! OpenAI's chat completions and Anthropic's Messages API. It is bare tokio so that it costs as little CPU as possible, and
-//! so that each stream event goes out in its own write, as a real provider's
-//! tokens do. It answers at once, or after `HOLD` when asked to in the
-//! request (as a model takes its time).
+//! OpenAI's chat completions and every API that mindgate passes through
+//! (`passed::APIS`). It is bare tokio so that it costs as little CPU as
+//! possible, and so that each stream event goes out in its own write, as a
+//! real provider's tokens do. It answers at once, or after `HOLD` when a
+//! chat completion asks for it (as a model takes its time).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::messages;
+use crate::load::{Api, CHAT};
+use crate::passed;
 
 /// How long a request that carries `HOLD_MARKER` waits for its answer.
 pub const HOLD: Duration = Duration::from_secs(1);
@@ -38,75 +40,113 @@ const CHUNK_HEAD: &str = concat!(
     r#""system_fingerprint":"fp_b376dfbbd5","choices":"#
 );
 
+/// The words of every streamed answer's text, one a delta: "Hello", then
+/// these in turn.
 const WORDS: [&str; 8] = [
     " The", " quick", " brown", " fox", " jumps", " over", " lazy", " dogs",
 ];
 
+/// The `i`th delta of a streamed answer's text.
+pub fn word(i: usize) -> &'static str {
+    if i == 0 {
+        "Hello"
+    } else {
+        WORDS[i % WORDS.len()]
+    }
+}
+
+/// A server-sent event with a name, as Anthropic's and OpenAI's Responses
+/// streams have them.
+pub fn named_event(name: &str, data: &str) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+fn chunk(choices: &str, tail: &str) -> String {
+    format!("data: {CHUNK_HEAD}{choices}{tail}}}\n\n")
+}
+
+/// A streamed chat completion's chunks, the usage chunk and `[DONE]` aside.
+pub fn chat_events() -> Vec<String> {
+    (0..STREAM_CHUNKS)
+        .map(|i| match i {
+            0 => chunk(
+                r#"[{"index":0,"delta":{"role":"assistant","content":"Hello","refusal":null},"logprobs":null,"finish_reason":null}]"#,
+                "",
+            ),
+            i if i == STREAM_CHUNKS - 1 => chunk(
+                r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"#,
+                "",
+            ),
+            i => chunk(
+                &format!(
+                    r#"[{{"index":0,"delta":{{"content":"{}"}},"logprobs":null,"finish_reason":null}}]"#,
+                    word(i)
+                ),
+                "",
+            ),
+        })
+        .collect()
+}
+
+/// An API's answers, framed for the wire.
+struct Framed {
+    whole: Vec<u8>,
+    /// Chunks of a chunked body; empty for an API that does not stream.
+    events: Vec<Vec<u8>>,
+}
+
+impl Framed {
+    fn new(api: &Api) -> Framed {
+        let whole = (api.answer)();
+        let events = api.stream.as_ref().map_or_else(Vec::new, |stream| {
+            (stream.events)().iter().map(|e| sse_frame(e)).collect()
+        });
+        Framed {
+            whole: format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{whole}",
+                whole.len()
+            )
+            .into_bytes(),
+            events,
+        }
+    }
+}
+
 /// Every answer, framed for the wire once at start.
 struct Answers {
-    completion: Vec<u8>,
-    stream_head: &'static [u8],
-    events: Vec<Vec<u8>>,
+    chat: Framed,
     usage: Vec<u8>,
     done: Vec<u8>,
-    /// The Messages API's, whole and streamed (its last event ends the
-    /// body).
-    message: Vec<u8>,
-    message_events: Vec<Vec<u8>>,
+    /// `passed::APIS`', in order (each stream's last event ends its body).
+    passed: Vec<Framed>,
 }
+
+const STREAM_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
+const BODY_END: &[u8] = b"0\r\n\r\n";
 
 impl Answers {
     fn new() -> Answers {
-        let chunk = |choices: &str, tail: &str| {
-            sse_frame(&format!("data: {CHUNK_HEAD}{choices}{tail}}}\n\n"))
-        };
-        let events = (0..STREAM_CHUNKS)
-            .map(|i| match i {
-                0 => chunk(
-                    r#"[{"index":0,"delta":{"role":"assistant","content":"Hello","refusal":null},"logprobs":null,"finish_reason":null}]"#,
-                    "",
-                ),
-                i if i == STREAM_CHUNKS - 1 => chunk(
-                    r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"#,
-                    "",
-                ),
-                i => chunk(
-                    &format!(
-                        r#"[{{"index":0,"delta":{{"content":"{}"}},"logprobs":null,"finish_reason":null}}]"#,
-                        WORDS[i % WORDS.len()]
-                    ),
-                    "",
-                ),
-            })
-            .collect();
-        let usage = chunk(
+        let usage = sse_frame(&chunk(
             "[]",
             r#","usage":{"prompt_tokens":8,"completion_tokens":63,"total_tokens":71}"#,
-        );
+        ));
         let mut done = sse_frame("data: [DONE]\n\n");
-        done.extend_from_slice(b"0\r\n\r\n");
-        let mut message_events: Vec<Vec<u8>> =
-            messages::events().iter().map(|e| sse_frame(e)).collect();
-        if let Some(last) = message_events.last_mut() {
-            last.extend_from_slice(b"0\r\n\r\n");
-        }
+        done.extend_from_slice(BODY_END);
+        let passed = passed::APIS
+            .iter()
+            .map(|api| {
+                let mut framed = Framed::new(api);
+                if let Some(last) = framed.events.last_mut() {
+                    last.extend_from_slice(BODY_END);
+                }
+                framed
+            })
+            .collect();
         Answers {
-            completion: format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{COMPLETION}",
-                COMPLETION.len()
-            )
-            .into_bytes(),
-            stream_head: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n",
-            events,
+            chat: Framed::new(&CHAT),
             usage,
             done,
-            message: format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
-                messages::MESSAGE.len(),
-                messages::MESSAGE
-            )
-            .into_bytes(),
-            message_events,
+            passed,
         }
     }
 }
@@ -154,32 +194,45 @@ pub fn start() -> SocketAddr {
     address
 }
 
-struct Request {
-    known_path: bool,
-    /// To `/v1/messages`, not chat completions.
-    messages: bool,
-    stream: bool,
-    include_usage: bool,
-    hold: bool,
+enum Request {
+    Chat {
+        stream: bool,
+        include_usage: bool,
+        hold: bool,
+    },
+    /// To the `passed::APIS` at this index.
+    Passed {
+        index: usize,
+        stream: bool,
+    },
+    Unknown,
 }
 
 /// Serves one keep-alive connection until the client closes it.
 async fn serve(mut stream: TcpStream, answers: Arc<Answers>) {
     let mut buffer = Vec::with_capacity(8192);
     while let Some(request) = read_request(&mut stream, &mut buffer).await {
-        let written = if !request.known_path {
-            stream
-                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
-                .await
-        } else if request.messages {
-            write_message(&mut stream, &answers, request.stream).await
-        } else if request.stream {
-            write_stream(&mut stream, &answers, request.include_usage).await
-        } else {
-            if request.hold {
-                tokio::time::sleep(HOLD).await;
+        let written = match request {
+            Request::Unknown => {
+                stream
+                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                    .await
             }
-            stream.write_all(&answers.completion).await
+            Request::Passed {
+                index,
+                stream: streamed,
+            } => write_answer(&mut stream, &answers.passed[index], streamed).await,
+            Request::Chat {
+                stream: true,
+                include_usage,
+                ..
+            } => write_chat_stream(&mut stream, &answers, include_usage).await,
+            Request::Chat { hold, .. } => {
+                if hold {
+                    tokio::time::sleep(HOLD).await;
+                }
+                stream.write_all(&answers.chat.whole).await
+            }
         };
         if written.is_err() {
             return;
@@ -187,13 +240,13 @@ async fn serve(mut stream: TcpStream, answers: Arc<Answers>) {
     }
 }
 
-async fn write_stream(
+async fn write_chat_stream(
     stream: &mut TcpStream,
     answers: &Answers,
     include_usage: bool,
 ) -> std::io::Result<()> {
-    stream.write_all(answers.stream_head).await?;
-    for event in &answers.events {
+    stream.write_all(STREAM_HEAD).await?;
+    for event in &answers.chat.events {
         stream.write_all(event).await?;
     }
     // Like OpenAI: the usage chunk only when `stream_options` asks for it.
@@ -203,16 +256,16 @@ async fn write_stream(
     stream.write_all(&answers.done).await
 }
 
-async fn write_message(
+async fn write_answer(
     stream: &mut TcpStream,
-    answers: &Answers,
+    answer: &Framed,
     streamed: bool,
 ) -> std::io::Result<()> {
     if !streamed {
-        return stream.write_all(&answers.message).await;
+        return stream.write_all(&answer.whole).await;
     }
-    stream.write_all(answers.stream_head).await?;
-    for event in &answers.message_events {
+    stream.write_all(STREAM_HEAD).await?;
+    for event in &answer.events {
         stream.write_all(event).await?;
     }
     Ok(())
@@ -233,13 +286,22 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
             let end = head_end + 4 + length;
             if buffer.len() >= end {
                 let body = &buffer[head_end + 4..end];
-                let messages = head.starts_with("POST /v1/messages ");
-                let request = Request {
-                    known_path: messages || head.starts_with("POST /v1/chat/completions "),
-                    messages,
-                    stream: find(body, br#""stream":true"#).is_some(),
-                    include_usage: find(body, br#""include_usage":true"#).is_some(),
-                    hold: find(body, HOLD_MARKER.as_bytes()).is_some(),
+                let stream = find(body, br#""stream":true"#).is_some();
+                let posted = |api: &Api| {
+                    head.strip_prefix("POST ")
+                        .and_then(|rest| rest.strip_prefix(api.path))
+                        .is_some_and(|rest| rest.starts_with(' '))
+                };
+                let request = if posted(&CHAT) {
+                    Request::Chat {
+                        stream,
+                        include_usage: find(body, br#""include_usage":true"#).is_some(),
+                        hold: find(body, HOLD_MARKER.as_bytes()).is_some(),
+                    }
+                } else if let Some(index) = passed::APIS.iter().position(|api| posted(api)) {
+                    Request::Passed { index, stream }
+                } else {
+                    Request::Unknown
                 };
                 buffer.drain(..end);
                 return Some(request);

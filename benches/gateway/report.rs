@@ -5,7 +5,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::governed::CounterCheck;
-use crate::load::{Latencies, Streams, Throughput};
+use crate::load::{Latencies, Streams, Throughput, CHAT};
+use crate::passed::Group;
 use crate::HELD;
 
 pub struct Pair<T> {
@@ -50,7 +51,11 @@ pub struct Results {
     pub counters: CounterCheck,
     pub streams: Pair<Streams>,
     pub held: Held,
-    pub messages: crate::messages::Measured,
+    /// Anthropic's Messages API, passed through.
+    pub messages: Group,
+    /// OpenAI's Responses, embeddings and legacy completions, passed
+    /// through.
+    pub openai: Group,
     /// mindgate's, over the whole run.
     pub peak_rss_kib: u64,
     pub chat_logs: ChatLogs,
@@ -66,6 +71,18 @@ pub struct ChatLogs {
 }
 
 const HEADER: [&str; 4] = ["", "direct", "through mindgate", "added / ratio"];
+const MESSAGES_HEADER: [&str; 4] = [
+    "Messages API",
+    "direct",
+    "through mindgate",
+    "added / ratio",
+];
+const OPENAI_HEADER: [&str; 4] = [
+    "other OpenAI endpoints",
+    "direct",
+    "through mindgate",
+    "added / ratio",
+];
 const POLICY_HEADER: [&str; 4] = [
     "one user (3 tags)",
     "no policy",
@@ -73,11 +90,11 @@ const POLICY_HEADER: [&str; 4] = [
     "added / ratio",
 ];
 
-pub fn ms(d: Duration) -> String {
+fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1e3)
 }
 
-pub fn added_ms(direct: Duration, through: Duration) -> String {
+fn added_ms(direct: Duration, through: Duration) -> String {
     format!(
         "{:+.3} ms",
         (through.as_secs_f64() - direct.as_secs_f64()) * 1e3
@@ -86,6 +103,31 @@ pub fn added_ms(direct: Duration, through: Duration) -> String {
 
 fn ratio(direct: f64, through: f64) -> String {
     format!("×{:.2}", through / direct)
+}
+
+/// Requests/s direct and through mindgate, and their ratio.
+pub fn rps_row(name: &str, direct: &Throughput, through: &Throughput) -> [String; 4] {
+    let (direct, through) = (direct.rps(), through.rps());
+    [
+        format!("{name}: requests/s"),
+        format!("{direct:.0}"),
+        format!("{through:.0}"),
+        ratio(direct, through),
+    ]
+}
+
+/// The median and 99th percentile direct and through mindgate, and what
+/// mindgate adds.
+pub fn latency_rows(
+    name: &str,
+    direct: &Latencies,
+    through: &Latencies,
+    rows: &mut Vec<[String; 4]>,
+) {
+    for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
+        let (d, t) = (direct.percentile(q), through.percentile(q));
+        rows.push([format!("{name} {label} (ms)"), ms(d), ms(t), added_ms(d, t)]);
+    }
 }
 
 /// Requests/s, latency and mindgate's CPU per request, direct and through
@@ -97,23 +139,13 @@ fn throughput_rows(
     cpu_per_request: Duration,
     rows: &mut Vec<[String; 4]>,
 ) {
-    let (direct_rps, through_rps) = (direct.rps(), through.rps());
-    rows.push([
-        format!("{name}: requests/s"),
-        format!("{direct_rps:.0}"),
-        format!("{through_rps:.0}"),
-        ratio(direct_rps, through_rps),
-    ]);
-    let (direct, through) = (direct.latencies(), through.latencies());
-    for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
-        let (d, t) = (direct.percentile(q), through.percentile(q));
-        rows.push([
-            format!("{name}: latency {label} (ms)"),
-            ms(d),
-            ms(t),
-            added_ms(d, t),
-        ]);
-    }
+    rows.push(rps_row(name, direct, through));
+    latency_rows(
+        &format!("{name}: latency"),
+        &direct.latencies(),
+        &through.latencies(),
+        rows,
+    );
     rows.push([
         format!("{name}: mindgate CPU per request (µs)"),
         "–".into(),
@@ -184,24 +216,19 @@ impl Results {
         level_rows(1, &self.c1, &mut rows);
         level_rows(32, &self.c32, &mut rows);
         let streams = &self.streams;
-        for (name, direct, through) in [
-            (
-                "stream: first token",
-                streams.direct.first_token(),
-                streams.through.first_token(),
-            ),
-            (
-                "stream: all 64 chunks",
-                streams.direct.total(),
-                streams.through.total(),
-            ),
-        ] {
-            for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
-                let (d, t) = (direct.percentile(q), through.percentile(q));
-                rows.push([format!("{name} {label} (ms)"), ms(d), ms(t), added_ms(d, t)]);
-            }
-        }
-        self.messages.rows(&mut rows);
+        latency_rows(
+            "stream: first token",
+            &streams.direct.first_token(),
+            &streams.through.first_token(),
+            &mut rows,
+        );
+        let (pieces, unit) = CHAT.stream.as_ref().expect("chats stream").pieces;
+        latency_rows(
+            &format!("stream: all {pieces} {unit}"),
+            &streams.direct.total(),
+            &streams.through.total(),
+            &mut rows,
+        );
         let held = &self.held;
         throughput_rows(
             &held_name(),
@@ -315,14 +342,26 @@ impl Results {
                 .map(|(line, ok)| (format!("(check) counter after concurrency 32: {line}"), *ok)),
         );
         targets.extend(self.messages.targets());
+        targets.extend(self.openai.targets());
         targets
     }
 
+    /// The tables, each with its header.
+    fn tables(&self) -> [([&'static str; 4], Vec<[String; 4]>); 4] {
+        [
+            (HEADER, self.rows()),
+            (POLICY_HEADER, self.policy_rows()),
+            (MESSAGES_HEADER, self.messages.rows()),
+            (OPENAI_HEADER, self.openai.rows()),
+        ]
+    }
+
     pub fn text(&self) -> String {
-        let mut out = text_table(HEADER, &self.rows());
-        out.push('\n');
-        out.push_str(&text_table(POLICY_HEADER, &self.policy_rows()));
-        out.push('\n');
+        let mut out = String::new();
+        for (header, rows) in self.tables() {
+            out.push_str(&text_table(header, &rows));
+            out.push('\n');
+        }
         for (target, pass) in self.targets() {
             let _ = writeln!(out, "{}  {target}", verdict(pass));
         }
@@ -331,10 +370,11 @@ impl Results {
     }
 
     pub fn markdown(&self) -> String {
-        let mut out = markdown_table(HEADER, &self.rows());
-        out.push('\n');
-        out.push_str(&markdown_table(POLICY_HEADER, &self.policy_rows()));
-        out.push('\n');
+        let mut out = String::new();
+        for (header, rows) in self.tables() {
+            out.push_str(&markdown_table(header, &rows));
+            out.push('\n');
+        }
         for (target, pass) in self.targets() {
             let _ = writeln!(out, "- **{}** {target}", verdict(pass));
         }
