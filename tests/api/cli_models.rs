@@ -8,7 +8,7 @@ use crate::gateway::{hello, spawn_gateway, Gateway};
 use crate::helpers::{mindgate, stderr, stdout};
 
 /// Runs `mindgate models ARGS --db` on the gateway's database.
-async fn models(gw: &Gateway, args: &[&str]) -> std::process::Output {
+pub(crate) async fn models(gw: &Gateway, args: &[&str]) -> std::process::Output {
     let db = gw.app.db_path.to_str().unwrap().to_owned();
     let mut all = vec!["models"];
     all.extend_from_slice(args);

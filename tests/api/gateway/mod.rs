@@ -14,6 +14,7 @@ mod local_models;
 mod logging;
 mod messages;
 mod messages_upstream;
+mod new_user;
 mod openai_responses_sdk;
 mod python_sdk;
 mod python_sdk_embeddings;
