@@ -77,9 +77,9 @@ pub fn respond(answer: Answer) -> HttpResponse {
     }
 }
 
-/// Enabled models, in OpenAI's list shape (Anthropic's when asked with
-/// `anthropic-version`): those open to the user named by `X-User-Email`
-/// (else to everyone) and to the key.
+/// Enabled models that can answer now, in OpenAI's list shape (Anthropic's
+/// when asked with `anthropic-version`): those open to the user named by
+/// `X-User-Email` (else to everyone) and to the key.
 pub async fn models(
     req: HttpRequest,
     query: QueryParams,
@@ -90,8 +90,16 @@ pub async fn models(
     // Checked whatever the shape, which alone reads it.
     let page = messages::ModelPage::parse(&query)?;
     let subject = subject(&req, &governor, &db).await?;
-    let mut listing = catalog.snapshot().listing();
-    listing.retain(|model| governor.opens_model(&subject, &model.id));
+    let snapshot = catalog.snapshot();
+    let mut listing = snapshot.listing();
+    // What a client would pick from: a model whose provider lacks its key
+    // (Claude with no Anthropic key) would only fail.
+    listing.retain(|model| {
+        snapshot
+            .resolve(&model.id)
+            .is_ok_and(|resolution| snapshot.can_answer(&resolution))
+            && governor.opens_model(&subject, &model.id)
+    });
     if messages::wants_anthropic_shape(&req) {
         return Ok(HttpResponse::Ok().json(page.of(&listing)));
     }

@@ -433,3 +433,24 @@ async fn a_chat_key_reads_models_but_cannot_change_them() {
         1
     );
 }
+
+#[actix_web::test]
+async fn the_list_leaves_out_models_whose_provider_lacks_its_key() {
+    let gw = crate::gateway::spawn_gateway_with(|config| {
+        config.anthropic = mindgate::db::providers::ProviderSeed::default();
+    })
+    .await;
+    let (status, listed) = gw.app.get("/api/v1/models").await;
+    assert_eq!(status, StatusCode::OK);
+    let names = crate::helpers::data_field(&listed, "id");
+    assert!(names.contains(&"gpt-4o".to_owned()), "{names:?}");
+    assert!(names.contains(&"echo".to_owned()), "{names:?}");
+    assert!(
+        !names.iter().any(|name| name.starts_with("claude-")),
+        "no Anthropic key, no Claude: {names:?}"
+    );
+    // The catalog still has them, with their prices.
+    let (status, claude) = gw.app.get("/api/v1/models/claude-haiku-4-5").await;
+    assert_eq!(status, StatusCode::OK, "{claude}");
+    assert_eq!(claude["owned_by"], "anthropic");
+}

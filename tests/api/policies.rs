@@ -392,20 +392,22 @@ async fn listed(app: &TestApp, key: &str, email: Option<&str>) -> (StatusCode, V
 
 #[actix_web::test]
 async fn models_lists_what_the_user_and_the_key_may_use() {
-    let app = spawn_app().await;
-    interns_and_staff(&app).await;
+    // Providers with their keys: only models that can answer are listed.
+    let gw = crate::gateway::spawn_gateway().await;
+    let app = &gw.app;
+    interns_and_staff(app).await;
     let key = app.api_key.clone();
 
-    let (status, models) = listed(&app, &key, Some("ian@example.com")).await;
+    let (status, models) = listed(app, &key, Some("ian@example.com")).await;
     assert_eq!(status, StatusCode::OK, "{models}");
     assert_eq!(data_field(&models, "id"), ["echo", "gpt-4o-mini"]);
-    let (_, everyone) = listed(&app, &key, None).await;
+    let (_, everyone) = listed(app, &key, None).await;
     let all = data_field(&everyone, "id");
     assert!(
         all.len() > 5 && all.contains(&"gpt-4o".to_owned()),
         "{all:?}"
     );
-    let (_, staff) = listed(&app, &key, Some("SUE@example.com")).await;
+    let (_, staff) = listed(app, &key, Some("SUE@example.com")).await;
     assert_eq!(data_field(&staff, "id"), all);
 
     // The key's own list narrows whatever the user may use.
@@ -416,24 +418,24 @@ async fn models_lists_what_the_user_and_the_key_may_use() {
         &json!({"models": ["echo"]}),
     )
     .await;
-    let (_, models) = listed(&app, &narrow, Some("ian@example.com")).await;
+    let (_, models) = listed(app, &narrow, Some("ian@example.com")).await;
     assert_eq!(data_field(&models, "id"), ["echo"]);
-    let (_, models) = listed(&app, &narrow, None).await;
+    let (_, models) = listed(app, &narrow, None).await;
     assert_eq!(data_field(&models, "id"), ["echo"]);
 
     // Without a user, `everyone` decides.
-    put(&app, "everyone", &json!({"models": ["claude-*"]})).await;
-    let (_, models) = listed(&app, &key, None).await;
+    put(app, "everyone", &json!({"models": ["claude-*"]})).await;
+    let (_, models) = listed(app, &key, None).await;
     let names = data_field(&models, "id");
     assert!(
         !names.is_empty() && names.iter().all(|n| n.starts_with("claude-")),
         "{names:?}"
     );
 
-    let (status, error) = listed(&app, &key, Some("nobody@example.com")).await;
+    let (status, error) = listed(app, &key, Some("nobody@example.com")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(error_message(&error, "permission_error").contains("nobody@example.com"));
-    let (status, error) = listed(&app, &key, Some("not an address")).await;
+    let (status, error) = listed(app, &key, Some("not an address")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["error"]["param"], "X-User-Email");
 }
