@@ -11,7 +11,9 @@ use super::{InvalidInput, Price, PriceInput};
 /// The built-in model: no catalog entry may take its name, in any case.
 pub const ECHO_MODEL: &str = "echo";
 
-const MAX_NAME: usize = 200;
+/// The longest model name or upstream id, and so the longest name a
+/// request may send, whatever it resolves to.
+pub const MAX_NAME: usize = 200;
 const MAX_PROVIDER: usize = 40;
 
 /// A model name or upstream id: 1 to 200 characters, no white space or
