@@ -390,7 +390,10 @@ async fn provider_slash_model_is_the_catalogs_entry_for_its_price_and_its_state(
         let (status, error) = gw.complete(&hello(name)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {error}");
         assert_eq!(error["error"]["param"], "model");
-        assert!(error_message(&error, "invalid_request_error").contains("disabled"), "{error}");
+        assert!(
+            error_message(&error, "invalid_request_error").contains("disabled"),
+            "{error}"
+        );
         let (status, _) = app.get(&format!("/api/v1/models/{name}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
     }
@@ -413,14 +416,20 @@ async fn a_model_name_longer_than_any_catalog_name_is_refused() {
     let bodies = [
         ("/api/v1/chat/completions", hello(&long)),
         ("/api/v1/responses", json!({"model": long, "input": "Hi"})),
-        ("/api/v1/completions", json!({"model": long, "prompt": "Hi"})),
+        (
+            "/api/v1/completions",
+            json!({"model": long, "prompt": "Hi"}),
+        ),
         ("/api/v1/embeddings", json!({"model": long, "input": "Hi"})),
     ];
     for (path, body) in bodies {
         let (status, error) = gw.app.post(path, &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {error}");
         assert_eq!(error["error"]["param"], "model", "{path}");
-        assert!(error_message(&error, "invalid_request_error").contains("200"), "{path}: {error}");
+        assert!(
+            error_message(&error, "invalid_request_error").contains("200"),
+            "{path}: {error}"
+        );
     }
     let (status, _) = gw.app.get(&format!("/api/v1/models/{long}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
