@@ -35,16 +35,22 @@ fn add_local_provider(gw: &Gateway, id: &str) {
         .unwrap();
 }
 
-#[actix_web::test]
-async fn a_catalog_name_in_any_case_is_the_catalogs_for_log_price_and_policy() {
+/// A gateway where gpt-4o costs 1000 USD per million tokens each way.
+async fn spawn_gateway_with_dear_gpt_4o() -> Gateway {
     let gw = spawn_gateway().await;
-    let app = &gw.app;
     let (status, _) = send_body(
-        app.request(Method::PUT, "/api/v1/models/gpt-4o/price"),
+        gw.app.request(Method::PUT, "/api/v1/models/gpt-4o/price"),
         json!({"input": 1000, "output": 1000}).to_string(),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    gw
+}
+
+#[actix_web::test]
+async fn a_catalog_name_in_any_case_is_the_catalogs_for_log_price_and_policy() {
+    let gw = spawn_gateway_with_dear_gpt_4o().await;
+    let app = &gw.app;
     // Everyone may use gpt-4o (and echo) only: `GPT-4O` must be it.
     app.put_policy("everyone", &json!({"models": ["gpt-4o", "echo"]}))
         .await;
@@ -358,14 +364,8 @@ async fn the_official_openai_sdk_retrieves_echo_and_local_models() {
 
 #[actix_web::test]
 async fn provider_slash_model_is_the_catalogs_entry_for_its_price_and_its_state() {
-    let gw = spawn_gateway().await;
+    let gw = spawn_gateway_with_dear_gpt_4o().await;
     let app = &gw.app;
-    let (status, _) = send_body(
-        app.request(Method::PUT, "/api/v1/models/gpt-4o/price"),
-        json!({"input": 1000, "output": 1000}).to_string(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
     // `openai/gpt-4o` is what `gpt-4o` sends: it costs what gpt-4o does,
     // so no cost limit is escaped by naming the provider.
     let (status, answer) = gw.complete(&hello("openai/gpt-4o")).await;
