@@ -30,6 +30,13 @@ fn model_id(field: &str, raw: &str) -> Result<String, InvalidInput> {
 /// A catalog name, as `model_id`; `echo` is mindgate's own.
 pub fn model_name(field: &str, raw: &str) -> Result<String, InvalidInput> {
     let name = model_id(field, raw)?;
+    // A path ending with one loses it (`/models/NAME/` is `/models/NAME`).
+    if name.ends_with('/') {
+        return Err(InvalidInput::new(
+            field,
+            format!("`{field}` must not end with `/`, which a URL path drops; got {name:?}"),
+        ));
+    }
     if name.eq_ignore_ascii_case(ECHO_MODEL) {
         return Err(InvalidInput::new(
             field,
