@@ -92,7 +92,7 @@ pub async fn show(
                         Route::Upstream { upstream_model, .. } => Some(upstream_model),
                     },
                     enabled: true,
-                    price: None,
+                    price: snapshot.price(&r.model),
                 })
         }
     };

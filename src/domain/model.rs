@@ -11,7 +11,9 @@ use super::{InvalidInput, Price, PriceInput};
 /// The built-in model: no catalog entry may take its name, in any case.
 pub const ECHO_MODEL: &str = "echo";
 
-const MAX_NAME: usize = 200;
+/// The longest model name or upstream id, and so the longest name a
+/// request may send, whatever it resolves to.
+pub const MAX_NAME: usize = 200;
 const MAX_PROVIDER: usize = 40;
 
 /// A model name or upstream id: 1 to 200 characters, no white space or
@@ -28,6 +30,13 @@ fn model_id(field: &str, raw: &str) -> Result<String, InvalidInput> {
 /// A catalog name, as `model_id`; `echo` is mindgate's own.
 pub fn model_name(field: &str, raw: &str) -> Result<String, InvalidInput> {
     let name = model_id(field, raw)?;
+    // A path ending with one loses it (`/models/NAME/` is `/models/NAME`).
+    if name.ends_with('/') {
+        return Err(InvalidInput::new(
+            field,
+            format!("`{field}` must not end with `/`, which a URL path drops; got {name:?}"),
+        ));
+    }
     if name.eq_ignore_ascii_case(ECHO_MODEL) {
         return Err(InvalidInput::new(
             field,

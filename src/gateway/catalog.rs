@@ -13,7 +13,8 @@ use crate::db::providers::{Provider, ProviderKind};
 use crate::db::settings::{self, DefaultProvider};
 use crate::db::watch::Watched;
 use crate::db::{self, Db, StoreError};
-use crate::domain::{InvalidInput, Price};
+use crate::domain::model::MAX_NAME;
+use crate::domain::{check_length, InvalidInput, Price};
 use crate::secrets::SecretKey;
 
 pub use crate::domain::model::ECHO_MODEL;
@@ -62,6 +63,12 @@ pub struct CatalogSnapshot {
     /// Each name lower-cased, to the catalog's own (the first by name when
     /// an older database holds several that differ only in case).
     folded: HashMap<String, String>,
+    /// (provider, upstream id) to the catalog's entry for it: the one named
+    /// as the upstream id, else the first by name. `PROVIDER/MODEL` is that
+    /// entry's model under another name: its price and state are the
+    /// entry's, so naming the provider escapes no cost limit and reaches
+    /// no disabled model.
+    bound: HashMap<(String, String), String>,
     /// Enabled names, sorted, for listings and error messages.
     available: Vec<String>,
     /// The provider that takes the names nothing else resolves.
@@ -85,6 +92,7 @@ impl CatalogSnapshot {
             .collect();
         let mut models = HashMap::new();
         let mut folded = HashMap::new();
+        let mut bound = HashMap::new();
         let mut available = vec![ECHO_MODEL.to_owned()];
         let mut rows = db::models::list(conn)?;
         rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -95,6 +103,12 @@ impl CatalogSnapshot {
             folded
                 .entry(m.name.to_ascii_lowercase())
                 .or_insert_with(|| m.name.clone());
+            let key = (m.provider_id.clone(), m.upstream.clone());
+            if m.name == m.upstream {
+                bound.insert(key, m.name.clone());
+            } else {
+                bound.entry(key).or_insert_with(|| m.name.clone());
+            }
             let entry = Entry {
                 provider: m.provider_id,
                 upstream: m.upstream,
@@ -120,6 +134,7 @@ impl CatalogSnapshot {
             providers,
             models,
             folded,
+            bound,
             available,
             default_provider,
             redactor,
@@ -132,6 +147,9 @@ impl CatalogSnapshot {
     /// catalog, whose names may hold `/` too); the model families; the
     /// default provider, if there is one.
     pub fn resolve(&self, name: &str) -> Result<Resolution, InvalidInput> {
+        // No catalog name is longer: a longer one would only be sent on,
+        // kept (chat logs, usage, what upstreams do not serve) and echoed.
+        check_length("model", name, 0, MAX_NAME)?;
         if name.eq_ignore_ascii_case(ECHO_MODEL) {
             return Ok(Resolution {
                 model: ECHO_MODEL.to_owned(),
@@ -155,8 +173,14 @@ impl CatalogSnapshot {
                 },
             });
         }
-        let (provider, upstream_model) = if let Some(prefixed) = self.prefixed(name) {
-            prefixed
+        let (provider, upstream_model) = if let Some((provider, model)) = self.prefixed(name) {
+            if let Some((canonical, entry)) = self.bound_entry(&provider.id, model) {
+                if !entry.enabled {
+                    let why = format!("is the catalog's {canonical:?}, which is disabled");
+                    return Err(self.unknown(name, &why));
+                }
+            }
+            (provider, model)
         } else if let Some(kind) = family(name) {
             let provider = self
                 .providers
@@ -213,9 +237,26 @@ impl CatalogSnapshot {
     }
 
     /// The price in force for chats with the model of this name, if the
-    /// catalog gives it one.
+    /// catalog gives it one (to `PROVIDER/MODEL`, its entry's).
     pub fn price(&self, name: &str) -> Option<Price> {
-        self.models.get(name).and_then(|entry| entry.price)
+        let entry = match self.models.get(name) {
+            Some(entry) => entry,
+            None => {
+                let (provider, model) = self.prefixed(name)?;
+                self.bound_entry(&provider.id, model)?.1
+            }
+        };
+        entry.price
+    }
+
+    /// The catalog's entry for `upstream` at `provider`, with its name.
+    fn bound_entry(&self, provider: &str, upstream: &str) -> Option<(&str, &Entry)> {
+        let name = self
+            .bound
+            .get(&(provider.to_owned(), upstream.to_owned()))?;
+        self.models
+            .get_key_value(name)
+            .map(|(name, entry)| (name.as_str(), entry))
     }
 
     pub fn redactor(&self) -> &Arc<Redactor> {

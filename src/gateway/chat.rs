@@ -105,6 +105,19 @@ impl Core {
         caller: Caller,
         request: ChatRequest,
     ) -> Result<Answer, ChatError> {
+        self.complete_within(client, caller, request, &self.config)
+            .await
+    }
+
+    /// `complete`, within the limits and timeouts of `config` rather than
+    /// the core's: the answers of one request share its size limit.
+    pub async fn complete_within(
+        &self,
+        client: &awc::Client,
+        caller: Caller,
+        request: ChatRequest,
+        config: &GatewayConfig,
+    ) -> Result<Answer, ChatError> {
         let (mut chat, route) = self.open_chat(caller, request).await?;
         let (provider, upstream_model) = match route {
             Route::Echo => return Ok(echo_answer(chat)),
@@ -113,7 +126,6 @@ impl Core {
                 upstream_model,
             } => (provider, upstream_model),
         };
-        let config = &self.config;
         if let Some((wire, url)) = self.native_endpoint(chat.protocol, &provider, &upstream_model) {
             if let Some(native) = chat.native.take() {
                 let body = chat.protocol.api().native_body(

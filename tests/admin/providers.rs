@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 
 use mindgate::config::{AppConfig, GatewayConfig};
+use mindgate::db::providers::ProviderSeed;
 use mindgate::secrets::SecretKey;
 
 use crate::common::html;
@@ -248,6 +249,23 @@ async fn with_a_secret_typed_keys_are_stored_sealed_shown_masked_and_still_work(
     assert_eq!(sealed_key(), first);
 }
 
+/// Both providers with a key (never used: nothing here chats), as the API
+/// lists only models that can answer.
+fn keyed() -> AppConfig {
+    let seed = |key: &str| ProviderSeed {
+        base_url: None,
+        api_key: Some(key.to_owned()),
+    };
+    AppConfig {
+        gateway: GatewayConfig {
+            openai: seed("sk-listing-only"),
+            anthropic: seed("sk-ant-listing-only"),
+            ..GatewayConfig::default()
+        },
+        ..AppConfig::default()
+    }
+}
+
 /// The models that the API lists now.
 async fn gateway_models(app: &TestApp) -> Vec<String> {
     let mut response = awc::Client::default()
@@ -279,7 +297,7 @@ async fn catalog_row(browser: &Browser, model: &str) -> Option<Vec<Vec<String>>>
 
 #[actix_web::test]
 async fn a_disabled_model_leaves_the_gateway_at_once() {
-    let (app, browser) = signed_in().await;
+    let (app, browser) = signed_in_with(keyed()).await;
     let u = &browser.urls;
     assert!(gateway_models(&app).await.contains(&"gpt-4o".to_owned()));
     assert_eq!(
@@ -306,7 +324,7 @@ async fn a_disabled_model_leaves_the_gateway_at_once() {
 
 #[actix_web::test]
 async fn an_added_alias_reaches_the_gateway_until_it_is_removed() {
-    let (app, browser) = signed_in().await;
+    let (app, browser) = signed_in_with(keyed()).await;
     let u = &browser.urls;
     browser
         .post(

@@ -454,3 +454,20 @@ async fn the_list_leaves_out_models_whose_provider_lacks_its_key() {
     assert_eq!(status, StatusCode::OK, "{claude}");
     assert_eq!(claude["owned_by"], "anthropic");
 }
+
+#[actix_web::test]
+async fn a_catalog_name_may_not_end_with_a_slash_which_a_path_loses() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/models/local%2F", "/api/v1/models/ollama%2Fx%2F"] {
+        let (status, error) = send_body(
+            app.request(Method::POST, path),
+            json!({"provider": "openai"}).to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {error}");
+        assert_eq!(error["error"]["param"], "name", "{path}");
+    }
+    let (status, listed) = app.get("/api/v1/models").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!listed.to_string().contains("local/"), "nothing added");
+}

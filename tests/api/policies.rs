@@ -413,7 +413,7 @@ async fn models_lists_what_the_user_and_the_key_may_use() {
     // The key's own list narrows whatever the user may use.
     let (narrow_id, narrow) = app.add_key("echo only", KeyScope::Chat);
     put(
-        &app,
+        app,
         &format!("key:{}", narrow_id.0),
         &json!({"models": ["echo"]}),
     )

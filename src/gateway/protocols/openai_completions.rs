@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::openai_chat::{done, error_event};
 use super::{data, AnswerMeta, Encoder, ProtocolApi};
+use crate::config::GatewayConfig;
 use crate::domain::{json_type, random_base62, InvalidInput, JsonObject};
 use crate::gateway::answer::{Completion, Finish, Piece, Transcript};
 use crate::gateway::chat::{Answer, Caller, ChatError, Events};
@@ -294,10 +295,16 @@ impl TextCompletion {
             .into_iter()
             .map(|choice| (choice.request, choice.echo))
             .unzip();
+        // Read at once, whole answers are held together: they share the
+        // limit one answer has.
+        let config = GatewayConfig {
+            max_answer_bytes: core.config.max_answer_bytes / requests.len(),
+            ..core.config.clone()
+        };
         let answers = futures_util::future::try_join_all(
             requests
                 .into_iter()
-                .map(|request| core.complete(client, caller.clone(), request)),
+                .map(|request| core.complete_within(client, caller.clone(), request, &config)),
         )
         .await?;
         let meta = OpenAiCompletions.meta(None, &model);

@@ -482,3 +482,22 @@ async fn a_server_without_text_completions_is_asked_through_chat_and_remembered(
     let paths: Vec<String> = gw.mock.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/v1/chat/completions", "/v1/chat/completions"]);
 }
+
+#[actix_web::test]
+async fn the_answers_of_one_request_share_the_answer_size_limit() {
+    // One whole answer of the mock is a few hundred bytes: one fits, but
+    // eight of them at once must not hold eight times the limit.
+    let gw = spawn_gateway_with(|config| config.max_answer_bytes = 1000).await;
+    let prompt = json!({"model": "gpt-4o-mini", "prompt": "Say hi"});
+    let (status, one) = gw.text(&prompt).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    let mut many = prompt.clone();
+    many["n"] = json!(8);
+    let (status, error) = gw.text(&many).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{error}");
+    assert_eq!(error["error"]["type"], "upstream_error");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("125"),
+        "each answer's share of the limit: {error}"
+    );
+}

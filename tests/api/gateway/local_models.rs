@@ -35,16 +35,22 @@ fn add_local_provider(gw: &Gateway, id: &str) {
         .unwrap();
 }
 
-#[actix_web::test]
-async fn a_catalog_name_in_any_case_is_the_catalogs_for_log_price_and_policy() {
+/// A gateway where gpt-4o costs 1000 USD per million tokens each way.
+async fn spawn_gateway_with_dear_gpt_4o() -> Gateway {
     let gw = spawn_gateway().await;
-    let app = &gw.app;
     let (status, _) = send_body(
-        app.request(Method::PUT, "/api/v1/models/gpt-4o/price"),
+        gw.app.request(Method::PUT, "/api/v1/models/gpt-4o/price"),
         json!({"input": 1000, "output": 1000}).to_string(),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    gw
+}
+
+#[actix_web::test]
+async fn a_catalog_name_in_any_case_is_the_catalogs_for_log_price_and_policy() {
+    let gw = spawn_gateway_with_dear_gpt_4o().await;
+    let app = &gw.app;
     // Everyone may use gpt-4o (and echo) only: `GPT-4O` must be it.
     app.put_policy("everyone", &json!({"models": ["gpt-4o", "echo"]}))
         .await;
@@ -354,4 +360,81 @@ async fn the_official_openai_sdk_retrieves_echo_and_local_models() {
         result["llama3.1:8b"],
         json!({"error": "NotFoundError", "status": 404})
     );
+}
+
+#[actix_web::test]
+async fn provider_slash_model_is_the_catalogs_entry_for_its_price_and_its_state() {
+    let gw = spawn_gateway_with_dear_gpt_4o().await;
+    let app = &gw.app;
+    // `openai/gpt-4o` is what `gpt-4o` sends: it costs what gpt-4o does,
+    // so no cost limit is escaped by naming the provider.
+    let (status, answer) = gw.complete(&hello("openai/gpt-4o")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(sent_model(&gw), "gpt-4o");
+    let chats = wait_for_chats(app, 1).await;
+    assert_eq!(chats[0].model.as_deref(), Some("openai/gpt-4o"));
+    assert!(
+        chats[0].cost_micros.is_some_and(|cost| cost > 0),
+        "priced as gpt-4o: {:?}",
+        chats[0].cost_micros
+    );
+    let (_, shown) = app.get("/api/v1/models/openai/gpt-4o").await;
+    assert_eq!(shown["price"]["input"], json!(1000.0), "{shown}");
+    // Disabled in the catalog, it is disabled under its provider's name too.
+    let (status, _) = app
+        .patch("/api/v1/models/gpt-4o", &json!({"enabled": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sent = gw.mock.received().len();
+    for name in ["gpt-4o", "openai/gpt-4o", "OpenAI/gpt-4o"] {
+        let (status, error) = gw.complete(&hello(name)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {error}");
+        assert_eq!(error["error"]["param"], "model");
+        assert!(
+            error_message(&error, "invalid_request_error").contains("disabled"),
+            "{error}"
+        );
+        let (status, _) = app.get(&format!("/api/v1/models/{name}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+    }
+    let (status, error) = app
+        .post(
+            "/api/v1/embeddings",
+            &json!({"model": "openai/gpt-4o", "input": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(gw.mock.received().len(), sent, "nothing went upstream");
+}
+
+#[actix_web::test]
+async fn a_model_name_longer_than_any_catalog_name_is_refused() {
+    // The default provider takes any name: a huge one must not be sent
+    // on, kept in memory or stored in the chat logs and usage.
+    let gw = spawn_gateway().await;
+    let long = "m".repeat(201);
+    let bodies = [
+        ("/api/v1/chat/completions", hello(&long)),
+        ("/api/v1/responses", json!({"model": long, "input": "Hi"})),
+        (
+            "/api/v1/completions",
+            json!({"model": long, "prompt": "Hi"}),
+        ),
+        ("/api/v1/embeddings", json!({"model": long, "input": "Hi"})),
+    ];
+    for (path, body) in bodies {
+        let (status, error) = gw.app.post(path, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {error}");
+        assert_eq!(error["error"]["param"], "model", "{path}");
+        assert!(
+            error_message(&error, "invalid_request_error").contains("200"),
+            "{path}: {error}"
+        );
+    }
+    let (status, _) = gw.app.get(&format!("/api/v1/models/{long}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(gw.mock.received().is_empty());
+    // 200 characters is a name like any other.
+    let (status, answer) = gw.complete(&hello(&"m".repeat(200))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
