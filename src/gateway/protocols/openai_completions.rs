@@ -291,6 +291,10 @@ impl TextCompletion {
             let only = choices.remove(0);
             return core.complete(client, caller, only.request).await;
         }
+        // The policies let all the answers through or none: a client is
+        // not charged for answers a limit then refuses to finish.
+        core.admits_all(caller.clone(), model.clone(), choices.len())
+            .await?;
         let (requests, echoes): (Vec<ChatRequest>, Vec<Option<String>>) = choices
             .into_iter()
             .map(|choice| (choice.request, choice.echo))
