@@ -557,3 +557,35 @@ async fn several_answers_pass_a_requests_limit_together_or_not_at_all() {
     assert_eq!(wait_for_chats(app, 3).await.len(), 3);
     crate::governance::wait_for_count(app, &requests, 3).await;
 }
+
+#[actix_web::test]
+async fn a_server_writing_data_without_a_space_has_its_answers_merged() {
+    let gw = spawn_gateway().await;
+    gw.mock.serve_completions();
+    gw.mock.write_data_unspaced();
+    let mut body = streamed(json!({"model": "gpt-4o-mini", "prompt": ["Once", "Twice"]}));
+    body["stream_options"] = json!({"include_usage": true});
+    let (status, stream) = gw.text_stream(&body).await;
+    assert_eq!(status, StatusCode::OK, "{stream}");
+    assert!(
+        gw.mock.sent_body().starts_with(b"data:{"),
+        "the mock wrote no space"
+    );
+    // Every chunk read, renumbered and given the completion's id.
+    let events: Vec<&str> = stream
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .collect();
+    assert!(events.iter().all(|e| e.starts_with("data: ")), "{stream}");
+    assert_eq!(texts(&stream), [REPLY, REPLY], "{stream}");
+    let chunks = event_data(&stream);
+    let ids: std::collections::HashSet<&str> = chunks
+        .iter()
+        .filter_map(|chunk| chunk["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1, "one completion: {stream}");
+    assert!(!ids.contains("cmpl-mock"), "{stream}");
+    let usage = &chunks[chunks.len() - 2]["usage"];
+    assert_eq!(usage["prompt_tokens"], 2 * PROMPT_TOKENS, "{stream}");
+    assert_eq!(chunks.last(), Some(&json!("[DONE]")));
+}
