@@ -334,15 +334,33 @@ impl Core {
     ) -> Result<Admission, ChatError> {
         self.governor
             .admit(subject, model, character)
-            .map_err(|refusal| {
-                self.sink.record(Recorded::Refused {
-                    at: Timestamp::now(),
-                    user_id: subject.user.as_ref().map(|m| m.id),
-                    api_key_id: subject.key,
-                    model: model.to_owned(),
-                });
-                ChatError::Refused(refusal)
-            })
+            .map_err(|refusal| self.refused(subject, model, refusal))
+    }
+
+    /// Whether the policies would let all of `count` chats of `model` for
+    /// `caller` through now, counting nothing (several answers to one
+    /// request); a refusal is recorded as one, for the request.
+    pub(super) async fn admits_all(
+        &self,
+        caller: Caller,
+        model: String,
+        count: usize,
+    ) -> Result<(), ChatError> {
+        let Resolved { subject, model, .. } = self.resolve(caller, None, Some(model)).await?;
+        self.governor
+            .admits_all(&subject, &model, None, count)
+            .map_err(|refusal| self.refused(&subject, &model, refusal))
+    }
+
+    /// A refusal, recorded in the usage.
+    fn refused(&self, subject: &Subject, model: &str, refusal: Refusal) -> ChatError {
+        self.sink.record(Recorded::Refused {
+            at: Timestamp::now(),
+            user_id: subject.user.as_ref().map(|m| m.id),
+            api_key_id: subject.key,
+            model: model.to_owned(),
+        });
+        ChatError::Refused(refusal)
     }
 
     /// The user named by `X-User-Email` and the API key, the character,

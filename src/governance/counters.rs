@@ -71,6 +71,12 @@ pub trait Counters: Send + Sync {
     /// index of the full check whose window frees last.
     fn admit(&self, checks: &[Check], now: i64) -> Result<Charges, usize>;
 
+    /// Whether `requests` more requests would all be admitted now: every
+    /// requests limit has room for them, and no token or cost limit is
+    /// full. Counts nothing; otherwise the index of the check whose window
+    /// frees last, of those that do not let them through.
+    fn room_for(&self, checks: &[Check], requests: i64) -> Result<(), usize>;
+
     /// Adds a finished answer's tokens and cost.
     fn add_usage(&self, charges: &Charges, tokens: i64, cost: Micros);
 
@@ -126,22 +132,37 @@ fn in_window<'m>(
     bucket
 }
 
+/// Of the checks that would refuse `requests` more requests, the one whose
+/// window frees last. A requests limit takes them all; a token or cost
+/// limit is counted when answers end, so it refuses only once full.
+fn first_to_refuse(
+    buckets: &mut HashMap<BucketKey, Bucket>,
+    checks: &[Check],
+    requests: i64,
+) -> Option<usize> {
+    let mut full: Option<usize> = None;
+    for (i, check) in checks.iter().enumerate() {
+        let used = in_window(buckets, check.bucket, check.span)
+            .amounts
+            .of(check.limit.metric);
+        let refuses = match check.limit.metric {
+            Metric::Requests => used + requests > check.limit.max,
+            Metric::Tokens | Metric::CostUsd => used >= check.limit.max,
+        };
+        if refuses && full.is_none_or(|f| checks[f].span.1 < check.span.1) {
+            full = Some(i);
+        }
+    }
+    full
+}
+
 impl Counters for MemoryCounters {
     fn admit(&self, checks: &[Check], now: i64) -> Result<Charges, usize> {
         let mut buckets = self.lock();
         if self.admissions.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             buckets.retain(|_, b| b.span.1 > now);
         }
-        let mut full: Option<usize> = None;
-        for (i, check) in checks.iter().enumerate() {
-            let used = in_window(&mut buckets, check.bucket, check.span)
-                .amounts
-                .of(check.limit.metric);
-            if used >= check.limit.max && full.is_none_or(|f| checks[f].span.1 < check.span.1) {
-                full = Some(i);
-            }
-        }
-        if let Some(full) = full {
+        if let Some(full) = first_to_refuse(&mut buckets, checks, 1) {
             return Err(full);
         }
         let mut charges = Charges(Vec::with_capacity(checks.len()));
@@ -156,6 +177,13 @@ impl Counters for MemoryCounters {
             }
         }
         Ok(charges)
+    }
+
+    fn room_for(&self, checks: &[Check], requests: i64) -> Result<(), usize> {
+        match first_to_refuse(&mut self.lock(), checks, requests) {
+            Some(full) => Err(full),
+            None => Ok(()),
+        }
     }
 
     fn add_usage(&self, charges: &Charges, tokens: i64, cost: Micros) {

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::db::watch::Watched;
 use crate::db::{Db, StoreError};
 use crate::domain::{ApiKeyId, Limit, Micros, ModelPattern, Scope, Timestamp, UserId};
-use counters::{Charges, Check};
+use counters::Check;
 
 pub use counters::{Counters, MemoryCounters};
 pub use rules::Rules;
@@ -209,21 +209,53 @@ impl Governor {
         model: &str,
         character: Option<&str>,
     ) -> Result<Admission, Refusal> {
-        let rules = self.rules();
-        let admitted = |charges| Admission {
+        let charges = self.check(subject, model, character, |checks, now| {
+            self.counters.admit(checks, now)
+        })?;
+        Ok(Admission {
             counters: self.counters.clone(),
             charges,
-        };
+        })
+    }
+
+    /// Whether `count` requests of `model` would all be admitted now,
+    /// counting nothing: the answers of one request are let through
+    /// together or not at all. Each is then admitted on its own, so
+    /// concurrent requests of the same caller may still take the room
+    /// between this check and those admissions.
+    pub fn admits_all(
+        &self,
+        subject: &Subject,
+        model: &str,
+        character: Option<&str>,
+        count: usize,
+    ) -> Result<(), Refusal> {
+        let requests = i64::try_from(count).unwrap_or(i64::MAX);
+        self.check(subject, model, character, |checks, _| {
+            self.counters.room_for(checks, requests)
+        })
+    }
+
+    /// `permits`, then every limit that applies checked by `limits` (the
+    /// index of the one that refuses, if any); nothing when none applies.
+    fn check<T: Default>(
+        &self,
+        subject: &Subject,
+        model: &str,
+        character: Option<&str>,
+        limits: impl FnOnce(&[Check], i64) -> Result<T, usize>,
+    ) -> Result<T, Refusal> {
+        let rules = self.rules();
         if rules.is_empty() {
-            return Ok(admitted(Charges::default()));
+            return Ok(T::default());
         }
         permits(&rules, subject, model, character)?;
         if !rules.has_limits() {
-            return Ok(admitted(Charges::default()));
+            return Ok(T::default());
         }
         let applicable = rules.limits(subject);
         if applicable.is_empty() {
-            return Ok(admitted(Charges::default()));
+            return Ok(T::default());
         }
         let now = (self.clock)();
         let checks: Vec<Check> = applicable
@@ -234,26 +266,23 @@ impl Governor {
                 limit: a.limit,
             })
             .collect();
-        match self.counters.admit(&checks, now) {
-            Ok(charges) => Ok(admitted(charges)),
-            Err(full) => {
-                let check = &checks[full];
-                let resets_at = Timestamp(check.span.1);
-                // Whole seconds, rounded up: a client that waits as told
-                // comes back in the next window, and no later.
-                let wait_ms = u64::try_from(check.span.1 - now).unwrap_or(0);
-                Err(Refusal::Limited {
-                    message: format!(
-                        "limit reached: {} allows {}; it resets at {}",
-                        check.bucket.scope.describe(),
-                        check.limit.describe(),
-                        resets_at.to_iso()
-                    ),
-                    retry_after: wait_ms.div_ceil(1000).max(1),
-                    resets_at,
-                })
+        limits(&checks, now).map_err(|full| {
+            let check = &checks[full];
+            let resets_at = Timestamp(check.span.1);
+            // Whole seconds, rounded up: a client that waits as told
+            // comes back in the next window, and no later.
+            let wait_ms = u64::try_from(check.span.1 - now).unwrap_or(0);
+            Refusal::Limited {
+                message: format!(
+                    "limit reached: {} allows {}; it resets at {}",
+                    check.bucket.scope.describe(),
+                    check.limit.describe(),
+                    resets_at.to_iso()
+                ),
+                retry_after: wait_ms.div_ceil(1000).max(1),
+                resets_at,
             }
-        }
+        })
     }
 
     /// What `subject` may use, and where each limit stands now.

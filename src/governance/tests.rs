@@ -481,6 +481,82 @@ fn requests_in_flight_may_overshoot_a_token_or_cost_limit_and_by_no_more() {
 }
 
 #[test]
+fn several_answers_are_let_through_together_or_not_at_all() {
+    // (the limits of everyone, requests admitted before, answers asked
+    // for at once, the limit that refuses them as its refusal words it)
+    let requests = |window, max| limit(Metric::Requests, window, max, Per::Group);
+    let cases = [
+        (vec![requests(Window::Day, 3)], 0, 3, None),
+        (
+            vec![requests(Window::Day, 3)],
+            0,
+            4,
+            Some("3 requests a day for the group"),
+        ),
+        (
+            vec![requests(Window::Day, 3)],
+            2,
+            2,
+            Some("3 requests a day for the group"),
+        ),
+        (vec![requests(Window::Day, 3)], 2, 1, None),
+        // Tokens count when answers end: room for every answer until full.
+        (
+            vec![limit(Metric::Tokens, Window::Day, 1, Per::Group)],
+            0,
+            128,
+            None,
+        ),
+        // Of two limits short of room, the one that frees last is named.
+        (
+            vec![requests(Window::Minute, 2), requests(Window::Day, 10)],
+            0,
+            3,
+            Some("2 requests a minute for the group"),
+        ),
+        (
+            vec![requests(Window::Minute, 2), requests(Window::Day, 10)],
+            0,
+            11,
+            Some("10 requests a day for the group"),
+        ),
+        (vec![], 0, 128, None),
+    ];
+    for (policy, before, count, refused_by) in cases {
+        let case = format!("{policy:?}, {before} before, {count} at once");
+        let gov = Instance::at("2026-03-29T12:00:10Z");
+        let who = nobody();
+        if !policy.is_empty() {
+            gov.policy(Scope::Everyone, limits(&policy));
+        }
+        assert_eq!(gov.admitted(&who, before), before, "{case}");
+        let used = gov.used(&who);
+        let checked = gov.governor.admits_all(&who, "gpt-4o", None, count);
+        match refused_by {
+            None => assert_eq!(checked, Ok(()), "{case}"),
+            Some(words) => {
+                let refused = checked.expect_err(&case);
+                assert!(
+                    refused
+                        .message()
+                        .starts_with(&format!("limit reached: everyone allows {words};")),
+                    "{case}: {refused:?}"
+                );
+                assert!(matches!(refused, Refusal::Limited { .. }), "{case}");
+            }
+        }
+        assert_eq!(gov.used(&who), used, "{case}: the check counts nothing");
+    }
+    // What admission checks first refuses them too.
+    let gov = Instance::at("2026-03-29T12:00:00Z");
+    gov.policy(Scope::Everyone, models(&["echo"]));
+    assert!(matches!(
+        gov.governor.admits_all(&nobody(), "gpt-4o", None, 2),
+        Err(Refusal::NotOpen { field: "model", .. })
+    ));
+}
+
+#[test]
 fn a_member_limit_is_each_users_own_and_a_group_limit_one_pool() {
     // (scope, per, admitted for alice then bob then alice again, of 3 tries each)
     let cases = [

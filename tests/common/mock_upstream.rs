@@ -220,6 +220,8 @@ struct State {
     responses_off: AtomicBool,
     /// It serves OpenAI's legacy text completions (`serve_completions`).
     serves_completions: std::sync::atomic::AtomicBool,
+    /// Its text completions stream writes `data:` with no space after it.
+    completions_unspaced: AtomicBool,
     /// The ids `/v1/models` lists; `mock-1` to `mock-3` until set.
     model_ids: Mutex<Option<Vec<String>>>,
     /// Requests for `/v1/models` (pages) so far.
@@ -285,6 +287,14 @@ impl MockUpstream {
     /// do; before, that is a 404, as from servers without it.
     pub fn serve_completions(&self) {
         self.state.serves_completions.store(true, Ordering::SeqCst);
+    }
+
+    /// From now on its text completions stream writes each `data:` with
+    /// no space after it, which SSE allows as well.
+    pub fn write_data_unspaced(&self) {
+        self.state
+            .completions_unspaced
+            .store(true, Ordering::SeqCst);
     }
 
     /// The base URL an OpenAI provider is configured with.
@@ -515,6 +525,11 @@ async fn text_completions(req: HttpRequest, body: Bytes, state: web::Data<State>
             events.push(data(last));
         }
         events.push("data: [DONE]\n\n".to_owned());
+        if state.completions_unspaced.load(Ordering::SeqCst) {
+            for event in &mut events {
+                *event = event.replacen("data: ", "data:", 1);
+            }
+        }
         events.concat()
     } else {
         let choices = (0..prompts)

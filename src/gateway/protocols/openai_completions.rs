@@ -25,6 +25,7 @@ use crate::gateway::chat::{Answer, Caller, ChatError, Events};
 use crate::gateway::message::{ChatMessage, Role};
 use crate::gateway::providers::Wire;
 use crate::gateway::request::{take_stream, take_string, ChatRequest, ClientProtocol};
+use crate::gateway::sse;
 use crate::gateway::upstream_error::UpstreamError;
 use crate::gateway::Core;
 
@@ -291,6 +292,10 @@ impl TextCompletion {
             let only = choices.remove(0);
             return core.complete(client, caller, only.request).await;
         }
+        // The policies let all the answers through or none: a client is
+        // not charged for answers a limit then refuses to finish.
+        core.admits_all(caller.clone(), model.clone(), choices.len())
+            .await?;
         let (requests, echoes): (Vec<ChatRequest>, Vec<Option<String>>) = choices
             .into_iter()
             .map(|choice| (choice.request, choice.echo))
@@ -621,6 +626,7 @@ impl Merged {
     }
 
     /// What `chunk` of answer `index` completes, as the client's events.
+    /// Its events are the relay's, whose line endings are `\n` already.
     fn take(&mut self, index: usize, chunk: &[u8], out: &mut BytesMut) {
         self.pending[index].extend_from_slice(chunk);
         while let Some(at) = memchr::memmem::find(&self.pending[index], b"\n\n") {
@@ -633,12 +639,17 @@ impl Merged {
     }
 
     fn event(&mut self, index: usize, event: &[u8], out: &mut BytesMut) {
-        // Comments (keep-alives) go as they are.
-        let Some(json) = event.strip_prefix(b"data: ") else {
+        // Read as SSE is (`data:` with or without a space): an upstream
+        // serving text completions is passed through as it wrote them.
+        let Some(payload) = sse::parse(event).map(|event| event.data) else {
+            return; // not UTF-8: no chunk a client could read
+        };
+        if payload.is_empty() {
+            // Comments (keep-alives) go as they are.
             out.extend_from_slice(event);
             return;
-        };
-        let Ok(mut chunk) = serde_json::from_slice::<Value>(json) else {
+        }
+        let Ok(mut chunk) = serde_json::from_str::<Value>(&payload) else {
             return; // `[DONE]`: one goes at the very end
         };
         if chunk.get("error").is_some() {

@@ -501,3 +501,91 @@ async fn the_answers_of_one_request_share_the_answer_size_limit() {
         "each answer's share of the limit: {error}"
     );
 }
+
+#[actix_web::test]
+async fn several_answers_pass_a_requests_limit_together_or_not_at_all() {
+    let gw = spawn_gateway().await;
+    let app = &gw.app;
+    let (id, _) = crate::governance::add_user(app, "ann@example.com", &[]).await;
+    app.put_policy(
+        "everyone",
+        &json!({"limits": [{"metric": "requests", "window": "day", "max": 3}]}),
+    )
+    .await;
+    let ask = |n: u32| async move {
+        let mut response = app
+            .request(Method::POST, PATH)
+            .insert_header(("X-User-Email", "ann@example.com"))
+            .insert_header(("content-type", "application/json"))
+            .send_body(json!({"model": "gpt-4o-mini", "prompt": "Hi", "n": n}).to_string())
+            .await
+            .expect("request failed");
+        let retry_after = response.headers().contains_key("retry-after");
+        let body: Value = response.json().await.expect("a JSON body");
+        (response.status(), retry_after, body)
+    };
+    let used = || async move {
+        let (_, limits) = app.get(&format!("/api/v1/users/{id}/limits")).await;
+        limits["limits"][0]["used"].clone()
+    };
+    let requests =
+        format!("SELECT IFNULL(SUM(requests), 0) FROM usage_rollups WHERE user_id = {id}");
+
+    // Four answers against three allowed: refused whole, before any starts.
+    let (status, retry_after, error) = ask(4).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{error}");
+    assert!(retry_after, "a 429 says when to come back");
+    assert_eq!(error["error"]["type"], "rate_limit_error");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("limit reached: everyone allows 3 requests a day"),
+        "{message}"
+    );
+    assert!(gw.mock.received().is_empty(), "nothing went upstream");
+    assert_eq!(used().await, json!(0), "nothing counted");
+    crate::governance::wait_refused(app, id, 1).await;
+    assert_eq!(app.count(&requests), 0, "no request in the usage");
+    assert_eq!(app.count("SELECT count(*) FROM chat_logs"), 0);
+
+    // Three fit, and take the day's allowance.
+    let (status, _, whole) = ask(3).await;
+    assert_eq!(status, StatusCode::OK, "{whole}");
+    assert_eq!(whole["choices"].as_array().unwrap().len(), 3);
+    assert_eq!(used().await, json!(3));
+    let (status, _, error) = ask(1).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{error}");
+    assert_eq!(wait_for_chats(app, 3).await.len(), 3);
+    crate::governance::wait_for_count(app, &requests, 3).await;
+}
+
+#[actix_web::test]
+async fn a_server_writing_data_without_a_space_has_its_answers_merged() {
+    let gw = spawn_gateway().await;
+    gw.mock.serve_completions();
+    gw.mock.write_data_unspaced();
+    let mut body = streamed(json!({"model": "gpt-4o-mini", "prompt": ["Once", "Twice"]}));
+    body["stream_options"] = json!({"include_usage": true});
+    let (status, stream) = gw.text_stream(&body).await;
+    assert_eq!(status, StatusCode::OK, "{stream}");
+    assert!(
+        gw.mock.sent_body().starts_with(b"data:{"),
+        "the mock wrote no space"
+    );
+    // Every chunk read, renumbered and given the completion's id.
+    let events: Vec<&str> = stream
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .collect();
+    assert!(events.iter().all(|e| e.starts_with("data: ")), "{stream}");
+    assert_eq!(texts(&stream), [REPLY, REPLY], "{stream}");
+    let chunks = event_data(&stream);
+    let ids: std::collections::HashSet<&str> = chunks
+        .iter()
+        .filter_map(|chunk| chunk["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1, "one completion: {stream}");
+    assert!(!ids.contains("cmpl-mock"), "{stream}");
+    let usage = &chunks[chunks.len() - 2]["usage"];
+    assert_eq!(usage["prompt_tokens"], 2 * PROMPT_TOKENS, "{stream}");
+    assert_eq!(chunks.last(), Some(&json!("[DONE]")));
+}
