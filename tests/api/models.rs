@@ -471,3 +471,28 @@ async fn a_catalog_name_may_not_end_with_a_slash_which_a_path_loses() {
     assert_eq!(status, StatusCode::OK);
     assert!(!listed.to_string().contains("local/"), "nothing added");
 }
+
+#[actix_web::test]
+async fn an_empty_upstream_is_a_400_naming_it_not_the_name_itself() {
+    let app = spawn_app().await;
+    add(&app, "local", json!({"provider": "openai"})).await;
+    for (method, name, body) in [
+        (
+            Method::POST,
+            "fuzzed",
+            json!({"provider": "openai", "upstream": ""}),
+        ),
+        (Method::PATCH, "local", json!({"upstream": ""})),
+    ] {
+        let request = app.request(method.clone(), &format!("/api/v1/models/{name}"));
+        let (status, error) = send_body(request, body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {body}: {error}");
+        assert_eq!(error["error"]["param"], "upstream", "{method}: {error}");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM models WHERE name = 'fuzzed'"),
+        0
+    );
+    let (_, local) = app.get("/api/v1/models/local").await;
+    assert_eq!(local["upstream"], "local", "unchanged: {local}");
+}
