@@ -409,6 +409,36 @@ async fn a_model_a_policy_closes_is_a_404_like_in_the_listing() {
 }
 
 #[actix_web::test]
+async fn the_404_of_a_closed_model_reads_as_the_one_of_an_unknown_model_and_is_true_of_both() {
+    let app = spawn_app().await;
+    app.create_user(&json!({"email": "ann@example.com", "tags": ["interns"]}))
+        .await;
+    app.put_policy("tag:interns", &json!({"models": ["echo"]}))
+        .await;
+    let mut messages = Vec::new();
+    for name in ["gpt-4o", "no-such-model"] {
+        let request = app
+            .request(Method::GET, &format!("/api/v1/models/{name}"))
+            .insert_header(("x-user-email", "ann@example.com"));
+        let (status, error) = send(request).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {error}");
+        let message = error_message(&error, "not_found_error");
+        messages.push(message.replace(name, "NAME"));
+    }
+    assert_eq!(messages[0], messages[1], "the same 404 either way");
+    assert!(
+        messages[0].contains("\"NAME\" is available to this key and user"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        !messages[0].contains("not in the catalog"),
+        "gpt-4o is in the catalog: {}",
+        messages[0]
+    );
+}
+
+#[actix_web::test]
 async fn a_chat_key_reads_models_but_cannot_change_them() {
     let app = spawn_app().await;
     let (_, chat_key) = app.add_key("chat", mindgate::domain::KeyScope::Chat);
