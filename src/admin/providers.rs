@@ -376,11 +376,12 @@ impl TryFrom<ModelForm> for NewModel {
     type Error = InvalidInput;
 
     /// The API's and the command line's rules, on the fields trimmed; an
-    /// empty upstream is the name.
+    /// empty upstream field is the name.
     fn try_from(form: ModelForm) -> Result<NewModel, InvalidInput> {
+        let upstream = form.upstream.trim();
         ModelInput {
             provider: Some(form.provider),
-            upstream: Some(form.upstream.trim().to_owned()),
+            upstream: (!upstream.is_empty()).then(|| upstream.to_owned()),
             enabled: Some(form.enabled.is_some()),
             price: None,
         }

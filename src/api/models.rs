@@ -52,11 +52,13 @@ fn not_in_catalog(name: &str) -> ApiError {
 }
 
 /// A model no caller of this key and user may see: the same 404 whether
-/// it does not resolve, cannot answer, or a policy closes it.
+/// it does not resolve, cannot answer, or a policy closes it, worded to be
+/// true of each (and so telling a chat key no more than the listing does).
 fn no_such_model(name: &str) -> ApiError {
     ApiError::not_found(format!(
-        "no model {name:?} on this instance: not in the catalog, and no provider that can \
-         answer takes it; GET /models lists the models open to you"
+        "no model {name:?} is available to this key and user (it may be missing from the \
+         catalog, unable to answer, or closed by a policy); GET /models lists the models \
+         open to you"
     ))
 }
 

@@ -112,12 +112,14 @@ fn price(input: PriceInput) -> Result<Price, InvalidInput> {
 }
 
 impl ModelInput {
-    /// The new entry `name`; an empty upstream is the name itself.
+    /// The new entry `name`; with no upstream, the name itself. An empty
+    /// one is refused: sent on purpose, it is a mistake (the admin's form,
+    /// whose empty field means "the name", sends none).
     pub fn new_model(self, name: &str) -> Result<NewModel, InvalidInput> {
         let name = model_name("name", name)?;
         let provider = provider(&required("provider", self.provider)?)?;
         let upstream = match self.upstream.as_deref() {
-            None | Some("") => name.clone(),
+            None => name.clone(),
             Some(raw) => model_id("upstream", raw)?,
         };
         Ok(NewModel {
@@ -209,6 +211,11 @@ mod tests {
             (
                 "x",
                 json!({"provider": "openai", "upstream": "a b"}),
+                "upstream",
+            ),
+            (
+                "x",
+                json!({"provider": "openai", "upstream": ""}),
                 "upstream",
             ),
             (

@@ -118,7 +118,8 @@ pub async fn import_models(
             .await
             .map_err(ImportError::Upstream)?;
         let page = api.model_page(&body).map_err(|e| {
-            ImportError::Upstream(format!("{url} answered with no model list: {e}"))
+            let shown = upstream::shown_url(&url);
+            ImportError::Upstream(format!("{shown} answered with no model list: {e}"))
         })?;
         ids.extend(page.ids);
         let next = page.last.and_then(|last| api.models_url_after(base, &last));

@@ -43,7 +43,8 @@ pub struct ChatRequest {
     pub untranslatable: Option<InvalidInput>,
     /// What of the request only an upstream of the client's own protocol
     /// can answer at all, `echo` included (a conversation the upstream
-    /// keeps: Responses' `previous_response_id`): the error otherwise.
+    /// keeps: Responses' `previous_response_id`; an `input` that gives chat
+    /// nothing to answer): the error otherwise.
     pub native_only: Option<InvalidInput>,
     /// The chat is a session of requests, each carrying the conversation
     /// so far (Claude Code's): a shorter conversation, a side request's,

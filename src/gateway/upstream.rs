@@ -269,6 +269,30 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .or_else(|| header("retry-after").map(Duration::from_secs_f64))
 }
 
+/// `url` as errors and logs show it: scheme, host, port and path, never
+/// the user info or query where a base URL may carry credentials.
+pub fn shown_url(url: &str) -> String {
+    let hidden = || "the provider's URL".to_owned();
+    let Ok(uri) = url.parse::<Uri>() else {
+        return hidden();
+    };
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return hidden();
+    };
+    let port = authority
+        .port_u16()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let host = format!("{}{port}", authority.host());
+    // A secret with a `/`, `?` or `#` in it ends the authority early, and
+    // what seems the host or the path may hold the rest of it.
+    let after_user = authority.as_str().rsplit('@').next().unwrap_or_default();
+    if host != after_user || uri.path().contains('@') {
+        return hidden();
+    }
+    format!("{scheme}://{host}{}", uri.path())
+}
+
 /// Largest page of a provider's model list read.
 const MODEL_PAGE_LIMIT: usize = 8 << 20;
 
@@ -284,18 +308,19 @@ pub async fn models_page(
 ) -> Result<Bytes, String> {
     let api = providers::api(provider.kind);
     let request = api.authorize(client.get(url), provider.api_key.as_deref());
+    let shown = shown_url(url);
     let mut response = actix_web::rt::time::timeout(timeout, request.send())
         .await
-        .map_err(|_| format!("no answer from {url} within {} s", timeout.as_secs()))?
-        .map_err(|e| format!("cannot reach {url}: {e}"))?;
+        .map_err(|_| format!("no answer from {shown} within {} s", timeout.as_secs()))?
+        .map_err(|e| format!("cannot reach {shown}: {e}"))?;
     let body = actix_web::rt::time::timeout(timeout, response.body().limit(MODEL_PAGE_LIMIT))
         .await
-        .map_err(|_| format!("{url} stopped answering"))?
-        .map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
+        .map_err(|_| format!("{shown} stopped answering"))?
+        .map_err(|e| format!("cannot read the answer of {shown}: {e}"))?;
     let redactor = Redactor::new(provider.api_key.as_deref());
     if !response.status().is_success() {
         return Err(format!(
-            "{url} answered {}: {}",
+            "{shown} answered {}: {}",
             response.status().as_u16(),
             error_detail(&redactor.bytes(body))
         ));
@@ -312,4 +337,41 @@ pub async fn test_connection(provider: &Provider, timeout: Duration) -> Result<S
         Ok(page) => format!("connected: {} models available", page.ids.len()),
         Err(_) => "connected".to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_shown_url_has_no_user_info_or_query() {
+        for (url, shown) in [
+            (
+                "https://user:secret@llm.example.com/v1/models",
+                "https://llm.example.com/v1/models",
+            ),
+            (
+                "http://127.0.0.1:11434/v1/models?key=secret#top",
+                "http://127.0.0.1:11434/v1/models",
+            ),
+            (
+                "http://secret@[::1]:8000/v1/models",
+                "http://[::1]:8000/v1/models",
+            ),
+            (
+                "https://api.anthropic.com/v1/models?limit=1000",
+                "https://api.anthropic.com/v1/models",
+            ),
+            // A `/`, `?` or `#` in a secret ends the authority early:
+            // nothing shows.
+            ("http://user:se/cret@host/v1/models", "the provider's URL"),
+            ("http://se/cret@host/v1/models", "the provider's URL"),
+            ("http://user:se?cret@host/v1/models", "the provider's URL"),
+            ("http://user:se#cret@host/v1/models", "the provider's URL"),
+            ("http://u:se@cret@host/v1/models", "http://host/v1/models"),
+            ("not a url", "the provider's URL"),
+        ] {
+            assert_eq!(shown_url(url), shown, "{url}");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use mindgate::db::settings::{self, DefaultProvider};
 
+use crate::common::html;
 use crate::helpers::{signed_in, Browser, TestApp};
 use crate::mock_upstream::MockUpstream;
 use crate::providers::add_local;
@@ -68,6 +69,33 @@ async fn import_models_adds_what_the_provider_lists_and_says_what_it_skipped() {
         app.count("SELECT COUNT(*) FROM models WHERE name = 'phi3'"),
         0
     );
+}
+
+#[actix_web::test]
+async fn a_failed_import_or_test_shows_the_url_without_its_credentials() {
+    let (_app, browser) = signed_in().await;
+    let u = &browser.urls;
+    let mock = MockUpstream::start().await;
+    mock.accept_only("another-key");
+    let base = mock
+        .openai_base()
+        .replacen("http://", "http://user:secret@", 1);
+    add_local(&browser, &base, KEY).await;
+    let page = import(&browser, "local").await;
+    let flash = html::by_id(&page, "flash");
+    assert!(
+        flash.contains("Cannot import the models of Local box"),
+        "{flash}"
+    );
+    let shown = mock.openai_base();
+    assert!(flash.contains(&format!("{shown}/models")), "{flash}");
+    assert!(!flash.contains("secret"), "{flash}");
+    let tested = browser
+        .hx_post(&u.providers(), &u.provider_test("local"), &[])
+        .await;
+    tested.assert_ok().assert_contains("badge-error");
+    assert!(tested.body.contains(&shown), "{}", tested.body);
+    assert!(!tested.body.contains("secret"), "{}", tested.body);
 }
 
 #[actix_web::test]

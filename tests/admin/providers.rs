@@ -365,6 +365,30 @@ async fn an_added_alias_reaches_the_gateway_until_it_is_removed() {
 }
 
 #[actix_web::test]
+async fn an_empty_upstream_field_sends_the_model_as_its_name() {
+    let (_app, browser) = signed_in().await;
+    let u = &browser.urls;
+    browser
+        .post(
+            &u.providers(),
+            &u.models(),
+            &[
+                ("name", "llama3.1:8b"),
+                ("provider", "openai"),
+                ("upstream", " "),
+                ("enabled", "on"),
+            ],
+        )
+        .await
+        .assert_redirect(&u.providers());
+    assert_eq!(
+        catalog_row(&browser, "llama3.1:8b").await.unwrap(),
+        [vec!["openai"], vec!["same"], vec!["enabled"]],
+        "sent upstream as its own name"
+    );
+}
+
+#[actix_web::test]
 async fn a_model_of_no_provider_or_no_model_is_refused() {
     let (_app, browser) = signed_in().await;
     let u = &browser.urls;

@@ -95,6 +95,28 @@ async fn models_are_added_aliased_listed_and_removed_while_the_server_runs() {
 }
 
 #[actix_web::test]
+async fn an_empty_upstream_or_alias_target_is_refused_not_taken_as_the_name() {
+    let gw = spawn_gateway().await;
+    for args in [
+        vec!["add", "local", "--provider", "openai", "--upstream", ""],
+        vec!["alias", "local", "", "--provider", "openai"],
+    ] {
+        let refused = models(&gw, &args).await;
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&refused).contains("`upstream` must be 1 to 200 characters"),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
+    assert_eq!(
+        gw.app
+            .count("SELECT COUNT(*) FROM models WHERE name = 'local'"),
+        0
+    );
+}
+
+#[actix_web::test]
 async fn the_default_provider_is_set_from_the_command_line() {
     let gw = spawn_gateway().await;
     let none = models(&gw, &["default", "--none"]).await;

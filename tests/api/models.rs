@@ -389,23 +389,54 @@ async fn one_model_comes_in_the_shape_asked_for_and_names_with_a_slash_work_as_s
     }
 }
 
-#[actix_web::test]
-async fn a_model_a_policy_closes_is_a_404_like_in_the_listing() {
+/// An app where ann@example.com, an intern, may use echo alone.
+async fn app_where_ann_has_echo_alone() -> TestApp {
     let app = spawn_app().await;
     app.create_user(&json!({"email": "ann@example.com", "tags": ["interns"]}))
         .await;
     app.put_policy("tag:interns", &json!({"models": ["echo"]}))
         .await;
-    let as_ann = |path: &str| {
-        app.request(Method::GET, path)
-            .insert_header(("x-user-email", "ann@example.com"))
-    };
-    let (status, _) = send(as_ann("/api/v1/models/echo")).await;
+    app
+}
+
+/// `GET path` on ann's behalf.
+fn as_ann(app: &TestApp, path: &str) -> awc::ClientRequest {
+    app.request(Method::GET, path)
+        .insert_header(("x-user-email", "ann@example.com"))
+}
+
+#[actix_web::test]
+async fn a_model_a_policy_closes_is_a_404_like_in_the_listing() {
+    let app = app_where_ann_has_echo_alone().await;
+    let (status, _) = send(as_ann(&app, "/api/v1/models/echo")).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = send(as_ann("/api/v1/models/gpt-4o")).await;
+    let (status, _) = send(as_ann(&app, "/api/v1/models/gpt-4o")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get("/api/v1/models/gpt-4o").await;
     assert_eq!(status, StatusCode::OK, "open to everyone else");
+}
+
+#[actix_web::test]
+async fn the_404_of_a_closed_model_reads_as_the_one_of_an_unknown_model_and_is_true_of_both() {
+    let app = app_where_ann_has_echo_alone().await;
+    let mut messages = Vec::new();
+    for name in ["gpt-4o", "no-such-model"] {
+        let (status, error) = send(as_ann(&app, &format!("/api/v1/models/{name}"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {error}");
+        let message = error_message(&error, "not_found_error");
+        messages.push(message.replace(name, "NAME"));
+    }
+    assert_eq!(messages[0], messages[1], "the same 404 either way");
+    assert!(
+        messages[0].contains("\"NAME\" is available to this key and user"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        !messages[0].contains("not in the catalog"),
+        "gpt-4o is in the catalog: {}",
+        messages[0]
+    );
 }
 
 #[actix_web::test]
@@ -470,4 +501,29 @@ async fn a_catalog_name_may_not_end_with_a_slash_which_a_path_loses() {
     let (status, listed) = app.get("/api/v1/models").await;
     assert_eq!(status, StatusCode::OK);
     assert!(!listed.to_string().contains("local/"), "nothing added");
+}
+
+#[actix_web::test]
+async fn an_empty_upstream_is_a_400_naming_it_not_the_name_itself() {
+    let app = spawn_app().await;
+    add(&app, "local", json!({"provider": "openai"})).await;
+    for (method, name, body) in [
+        (
+            Method::POST,
+            "fuzzed",
+            json!({"provider": "openai", "upstream": ""}),
+        ),
+        (Method::PATCH, "local", json!({"upstream": ""})),
+    ] {
+        let request = app.request(method.clone(), &format!("/api/v1/models/{name}"));
+        let (status, error) = send_body(request, body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {body}: {error}");
+        assert_eq!(error["error"]["param"], "upstream", "{method}: {error}");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM models WHERE name = 'fuzzed'"),
+        0
+    );
+    let (_, local) = app.get("/api/v1/models/local").await;
+    assert_eq!(local["upstream"], "local", "unchanged: {local}");
 }

@@ -454,7 +454,7 @@ pub fn parse(body: JsonObject, character_id: Option<String>) -> Result<ChatReque
         Some(other) => return Err(wrong("stream", "a boolean", other)),
     };
     let mut translation = Translation::default();
-    let native_only = translation.upstream_state(&body)?;
+    let mut native_only = translation.upstream_state(&body)?;
     let mut messages = Vec::new();
     match body.get("instructions") {
         None | Some(Value::Null) => {}
@@ -462,6 +462,7 @@ pub fn parse(body: JsonObject, character_id: Option<String>) -> Result<ChatReque
         Some(Value::String(text)) => messages.push(json!({ "role": "system", "content": text })),
         Some(other) => return Err(wrong("instructions", "a string", other)),
     }
+    let instructions = messages.len();
     match body.get("input") {
         None | Some(Value::Null) if native_only.is_some() => {}
         None | Some(Value::Null) => {
@@ -477,6 +478,18 @@ pub fn parse(body: JsonObject, character_id: Option<String>) -> Result<ChatReque
             }
         }
         Some(other) => return Err(wrong("input", "a string or an array of input items", other)),
+    }
+    // An input that gives chat nothing to answer (none, or only items it
+    // leaves out) is the upstream's to judge when it serves Responses
+    // itself, a 400 from mindgate otherwise.
+    if native_only.is_none() && messages.len() == instructions {
+        native_only = Some(translation.untranslatable.clone().unwrap_or_else(|| {
+            InvalidInput::new(
+                "input",
+                "`input` must not be empty: send at least one message, function call or \
+                 function call output (reasoning items are left out)",
+            )
+        }));
     }
     let mut params = Map::new();
     translation.params(&body, &mut params)?;

@@ -18,6 +18,11 @@ fn sent_model(gw: &Gateway) -> String {
 
 /// Adds an OpenAI-compatible provider `id` at the mock, with no key.
 fn add_local_provider(gw: &Gateway, id: &str) {
+    add_provider_at(gw, id, &gw.mock.openai_base());
+}
+
+/// Adds an OpenAI-compatible provider `id` at `base_url`, with no key.
+fn add_provider_at(gw: &Gateway, id: &str, base_url: &str) {
     let secret = Default::default();
     gw.app
         .db
@@ -28,7 +33,7 @@ fn add_local_provider(gw: &Gateway, id: &str) {
                 id,
                 mindgate::db::providers::ProviderKind::OpenAi,
                 "Local",
-                &gw.mock.openai_base(),
+                base_url,
                 None,
             )
         })
@@ -286,6 +291,26 @@ async fn an_import_fails_clearly_when_the_provider_cannot_answer() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{error}");
     assert!(error_message(&error, "conflict_error").contains("ANTHROPIC_API_KEY"));
+}
+
+#[actix_web::test]
+async fn an_import_error_shows_the_url_without_the_credentials_in_it() {
+    let gw = spawn_gateway().await;
+    gw.mock.accept_only("some-other-key");
+    let base = gw.mock.openai_base();
+    let with_user = base.replacen("http://", "http://user:secret@", 1);
+    add_provider_at(&gw, "userinfo", &with_user);
+    add_provider_at(&gw, "query", &format!("{base}?key=secret"));
+    for id in ["userinfo", "query"] {
+        let (status, error) = gw
+            .app
+            .post(&format!("/api/v1/providers/{id}/models/sync"), &json!({}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{id}: {error}");
+        let message = error_message(&error, "upstream_error");
+        assert!(message.contains(&base), "{id}: {message}");
+        assert!(!message.contains("secret"), "{id}: {message}");
+    }
 }
 
 #[actix_web::test]

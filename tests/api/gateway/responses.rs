@@ -507,6 +507,51 @@ async fn bad_requests_name_the_field_and_change_nothing() {
 }
 
 #[actix_web::test]
+async fn an_input_with_nothing_to_answer_is_a_400_unless_the_upstream_reads_it() {
+    let gw = spawn_gateway().await;
+    let with_input = |model: &str, input: Value| json!({ "model": model, "input": input });
+    let reasoning = json!([{ "type": "reasoning", "id": "rs_1", "summary": [] }]);
+    for model in ["echo", CLAUDE] {
+        for input in [json!([]), reasoning.clone()] {
+            let body = with_input(model, input);
+            let (status, answer) = gw.response(&body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+            assert_eq!(answer["error"]["param"], "input", "{body}: {answer}");
+            let message = error_message(&answer, "invalid_request_error");
+            assert!(
+                message.starts_with("`input` must not be empty"),
+                "{message}"
+            );
+        }
+        // Only what chat cannot take: that item is named.
+        let body = with_input(model, json!([{ "type": "item_reference", "id": "msg_1" }]));
+        let (status, answer) = gw.response(&body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error"]["param"], "input[0]", "{answer}");
+    }
+    // Instructions alone ask nothing either.
+    let mut body = with_input("echo", json!([]));
+    body["instructions"] = json!("Be brief.");
+    let (status, answer) = gw.response(&body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["param"], "input");
+    assert!(gw.mock.received().is_empty(), "nothing went upstream");
+    assert!(stored_chats(&gw.app).is_empty());
+
+    // A server serving /responses gets it as sent and decides.
+    let (status, _) = gw.response(&with_input(GPT, json!([]))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gw.mock.last().path, "/v1/responses");
+    assert_eq!(gw.mock.last().body["input"], json!([]));
+    // One that does not: refused once it said so.
+    gw.mock.serve_responses(false);
+    let (status, answer) = gw.response(&with_input(GPT, json!([]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["param"], "input");
+    assert_eq!(gw.mock.last().path, "/v1/responses", "chat was not asked");
+}
+
+#[actix_web::test]
 async fn policies_and_limits_govern_responses_and_a_chat_key_may_call_it() {
     let gw = spawn_gateway().await;
     gw.app
