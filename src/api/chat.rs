@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{messages, QueryParams};
+use super::{header_text, messages, QueryParams};
 use crate::auth::AuthenticatedKey;
 use crate::db::Db;
 use crate::domain::{Email, JsonObject};
@@ -29,21 +29,11 @@ pub async fn create(
 /// The API key the request came with, and the user its `X-User-Email`
 /// names.
 pub fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let user_email = match req.headers().get("x-user-email") {
-        None => None,
-        Some(value) => {
-            let raw = value.to_str().map_err(|_| {
-                ApiError::invalid_field(
-                    "X-User-Email",
-                    "the X-User-Email header must be plain text",
-                )
-            })?;
-            Some(
-                Email::parse(raw)
-                    .map_err(|e| ApiError::invalid_field("X-User-Email", e.message))?,
-            )
-        }
-    };
+    let user_email = header_text(req, "X-User-Email")?
+        .map(|raw| {
+            Email::parse(raw).map_err(|e| ApiError::invalid_field("X-User-Email", e.message))
+        })
+        .transpose()?;
     Ok(Caller {
         api_key: req.extensions().get::<AuthenticatedKey>().map(|k| k.id),
         user_email,

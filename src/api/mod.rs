@@ -242,6 +242,19 @@ fn data_list<T: Serialize>(data: Vec<T>) -> HttpResponse {
     HttpResponse::Ok().json(DataList { data })
 }
 
+/// The request's `field` header as text (its first value), if sent; a
+/// 400 naming it when it is not plain text.
+fn header_text<'r>(req: &'r HttpRequest, field: &str) -> Result<Option<&'r str>, ApiError> {
+    req.headers()
+        .get(field)
+        .map(|value| {
+            value.to_str().map_err(|_| {
+                ApiError::invalid_field(field, format!("the {field} header must be plain text"))
+            })
+        })
+        .transpose()
+}
+
 /// A resource whose unsupported methods get a JSON 405 naming, in `Allow`,
 /// the methods it has.
 fn resource(path: &str, allow: &'static str) -> actix_web::Resource {

@@ -6,6 +6,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::chat::{caller, respond};
+use super::header_text;
 use crate::domain::JsonObject;
 use crate::error::ApiError;
 use crate::gateway::request::ChatRequest;
@@ -17,20 +18,7 @@ pub async fn create(
     gateway: web::Data<Gateway>,
     client: web::Data<awc::Client>,
 ) -> Result<HttpResponse, ApiError> {
-    let character_id = match req.headers().get("x-character-id") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| {
-                    ApiError::invalid_field(
-                        "X-Character-ID",
-                        "the X-Character-ID header must be plain text",
-                    )
-                })?
-                .to_owned(),
-        ),
-    };
+    let character_id = header_text(&req, "X-Character-ID")?.map(str::to_owned);
     let request = ChatRequest::from_responses_api(body, character_id)?;
     let answer = gateway.complete(&client, caller(&req)?, request).await?;
     Ok(respond(answer))
