@@ -155,9 +155,10 @@ struct WireUsage {
     prompt_tokens_details: Option<WireTokenDetails>,
 }
 
+/// The cached part of the input, as both of OpenAI's APIs report it.
 #[derive(Deserialize)]
-struct WireTokenDetails {
-    cached_tokens: Option<i64>,
+pub(super) struct WireTokenDetails {
+    pub(super) cached_tokens: Option<i64>,
 }
 
 impl From<WireUsage> for Usage {

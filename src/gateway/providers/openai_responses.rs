@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::openai::usage_of;
+use super::openai::{usage_of, WireTokenDetails};
 use super::{StreamEvent, WireReader};
 use crate::gateway::answer::{Completion, Finish, Piece, Usage};
 use crate::gateway::upstream_error::ProviderError;
@@ -53,12 +53,7 @@ struct WireItem {
 struct WireUsage {
     input_tokens: Option<i64>,
     output_tokens: Option<i64>,
-    input_tokens_details: Option<WireInputDetails>,
-}
-
-#[derive(Deserialize)]
-struct WireInputDetails {
-    cached_tokens: Option<i64>,
+    input_tokens_details: Option<WireTokenDetails>,
 }
 
 impl From<WireUsage> for Usage {
