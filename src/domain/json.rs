@@ -71,6 +71,14 @@ pub fn json_type(value: &Value) -> &'static str {
     }
 }
 
+/// `path` is not what it must be: `` `user` must be a string, not a number ``.
+pub fn wrong(path: &str, expected: &str, value: &Value) -> InvalidInput {
+    InvalidInput::new(
+        path,
+        format!("`{path}` must be {expected}, not {}", json_type(value)),
+    )
+}
+
 /// A field the input struct must have: its value, or `` `name` is required ``.
 pub fn required<T>(name: &str, value: Option<T>) -> Result<T, InvalidInput> {
     value.ok_or_else(|| InvalidInput::new(name, format!("`{name}` is required")))

@@ -27,7 +27,7 @@ pub use character::{CharacterInput, CharacterPatch, NewCharacter};
 pub use email::Email;
 pub use error::InvalidInput;
 pub use ids::{random_base62, time_ordered_id, AdminId, ApiKeyId, CharacterId, UserId};
-pub use json::{json_type, JsonObject};
+pub use json::{json_type, wrong, JsonObject};
 pub use key_name::KeyName;
 pub use model::{ModelInput, ModelPatch, NewModel};
 pub use password::NewPassword;

@@ -26,7 +26,7 @@ use super::upstream_error::UpstreamError;
 use super::{echo, Core};
 use crate::db::chat_logs::ChatStatus;
 use crate::db::providers::Provider;
-use crate::domain::{json_type, time_ordered_id, InvalidInput, JsonObject, Timestamp};
+use crate::domain::{json_type, time_ordered_id, wrong, InvalidInput, JsonObject, Timestamp};
 
 /// The most inputs one request embeds, as OpenAI allows.
 pub const MAX_INPUTS: usize = 2048;
@@ -63,7 +63,7 @@ impl EmbeddingsRequest {
                 return Err(InvalidInput::new("model", "`model` must not be blank"))
             }
             Some(Value::String(model)) => model.clone(),
-            Some(other) => return Err(not("model", "a string", other)),
+            Some(other) => return Err(wrong("model", "a string", other)),
         };
         let (inputs, prompt_chars) = check_input(body.get("input"))?;
         let base64 = match body.get("encoding_format") {
@@ -97,7 +97,7 @@ impl EmbeddingsRequest {
         };
         match body.get("user") {
             None | Some(Value::Null | Value::String(_)) => {}
-            Some(other) => return Err(not("user", "a string", other)),
+            Some(other) => return Err(wrong("user", "a string", other)),
         }
         Ok(EmbeddingsRequest {
             model,
@@ -121,14 +121,6 @@ fn summary(inputs: usize, dimensions: Option<usize>) -> String {
     }
     text.push(']');
     text
-}
-
-/// "`user` must be a string, not a number".
-fn not(field: &str, expected: &str, got: &Value) -> InvalidInput {
-    InvalidInput::new(
-        field,
-        format!("`{field}` must be {expected}, not {}", json_type(got)),
-    )
 }
 
 /// A short string shown as it is, else the kind of value it is.
@@ -157,7 +149,7 @@ fn check_input(input: Option<&Value>) -> Result<(usize, usize), InvalidInput> {
         }
         Some(Value::String(text)) => return Ok((1, text.chars().count())),
         Some(Value::Array(items)) => items,
-        Some(other) => return Err(not("input", "a string or an array", other)),
+        Some(other) => return Err(wrong("input", "a string or an array", other)),
     };
     if items.is_empty() {
         return Err(InvalidInput::new("input", "`input` must not be empty"));
@@ -208,7 +200,7 @@ fn check_input(input: Option<&Value>) -> Result<(usize, usize), InvalidInput> {
             }
             Ok((items.len(), token_chars(tokens)))
         }
-        other => Err(not(
+        other => Err(wrong(
             "input[0]",
             "a string, a token id or an array of token ids",
             other,

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::domain::{json_type, InvalidInput};
+use crate::domain::{json_type, wrong, InvalidInput};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -119,15 +119,7 @@ impl ChatMessage {
         let field = |name: &str| format!("messages[{index}].{name}");
         let mut fields = match value {
             Value::Object(fields) => fields,
-            other => {
-                return Err(InvalidInput::new(
-                    format!("messages[{index}]"),
-                    format!(
-                        "`messages[{index}]` must be an object, not {}",
-                        json_type(&other)
-                    ),
-                ))
-            }
+            other => return Err(wrong(&format!("messages[{index}]"), "an object", &other)),
         };
         // Taking a value out leaves null behind: the slot keeps its place.
         let role = match fields.get_mut("role").map(std::mem::take) {

@@ -9,7 +9,7 @@ use super::message::{parse_messages, ChatMessage};
 use super::protocols::messages::{self, Endpoint, MessagesHeaders};
 pub use super::protocols::ClientProtocol;
 use super::protocols::{prompt, responses};
-use crate::domain::{json_type, trimmed, InvalidInput, JsonObject};
+use crate::domain::{trimmed, wrong, InvalidInput, JsonObject};
 
 /// Longest `chatID` and `chatTitle` accepted.
 const MAX_CHAT_ID: usize = 128;
@@ -122,12 +122,7 @@ fn style_and_messages(
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) if s.is_empty() => Vec::new(),
         Some(Value::Array(messages)) => messages,
-        Some(other) => {
-            return Err(InvalidInput::new(
-                "messages",
-                format!("`messages` must be an array, not {}", json_type(&other)),
-            ))
-        }
+        Some(other) => return Err(wrong("messages", "an array", &other)),
     };
     match text {
         _ if !messages.is_empty() => Ok((ClientProtocol::OpenAiChat, parse_messages(messages)?)),
@@ -145,37 +140,16 @@ pub(super) fn take_stream(params: &mut Map<String, Value>) -> Result<(bool, bool
     let stream = match params.remove("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => b,
-        Some(other) => {
-            return Err(InvalidInput::new(
-                "stream",
-                format!("`stream` must be a boolean, not {}", json_type(&other)),
-            ))
-        }
+        Some(other) => return Err(wrong("stream", "a boolean", &other)),
     };
     let include_usage = match params.remove("stream_options") {
         None | Some(Value::Null) => false,
         Some(Value::Object(options)) => match options.get("include_usage") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                return Err(InvalidInput::new(
-                    "stream_options.include_usage",
-                    format!(
-                        "`stream_options.include_usage` must be a boolean, not {}",
-                        json_type(other)
-                    ),
-                ))
-            }
+            Some(other) => return Err(wrong("stream_options.include_usage", "a boolean", other)),
         },
-        Some(other) => {
-            return Err(InvalidInput::new(
-                "stream_options",
-                format!(
-                    "`stream_options` must be an object, not {}",
-                    json_type(&other)
-                ),
-            ))
-        }
+        Some(other) => return Err(wrong("stream_options", "an object", &other)),
     };
     Ok((stream, include_usage))
 }
@@ -187,10 +161,7 @@ pub(super) fn take_string(
     match params.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(InvalidInput::new(
-            name,
-            format!("`{name}` must be a string, not {}", json_type(&other)),
-        )),
+        Some(other) => Err(wrong(name, "a string", &other)),
     }
 }
 

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
 use super::{named, AnswerMeta, ClientProtocol, Encoder, ProtocolApi};
-use crate::domain::{json_type, random_base62, InvalidInput, JsonObject};
+use crate::domain::{random_base62, wrong, InvalidInput, JsonObject};
 use crate::error::ApiError;
 use crate::gateway::answer::{Completion, Finish, Piece, Transcript};
 use crate::gateway::message::parse_messages;
@@ -388,14 +388,6 @@ fn session_chat_id(id: &str) -> Result<String, InvalidInput> {
         ));
     }
     Ok(format!("claude-code-{id}"))
-}
-
-/// `path` is not what it must be.
-pub(super) fn wrong(path: &str, expected: &str, value: &Value) -> InvalidInput {
-    InvalidInput::new(
-        path,
-        format!("`{path}` must be {expected}, not {}", json_type(value)),
-    )
 }
 
 pub(super) fn required<'a>(

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use super::openai_chat::{done, error_event};
 use super::{data, AnswerMeta, Encoder, ProtocolApi};
 use crate::config::GatewayConfig;
-use crate::domain::{json_type, random_base62, InvalidInput, JsonObject};
+use crate::domain::{random_base62, wrong, InvalidInput, JsonObject};
 use crate::gateway::answer::{Completion, Finish, Piece, Transcript};
 use crate::gateway::chat::{Answer, Caller, ChatError, Events};
 use crate::gateway::message::{ChatMessage, Role};
@@ -504,13 +504,6 @@ fn number(params: &Map<String, Value>, name: &str, min: f64, max: f64) -> Result
             format!("`{name}` must be a number from {min} to {max}"),
         )),
     }
-}
-
-fn wrong(path: &str, expected: &str, value: &Value) -> InvalidInput {
-    InvalidInput::new(
-        path,
-        format!("`{path}` must be {expected}, not {}", json_type(value)),
-    )
 }
 
 /// Tokens of several answers, added up, in OpenAI's `usage`.

@@ -8,9 +8,9 @@
 use bytes::BytesMut;
 use serde_json::{json, Map, Value};
 
-use super::messages::{model_in_place, required, string_at, wrong};
+use super::messages::{model_in_place, required, string_at};
 use super::{named, AnswerMeta, ClientProtocol, Encoder, ProtocolApi};
-use crate::domain::{random_base62, InvalidInput, JsonObject};
+use crate::domain::{random_base62, wrong, InvalidInput, JsonObject};
 use crate::error::{ApiError, ErrorKind};
 use crate::gateway::answer::{Completion, Finish, Piece, Transcript, Usage};
 use crate::gateway::message::parse_messages;
